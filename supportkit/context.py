@@ -1,0 +1,75 @@
+"""The request context: the condition keys of one request, looked up case-insensitively.
+
+AWS compares context values as strings (Bool compares ``"true"``), so values are normalised to
+strings once here; a list means a multivalued key (``aws:TagKeys``), kept as a tuple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+ContextValue = str | tuple[str, ...]
+
+
+class ContextError(ValueError):
+    """A context value that no condition operator could ever compare (an object, a nested list)."""
+
+
+def _as_text(value: Any, key: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ContextError(f"context key {key!r}: a value must be a string, number or boolean, not {type(value).__name__}")
+
+
+def normalise_value(key: str, value: Any) -> ContextValue:
+    """One context value as AWS sees it: a string, or a tuple of strings for a multivalued key."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_as_text(item, key) for item in value)
+    return _as_text(value, key)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Condition keys of a request; keys are stored lower-cased because IAM key names are case-insensitive."""
+
+    values: Mapping[str, ContextValue] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, mapping: Mapping[str, Any] | None = None) -> "RequestContext":
+        """Build a context from user input (any key case, JSON scalar or list values)."""
+        if not mapping:
+            return EMPTY_CONTEXT
+        if not isinstance(mapping, Mapping):
+            raise ContextError(f"the context must be an object of key to value, not {type(mapping).__name__}")
+        values: dict[str, ContextValue] = {}
+        for key, value in mapping.items():
+            if not isinstance(key, str) or not key:
+                raise ContextError(f"context key {key!r} is not a non-empty string")
+            values[key.lower()] = normalise_value(key, value)
+        return cls(values)
+
+    def get(self, key: str) -> ContextValue | None:
+        """The value of ``key`` (any case), or None when the request does not carry it."""
+        return self.values.get(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self.values
+
+    def with_defaults(self, defaults: Mapping[str, Any]) -> "RequestContext":
+        """This context completed by ``defaults``: keys already present win."""
+        merged = dict(RequestContext.of(defaults).values)
+        merged.update(self.values)
+        return RequestContext(merged)
+
+    def keys(self) -> Iterable[str]:
+        return self.values.keys()
+
+    def signature(self, keys: Iterable[str]) -> tuple:
+        """A hashable digest of the values of ``keys``: two contexts with equal signatures decide alike."""
+        return tuple(self.values.get(key) for key in keys)
+
+
+EMPTY_CONTEXT = RequestContext({})

@@ -1,0 +1,159 @@
+"""Wildcards and policy variables, as IAM matches Action, Resource and string/ARN condition values.
+
+A pattern is compiled once. Literal parts may hold ``*`` (any run of characters) and ``?`` (one
+character); ``${key}`` and ``${key, 'default'}`` are policy variables resolved from the request
+context at match time; ``${*}``, ``${?}`` and ``${$}`` stand for the literal characters. A variable
+that the context cannot resolve makes the pattern match nothing, as AWS documents.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from supportkit.context import RequestContext
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_DEFAULT = re.compile(r"^\s*([^,]+?)\s*,\s*'([^']*)'\s*$")
+_SPECIAL = {"*": "*", "?": "?", "$": "$"}
+
+
+class PatternError(ValueError):
+    """A malformed policy variable, such as ``${}`` or an unterminated ``${``."""
+
+
+@dataclass(frozen=True)
+class Literal:
+    text: str
+    wildcards: bool  # False for the characters that came from ${*} / ${?}, or for operators without wildcards
+
+
+@dataclass(frozen=True)
+class Variable:
+    key: str
+    default: str | None
+
+
+def _split(text: str, *, variables: bool, wildcards: bool) -> tuple[Literal | Variable, ...]:
+    if not variables or "${" not in text:
+        return (Literal(text, wildcards),)
+    parts: list[Literal | Variable] = []
+    position = 0
+    for match in _VARIABLE.finditer(text):
+        if match.start() > position:
+            parts.append(Literal(text[position:match.start()], wildcards))
+        body = match.group(1)
+        if body in _SPECIAL:
+            parts.append(Literal(_SPECIAL[body], False))
+        else:
+            defaulted = _DEFAULT.match(body)
+            key, default = (defaulted.group(1), defaulted.group(2)) if defaulted else (body.strip(), None)
+            if not key or any(ch in key for ch in " ,'${"):
+                raise PatternError(f"malformed policy variable ${{{body}}}")
+            parts.append(Variable(key, default))
+        position = match.end()
+    rest = text[position:]
+    if "${" in rest:
+        raise PatternError(f"unterminated policy variable in {text!r}")
+    if rest:
+        parts.append(Literal(rest, wildcards))
+    return tuple(parts)
+
+
+def _literal_regex(literal: Literal) -> str:
+    return _regex_of([(ch, literal.wildcards) for ch in literal.text])
+
+
+@lru_cache(maxsize=65536)
+def _compiled(regex: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One Action, Resource or condition value, compiled for repeated matching."""
+
+    text: str
+    ignore_case: bool = False
+    wildcards: bool = True
+    arn: bool = False
+    parts: tuple[Literal | Variable, ...] = field(default=(), compare=False, repr=False)
+
+    @classmethod
+    def compile(
+        cls, text: str, *, ignore_case: bool = False, wildcards: bool = True, arn: bool = False, variables: bool = True
+    ) -> "Pattern":
+        return cls(text, ignore_case, wildcards, arn, _split(text, variables=variables, wildcards=wildcards))
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The context keys this pattern reads (lower-cased)."""
+        return tuple(part.key.lower() for part in self.parts if isinstance(part, Variable))
+
+    @property
+    def matches_everything(self) -> bool:
+        return self.wildcards and self.text == "*"
+
+    def resolve(self, context: RequestContext) -> tuple[Literal, ...] | None:
+        """The pattern with its variables replaced by context values; None when one cannot be resolved."""
+        resolved: list[Literal] = []
+        for part in self.parts:
+            if isinstance(part, Literal):
+                resolved.append(part)
+                continue
+            value = context.get(part.key)
+            if isinstance(value, tuple):  # a multivalued key cannot stand in a variable
+                value = None
+            if value is None:
+                if part.default is None:
+                    return None
+                value = part.default
+            resolved.append(Literal(value, False))
+        return tuple(resolved)
+
+    def regex(self, context: RequestContext) -> re.Pattern[str] | None:
+        resolved = self.resolve(context) if self.variables else self.parts
+        if resolved is None:
+            return None
+        return _compiled("".join(_literal_regex(part) for part in resolved), self.ignore_case)
+
+    def matches(self, value: str, context: RequestContext) -> bool:
+        """Whether ``value`` matches this pattern in ``context``."""
+        if self.matches_everything:
+            return True
+        if self.arn:
+            return self._matches_arn(value, context)
+        regex = self.regex(context)
+        return regex is not None and regex.fullmatch(value) is not None
+
+    def _matches_arn(self, value: str, context: RequestContext) -> bool:
+        resolved = self.resolve(context) if self.variables else self.parts
+        if resolved is None:
+            return False
+        characters = [(ch, part.wildcards) for part in resolved for ch in part.text]
+        pattern_segments = _split_arn(characters)
+        value_segments = value.split(":", 5)
+        if len(pattern_segments) < 6 or len(value_segments) < 6:
+            return _compiled(_regex_of(characters), self.ignore_case).fullmatch(value) is not None
+        # Each of the six colon-delimited components is matched on its own (IAM User Guide, ARN operators).
+        return all(
+            _compiled(_regex_of(segment), self.ignore_case).fullmatch(text) is not None
+            for segment, text in zip(pattern_segments, value_segments)
+        )
+
+
+def _split_arn(characters: list[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:
+    segments: list[list[tuple[str, bool]]] = [[]]
+    for ch, wild in characters:
+        if ch == ":" and len(segments) < 6:
+            segments.append([])
+        else:
+            segments[-1].append((ch, wild))
+    return segments
+
+
+def _regex_of(characters: list[tuple[str, bool]]) -> str:
+    return "".join(
+        ".*" if wild and ch == "*" else "." if wild and ch == "?" else re.escape(ch) for ch, wild in characters
+    )

@@ -1,0 +1,278 @@
+"""The IAM policy language: parse a document once into statements that match fast.
+
+A document may come as a dict, as JSON text, or URL-encoded JSON text (as the raw IAM API returns
+it). Invalid documents raise one :class:`~supportkit.errors.PolicyError` that names the JSON path;
+valid but suspicious constructs become warnings on the parsed :class:`Policy`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping
+
+from supportkit.conditions import ConditionClause, compile_conditions
+from supportkit.context import EMPTY_CONTEXT, RequestContext
+from supportkit.errors import PolicyError
+from supportkit.patterns import Pattern, PatternError
+
+VERSION_2012 = "2012-10-17"
+VERSION_2008 = "2008-10-17"
+_TOP_LEVEL = ("Version", "Id", "Statement")
+_STATEMENT_ELEMENTS = (
+    "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition",
+)
+_ACTION_FORMAT = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]*$")
+
+
+class Effect(str, Enum):
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement, its Action, Resource and Condition compiled for matching."""
+
+    index: int
+    sid: str | None
+    effect: Effect
+    actions: tuple[Pattern, ...]
+    not_action: bool
+    resources: tuple[Pattern, ...]
+    not_resource: bool
+    conditions: tuple[ConditionClause, ...]
+    action_regex: re.Pattern[str] = field(compare=False, repr=False)
+
+    def matches_action(self, action: str) -> bool:
+        """Action/NotAction against ``prefix:Name``, case-insensitively, with ``*`` and ``?``."""
+        return (self.action_regex.fullmatch(action) is not None) != self.not_action
+
+    def matches_resource(self, resource: str, context: RequestContext) -> bool:
+        """Resource/NotResource against the requested resource (``*`` for actions without resource types)."""
+        matched = any(pattern.matches(resource, context) for pattern in self.resources)
+        return matched != self.not_resource
+
+    def conditions_hold(self, context: RequestContext) -> bool:
+        return all(clause.evaluate(context) for clause in self.conditions)
+
+    @property
+    def resource_variables(self) -> tuple[str, ...]:
+        return tuple(key for pattern in self.resources for key in pattern.variables)
+
+    @property
+    def keys_read(self) -> tuple[str, ...]:
+        """Context keys this statement consults (condition keys and variables), lower-cased, in order."""
+        keys = [*self.resource_variables, *(key for clause in self.conditions for key in clause.keys_read)]
+        return tuple(dict.fromkeys(keys))
+
+    @property
+    def context_dependent(self) -> bool:
+        """Whether another request context could change whether this statement applies."""
+        return bool(self.conditions) or bool(self.resource_variables)
+
+    @property
+    def is_unconditional_everything(self) -> bool:
+        """``Action "*"`` on ``Resource "*"`` with no condition (FullAWSAccess-like)."""
+        return (
+            not self.not_action and not self.not_resource and not self.conditions
+            and any(p.matches_everything for p in self.actions) and any(p.matches_everything for p in self.resources)
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """A parsed policy document. ``statements_for`` caches which statements an action reaches.
+
+    Compared by identity: a parsed policy is shared, never copied, so identity is cheap and exact.
+    """
+
+    statements: tuple[Statement, ...]
+    version: str | None
+    id: str | None
+    warnings: tuple[str, ...]
+    document: Mapping[str, Any] = field(compare=False, repr=False)
+    _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def statements_for(self, action: str) -> tuple[Statement, ...]:
+        """The statements whose Action/NotAction element covers ``action`` (before Resource and Condition)."""
+        key = action.lower()
+        found = self._by_action.get(key)
+        if found is None:
+            found = tuple(statement for statement in self.statements if statement.matches_action(action))
+            self._by_action[key] = found
+        return found
+
+
+def decode_document(document: Any) -> Any:
+    """A policy document as a JSON value: accepts a dict, JSON text, or URL-encoded JSON text."""
+    if isinstance(document, Mapping):
+        return document
+    if isinstance(document, (bytes, bytearray)):
+        document = document.decode("utf-8", errors="replace")
+    if not isinstance(document, str):
+        raise PolicyError("", f"a policy document must be an object or JSON text, not {type(document).__name__}")
+    text = document.strip()
+    if text[:3].upper() == "%7B" or (text[:1] != "{" and "%" in text):
+        text = urllib.parse.unquote(text).strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PolicyError("", f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+
+
+def parse_policy(document: Any) -> Policy:
+    """Parse and validate one policy document; raises PolicyError naming the JSON path of the first problem."""
+    value = decode_document(document)
+    if not isinstance(value, Mapping):
+        raise PolicyError("", f"a policy document must be a JSON object, not {_json_type(value)}")
+    warnings: list[str] = []
+    for key in value:
+        if key not in _TOP_LEVEL:
+            raise PolicyError(key, f"unknown element{_did_you_mean(key, _TOP_LEVEL)}")
+    version = value.get("Version")
+    if version is None:
+        warnings.append(f"no Version: AWS applies {VERSION_2008}, where policy variables are plain text")
+    elif version not in (VERSION_2012, VERSION_2008):
+        raise PolicyError("Version", f"must be {VERSION_2012!r} or {VERSION_2008!r}, not {version!r}")
+    elif version == VERSION_2008:
+        warnings.append(f"Version {VERSION_2008}: policy variables are plain text; use {VERSION_2012}")
+    policy_id = value.get("Id")
+    if policy_id is not None and not isinstance(policy_id, str):
+        raise PolicyError("Id", f"must be a string, not {_json_type(policy_id)}")
+    if "Statement" not in value:
+        raise PolicyError("", "missing element Statement")
+    raw_statements = value["Statement"]
+    if isinstance(raw_statements, Mapping):
+        raw_statements = [raw_statements]
+        single = True
+    elif isinstance(raw_statements, list):
+        single = False
+    else:
+        raise PolicyError("Statement", f"must be an object or a list of objects, not {_json_type(raw_statements)}")
+    if not raw_statements:
+        warnings.append("Statement is empty: the policy allows and denies nothing")
+    variables = version == VERSION_2012
+    statements = []
+    sids: set[str] = set()
+    for index, raw in enumerate(raw_statements):
+        path = "Statement" if single else f"Statement[{index}]"
+        statement = _parse_statement(raw, index, path, variables, warnings)
+        if statement.sid is not None:
+            if statement.sid in sids:
+                warnings.append(f"{path}.Sid: {statement.sid!r} is used by an earlier statement too")
+            sids.add(statement.sid)
+        statements.append(statement)
+    return Policy(tuple(statements), version, policy_id, tuple(warnings), value)
+
+
+def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings: list[str]) -> Statement:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(path, f"a statement must be an object, not {_json_type(raw)}")
+    for key in raw:
+        if key not in _STATEMENT_ELEMENTS:
+            raise PolicyError(f"{path}.{key}", f"unknown element{_did_you_mean(key, _STATEMENT_ELEMENTS)}")
+    sid = raw.get("Sid")
+    if sid is not None and not isinstance(sid, str):
+        raise PolicyError(f"{path}.Sid", f"must be a string, not {_json_type(sid)}")
+    effect_text = raw.get("Effect")
+    if effect_text is None:
+        raise PolicyError(path, "missing element Effect")
+    if effect_text not in ("Allow", "Deny"):
+        raise PolicyError(f"{path}.Effect", f"must be 'Allow' or 'Deny', not {effect_text!r}")
+    for element in ("Principal", "NotPrincipal"):
+        if element in raw:
+            _check_principal(raw[element], f"{path}.{element}")
+            warnings.append(
+                f"{path}.{element}: identity-based policies and SCPs take no principal; AWS rejects such a "
+                "document, and supportkit ignores the element"
+            )
+    actions, not_action = _pair(raw, path, "Action", "NotAction")
+    resources, not_resource = _pair(raw, path, "Resource", "NotResource")
+    action_path = f"{path}.{'NotAction' if not_action else 'Action'}"
+    action_patterns = tuple(_action_pattern(text, f"{action_path}[{i}]") for i, text in enumerate(actions))
+    resource_path = f"{path}.{'NotResource' if not_resource else 'Resource'}"
+    resource_patterns = tuple(
+        _resource_pattern(text, f"{resource_path}[{i}]", variables) for i, text in enumerate(resources)
+    )
+    conditions: tuple[ConditionClause, ...] = ()
+    if "Condition" in raw:
+        conditions, condition_warnings = compile_conditions(raw["Condition"], f"{path}.Condition", variables=variables)
+        warnings.extend(condition_warnings)
+    if not_action and effect_text == "Allow" and not_resource:
+        warnings.append(f"{path}: Allow with NotAction and NotResource grants very broadly")
+    regex = re.compile(
+        "|".join(f"(?:{p.regex(EMPTY_CONTEXT).pattern})" for p in action_patterns), re.IGNORECASE | re.DOTALL
+    )
+    return Statement(
+        index, sid, Effect(effect_text), action_patterns, not_action, resource_patterns, not_resource, conditions, regex
+    )
+
+
+def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tuple[tuple[str, ...], bool]:
+    """The values of Action/NotAction (or Resource/NotResource): exactly one must be present."""
+    if positive in raw and negative in raw:
+        raise PolicyError(path, f"has both {positive} and {negative}; a statement takes one of them")
+    if positive not in raw and negative not in raw:
+        raise PolicyError(path, f"missing element {positive} (or {negative})")
+    element = positive if positive in raw else negative
+    value = raw[element]
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise PolicyError(f"{path}.{element}", f"must be a string or a list of strings, not {_json_type(value)}")
+    if not items:
+        raise PolicyError(f"{path}.{element}", "is an empty list")
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise PolicyError(f"{path}.{element}[{i}]", f"must be a string, not {_json_type(item)}")
+    return tuple(items), element == negative
+
+
+def _action_pattern(text: str, path: str) -> Pattern:
+    if text != "*" and not _ACTION_FORMAT.match(text):
+        raise PolicyError(path, f"{text!r} is not an action of the form service:Action (or '*')")
+    return Pattern.compile(text, ignore_case=True, variables=False)
+
+
+def _resource_pattern(text: str, path: str, variables: bool) -> Pattern:
+    try:
+        return Pattern.compile(text, arn=True, variables=variables)
+    except PatternError as error:
+        raise PolicyError(path, str(error)) from None
+
+
+def _check_principal(value: Any, path: str) -> None:
+    if value == "*":
+        return
+    if not isinstance(value, Mapping):
+        raise PolicyError(path, f"must be '*' or an object such as {{\"AWS\": ...}}, not {_json_type(value)}")
+    for kind, ids in value.items():
+        items = [ids] if isinstance(ids, str) else ids
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise PolicyError(f"{path}.{kind}", "must be a string or a list of strings")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
+    for candidate in known:
+        if candidate.lower() == str(key).lower():
+            return f" (element names are case-sensitive: did you mean {candidate!r}?)"
+    return f"; expected one of {', '.join(known)}"

@@ -1,0 +1,167 @@
+"""The request/result protocol of ``supportkit simulate``: one JSON request in, one JSON result out.
+
+Other tools drive this shape, so it is fixed (see the README). Each distinct policy document is
+parsed once per :class:`Simulator`, so a stream of requests sharing policies costs one parse each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Mapping
+
+from supportkit.context import ContextError, RequestContext
+from supportkit.errors import PolicyError, SupportkitError
+from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, Result, Subject, evaluate
+from supportkit.policy import Policy, parse_policy
+
+_REQUEST_FIELDS = frozenset(
+    {"id", "principal", "action", "resource", "context", "identity_policies", "permissions_boundary",
+     "session_policy", "scps", "management_account"}
+)
+
+
+class RequestError(SupportkitError, ValueError):
+    """A malformed simulate request; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One parsed simulate request."""
+
+    subject: Subject
+    action: str
+    resource: str
+    context: RequestContext
+    warnings: tuple[str, ...]
+
+
+class Simulator:
+    """Turns request objects into results, compiling each distinct policy document once."""
+
+    def __init__(self) -> None:
+        self._policies: dict[str, Policy] = {}
+
+    def policy(self, document: Any, field: str) -> Policy:
+        key = document if isinstance(document, str) else _canonical(document)
+        policy = self._policies.get(key)
+        if policy is None:
+            try:
+                policy = parse_policy(document)
+            except PolicyError as error:
+                raise RequestError(str(error.located(field))) from None
+            self._policies[key] = policy
+        return policy
+
+    def parse(self, raw: Any) -> Request:
+        """Validate a request object; raises RequestError naming the offending field."""
+        if not isinstance(raw, Mapping):
+            raise RequestError(f"a request must be a JSON object, not {type(raw).__name__}")
+        unknown = sorted(set(raw) - _REQUEST_FIELDS)
+        if unknown:
+            raise RequestError(f"unknown field(s) {', '.join(map(repr, unknown))}")
+        for required in ("principal", "action"):
+            if required not in raw:
+                raise RequestError(f"missing field {required!r}")
+        try:
+            principal = Principal.parse(raw["principal"])
+        except SupportkitError as error:
+            raise RequestError(f"principal: {error}") from None
+        action = raw["action"]
+        if not isinstance(action, str) or ":" not in action:
+            raise RequestError(f"action: {action!r} is not of the form service:Action")
+        resource = raw.get("resource", "*")
+        if not isinstance(resource, str) or not resource:
+            raise RequestError("resource: must be a non-empty string")
+        try:
+            context = RequestContext.of(raw.get("context"))
+        except ContextError as error:
+            raise RequestError(f"context: {error}") from None
+        identity = self._policies_of(raw.get("identity_policies", []), "identity_policies", PolicyKind.IDENTITY)
+        boundary = self._single(raw, "permissions_boundary", PolicyKind.BOUNDARY)
+        session = self._single(raw, "session_policy", PolicyKind.SESSION)
+        levels = raw.get("scps", [])
+        if not isinstance(levels, list) or not all(isinstance(level, list) for level in levels):
+            raise RequestError("scps: must be a list of levels, each a list of policy documents")
+        scp_levels = tuple(
+            self._policies_of(level, f"scps[{index}]", PolicyKind.SCP, level=index) for index, level in enumerate(levels)
+        )
+        management = raw.get("management_account", False)
+        if not isinstance(management, bool):
+            raise RequestError("management_account: must be true or false")
+        subject = Subject(principal, identity, boundary, session, scp_levels, management)
+        warnings = tuple(
+            f"{named.name}: {warning}"
+            for named in (*identity, *(n for n in (boundary, session) if n), *(n for lv in scp_levels for n in lv))
+            for warning in named.policy.warnings
+        )
+        return Request(subject, action, resource, context, warnings)
+
+    def _policies_of(self, documents: Any, field: str, kind: PolicyKind, level: int | None = None) -> tuple[NamedPolicy, ...]:
+        if not isinstance(documents, list):
+            raise RequestError(f"{field}: must be a list of policy documents")
+        return tuple(
+            NamedPolicy(f"{field}[{i}]", kind, self.policy(document, f"{field}[{i}]"), level)
+            for i, document in enumerate(documents)
+        )
+
+    def _single(self, raw: Mapping[str, Any], field: str, kind: PolicyKind) -> NamedPolicy | None:
+        if raw.get(field) is None:
+            return None
+        return NamedPolicy(field, kind, self.policy(raw[field], field))
+
+    def run(self, raw: Any) -> Result:
+        request = self.parse(raw)
+        return evaluate(request.subject, request.action, request.resource, request.context)
+
+    def respond(self, raw: Any) -> dict[str, Any]:
+        """The result line for one request object: the decision, or an ``error`` naming the problem."""
+        request_id = raw.get("id") if isinstance(raw, Mapping) else None
+        try:
+            request = self.parse(raw)
+        except SupportkitError as error:
+            return {"id": request_id, "error": str(error)}
+        result = evaluate(request.subject, request.action, request.resource, request.context)
+        response = {"id": request_id, **result.to_json()}
+        if request.warnings:
+            response["warnings"] = list(request.warnings)
+        return response
+
+
+def _canonical(document: Any) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def read_requests(text: str) -> Iterator[Any]:
+    """Requests from text holding one JSON request (possibly pretty-printed) or JSON Lines.
+
+    A line that is not JSON yields an :class:`RequestError` in its place, so the other lines still run.
+    """
+    stripped = text.strip()
+    if not stripped:
+        return
+    if "\n" in stripped:
+        try:
+            single = json.loads(stripped)
+        except json.JSONDecodeError:
+            pass
+        else:
+            yield single
+            return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as error:
+            yield RequestError(f"line {number}: not valid JSON: {error.msg} at column {error.colno}")
+
+
+def simulate(requests: Iterable[Any], simulator: Simulator | None = None) -> Iterator[dict[str, Any]]:
+    """One result object per request, in input order."""
+    simulator = simulator or Simulator()
+    for raw in requests:
+        if isinstance(raw, RequestError):
+            yield {"id": None, "error": str(raw)}
+        else:
+            yield simulator.respond(raw)
