@@ -42,7 +42,7 @@ class RequestContext:
         """Build a context from user input (any key case, JSON scalar or list values)."""
         if not mapping:
             return EMPTY_CONTEXT
-        if not isinstance(mapping, Mapping):
+        if not isinstance(mapping, (dict, Mapping)):
             raise ContextError(f"the context must be an object of key to value, not {type(mapping).__name__}")
         values: dict[str, ContextValue] = {}
         for key, value in mapping.items():
@@ -58,9 +58,12 @@ class RequestContext:
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self.values
 
-    def with_defaults(self, defaults: Mapping[str, Any]) -> "RequestContext":
+    def with_defaults(self, defaults: "RequestContext | Mapping[str, Any]") -> "RequestContext":
         """This context completed by ``defaults``: keys already present win."""
-        merged = dict(RequestContext.of(defaults).values)
+        base = defaults if isinstance(defaults, RequestContext) else RequestContext.of(defaults)
+        if not self.values:
+            return base
+        merged = dict(base.values)
         merged.update(self.values)
         return RequestContext(merged)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from enum import Enum
 from typing import Any, Iterable, Sequence
 
@@ -107,7 +108,12 @@ class Principal:
             return f"arn:{self.partition}:iam::{self.account}:role{self.path}{self.name}"
         return self.arn
 
-    def derived_context(self) -> dict[str, str]:
+    @cached_property
+    def derived_context(self) -> RequestContext:
+        """The global condition keys AWS sets from the principal alone."""
+        return RequestContext.of(self.derived_keys())
+
+    def derived_keys(self) -> dict[str, str]:
         """The global condition keys AWS sets from the principal alone."""
         keys = {
             "aws:PrincipalArn": self.principal_arn,
@@ -310,7 +316,7 @@ def applicable_policies(subject: Subject) -> tuple[NamedPolicy, ...]:
 
 def evaluate(subject: Subject, action: str, resource: str = "*", context: RequestContext = EMPTY_CONTEXT) -> Result:
     """The decision AWS reaches for ``subject`` requesting ``action`` on ``resource`` in ``context``."""
-    full_context = context.with_defaults(subject.principal.derived_context())
+    full_context = context.with_defaults(subject.principal.derived_context)
     matches = {
         named: match_policy(named.policy, action, resource, full_context) for named in applicable_policies(subject)
     }

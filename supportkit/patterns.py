@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from supportkit.context import RequestContext
 
@@ -86,12 +86,12 @@ class Pattern:
     ) -> "Pattern":
         return cls(text, ignore_case, wildcards, arn, _split(text, variables=variables, wildcards=wildcards))
 
-    @property
+    @cached_property
     def variables(self) -> tuple[str, ...]:
         """The context keys this pattern reads (lower-cased)."""
         return tuple(part.key.lower() for part in self.parts if isinstance(part, Variable))
 
-    @property
+    @cached_property
     def matches_everything(self) -> bool:
         return self.wildcards and self.text == "*"
 

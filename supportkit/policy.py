@@ -11,6 +11,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 from typing import Any, Mapping
 
@@ -46,6 +47,7 @@ class Statement:
     not_resource: bool
     conditions: tuple[ConditionClause, ...]
     action_regex: re.Pattern[str] = field(compare=False, repr=False)
+    _resource_matches: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def matches_action(self, action: str) -> bool:
         """Action/NotAction against ``prefix:Name``, case-insensitively, with ``*`` and ``?``."""
@@ -53,23 +55,30 @@ class Statement:
 
     def matches_resource(self, resource: str, context: RequestContext) -> bool:
         """Resource/NotResource against the requested resource (``*`` for actions without resource types)."""
-        matched = any(pattern.matches(resource, context) for pattern in self.resources)
-        return matched != self.not_resource
+        if not self.resource_variables:  # the answer depends on the resource alone: remember it
+            known = self._resource_matches.get(resource)
+            if known is None:
+                known = self._resource_matches[resource] = self._match_resource(resource, context)
+            return known
+        return self._match_resource(resource, context)
+
+    def _match_resource(self, resource: str, context: RequestContext) -> bool:
+        return any(pattern.matches(resource, context) for pattern in self.resources) != self.not_resource
 
     def conditions_hold(self, context: RequestContext) -> bool:
         return all(clause.evaluate(context) for clause in self.conditions)
 
-    @property
+    @cached_property
     def resource_variables(self) -> tuple[str, ...]:
         return tuple(key for pattern in self.resources for key in pattern.variables)
 
-    @property
+    @cached_property
     def keys_read(self) -> tuple[str, ...]:
         """Context keys this statement consults (condition keys and variables), lower-cased, in order."""
         keys = [*self.resource_variables, *(key for clause in self.conditions for key in clause.keys_read)]
         return tuple(dict.fromkeys(keys))
 
-    @property
+    @cached_property
     def context_dependent(self) -> bool:
         """Whether another request context could change whether this statement applies."""
         return bool(self.conditions) or bool(self.resource_variables)

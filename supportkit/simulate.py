@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from supportkit.context import ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, Result, Subject, evaluate
-from supportkit.policy import Policy, parse_policy
+from supportkit.policy import parse_policy
 
 _REQUEST_FIELDS = frozenset(
     {"id", "principal", "action", "resource", "context", "identity_policies", "permissions_boundary",
@@ -33,40 +33,46 @@ class Request:
     action: str
     resource: str
     context: RequestContext
-    warnings: tuple[str, ...]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The warnings of the request's policies, each prefixed with where the policy sits in the request."""
+        subject = self.subject
+        policies = (*subject.identity_policies, *(p for p in (subject.permissions_boundary, subject.session_policy) if p),
+                    *(p for level in subject.scp_levels for p in level))
+        return tuple(f"{named.name}: {warning}" for named in policies for warning in named.policy.warnings)
 
 
 class Simulator:
     """Turns request objects into results, compiling each distinct policy document once."""
 
     def __init__(self) -> None:
-        self._policies: dict[str, Policy] = {}
+        self._policies: dict[tuple[str, str], NamedPolicy] = {}
+        self._principals: dict[str, Principal] = {}
 
-    def policy(self, document: Any, field: str) -> Policy:
-        key = document if isinstance(document, str) else _canonical(document)
-        policy = self._policies.get(key)
-        if policy is None:
+    def policy(self, document: Any, field: str, kind: PolicyKind, level: int | None = None) -> NamedPolicy:
+        """The parsed policy at ``field``; the same document at the same place is parsed and wrapped once."""
+        key = (field, document if isinstance(document, str) else _canonical(document))
+        named = self._policies.get(key)
+        if named is None:
             try:
                 policy = parse_policy(document)
             except PolicyError as error:
                 raise RequestError(str(error.located(field))) from None
-            self._policies[key] = policy
-        return policy
+            named = self._policies[key] = NamedPolicy(field, kind, policy, level)
+        return named
 
     def parse(self, raw: Any) -> Request:
         """Validate a request object; raises RequestError naming the offending field."""
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, dict):
             raise RequestError(f"a request must be a JSON object, not {type(raw).__name__}")
-        unknown = sorted(set(raw) - _REQUEST_FIELDS)
-        if unknown:
+        if not _REQUEST_FIELDS.issuperset(raw):
+            unknown = sorted(map(str, set(raw) - _REQUEST_FIELDS))
             raise RequestError(f"unknown field(s) {', '.join(map(repr, unknown))}")
         for required in ("principal", "action"):
             if required not in raw:
                 raise RequestError(f"missing field {required!r}")
-        try:
-            principal = Principal.parse(raw["principal"])
-        except SupportkitError as error:
-            raise RequestError(f"principal: {error}") from None
+        principal = self._principal(raw["principal"])
         action = raw["action"]
         if not isinstance(action, str) or ":" not in action:
             raise RequestError(f"action: {action!r} is not of the form service:Action")
@@ -90,25 +96,27 @@ class Simulator:
         if not isinstance(management, bool):
             raise RequestError("management_account: must be true or false")
         subject = Subject(principal, identity, boundary, session, scp_levels, management)
-        warnings = tuple(
-            f"{named.name}: {warning}"
-            for named in (*identity, *(n for n in (boundary, session) if n), *(n for lv in scp_levels for n in lv))
-            for warning in named.policy.warnings
-        )
-        return Request(subject, action, resource, context, warnings)
+        return Request(subject, action, resource, context)
+
+    def _principal(self, arn: Any) -> Principal:
+        principal = self._principals.get(arn) if isinstance(arn, str) else None
+        if principal is None:
+            try:
+                principal = Principal.parse(arn)
+            except SupportkitError as error:
+                raise RequestError(f"principal: {error}") from None
+            self._principals[arn] = principal
+        return principal
 
     def _policies_of(self, documents: Any, field: str, kind: PolicyKind, level: int | None = None) -> tuple[NamedPolicy, ...]:
         if not isinstance(documents, list):
             raise RequestError(f"{field}: must be a list of policy documents")
-        return tuple(
-            NamedPolicy(f"{field}[{i}]", kind, self.policy(document, f"{field}[{i}]"), level)
-            for i, document in enumerate(documents)
-        )
+        return tuple(self.policy(document, f"{field}[{i}]", kind, level) for i, document in enumerate(documents))
 
     def _single(self, raw: Mapping[str, Any], field: str, kind: PolicyKind) -> NamedPolicy | None:
         if raw.get(field) is None:
             return None
-        return NamedPolicy(field, kind, self.policy(raw[field], field))
+        return self.policy(raw[field], field, kind)
 
     def run(self, raw: Any) -> Result:
         request = self.parse(raw)
@@ -116,20 +124,22 @@ class Simulator:
 
     def respond(self, raw: Any) -> dict[str, Any]:
         """The result line for one request object: the decision, or an ``error`` naming the problem."""
-        request_id = raw.get("id") if isinstance(raw, Mapping) else None
+        request_id = raw.get("id") if isinstance(raw, dict) else None
         try:
             request = self.parse(raw)
         except SupportkitError as error:
             return {"id": request_id, "error": str(error)}
         result = evaluate(request.subject, request.action, request.resource, request.context)
         response = {"id": request_id, **result.to_json()}
-        if request.warnings:
-            response["warnings"] = list(request.warnings)
+        warnings = request.warnings
+        if warnings:
+            response["warnings"] = list(warnings)
         return response
 
 
 def _canonical(document: Any) -> str:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    """A cache key for a decoded document: repr is exact for JSON values and much cheaper than json.dumps."""
+    return repr(document)
 
 
 def read_requests(text: str) -> Iterator[Any]:
