@@ -171,7 +171,10 @@ class StatementRef:
     target: str | None = None
 
     def describe(self) -> str:
-        where = f"SCP level {self.level} ({self.target}) " if self.kind is PolicyKind.SCP else f"{self.kind.value} "
+        if self.kind is PolicyKind.SCP:
+            where = f"SCP level {self.level}" + (f" ({self.target}) " if self.target else " ")
+        else:
+            where = f"{self.kind.value} "
         sid = f" (Sid {self.sid})" if self.sid else ""
         return f"{self.effect.value} in {where}policy {self.policy!r} Statement[{self.index}]{sid}"
 
