@@ -23,10 +23,10 @@ from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from supportkit.errors import InputError, PolicyError, SupportkitError
-from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, PrincipalError, Subject
+from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, PrincipalError, PrincipalType, Subject
 from supportkit.policy import Policy, decode_document, parse_policy
 
 DETAILS_FILE = "authorization-details.json"
@@ -40,6 +40,7 @@ _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ARN = re.compile(r"^arn:(?P<partition>[a-z-]+):[a-z0-9-]*:[a-z0-9-]*:(?P<account>\d{12}):")
 _LISTS = {"UserDetailList": "UserName", "GroupDetailList": "GroupName", "RoleDetailList": "RoleName", "Policies": "Arn"}
 _KIND = {"UserDetailList": "user", "GroupDetailList": "group", "RoleDetailList": "role", "Policies": "managed policy"}
+_PRINCIPAL_TYPES = {"UserDetailList": PrincipalType.USER, "RoleDetailList": PrincipalType.ASSUMED_ROLE}
 _PAGING_KEYS = frozenset({"IsTruncated", "Marker", "ResponseMetadata"})
 _ACCOUNT_KEYS = ("account_id", "name", "management_account", "support_plan", "notes")
 
@@ -93,7 +94,7 @@ class Identity:
 
     def context(self) -> dict[str, str]:
         """The condition keys AWS derives from this identity for each of its requests."""
-        keys = self.subject.principal.derived_context()
+        keys = self.subject.principal.derived_keys()
         if self.type is IdentityType.USER and self.id:
             keys["aws:userid"] = self.id
         elif self.type is IdentityType.ROLE and self.id:
@@ -131,7 +132,7 @@ class Account:
             return found[0]
         if found:
             arns = ", ".join(i.arn for i in found)
-            raise UnknownIdentityError(f"{key!r} names several identities ({arns}): give the ARN or user/NAME, role/NAME")
+            raise UnknownIdentityError(f"{key!r} names several identities ({arns}): give the ARN or TYPE/NAME")
         raise UnknownIdentityError(f"no identity {key!r} in {self.source}")
 
 
@@ -204,10 +205,9 @@ class _Entry:
 
 @dataclass
 class _Details:
-    """Merged pages: entries by list and name (the first seen wins), and the conflicting duplicates."""
+    """Merged pages: entries by list and name; of duplicates that differ, the first seen wins (with a warning)."""
 
     entries: dict[str, dict[str, _Entry]] = field(default_factory=lambda: {key: {} for key in _LISTS})
-    conflicts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def add_file(self, path: Path) -> None:
@@ -236,26 +236,36 @@ class _Details:
                 for required in (name_key, "Arn"):
                     if not isinstance(item.get(required), str) or not item[required]:
                         raise InputError(str(path), "missing or not a string", json_path=f"{where}.{required}")
+                if key in _PRINCIPAL_TYPES:
+                    _check_principal_arn(path, item["Arn"], _PRINCIPAL_TYPES[key], f"{where}.Arn")
                 self._add(key, item[name_key], _Entry(item, path.name, where))
 
     def _add(self, key: str, name: str, entry: _Entry) -> None:
         first = self.entries[key].setdefault(name, entry)
         if first is entry or first.data == entry.data:
             return
-        message = (
+        self.warnings.append(
             f"{entry.file}, at {entry.path}: {_KIND[key]} {name} also at {first.file}, {first.path}, "
             "with different content; the first is used"
         )
-        self.warnings.append(message)
-        self.conflicts.setdefault((key, name), []).append(message)
 
     def raw(self) -> dict[str, list[Any]]:
         return {key: [dict(entry.data) for entry in entries.values()] for key, entries in self.entries.items()}
 
 
+def _check_principal_arn(path: Path, arn: str, expected: PrincipalType, where: str) -> None:
+    try:
+        principal = Principal.parse(arn)
+    except PrincipalError as error:
+        raise InputError(str(path), str(error), json_path=where) from None
+    if principal.type is not expected or principal.session_name is not None:
+        kind = "user" if expected is PrincipalType.USER else "role"
+        raise InputError(str(path), f"{arn!r} is not an IAM {kind} ARN", json_path=where)
+
+
 def _read_details(paths: Sequence[Path]) -> _Details:
     if not paths:
-        raise InputError("", "no authorization details file given")
+        raise InputError("authorization details", "no file given")
     details = _Details()
     for path in paths:
         details.add_file(path)
@@ -324,6 +334,7 @@ def _policy_warnings(where: str, policy: Policy) -> list[str]:
 @dataclass(frozen=True)
 class _Scps:
     levels: tuple[tuple[NamedPolicy, ...], ...]
+    targets: tuple[str, ...]
     errors: tuple[InputError, ...]  # the SCPs left out because they do not parse
     warnings: tuple[str, ...]
 
@@ -337,6 +348,7 @@ def _read_scps(path: Path, parser: _PolicyParser) -> _Scps:
     if not isinstance(raw_levels, list):
         raise InputError(str(path), f"missing or not a list: {shape}", json_path="levels")
     levels: list[tuple[NamedPolicy, ...]] = []
+    targets: list[str] = []
     errors: list[InputError] = []
     warnings: list[str] = []
     for i, raw_level in enumerate(raw_levels):
@@ -356,12 +368,14 @@ def _read_scps(path: Path, parser: _PolicyParser) -> _Scps:
             try:
                 policy = parser.parse(content)
             except PolicyError as error:
-                errors.append(InputError(path.name, f"SCP {name}: {error.message}", json_path=_join(content_path, error)))
+                message = f"SCP {name}: {error.message}"
+                errors.append(InputError(path.name, message, json_path=_join(content_path, error)))
                 continue
             warnings.extend(_policy_warnings(f"{path.name}, at {content_path} (SCP {name})", policy))
             level.append(NamedPolicy(name, PolicyKind.SCP, policy, level=i, target=target))
         levels.append(tuple(level))
-    return _Scps(tuple(levels), tuple(errors), tuple(warnings))
+        targets.append(target)
+    return _Scps(tuple(levels), tuple(targets), tuple(errors), tuple(warnings))
 
 
 def _scp_fields(path: Path, raw: Any, where: str) -> tuple[str, Any, str]:
@@ -457,6 +471,7 @@ class _Builder:
         self.warnings: list[str] = list(details.warnings)
         self.policies: dict[int, NamedPolicy] = {}  # every distinct NamedPolicy, in first-use order
         self._managed: dict[str, NamedPolicy | str] = {}
+        self._boundaries: dict[str, NamedPolicy] = {}
         self._groups: dict[str, tuple[list[NamedPolicy], list[str]]] = {}
 
     def _keep(self, named: NamedPolicy) -> NamedPolicy:
@@ -478,6 +493,8 @@ class _Builder:
         if found is None:
             found = self._load_managed(arn)
             self._managed[arn] = found
+            if isinstance(found, str):
+                self.warnings.append(f"policy left out: {found}")
         return found
 
     def _load_managed(self, arn: str) -> NamedPolicy | str:
@@ -492,16 +509,14 @@ class _Builder:
                 f"managed policy {arn} is not in the file: used the bundled AWS managed policy snapshot "
                 f"({snapshot.name} {snapshot.version})"
             )
-            return self._parse(snapshot.name, snapshot.document, "bundled AWS managed policies", snapshot.name)
+            return self._parse(snapshot.name, snapshot.document, "bundled AWS managed policy snapshot", snapshot.arn)
         name = entry.data.get("PolicyName")
         name = name if isinstance(name, str) and name else arn.rsplit("/", 1)[-1]
         chosen = self._default_version(entry, name)
         if isinstance(chosen, str):
             return chosen
         document, where = chosen
-        named = self._parse(name, document, entry.file, where)
-        conflicts = self.details.conflicts.get(("Policies", arn))
-        return conflicts[0] if conflicts and not isinstance(named, str) else named
+        return self._parse(name, document, entry.file, where)
 
     def _default_version(self, entry: _Entry, name: str) -> tuple[Any, str] | str:
         """The default version's document and JSON path; IsDefaultVersion decides, DefaultVersionId cross-checks."""
@@ -552,25 +567,34 @@ class _Builder:
             return []
         return [(entry.at(f".{key}[{i}]"), item) for i, item in enumerate(value)]
 
-    def _attachments(self, entry: _Entry, owner: str, inline_key: str, document_key: str) -> tuple[list[NamedPolicy], list[str]]:
-        """Inline then attached managed policies of a user, group or role."""
-        problems: list[str] = []
+    def _attachments(self, entry: _Entry, owner: str, inline_key: str) -> tuple[list[NamedPolicy], list[str]]:
+        """The inline then the attached managed policies of a user, group or role, and the problems met."""
         policies: list[NamedPolicy] = []
-        found: list[NamedPolicy | str] = []
+        problems: list[str] = []
+
+        def add(found: NamedPolicy | str) -> None:
+            if isinstance(found, str):
+                problems.append(found)
+            else:
+                policies.append(found)
+
         for where, item in self._list(entry, inline_key, problems):
             name = item.get("PolicyName") if isinstance(item, Mapping) else None
-            if not isinstance(name, str) or document_key not in item:
-                problems.append(_located(entry.file, where, f"an inline policy needs PolicyName and {document_key}"))
+            if not isinstance(name, str) or "PolicyDocument" not in item:
+                problems.append(_located(entry.file, where, "an inline policy needs PolicyName and PolicyDocument"))
                 continue
-            found.append(self._parse(f"{owner}: {name} (inline)", item[document_key], entry.file, f"{where}.{document_key}"))
+            inline = self._parse(
+                f"{owner}: {name} (inline)", item["PolicyDocument"], entry.file, f"{where}.PolicyDocument"
+            )
+            if isinstance(inline, str):
+                self.warnings.append(f"policy left out: {inline}")
+            add(inline)
         for where, item in self._list(entry, "AttachedManagedPolicies", problems):
             arn = item.get("PolicyArn") if isinstance(item, Mapping) else None
             if not isinstance(arn, str):
                 problems.append(_located(entry.file, where, "an attached policy needs PolicyArn"))
                 continue
-            found.append(self.managed(arn))
-        for item in found:
-            (problems if isinstance(item, str) else policies).append(item)  # type: ignore[arg-type]
+            add(self.managed(arn))
         return policies, problems
 
     def group(self, name: str) -> tuple[list[NamedPolicy], list[str]] | None:
@@ -578,9 +602,7 @@ class _Builder:
         if entry is None:
             return None
         if name not in self._groups:
-            policies, problems = self._attachments(entry, f"group/{name}", "GroupPolicyList", "PolicyDocument")
-            problems.extend(self.details.conflicts.get(("GroupDetailList", name), []))
-            self._groups[name] = (policies, problems)
+            self._groups[name] = self._attachments(entry, f"group/{name}", "GroupPolicyList")
         return self._groups[name]
 
     def root(self) -> Identity:
@@ -592,11 +614,11 @@ class _Builder:
         )
 
     def user(self, name: str, entry: _Entry) -> Identity:
-        policies, problems = self._attachments(entry, f"user/{name}", "UserPolicyList", "PolicyDocument")
+        policies, problems = self._attachments(entry, f"user/{name}", "UserPolicyList")
         groups: list[str] = []
         for where, group_name in self._list(entry, "GroupList", problems):
             if not isinstance(group_name, str):
-                problems.append(_located(entry.file, where, f"a group name must be a string, not {_json_type(group_name)}"))
+                problems.append(_located(entry.file, where, f"must be a group name, not {_json_type(group_name)}"))
                 continue
             groups.append(group_name)
             group = self.group(group_name)
@@ -612,33 +634,35 @@ class _Builder:
         return self._identity(IdentityType.USER, name, entry, "UserId", policies, problems, tuple(groups))
 
     def role(self, name: str, entry: _Entry) -> Identity:
-        policies, problems = self._attachments(entry, f"role/{name}", "RolePolicyList", "PolicyDocument")
+        policies, problems = self._attachments(entry, f"role/{name}", "RolePolicyList")
         return self._identity(IdentityType.ROLE, name, entry, "RoleId", policies, problems, ())
 
     def _identity(
         self, kind: IdentityType, name: str, entry: _Entry, id_key: str, policies: list[NamedPolicy],
         problems: list[str], groups: tuple[str, ...],
     ) -> Identity:
-        list_key = "UserDetailList" if kind is IdentityType.USER else "RoleDetailList"
-        problems.extend(self.details.conflicts.get((list_key, name), []))
         arn = entry.data["Arn"]
-        try:
+        principal = Principal.parse(arn)  # checked when the file was read
+        path = entry.data.get("Path")
+        if isinstance(path, str) and path.startswith("/") and path.endswith("/") and path != principal.path:
+            # The path decides whether a role is service-linked (exempt from SCPs): trust the Path field.
+            arn = f"arn:{principal.partition}:iam::{principal.account}:{kind.value}{path}{principal.name}"
+            self.warnings.append(_located(
+                entry.file, entry.at(".Arn"), f"its path is not Path {path!r}; the ARN is taken to be {arn}"
+            ))
             principal = Principal.parse(arn)
-        except PrincipalError as error:
-            raise InputError(entry.file, str(error), json_path=entry.at(".Arn")) from None
-        if principal.account != self.info.account_id:
+        if principal.account != self.info.account_id and self.scp_levels:
             problems.append(
                 f"{entry.file}, at {entry.at('.Arn')}: belongs to account {principal.account}, not "
-                f"{self.info.account_id}: the SCPs and account settings loaded may not apply to it"
+                f"{self.info.account_id}, so the SCPs loaded may not be its own"
             )
         boundary = self._boundary(entry, problems)
         subject = self._subject(principal, policies, boundary)
         problems.extend(self._scp_problems(subject))
         identity_id = entry.data.get(id_key)
-        path = entry.data.get("Path")
         return Identity(
             kind, name, arn, identity_id if isinstance(identity_id, str) else None,
-            path if isinstance(path, str) else principal.path, self._tags(entry, problems), groups,
+            principal.path, self._tags(entry, problems), groups,
             self._date(entry, "CreateDate"), subject, tuple(dict.fromkeys(problems)),
         )
 
@@ -654,7 +678,10 @@ class _Builder:
         if isinstance(found, str):
             problems.append(f"permissions boundary: {found}")
             return None
-        return found
+        if arn not in self._boundaries:
+            # The same parsed policy, but explained as a boundary: a boundary grants nothing by itself.
+            self._boundaries[arn] = self._keep(NamedPolicy(found.name, PolicyKind.BOUNDARY, found.policy))
+        return self._boundaries[arn]
 
     def _subject(self, principal: Principal, policies: list[NamedPolicy], boundary: NamedPolicy | None) -> Subject:
         unique = tuple({id(named): named for named in policies}.values())
@@ -668,7 +695,7 @@ class _Builder:
     def _tags(self, entry: _Entry, problems: list[str]) -> Mapping[str, str]:
         tags: dict[str, str] = {}
         for where, tag in self._list(entry, "Tags", problems):
-            if not isinstance(tag, Mapping) or not isinstance(tag.get("Key"), str) or not isinstance(tag.get("Value"), str):
+            if not (isinstance(tag, Mapping) and isinstance(tag.get("Key"), str) and isinstance(tag.get("Value"), str)):
                 problems.append(_located(entry.file, where, 'a tag must be {"Key": string, "Value": string}'))
                 continue
             tags[tag["Key"]] = tag["Value"]
@@ -684,105 +711,106 @@ class _Builder:
         except ValueError:
             parsed = None
         if parsed is None:
-            self.warnings.append(_located(entry.file, entry.at(f".{key}"), f"{value!r} is not an ISO 8601 date; ignored"))
+            where = entry.at(f".{key}")
+            self.warnings.append(_located(entry.file, where, f"{value!r} is not an ISO 8601 date; ignored"))
             return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _arn_accounts(details: _Details) -> tuple[Counter[str], Counter[str]]:
-    """How often each account id and partition appear in user and role ARNs (groups and policies as fallback)."""
-    accounts: Counter[str] = Counter()
-    partitions: Counter[str] = Counter()
+def _arn_accounts(details: _Details) -> Counter[tuple[str, str]]:
+    """(partition, account id) of each user and role ARN; of group and customer policy ARNs when there are none."""
     for keys in (("UserDetailList", "RoleDetailList"), ("GroupDetailList", "Policies")):
-        for key in keys:
-            for entry in details.entries[key].values():
-                match = _ARN.match(entry.data["Arn"])
-                if match and match["account"] != "aws":
-                    accounts[match["account"]] += 1
-                if match:
-                    partitions[match["partition"]] += 1
-        if accounts:
-            break
-    return accounts, partitions
+        found: Counter[tuple[str, str]] = Counter(
+            (match["partition"], match["account"])
+            for key in keys
+            for entry in details.entries[key].values()
+            if (match := _ARN.match(entry.data["Arn"]))
+        )
+        if found:
+            return found
+    return Counter()
 
 
-def _account_id(details: _Details, given: str | None, source: str, warnings: list[str]) -> str:
+def _account_id(arns: Counter[tuple[str, str]], given: str | None, source: str, warnings: list[str]) -> str:
     """The account id: as given, else the most common one in the ARNs (with a warning when they disagree)."""
-    accounts, _ = _arn_accounts(details)
+    accounts: Counter[str] = Counter()
+    for (_, account), count in arns.items():
+        accounts[account] += count
     if given is None:
         if not accounts:
             raise InputError(source, f"cannot tell the account id: no ARN names one; give it in {ACCOUNT_FILE}")
         given = accounts.most_common(1)[0][0]
-    others = {account: count for account, count in accounts.items() if account != given}
+    others = ", ".join(f"{account} ({count})" for account, count in sorted(accounts.items()) if account != given)
     if others:
-        listed = ", ".join(f"{account} ({count})" for account, count in sorted(others.items()))
         warnings.append(
-            f"the file mixes accounts: ARNs of {listed} besides {given} ({accounts.get(given, 0)}); "
+            f"the file mixes accounts: ARNs of {others} besides {given} ({accounts[given]}); "
             f"the account is taken to be {given}"
         )
     return given
 
 
+def _inputs(path: str | Path | Sequence[str | Path]) -> tuple[list[Path], Path | None, Path | None, str]:
+    """The detail files, account.json and scps.json (when present) of a folder, a file or a list of files."""
+    if not isinstance(path, (str, os.PathLike)):
+        files = [Path(p) for p in path]
+        return files, None, None, ", ".join(str(p) for p in files)
+    root = Path(path)
+    if root.is_file():
+        return [root], None, None, str(root)
+    if not root.is_dir():
+        raise InputError(str(root), "no such file or folder")
+    files = _detail_files(root)
+    if not files:
+        raise InputError(str(root), f"no {DETAILS_FILE} (nor {DETAILS_FILE}.gz, nor pages of it) in this folder")
+    present = [root / name if (root / name).is_file() else None for name in (ACCOUNT_FILE, SCPS_FILE)]
+    return files, present[0], present[1], str(root)
+
+
+def _sorted_by_name(entries: Mapping[str, _Entry]) -> list[tuple[str, _Entry]]:
+    return sorted(entries.items(), key=lambda item: (item[0].lower(), item[0]))
+
+
 def load_account(
     path: str | Path | Sequence[str | Path], *, scps: str | Path | None = None, management_account: bool | None = None
 ) -> Account:
-    """Load one account snapshot: a folder, a bare authorization-details file, or several page files of one account.
+    """Load one account: a snapshot folder, a bare authorization-details file, or several page files of it.
 
     A folder may hold ``account.json`` and ``scps.json``; ``scps`` and ``management_account`` given
     here override them.
     """
-    if isinstance(path, (str, os.PathLike)):
-        root = Path(path)
-        if root.is_dir():
-            detail_files = _detail_files(root)
-            if not detail_files:
-                raise InputError(str(root), f"no {DETAILS_FILE} (nor {DETAILS_FILE}.gz, nor pages) in this folder")
-            account_file = root / ACCOUNT_FILE
-            folder_scps = root / SCPS_FILE
-        elif root.is_file():
-            detail_files, account_file, folder_scps = [root], None, None
-        else:
-            raise InputError(str(root), "no such file or folder")
-        source = str(root)
-    else:
-        detail_files = [Path(p) for p in path]
-        account_file = folder_scps = None
-        source = ", ".join(str(p) for p in detail_files)
+    detail_files, account_file, folder_scps, source = _inputs(path)
     details = _read_details(detail_files)
     warnings: list[str] = []
     fields: dict[str, Any] = {}
-    if account_file is not None and account_file.is_file():
+    if account_file is not None:
         fields, notes = _read_account_file(account_file)
         warnings.extend(notes)
     if management_account is not None:
         fields["management_account"] = management_account
-    fields["account_id"] = _account_id(details, fields.get("account_id"), source, warnings)
+    arns = _arn_accounts(details)
+    fields["account_id"] = _account_id(arns, fields.get("account_id"), source, warnings)
     info = AccountInfo(**fields)
-    parser = _PolicyParser()
-    scps_path = Path(scps) if scps is not None else (folder_scps if folder_scps and folder_scps.is_file() else None)
-    scp_data = _read_scps(scps_path, parser) if scps_path is not None else None
-    if scp_data is not None:
-        warnings.extend(scp_data.warnings)
-        warnings.extend(str(error) for error in scp_data.errors)
-        last = scp_data.levels[-1][0].target if scp_data.levels and scp_data.levels[-1] else None
-        if last is not None and last != info.account_id:
-            warnings.append(
-                f"{scps_path.name}: the last SCP level targets {last}, not the account {info.account_id}; "
-                "levels go from the organization root down to the account"
-            )
-    _, partitions = _arn_accounts(details)
+    partitions = Counter({p: n for (p, account), n in arns.items() if account == info.account_id})
     partition = partitions.most_common(1)[0][0] if partitions else "aws"
+
+    parser = _PolicyParser()
+    scps_path = Path(scps) if scps is not None else folder_scps
+    scp_data = _read_scps(scps_path, parser) if scps_path is not None else None
+    if scp_data is not None and scps_path is not None:
+        warnings.extend(scp_data.warnings)
+        warnings.extend(f"policy left out: {error}" for error in scp_data.errors)
+        if scp_data.targets and scp_data.targets[-1] != info.account_id:
+            warnings.append(
+                f"{scps_path.name}: the last SCP level targets {scp_data.targets[-1]}, not the account "
+                f"{info.account_id}; levels go from the organization root down to the account"
+            )
+
     builder = _Builder(details, parser, info, partition, scp_data)
-    by_name = lambda items: sorted(items, key=lambda item: (item[0].lower(), item[0]))  # noqa: E731
     identities = [builder.root()]
-    identities.extend(builder.user(name, e) for name, e in by_name(details.entries["UserDetailList"].items()))
-    identities.extend(builder.role(name, e) for name, e in by_name(details.entries["RoleDetailList"].items()))
+    identities.extend(builder.user(name, entry) for name, entry in _sorted_by_name(details.entries["UserDetailList"]))
+    identities.extend(builder.role(name, entry) for name, entry in _sorted_by_name(details.entries["RoleDetailList"]))
     scp_policies = [named for level in builder.scp_levels for named in level]
     return Account(
         info, tuple(identities), builder.scp_levels, (*builder.policies.values(), *scp_policies),
         (*warnings, *builder.warnings), source,
     )
-
-
-def _describe(items: Iterable[str]) -> str:
-    return ", ".join(items)
