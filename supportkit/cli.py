@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from supportkit import __version__
 from supportkit.errors import SupportkitError
@@ -25,6 +25,37 @@ def _simulate(args: argparse.Namespace) -> int:
         failed = failed or "error" in result
         out.write(json.dumps(result, separators=(",", ":")) + "\n")
     return 1 if failed else 0
+
+
+def parse_context(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments as context keys; a JSON list value (``aws:TagKeys=["a","b"]``) is multivalued."""
+    context: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SupportkitError(f"--context {pair!r}: expected KEY=VALUE, e.g. aws:MultiFactorAuthPresent=true")
+        if value.startswith("["):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise SupportkitError(f"--context {pair!r}: the list is not valid JSON ({error.msg})") from None
+        context[key] = value
+    return context
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from supportkit.account import load_account
+    from supportkit.matrix import build_matrix, write_matrix
+
+    account = load_account(args.snapshot, scps=args.scps, management_account=args.management_account or None)
+    for warning in account.warnings:
+        print(f"supportkit matrix: warning: {warning}", file=sys.stderr)
+    for identity in account.identities:
+        for problem in identity.problems:
+            print(f"supportkit matrix: incomplete: {identity.arn}: {problem}", file=sys.stderr)
+    matrix = build_matrix(account, context=parse_context(args.context))
+    write_matrix(matrix, args.format, args.output)
+    return 0
 
 
 def _read_text(path: Path) -> str:
@@ -50,6 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("file", nargs="?", help="request file (standard input when absent or '-')")
     simulate.set_defaults(run=_simulate)
+
+    matrix = commands.add_parser(
+        "matrix", help="every identity of an account snapshot against every Support action, in long form"
+    )
+    matrix.add_argument("snapshot", help="account snapshot folder, or an authorization-details JSON file (.gz too)")
+    matrix.add_argument("--scps", help="SCPs in force, from the organization root to the account (scps.json shape)")
+    matrix.add_argument("--management-account", action="store_true",
+                        help="the account is the organization's management account: SCPs do not apply")
+    matrix.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                        help="a condition key added to every request, e.g. aws:MultiFactorAuthPresent=true "
+                        "(repeatable; a JSON list value is multivalued)")
+    matrix.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
+                        help="csv (default), json (JSON Lines, one row per line) or parquet (needs -o)")
+    matrix.add_argument("-o", "--output", help="output file (standard output when absent)")
+    matrix.set_defaults(run=_matrix)
     return parser
 
 

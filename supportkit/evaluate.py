@@ -113,6 +113,11 @@ class Principal:
         """The global condition keys AWS sets from the principal alone."""
         return RequestContext.of(self.derived_keys())
 
+    @cached_property
+    def fixed_keys(self) -> frozenset[str]:
+        """The lower-cased names of the keys derived from the principal: fixed for all its requests."""
+        return frozenset(self.derived_context.keys())
+
     def derived_keys(self) -> dict[str, str]:
         """The global condition keys AWS sets from the principal alone."""
         keys = {
@@ -228,10 +233,9 @@ class PolicyMatch:
     allows: tuple[Statement, ...]
     denies: tuple[Statement, ...]
     keys: tuple[str, ...]
-    conditional: bool
 
 
-NO_MATCH = PolicyMatch((), (), (), False)
+NO_MATCH = PolicyMatch((), (), ())
 
 
 def match_policy(policy: Policy, action: str, resource: str, context: RequestContext) -> PolicyMatch:
@@ -242,14 +246,12 @@ def match_policy(policy: Policy, action: str, resource: str, context: RequestCon
     allows: list[Statement] = []
     denies: list[Statement] = []
     keys: list[str] = []
-    conditional = False
     for statement in candidates:
         if statement.context_dependent:
-            conditional = True
             keys.extend(statement.keys_read)
         if statement.matches_resource(resource, context) and statement.conditions_hold(context):
             (allows if statement.effect is Effect.ALLOW else denies).append(statement)
-    return PolicyMatch(tuple(allows), tuple(denies), tuple(keys), conditional)
+    return PolicyMatch(tuple(allows), tuple(denies), tuple(keys))
 
 
 def _refs(policy: NamedPolicy, statements: Iterable[Statement]) -> list[StatementRef]:
@@ -265,18 +267,23 @@ def _scp_level_name(level: Sequence[NamedPolicy], index: int) -> str:
 
 
 def decide(
-    subject: Subject, matches: dict[NamedPolicy, PolicyMatch], scp_level_names: Sequence[str] | None = None
+    subject: Subject, matches: dict[NamedPolicy, PolicyMatch], fixed_keys: frozenset[str] = frozenset()
 ) -> Result:
-    """Combine per-policy matches into the decision, following the documented evaluation order."""
+    """Combine per-policy matches into the decision, following the documented evaluation order.
+
+    ``fixed_keys`` are the context keys that belong to the principal itself (its ARN, name, tags): a
+    condition on them alone cannot change from one request to the next, so it does not make the
+    decision ``conditional``.
+    """
     keys: dict[str, None] = {}
-    conditional = False
     denies: list[StatementRef] = []
     for named, found in matches.items():
-        keys.update(dict.fromkeys(found.keys))
-        conditional = conditional or found.conditional
+        if found.keys:
+            keys.update(dict.fromkeys(found.keys))
         if found.denies:
             denies.extend(_refs(named, found.denies))
     context_keys = tuple(keys)
+    conditional = any(key not in fixed_keys for key in context_keys)
     if denies:
         return Result(Decision.EXPLICIT_DENY, tuple(denies), None, context_keys, conditional)
     allows: list[StatementRef] = []
@@ -284,8 +291,7 @@ def decide(
         for index, level in enumerate(subject.scp_levels):
             level_allows = [ref for named in level for ref in _refs(named, matches[named].allows)]
             if not level_allows:
-                name = scp_level_names[index] if scp_level_names else _scp_level_name(level, index)
-                return Result(Decision.IMPLICIT_DENY, (), name, context_keys, conditional)
+                return Result(Decision.IMPLICIT_DENY, (), _scp_level_name(level, index), context_keys, conditional)
             allows.extend(level_allows)
     if subject.principal.is_root:
         return Result(Decision.ALLOWED, tuple(allows), None, context_keys, conditional)
@@ -323,4 +329,4 @@ def evaluate(subject: Subject, action: str, resource: str = "*", context: Reques
     matches = {
         named: match_policy(named.policy, action, resource, full_context) for named in applicable_policies(subject)
     }
-    return decide(subject, matches)
+    return decide(subject, matches, subject.principal.fixed_keys)

@@ -208,7 +208,8 @@ def test_trusted_advisor_check_arns_and_a_policy_variable_in_resource():
     assert evaluate(s, "trustedadvisor:RefreshCheck", other).decision is Decision.IMPLICIT_DENY
     assert evaluate(s, "trustedadvisor:RefreshCheck", foreign).decision is Decision.IMPLICIT_DENY
     result = evaluate(s, "trustedadvisor:RefreshCheck", own)
-    assert result.conditional and "aws:principalaccount" in result.context_keys
+    # The variable reads a key fixed by the principal: consulted, but no other request could change it.
+    assert "aws:principalaccount" in result.context_keys and not result.conditional
 
 
 def test_unresolvable_policy_variable_makes_the_resource_not_match():
