@@ -113,11 +113,6 @@ class Principal:
         """The global condition keys AWS sets from the principal alone."""
         return RequestContext.of(self.derived_keys())
 
-    @cached_property
-    def fixed_keys(self) -> frozenset[str]:
-        """The lower-cased names of the keys derived from the principal: fixed for all its requests."""
-        return frozenset(self.derived_context.keys())
-
     def derived_keys(self) -> dict[str, str]:
         """The global condition keys AWS sets from the principal alone."""
         keys = {
@@ -266,26 +261,41 @@ def _scp_level_name(level: Sequence[NamedPolicy], index: int) -> str:
     return f"SCP level {index}" + (f" ({target})" if target else "")
 
 
-def decide(
-    subject: Subject, matches: dict[NamedPolicy, PolicyMatch], fixed_keys: frozenset[str] = frozenset()
-) -> Result:
-    """Combine per-policy matches into the decision, following the documented evaluation order.
+_PRINCIPAL_KEYS = frozenset({
+    "aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:username", "aws:userid",
+    "aws:principalorgid", "aws:principalorgpaths", "aws:principalisawsservice", "aws:principalservicename",
+    "aws:principalservicenameslist",
+})
+_KIND_ORDER = {PolicyKind.SCP: 0, PolicyKind.IDENTITY: 1, PolicyKind.BOUNDARY: 2, PolicyKind.SESSION: 3}
 
-    ``fixed_keys`` are the context keys that belong to the principal itself (its ARN, name, tags): a
-    condition on them alone cannot change from one request to the next, so it does not make the
-    decision ``conditional``.
+
+def is_principal_key(key: str) -> bool:
+    """Whether a (lower-cased) context key describes the principal itself: its ARN, name, account, tags.
+
+    Such a key has the same value in every request of the principal, so a condition on it alone does
+    not make a decision ``conditional``.
     """
-    keys: dict[str, None] = {}
+    return key in _PRINCIPAL_KEYS or key.startswith("aws:principaltag/")
+
+
+def _canonical(refs: list[StatementRef]) -> tuple[StatementRef, ...]:
+    """Statements in a stable order (layer, SCP level, policy name, index), whatever the attachment order."""
+    return tuple(sorted(refs, key=lambda r: (_KIND_ORDER[r.kind], r.level or 0, r.policy, r.index)))
+
+
+def decide(subject: Subject, matches: dict[NamedPolicy, PolicyMatch]) -> Result:
+    """Combine per-policy matches into the decision, following the documented evaluation order."""
+    keys: set[str] = set()
     denies: list[StatementRef] = []
     for named, found in matches.items():
         if found.keys:
-            keys.update(dict.fromkeys(found.keys))
+            keys.update(found.keys)
         if found.denies:
             denies.extend(_refs(named, found.denies))
-    context_keys = tuple(keys)
-    conditional = any(key not in fixed_keys for key in context_keys)
+    context_keys = tuple(sorted(keys))
+    conditional = not all(map(is_principal_key, context_keys))
     if denies:
-        return Result(Decision.EXPLICIT_DENY, tuple(denies), None, context_keys, conditional)
+        return Result(Decision.EXPLICIT_DENY, _canonical(denies), None, context_keys, conditional)
     allows: list[StatementRef] = []
     if subject.scps_apply:
         for index, level in enumerate(subject.scp_levels):
@@ -294,7 +304,7 @@ def decide(
                 return Result(Decision.IMPLICIT_DENY, (), _scp_level_name(level, index), context_keys, conditional)
             allows.extend(level_allows)
     if subject.principal.is_root:
-        return Result(Decision.ALLOWED, tuple(allows), None, context_keys, conditional)
+        return Result(Decision.ALLOWED, _canonical(allows), None, context_keys, conditional)
     layers = [(PolicyKind.IDENTITY, subject.identity_policies)]
     if subject.permissions_boundary is not None:
         layers.append((PolicyKind.BOUNDARY, (subject.permissions_boundary,)))
@@ -306,7 +316,7 @@ def decide(
             blocked = "identity-based policy" if kind is PolicyKind.IDENTITY else kind.value
             return Result(Decision.IMPLICIT_DENY, (), blocked, context_keys, conditional)
         allows.extend(layer_allows)
-    return Result(Decision.ALLOWED, tuple(allows), None, context_keys, conditional)
+    return Result(Decision.ALLOWED, _canonical(allows), None, context_keys, conditional)
 
 
 def applicable_policies(subject: Subject) -> tuple[NamedPolicy, ...]:
@@ -329,4 +339,4 @@ def evaluate(subject: Subject, action: str, resource: str = "*", context: Reques
     matches = {
         named: match_policy(named.policy, action, resource, full_context) for named in applicable_policies(subject)
     }
-    return decide(subject, matches, subject.principal.fixed_keys)
+    return decide(subject, matches)
