@@ -58,6 +58,36 @@ def _matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from supportkit.account import load_account
+    from supportkit.diff import diff_accounts
+
+    before, after = load_account(args.before), load_account(args.after)
+    changes = diff_accounts(before, after, context=parse_context(args.context))
+    out = sys.stdout
+    for row in changes.identities.itertuples(index=False):
+        out.write(json.dumps({"identity_arn": row.identity_arn, "identity_type": row.identity_type,
+                              "change": row.change}) + "\n")
+    for record in changes.cells.astype(str).to_dict(orient="records"):
+        out.write(json.dumps(record) + "\n")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from supportkit.fetch import fetch_snapshot
+
+    session = None
+    if args.profile or args.region:
+        try:
+            import boto3
+        except ImportError:
+            raise SupportkitError("fetch needs boto3: pip install 'supportkit[aws]'") from None
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+    folder = fetch_snapshot(Path(args.output), session)
+    print(folder)
+    return 0
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -96,6 +126,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="csv (default), json (JSON Lines, one row per line) or parquet (needs -o)")
     matrix.add_argument("-o", "--output", help="output file (standard output when absent)")
     matrix.set_defaults(run=_matrix)
+
+    diff = commands.add_parser(
+        "diff", help="what changed between two snapshots of one account: identities added or removed, then "
+        "every cell whose decision changed, as JSON Lines"
+    )
+    diff.add_argument("before", help="the older snapshot (folder or authorization-details file)")
+    diff.add_argument("after", help="the newer snapshot")
+    diff.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                      help="a condition key added to every request (repeatable)")
+    diff.set_defaults(run=_diff)
+
+    fetch = commands.add_parser(
+        "fetch", help="write an account snapshot folder for the current AWS credentials (read-only calls; extra 'aws')"
+    )
+    fetch.add_argument("-o", "--output", required=True, help="a new or empty folder to write the snapshot into")
+    fetch.add_argument("--profile", help="AWS profile name (default: the usual credential chain)")
+    fetch.add_argument("--region", help="AWS region for the API calls (default: the profile's, else us-east-1)")
+    fetch.set_defaults(run=_fetch)
     return parser
 
 

@@ -337,11 +337,12 @@ def write_matrix(matrix: pd.DataFrame, fmt: str, output: str | Path | None) -> N
         raise SupportkitError("--format parquet needs -o FILE: Parquet is binary")
     try:
         if fmt == "json":
+            text = matrix.to_json(orient="records", lines=True)
+            text += "" if text.endswith("\n") else "\n"
             if output is None:
-                matrix.to_json(sys.stdout, orient="records", lines=True)
-                sys.stdout.write("\n")
+                sys.stdout.write(text)
             else:
-                matrix.to_json(output, orient="records", lines=True)
+                Path(output).write_text(text, encoding="utf-8")
             return
         table = pa.Table.from_pandas(matrix, preserve_index=False)
         if fmt == "parquet":

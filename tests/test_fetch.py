@@ -250,3 +250,18 @@ def test_missing_boto3_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "boto3", None)
     with pytest.raises(FetchError, match=r"pip install 'supportkit\[aws\]'"):
         fetch_snapshot(tmp_path / "snapshot")
+
+
+def test_cli_fetch_writes_a_folder_that_matrix_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from supportkit.cli import main
+
+    create_identities(boto3.client("iam"))
+    out = tmp_path / "snapshot"
+    assert main(["fetch", "-o", str(out), "--region", "us-east-1"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    assert main(["matrix", str(out), "--format", "json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    user000_create = [r for r in rows if r["identity_name"] == "user000" and r["action"] == "support:CreateCase"]
+    assert [r["decision"] for r in user000_create] == ["allowed"]
+    assert main(["fetch", "-o", str(out)]) == 2  # an existing, non-empty folder is refused
+    assert "Traceback" not in capsys.readouterr().err
