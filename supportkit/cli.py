@@ -127,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("-o", "--output", help="output file (standard output when absent)")
     matrix.set_defaults(run=_matrix)
 
+    from supportkit.report import add_report_arguments
+
+    report = commands.add_parser(
+        "report", help="one self-contained HTML report per account (papermill), and an index linking them"
+    )
+    add_report_arguments(report)
+
     diff = commands.add_parser(
         "diff", help="what changed between two snapshots of one account: identities added or removed, then "
         "every cell whose decision changed, as JSON Lines"
