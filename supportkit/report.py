@@ -54,8 +54,10 @@ HEADLINE_MIME = "application/vnd.supportkit.headline+json"
 HEADLINE_LABELS = {
     "identities": "identities",
     "can_open_cases": "can open cases",
-    "can_read_cases": "can read all cases",
+    "can_read_all_cases": "can read all cases",
     "can_resolve_cases": "can resolve cases",
+    "can_change_plan": "can change the plan",
+    "trusted_advisor_users": "Trusted Advisor users",
     "incomplete_identities": "incomplete identities",
 }
 """The headline keys the notebook records, and their column titles in the index."""

@@ -172,14 +172,16 @@ def test_good_accounts_get_their_report_and_the_failing_one_its_error(reports):
 
 def test_the_headline_counts_who_can_open_read_and_resolve_cases(reports):
     hostile = by_stem(reports)[HOSTILE_ID]
-    # root and alice can do everything; the markup user can open cases; the reader role can read them;
+    # root and alice (support:*) can do every support: action; the markup user can open cases; the reader role
+    # can read them; only root can change the plan; root and alice reach Trusted Advisor through the Support API;
     # the role with an unreadable policy is incomplete and gets nothing from it.
     assert hostile.headline == {
-        "identities": 5, "can_open_cases": 3, "can_read_cases": 3, "can_resolve_cases": 2, "incomplete_identities": 1,
+        "identities": 5, "can_open_cases": 3, "can_read_all_cases": 3, "can_resolve_cases": 2, "can_change_plan": 1,
+        "trusted_advisor_users": 2, "incomplete_identities": 1,
     }
     assert by_stem(reports)[PLAIN_ID].headline["can_open_cases"] == 1  # the root user only
     index = reports.index.read_text()
-    assert re.search(rf'<a href="{HOSTILE_ID}.html">{HOSTILE_ID}</a>.*?(<td class="number">\d+</td>){{5}}', index)
+    assert re.search(rf'<a href="{HOSTILE_ID}.html">{HOSTILE_ID}</a>.*?(<td class="number">\d+</td>){{7}}', index)
 
 
 def test_account_ids_reach_the_notebook_as_strings(reports):
