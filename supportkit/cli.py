@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from supportkit import __version__
+from supportkit.context import context_from_arguments
 from supportkit.errors import SupportkitError
 
 
@@ -27,20 +28,8 @@ def _simulate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def parse_context(pairs: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` arguments as context keys; a JSON list value (``aws:TagKeys=["a","b"]``) is multivalued."""
-    context: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SupportkitError(f"--context {pair!r}: expected KEY=VALUE, e.g. aws:MultiFactorAuthPresent=true")
-        if value.startswith("["):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as error:
-                raise SupportkitError(f"--context {pair!r}: the list is not valid JSON ({error.msg})") from None
-        context[key] = value
-    return context
+CONTEXT_HELP = ("a condition key added to every request, e.g. aws:MultiFactorAuthPresent=true; repeat a key, or "
+                'give a JSON list (aws:TagKeys=["a","b"]), for a multivalued one')
 
 
 def _matrix(args: argparse.Namespace) -> int:
@@ -53,7 +42,7 @@ def _matrix(args: argparse.Namespace) -> int:
     for identity in account.identities:
         for problem in identity.problems:
             print(f"supportkit matrix: incomplete: {identity.arn}: {problem}", file=sys.stderr)
-    matrix = build_matrix(account, context=parse_context(args.context))
+    matrix = build_matrix(account, context=context_from_arguments(args.context))
     write_matrix(matrix, args.format, args.output)
     return 0
 
@@ -63,7 +52,7 @@ def _diff(args: argparse.Namespace) -> int:
     from supportkit.diff import diff_accounts
 
     before, after = load_account(args.before), load_account(args.after)
-    changes = diff_accounts(before, after, context=parse_context(args.context))
+    changes = diff_accounts(before, after, context=context_from_arguments(args.context))
     out = sys.stdout
     for row in changes.identities.itertuples(index=False):
         out.write(json.dumps({"identity_arn": row.identity_arn, "identity_type": row.identity_type,
@@ -120,8 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--management-account", action="store_true",
                         help="the account is the organization's management account: SCPs do not apply")
     matrix.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
-                        help="a condition key added to every request, e.g. aws:MultiFactorAuthPresent=true "
-                        "(repeatable; a JSON list value is multivalued)")
+                        help=CONTEXT_HELP)
     matrix.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
                         help="csv (default), json (JSON Lines, one row per line) or parquet (needs -o)")
     matrix.add_argument("-o", "--output", help="output file (standard output when absent)")
@@ -141,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("before", help="the older snapshot (folder or authorization-details file)")
     diff.add_argument("after", help="the newer snapshot")
     diff.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
-                      help="a condition key added to every request (repeatable)")
+                      help=CONTEXT_HELP)
     diff.set_defaults(run=_diff)
 
     fetch = commands.add_parser(

@@ -6,13 +6,16 @@ strings once here; a list means a multivalued key (``aws:TagKeys``), kept as a t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+
+from supportkit.errors import SupportkitError
 
 ContextValue = str | tuple[str, ...]
 
 
-class ContextError(ValueError):
+class ContextError(SupportkitError, ValueError):
     """A context value that no condition operator could ever compare (an object, a nested list)."""
 
 
@@ -76,3 +79,25 @@ class RequestContext:
 
 
 EMPTY_CONTEXT = RequestContext({})
+
+
+def context_from_arguments(pairs: Iterable[str]) -> dict[str, Any]:
+    """Command-line ``KEY=VALUE`` pairs as context keys.
+
+    A key given several times is multivalued, and so is a JSON list value (``aws:TagKeys=["a","b"]``).
+    """
+    values: dict[str, list[Any]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ContextError(f"--context {pair!r}: expected KEY=VALUE, e.g. aws:MultiFactorAuthPresent=true")
+        if value.startswith("["):
+            try:
+                items = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ContextError(f"--context {pair!r}: the list is not valid JSON ({error.msg})") from None
+            values.setdefault(key, []).extend(items if isinstance(items, list) else [items])
+        else:
+            values.setdefault(key, []).append(value)
+    return {key: found[0] if len(found) == 1 and not isinstance(found[0], list) else found
+            for key, found in values.items()}

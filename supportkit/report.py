@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from urllib.parse import quote
 
 from supportkit import __version__
+from supportkit.context import context_from_arguments
 from supportkit.errors import SupportkitError
 
 if TYPE_CHECKING:
@@ -497,13 +498,6 @@ tr.failed td {{ background: #fff3f3; }}
 # Command line
 
 
-def _context_item(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
-    return key, value
-
-
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -524,27 +518,20 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"accounts run in parallel (default: accounts, cores, or {MAX_DEFAULT_WORKERS}, "
                         "whichever is fewest)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar nor summary line; errors still print")
-    parser.add_argument("--context", type=_context_item, action="append", default=[], metavar="KEY=VALUE",
-                        help="a condition key for every request, e.g. aws:MultiFactorAuthPresent=true; "
-                        "repeat a key for a multivalued one")
+    parser.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                        help="a condition key for every request, e.g. aws:MultiFactorAuthPresent=true; repeat a "
+                        'key, or give a JSON list (aws:TagKeys=["a","b"]), for a multivalued one')
     parser.add_argument("--title", help="the heading of the index and of every report")
     parser.add_argument("--scps", type=Path, metavar="FILE", help="an scps.json used instead of each snapshot's own "
                         "(usually with one account: its last level targets the account)")
     parser.set_defaults(run=run_report_command)
 
 
-def _context_from_items(items: Sequence[tuple[str, str]]) -> dict[str, str | list[str]]:
-    values: dict[str, list[str]] = {}
-    for key, value in items:
-        values.setdefault(key, []).append(value)
-    return {key: found[0] if len(found) == 1 else found for key, found in values.items()}
-
-
 def run_report_command(args: argparse.Namespace) -> int:
     """``supportkit report``: 0 when every report is written, 1 when some account failed."""
     summary = run_reports(
         args.paths, args.out_dir, workers=args.workers, quiet=args.quiet,
-        context=_context_from_items(args.context), title=args.title, scps=args.scps,
+        context=context_from_arguments(args.context), title=args.title, scps=args.scps,
     )
     for report in summary.failed:
         print(f"supportkit report: {report.source}: {report.error}", file=sys.stderr)

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from supportkit import __version__
-from supportkit.cli import main, parse_context
+from supportkit.cli import main
+from supportkit.context import context_from_arguments
 
 FINDINGS = Path(__file__).parent / "data" / "findings"
 
@@ -27,8 +28,11 @@ def test_diff_lists_identity_changes_then_changed_cells(capsys):
 
 
 def test_context_arguments_parse_scalars_and_json_lists():
-    assert parse_context(["aws:MultiFactorAuthPresent=true", 'aws:TagKeys=["env","team"]', "aws:SourceIp=1.2.3.4"]) == {
-        "aws:MultiFactorAuthPresent": "true", "aws:TagKeys": ["env", "team"], "aws:SourceIp": "1.2.3.4"}
+    assert context_from_arguments(
+        ["aws:MultiFactorAuthPresent=true", 'aws:TagKeys=["env","team"]', "aws:SourceIp=1.2.3.4",
+         "aws:CalledVia=a", "aws:CalledVia=b"]
+    ) == {"aws:MultiFactorAuthPresent": "true", "aws:TagKeys": ["env", "team"], "aws:SourceIp": "1.2.3.4",
+          "aws:CalledVia": ["a", "b"]}
 
 
 def test_bad_input_is_one_line_on_stderr(tmp_path, capsys):

@@ -16,6 +16,7 @@ import pytest
 
 from supportkit import report
 from supportkit.errors import SupportkitError
+from supportkit.context import context_from_arguments
 from supportkit.report import HEADLINE_MIME, ReportSummary, run_reports, validate_parameters
 
 SANITIZE = Path(__file__).with_name("nbval_sanitize.cfg")
@@ -268,7 +269,7 @@ def test_command_line_arguments_map_onto_run_reports(tmp_path):
         "--context", "aws:TagKeys=team", "--context", "aws:TagKeys=env",
     ])
     assert args.paths == [Path("a"), Path("b")] and args.out_dir == tmp_path and args.workers == 2 and args.quiet
-    assert report._context_from_items(args.context) == {"aws:SourceIp": "10.0.0.1", "aws:TagKeys": ["team", "env"]}
+    assert context_from_arguments(args.context) == {"aws:SourceIp": "10.0.0.1", "aws:TagKeys": ["team", "env"]}
     assert args.run is report.run_report_command
     with pytest.raises(SystemExit):
         parser.parse_args(["a", "-o", str(tmp_path), "--workers", "0"])
