@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
-from supportkit.errors import InputError, PolicyError, SupportkitError
+from supportkit.errors import InputError, PolicyError, SupportkitError, json_type
 from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, PrincipalError, PrincipalType, Subject
 from supportkit.policy import Policy, decode_document, parse_policy
 
@@ -165,20 +165,6 @@ def read_json(path: Path) -> Any:
         ) from None
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object" if isinstance(value, Mapping) else type(value).__name__
-
-
 def _located(file: str, json_path: str, message: str) -> str:
     """A problem as users read it: ``file, at JSON.path: message``."""
     return str(InputError(file, message, json_path=json_path))
@@ -216,7 +202,7 @@ class _Details:
         if not isinstance(value, Mapping):
             raise InputError(
                 str(path), f"expected the object that aws iam get-account-authorization-details prints ({expected}), "
-                f"not {_json_type(value)}",
+                f"not {json_type(value)}",
             )
         if not any(key in value for key in _LISTS):
             raise InputError(
@@ -228,11 +214,11 @@ class _Details:
         for key, name_key in _LISTS.items():
             items = value.get(key, [])
             if not isinstance(items, list):
-                raise InputError(str(path), f"must be a list, not {_json_type(items)}", json_path=key)
+                raise InputError(str(path), f"must be a list, not {json_type(items)}", json_path=key)
             for index, item in enumerate(items):
                 where = f"{key}[{index}]"
                 if not isinstance(item, Mapping):
-                    raise InputError(str(path), f"must be an object, not {_json_type(item)}", json_path=where)
+                    raise InputError(str(path), f"must be an object, not {json_type(item)}", json_path=where)
                 for required in (name_key, "Arn"):
                     if not isinstance(item.get(required), str) or not item[required]:
                         raise InputError(str(path), "missing or not a string", json_path=f"{where}.{required}")
@@ -343,7 +329,7 @@ def _read_scps(path: Path, parser: _PolicyParser) -> _Scps:
     value = read_json(path)
     shape = 'expected {"levels": [{"target": ..., "policies": [...]}, ...]} from the organization root to the account'
     if not isinstance(value, Mapping):
-        raise InputError(str(path), f"{shape}, not {_json_type(value)}")
+        raise InputError(str(path), f"{shape}, not {json_type(value)}")
     raw_levels = value.get("levels")
     if not isinstance(raw_levels, list):
         raise InputError(str(path), f"missing or not a list: {shape}", json_path="levels")
@@ -354,7 +340,7 @@ def _read_scps(path: Path, parser: _PolicyParser) -> _Scps:
     for i, raw_level in enumerate(raw_levels):
         where = f"levels[{i}]"
         if not isinstance(raw_level, Mapping):
-            raise InputError(str(path), f"must be an object, not {_json_type(raw_level)}", json_path=where)
+            raise InputError(str(path), f"must be an object, not {json_type(raw_level)}", json_path=where)
         target = raw_level.get("target")
         if not isinstance(target, str) or not target:
             raise InputError(str(path), "missing or not a string", json_path=f"{where}.target")
@@ -381,13 +367,13 @@ def _read_scps(path: Path, parser: _PolicyParser) -> _Scps:
 def _scp_fields(path: Path, raw: Any, where: str) -> tuple[str, Any, str]:
     """Name, content and content JSON path of one SCP, as {"Name", "Content"} or as describe-policy prints it."""
     if not isinstance(raw, Mapping):
-        raise InputError(str(path), f"must be an object, not {_json_type(raw)}", json_path=where)
+        raise InputError(str(path), f"must be an object, not {json_type(raw)}", json_path=where)
     names: Mapping[str, Any] = raw
     if "Policy" in raw:
         inner = raw["Policy"]
         where = f"{where}.Policy"
         if not isinstance(inner, Mapping):
-            raise InputError(str(path), f"must be an object, not {_json_type(inner)}", json_path=where)
+            raise InputError(str(path), f"must be an object, not {json_type(inner)}", json_path=where)
         raw = inner
         summary = inner.get("PolicySummary")
         names = summary if isinstance(summary, Mapping) else {}
@@ -420,7 +406,7 @@ def _read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     """The validated fields of ``account.json`` and its notes (e.g. why SCPs could not be fetched)."""
     value = read_json(path)
     if not isinstance(value, Mapping):
-        raise InputError(str(path), f"expected an object with {', '.join(_ACCOUNT_KEYS)}, not {_json_type(value)}")
+        raise InputError(str(path), f"expected an object with {', '.join(_ACCOUNT_KEYS)}, not {json_type(value)}")
     fields: dict[str, Any] = {}
     account_id = value.get("account_id")
     if account_id is not None:
@@ -433,7 +419,7 @@ def _read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     name = value.get("name")
     if name is not None:
         if not isinstance(name, str):
-            raise InputError(str(path), f"must be a string, not {_json_type(name)}", json_path="name")
+            raise InputError(str(path), f"must be a string, not {json_type(name)}", json_path="name")
         fields["name"] = name
     management = value.get("management_account")
     if management is not None:
@@ -563,7 +549,7 @@ class _Builder:
         if value is None:
             return []
         if not isinstance(value, list):
-            problems.append(_located(entry.file, entry.at(f".{key}"), f"must be a list, not {_json_type(value)}"))
+            problems.append(_located(entry.file, entry.at(f".{key}"), f"must be a list, not {json_type(value)}"))
             return []
         return [(entry.at(f".{key}[{i}]"), item) for i, item in enumerate(value)]
 
@@ -618,7 +604,7 @@ class _Builder:
         groups: list[str] = []
         for where, group_name in self._list(entry, "GroupList", problems):
             if not isinstance(group_name, str):
-                problems.append(_located(entry.file, where, f"must be a group name, not {_json_type(group_name)}"))
+                problems.append(_located(entry.file, where, f"must be a group name, not {json_type(group_name)}"))
                 continue
             groups.append(group_name)
             group = self.group(group_name)

@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
 from supportkit.context import EMPTY_CONTEXT, ContextValue, RequestContext
-from supportkit.errors import PolicyError
+from supportkit.errors import PolicyError, json_type
 from supportkit.patterns import Pattern, PatternError
 
 Matcher = Callable[[str, RequestContext], bool]
@@ -571,16 +571,6 @@ def _compile_null(name: str, parsed: _Parsed, key: str,
 
 # --- the Condition element --------------------------------------------------------------------------
 
-def _describe(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return type(value).__name__
-
-
 def _as_text(value: object, path: str) -> str:
     """A JSON scalar as IAM reads it: booleans as "true"/"false", numbers in plain decimal notation."""
     if isinstance(value, bool):
@@ -593,7 +583,7 @@ def _as_text(value: object, path: str) -> str:
         return format(Decimal(repr(value)), "f")
     if isinstance(value, str):
         return value
-    raise PolicyError(path, f"a condition value must be a string, number or boolean, not {_describe(value)}")
+    raise PolicyError(path, f"a condition value must be a string, number or boolean, not {json_type(value)}")
 
 
 def _values_of(raw: object, path: str) -> tuple[_Value, ...]:
@@ -629,7 +619,7 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
     `Statement[2].Condition.NumericLessThan.aws:MultiFactorAuthAge: 'abc' is not a number`.
     `variables=False` when the policy Version is not 2012-10-17 (then `${...}` is literal text)."""
     if not isinstance(block, Mapping):
-        raise PolicyError(path, f"Condition must be an object of operator to keys, not {_describe(block)}")
+        raise PolicyError(path, f"Condition must be an object of operator to keys, not {json_type(block)}")
     clauses: list[ConditionClause] = []
     warnings: list[str] = []
     if not block:
@@ -640,7 +630,7 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
         parsed = _parse_operator(name, path)
         operator_path = f"{path}.{name}"
         if not isinstance(keys, Mapping):
-            raise PolicyError(operator_path, f"an operator must map condition keys to values, not {_describe(keys)}")
+            raise PolicyError(operator_path, f"an operator must map condition keys to values, not {json_type(keys)}")
         if not keys:
             warnings.append(f"{operator_path}: no condition keys; the operator has no effect")
         seen: dict[str, str] = {}

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+
+def json_type(value: Any) -> str:
+    """How an error message names the JSON type of a wrong value ("a list", "null", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "an object" if isinstance(value, Mapping) else type(value).__name__
+
 
 class SupportkitError(Exception):
     """Base of every error a user can cause with bad input; the CLI prints these without a traceback."""

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from supportkit.conditions import ConditionClause, compile_conditions
 from supportkit.context import EMPTY_CONTEXT, RequestContext
-from supportkit.errors import PolicyError
+from supportkit.errors import PolicyError, json_type
 from supportkit.patterns import Pattern, PatternError
 
 VERSION_2012 = "2012-10-17"
@@ -137,7 +137,7 @@ def parse_policy(document: Any) -> Policy:
     """Parse and validate one policy document; raises PolicyError naming the JSON path of the first problem."""
     value = decode_document(document)
     if not isinstance(value, Mapping):
-        raise PolicyError("", f"a policy document must be a JSON object, not {_json_type(value)}")
+        raise PolicyError("", f"a policy document must be a JSON object, not {json_type(value)}")
     warnings: list[str] = []
     for key in value:
         if key not in _TOP_LEVEL:
@@ -151,7 +151,7 @@ def parse_policy(document: Any) -> Policy:
         warnings.append(f"Version {VERSION_2008}: policy variables are plain text; use {VERSION_2012}")
     policy_id = value.get("Id")
     if policy_id is not None and not isinstance(policy_id, str):
-        raise PolicyError("Id", f"must be a string, not {_json_type(policy_id)}")
+        raise PolicyError("Id", f"must be a string, not {json_type(policy_id)}")
     if "Statement" not in value:
         raise PolicyError("", "missing element Statement")
     raw_statements = value["Statement"]
@@ -161,7 +161,7 @@ def parse_policy(document: Any) -> Policy:
     elif isinstance(raw_statements, list):
         single = False
     else:
-        raise PolicyError("Statement", f"must be an object or a list of objects, not {_json_type(raw_statements)}")
+        raise PolicyError("Statement", f"must be an object or a list of objects, not {json_type(raw_statements)}")
     if not raw_statements:
         warnings.append("Statement is empty: the policy allows and denies nothing")
     variables = version == VERSION_2012
@@ -180,13 +180,13 @@ def parse_policy(document: Any) -> Policy:
 
 def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings: list[str]) -> Statement:
     if not isinstance(raw, Mapping):
-        raise PolicyError(path, f"a statement must be an object, not {_json_type(raw)}")
+        raise PolicyError(path, f"a statement must be an object, not {json_type(raw)}")
     for key in raw:
         if key not in _STATEMENT_ELEMENTS:
             raise PolicyError(f"{path}.{key}", f"unknown element{_did_you_mean(key, _STATEMENT_ELEMENTS)}")
     sid = raw.get("Sid")
     if sid is not None and not isinstance(sid, str):
-        raise PolicyError(f"{path}.Sid", f"must be a string, not {_json_type(sid)}")
+        raise PolicyError(f"{path}.Sid", f"must be a string, not {json_type(sid)}")
     effect_text = raw.get("Effect")
     if effect_text is None:
         raise PolicyError(path, "missing element Effect")
@@ -231,12 +231,12 @@ def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tu
     value = raw[element]
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
-        raise PolicyError(f"{path}.{element}", f"must be a string or a list of strings, not {_json_type(value)}")
+        raise PolicyError(f"{path}.{element}", f"must be a string or a list of strings, not {json_type(value)}")
     if not items:
         raise PolicyError(f"{path}.{element}", "is an empty list")
     for i, item in enumerate(items):
         if not isinstance(item, str):
-            raise PolicyError(f"{path}.{element}[{i}]", f"must be a string, not {_json_type(item)}")
+            raise PolicyError(f"{path}.{element}[{i}]", f"must be a string, not {json_type(item)}")
     return tuple(items), element == negative
 
 
@@ -257,27 +257,11 @@ def _check_principal(value: Any, path: str) -> None:
     if value == "*":
         return
     if not isinstance(value, Mapping):
-        raise PolicyError(path, f"must be '*' or an object such as {{\"AWS\": ...}}, not {_json_type(value)}")
+        raise PolicyError(path, f"must be '*' or an object such as {{\"AWS\": ...}}, not {json_type(value)}")
     for kind, ids in value.items():
         items = [ids] if isinstance(ids, str) else ids
         if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
             raise PolicyError(f"{path}.{kind}", "must be a string or a list of strings")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
 
 
 def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
