@@ -199,3 +199,29 @@ def test_scps_file_for_a_bare_details_file(tmp_path):
     shutil.copy(DATA / "accounts" / "acme" / "authorization-details.json", bare)
     with_scps = load_account(bare, scps=DATA / "accounts" / "acme" / "scps.json")
     assert with_scps.scp_levels and not load_account(bare).scp_levels
+
+
+def test_what_if_detach_and_replace_change_exactly_the_expected_cells(tmp_path):
+    from supportkit.account import UnknownPolicyError, detach_policy, replace_policy
+    from supportkit.diff import diff_matrices
+
+    everything = policy(statement("Allow", "support:*"))
+    snapshot = write_snapshot(tmp_path / "whatif", [user("ann", [("Cases", everything)]),
+                                                   user("ben", [("Cases", everything)])])
+    account = load_account(snapshot)
+    before = build_matrix(account)
+    support = {a.name for a in load_catalog().expand("support:*")}
+
+    detached = build_matrix(detach_policy(account, "user/ann: Cases (inline)", "ann"))
+    changes = diff_matrices(before, detached)
+    assert set(changes["identity_name"].astype(str)) == {"ann"}
+    assert set(changes["action"].astype(str)) == support
+    assert set(changes["decision_after"].astype(str)) == {"implicitDeny"}
+
+    no_resolve = policy(statement("Allow", "support:*"), statement("Deny", "support:ResolveCase"))
+    edited = build_matrix(replace_policy(account, "user/ben: Cases (inline)", no_resolve))
+    changes = diff_matrices(before, edited)
+    assert [(c.identity_name, c.action, c.decision_after) for c in changes.itertuples()] == [
+        ("ben", "support:ResolveCase", "explicitDeny")]
+    with pytest.raises(UnknownPolicyError):
+        detach_policy(account, "NoSuchPolicy")
