@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from enum import Enum
 from typing import Any, Iterable, Sequence
 
@@ -170,7 +170,9 @@ class StatementRef:
     level: int | None = None
     target: str | None = None
 
-    def describe(self) -> str:
+    @cached_property
+    def description(self) -> str:
+        """One line for people: effect, layer, policy, statement index and Sid."""
         if self.kind is PolicyKind.SCP:
             where = f"SCP level {self.level}" + (f" ({self.target}) " if self.target else " ")
         else:
@@ -178,7 +180,9 @@ class StatementRef:
         sid = f" (Sid {self.sid})" if self.sid else ""
         return f"{self.effect.value} in {where}policy {self.policy!r} Statement[{self.index}]{sid}"
 
-    def to_json(self) -> dict[str, Any]:
+    @cached_property
+    def json(self) -> dict[str, Any]:
+        """The ``deciding_statements`` entry of a simulate result (shared: do not modify)."""
         data: dict[str, Any] = {
             "policy": self.policy, "kind": self.kind.value, "statement": self.index, "sid": self.sid,
             "effect": self.effect.value,
@@ -202,10 +206,10 @@ class Result:
     @property
     def summary(self) -> str:
         if self.decision is Decision.EXPLICIT_DENY:
-            return "explicitly denied by " + "; ".join(ref.describe() for ref in self.deciding)
+            return "explicitly denied by " + "; ".join(ref.description for ref in self.deciding)
         if self.decision is Decision.IMPLICIT_DENY:
             return f"implicitly denied: no {self.blocked_by} statement allows it"
-        granted = [ref.describe() for ref in self.deciding if ref.kind is PolicyKind.IDENTITY]
+        granted = [ref.description for ref in self.deciding if ref.kind is PolicyKind.IDENTITY]
         return "allowed by " + ("; ".join(granted) if granted else "the root user's full access")
 
     def to_json(self) -> dict[str, Any]:
@@ -213,7 +217,7 @@ class Result:
             "decision": self.decision.value,
             "explanation": {
                 "summary": self.summary,
-                "deciding_statements": [ref.to_json() for ref in self.deciding],
+                "deciding_statements": [ref.json for ref in self.deciding],
                 "blocked_by": self.blocked_by,
                 "context_keys": list(self.context_keys),
                 "conditional": self.conditional,
@@ -249,11 +253,15 @@ def match_policy(policy: Policy, action: str, resource: str, context: RequestCon
     return PolicyMatch(tuple(allows), tuple(denies), tuple(keys))
 
 
+@lru_cache(maxsize=65536)
+def _ref(policy: NamedPolicy, statement: Statement) -> StatementRef:
+    return StatementRef(
+        policy.name, policy.kind, statement.index, statement.sid, statement.effect, policy.level, policy.target
+    )
+
+
 def _refs(policy: NamedPolicy, statements: Iterable[Statement]) -> list[StatementRef]:
-    return [
-        StatementRef(policy.name, policy.kind, s.index, s.sid, s.effect, policy.level, policy.target)
-        for s in statements
-    ]
+    return [_ref(policy, statement) for statement in statements]
 
 
 def _scp_level_name(level: Sequence[NamedPolicy], index: int) -> str:

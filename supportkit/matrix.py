@@ -250,7 +250,7 @@ def build_matrix(
         words = described.get((result.deciding, result.blocked_by))
         if words is None:
             words = described[(result.deciding, result.blocked_by)] = (
-                intern(result.summary), intern("; ".join(r.describe() for r in result.deciding)))
+                intern(result.summary), intern("; ".join(r.description for r in result.deciding)))
         explained[k] = (*words, intern(result.blocked_by or ""), intern(", ".join(result.context_keys)))
         conditional_of[k] = result.conditional
     scope = np.full((n_identities, n), intern(""), dtype=np.int32)

@@ -131,16 +131,25 @@ class Pattern:
         resolved = self.resolve(context) if self.variables else self.parts
         if resolved is None:
             return False
-        characters = [(ch, part.wildcards) for part in resolved for ch in part.text]
-        pattern_segments = _split_arn(characters)
+        whole, segments = _arn_regexes(resolved, self.ignore_case)
         value_segments = value.split(":", 5)
-        if len(pattern_segments) < 6 or len(value_segments) < 6:
-            return _compiled(_regex_of(characters), self.ignore_case).fullmatch(value) is not None
+        if segments is None or len(value_segments) < 6:
+            return whole.fullmatch(value) is not None
         # Each of the six colon-delimited components is matched on its own (IAM User Guide, ARN operators).
-        return all(
-            _compiled(_regex_of(segment), self.ignore_case).fullmatch(text) is not None
-            for segment, text in zip(pattern_segments, value_segments)
-        )
+        return all(regex.fullmatch(text) is not None for regex, text in zip(segments, value_segments))
+
+
+@lru_cache(maxsize=16384)
+def _arn_regexes(
+    resolved: tuple[Literal, ...], ignore_case: bool
+) -> tuple[re.Pattern[str], tuple[re.Pattern[str], ...] | None]:
+    """The whole-pattern regex, and one regex per ARN segment when the pattern has all six."""
+    characters = [(ch, part.wildcards) for part in resolved for ch in part.text]
+    whole = _compiled(_regex_of(characters), ignore_case)
+    segments = _split_arn(characters)
+    if len(segments) < 6:
+        return whole, None
+    return whole, tuple(_compiled(_regex_of(segment), ignore_case) for segment in segments)
 
 
 def _split_arn(characters: list[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:

@@ -34,9 +34,9 @@ class Effect(str, Enum):
     DENY = "Deny"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Statement:
-    """One statement, its Action, Resource and Condition compiled for matching."""
+    """One statement, its Action, Resource and Condition compiled for matching. Compared by identity."""
 
     index: int
     sid: str | None
