@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from supportkit.context import EMPTY_CONTEXT, ContextValue, RequestContext
 from supportkit.errors import PolicyError, json_type
-from supportkit.patterns import Pattern, PatternError
+from supportkit.patterns import Pattern, PatternError, wildcard_regex
 
 Matcher = Callable[[str, RequestContext], bool]
 """Whether one request value matches at least one of a clause's policy values."""
@@ -244,8 +244,7 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
 
 def _regex_text(characters: Sequence[tuple[str, bool]], *, within_segment: bool) -> str:
     """Wildcards as regex; inside one of the first five ARN segments they cannot cross a colon."""
-    run, one = ("[^:]*", "[^:]") if within_segment else (".*", ".")
-    return "".join(run if wild and ch == "*" else one if wild and ch == "?" else re.escape(ch) for ch, wild in characters)
+    return wildcard_regex(characters, "[^:]*", "[^:]") if within_segment else wildcard_regex(characters)
 
 
 def _arn_regex(pattern: Pattern) -> str:
@@ -641,6 +640,9 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
             if key.lower() in seen:
                 warnings.append(f"{key_path}: duplicates {seen[key.lower()]!r} (key names are case-insensitive)")
             seen[key.lower()] = key
+            if variables and "${" in key:
+                warnings.append(f"{key_path}: policy variables are replaced in Resource and condition values only, "
+                                "not in keys; no request has this key")
             values = _values_of(raw, key_path)
             if not values:
                 warnings.append(f"{key_path}: the value list is empty; no policy value can match")

@@ -3,8 +3,9 @@
 Order of the documented flow: an explicit Deny in any applicable policy wins; then every SCP level,
 from the organization root to the account, must allow (SCPs do not apply in the management account
 nor to service-linked roles); then identity-based policies must allow; then the permissions boundary,
-when present, must allow; then the session policy, when present, must allow. Otherwise the request is
-implicitly denied. The account root user is not governed by identity policies or boundaries.
+when present, must allow; then the session policy of a role session, when present, must allow (AWS checks
+none for other principals). Otherwise the request is implicitly denied. The account root user is not
+governed by identity policies or boundaries.
 
 Everything here is pure: no I/O, policies already parsed.
 """
@@ -97,6 +98,11 @@ class Principal:
         return self.type is PrincipalType.ROOT
 
     @property
+    def is_session(self) -> bool:
+        """A role session (roles are evaluated as sessions): the only principal a session policy can limit."""
+        return self.type is PrincipalType.ASSUMED_ROLE
+
+    @property
     def service_linked(self) -> bool:
         """Service-linked roles live under /aws-service-role/ and are exempt from SCPs."""
         return self.type is PrincipalType.ASSUMED_ROLE and self.path.startswith("/aws-service-role/")
@@ -156,6 +162,11 @@ class Subject:
     def scps_apply(self) -> bool:
         """SCPs restrict member accounts only, and never service-linked roles."""
         return bool(self.scp_levels) and not self.management_account and not self.principal.service_linked
+
+    @property
+    def session_policy_in_force(self) -> NamedPolicy | None:
+        """The session policy of a session principal; AWS checks none for an IAM user or the root user."""
+        return self.session_policy if self.principal.is_session else None
 
 
 @dataclass(frozen=True)
@@ -316,8 +327,9 @@ def decide(subject: Subject, matches: dict[NamedPolicy, PolicyMatch]) -> Result:
     layers = [(PolicyKind.IDENTITY, subject.identity_policies)]
     if subject.permissions_boundary is not None:
         layers.append((PolicyKind.BOUNDARY, (subject.permissions_boundary,)))
-    if subject.session_policy is not None:
-        layers.append((PolicyKind.SESSION, (subject.session_policy,)))
+    session = subject.session_policy_in_force
+    if session is not None:
+        layers.append((PolicyKind.SESSION, (session,)))
     for kind, policies in layers:
         layer_allows = [ref for named in policies for ref in _refs(named, matches[named].allows)]
         if not layer_allows:
@@ -336,8 +348,8 @@ def applicable_policies(subject: Subject) -> tuple[NamedPolicy, ...]:
         policies.extend(subject.identity_policies)
         if subject.permissions_boundary is not None:
             policies.append(subject.permissions_boundary)
-        if subject.session_policy is not None:
-            policies.append(subject.session_policy)
+        if subject.session_policy_in_force is not None:
+            policies.append(subject.session_policy_in_force)
     return tuple(policies)
 
 

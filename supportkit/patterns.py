@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import Sequence
 
 from supportkit.context import RequestContext
 
@@ -59,10 +60,6 @@ def _split(text: str, *, variables: bool, wildcards: bool) -> tuple[Literal | Va
     if rest:
         parts.append(Literal(rest, wildcards))
     return tuple(parts)
-
-
-def _literal_regex(literal: Literal) -> str:
-    return _regex_of([(ch, literal.wildcards) for ch in literal.text])
 
 
 @lru_cache(maxsize=65536)
@@ -116,7 +113,8 @@ class Pattern:
         resolved = self.resolve(context) if self.variables else self.parts
         if resolved is None:
             return None
-        return _compiled("".join(_literal_regex(part) for part in resolved), self.ignore_case)
+        characters = [(ch, part.wildcards) for part in resolved for ch in part.text]
+        return _compiled(wildcard_regex(characters), self.ignore_case)
 
     def matches(self, value: str, context: RequestContext) -> bool:
         """Whether ``value`` matches this pattern in ``context``."""
@@ -145,11 +143,11 @@ def _arn_regexes(
 ) -> tuple[re.Pattern[str], tuple[re.Pattern[str], ...] | None]:
     """The whole-pattern regex, and one regex per ARN segment when the pattern has all six."""
     characters = [(ch, part.wildcards) for part in resolved for ch in part.text]
-    whole = _compiled(_regex_of(characters), ignore_case)
+    whole = _compiled(wildcard_regex(characters), ignore_case)
     segments = _split_arn(characters)
     if len(segments) < 6:
         return whole, None
-    return whole, tuple(_compiled(_regex_of(segment), ignore_case) for segment in segments)
+    return whole, tuple(_compiled(wildcard_regex(segment), ignore_case) for segment in segments)
 
 
 def _split_arn(characters: list[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:
@@ -162,7 +160,19 @@ def _split_arn(characters: list[tuple[str, bool]]) -> list[list[tuple[str, bool]
     return segments
 
 
-def _regex_of(characters: list[tuple[str, bool]]) -> str:
-    return "".join(
-        ".*" if wild and ch == "*" else "." if wild and ch == "?" else re.escape(ch) for ch, wild in characters
-    )
+def wildcard_regex(characters: Sequence[tuple[str, bool]], star: str = ".*", one: str = ".") -> str:
+    """Wildcards as a regex for ``fullmatch``: ``*`` becomes ``star``, ``?`` becomes ``one``.
+
+    A part between two ``*`` can always take its leftmost place in a glob match, so it is searched lazily
+    inside an atomic group: matching stays polynomial where plain ``.*a.*a.*b`` backtracks exponentially.
+    """
+    chunks = [""]
+    for ch, wild in characters:
+        if wild and ch == "*":
+            chunks.append("")
+        else:
+            chunks[-1] += one if wild and ch == "?" else re.escape(ch)
+    if len(chunks) == 1:
+        return chunks[0]
+    first, *middle, last = chunks
+    return first + "".join(f"(?>{star}?{chunk})" for chunk in middle if chunk) + star + last

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from supportkit.conditions import ConditionClause, compile_conditions
 from supportkit.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import PolicyError, json_type
-from supportkit.patterns import Pattern, PatternError
+from supportkit.patterns import Pattern, PatternError, Variable
 
 VERSION_2012 = "2012-10-17"
 VERSION_2008 = "2008-10-17"
@@ -131,6 +131,15 @@ def decode_document(document: Any) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise PolicyError("", f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except (ValueError, RecursionError) as error:
+        raise PolicyError("", f"not valid JSON: {json_limit(error)}") from None
+
+
+def json_limit(error: ValueError | RecursionError) -> str:
+    """Why ``json.loads`` refused syntactically valid JSON: nesting too deep, or an integer too long."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error).split(":")[0]
 
 
 def parse_policy(document: Any) -> Policy:
@@ -207,6 +216,10 @@ def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings:
     resource_patterns = tuple(
         _resource_pattern(text, f"{resource_path}[{i}]", variables) for i, text in enumerate(resources)
     )
+    for i, pattern in enumerate(resource_patterns):
+        if _variable_before_resource_part(pattern):
+            warnings.append(f"{resource_path}[{i}]: AWS documents policy variables only in the resource part of "
+                            "an ARN, after the fifth colon")
     conditions: tuple[ConditionClause, ...] = ()
     if "Condition" in raw:
         conditions, condition_warnings = compile_conditions(raw["Condition"], f"{path}.Condition", variables=variables)
@@ -251,6 +264,16 @@ def _resource_pattern(text: str, path: str, variables: bool) -> Pattern:
         return Pattern.compile(text, arn=True, variables=variables)
     except PatternError as error:
         raise PolicyError(path, str(error)) from None
+
+
+def _variable_before_resource_part(pattern: Pattern) -> bool:
+    """Whether a policy variable replaces part of the partition, service, Region or account of an ARN."""
+    colons = 0
+    for part in pattern.parts:
+        if isinstance(part, Variable):
+            return colons < 5
+        colons += part.text.count(":")
+    return False
 
 
 def _check_principal(value: Any, path: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from supportkit.context import ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, Result, Subject, evaluate
-from supportkit.policy import parse_policy
+from supportkit.policy import json_limit, parse_policy
 
 _REQUEST_FIELDS = frozenset(
     {"id", "principal", "action", "resource", "context", "identity_policies", "permissions_boundary",
@@ -40,7 +40,10 @@ class Request:
         subject = self.subject
         policies = (*subject.identity_policies, *(p for p in (subject.permissions_boundary, subject.session_policy) if p),
                     *(p for level in subject.scp_levels for p in level))
-        return tuple(f"{named.name}: {warning}" for named in policies for warning in named.policy.warnings)
+        warnings = [f"{named.name}: {warning}" for named in policies for warning in named.policy.warnings]
+        if subject.session_policy is not None and subject.session_policy_in_force is None:
+            warnings.append("session_policy: only a role session has a session policy; ignored for this principal")
+        return tuple(warnings)
 
 
 class Simulator:
@@ -153,7 +156,7 @@ def read_requests(text: str) -> Iterator[Any]:
     if "\n" in stripped:
         try:
             single = json.loads(stripped)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             pass
         else:
             yield single
@@ -162,9 +165,12 @@ def read_requests(text: str) -> Iterator[Any]:
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
+            request = json.loads(line)
         except json.JSONDecodeError as error:
-            yield RequestError(f"line {number}: not valid JSON: {error.msg} at column {error.colno}")
+            request = RequestError(f"line {number}: not valid JSON: {error.msg} at column {error.colno}")
+        except (ValueError, RecursionError) as error:  # valid JSON past Python's limits
+            request = RequestError(f"line {number}: not valid JSON: {json_limit(error)}")
+        yield request
 
 
 def simulate(requests: Iterable[Any], simulator: Simulator | None = None) -> Iterator[dict[str, Any]]:

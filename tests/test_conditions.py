@@ -176,6 +176,16 @@ class TestPolicyVariables:
         (null,) = compile_ok({"Null": {"AWS:TokenIssueTime": "true"}})
         assert null.keys_read == ("aws:tokenissuetime",)
 
+    def test_a_variable_in_a_condition_key_is_not_replaced(self) -> None:
+        # [variables] "You can use policy variables in the Resource element and in string comparisons in the
+        # Condition element." A key is neither: it stays literal text that no request carries.
+        block = {"StringEquals": {"aws:PrincipalTag/${aws:username}": "yes"}}
+        context = {"aws:username": "ana", "aws:PrincipalTag/ana": "yes"}
+        assert not holds(block, context)
+        assert holds({"StringNotEquals": block["StringEquals"]}, context)
+        assert any("not in keys" in w for w in warnings_of(block))
+        assert not any("not in keys" in w for w in compile_conditions(block, PATH, variables=False)[1])
+
     def test_malformed_variable_is_a_policy_error(self) -> None:
         message = error_of({"StringLike": {"s3:prefix": ["ok", "home/${}/"]}})
         assert message.startswith(f"{PATH}.StringLike.s3:prefix[1]: ")

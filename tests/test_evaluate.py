@@ -112,6 +112,20 @@ def test_session_policy_limits_a_role_session():
     assert result.blocked_by == "session policy"
 
 
+def test_session_policy_limits_session_principals_only():
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html
+    # "Session policies – The enforcement code checks whether the principal is a session principal. Session
+    # principals include an IAM role session or an AWS STS federated user session. If the principal is not a
+    # session principal, the enforcement code returns a final decision of Allow."
+    session_policy = doc(allow("support:Describe*"), deny("support:CreateCase"))
+    user = subject(SUPPORT_ALL, session=session_policy)
+    assert evaluate(user, "support:ResolveCase").decision is Decision.ALLOWED
+    assert evaluate(user, "support:CreateCase").decision is Decision.ALLOWED
+    role = subject(SUPPORT_ALL, principal=ROLE, session=session_policy)
+    assert evaluate(role, "support:ResolveCase").blocked_by == "session policy"
+    assert evaluate(role, "support:CreateCase").decision is Decision.EXPLICIT_DENY
+
+
 # AWS Organizations, SCP evaluation: every level from the root to the account must allow.
 S3_ONLY = doc(allow("s3:*"))
 
@@ -199,6 +213,7 @@ def test_not_resource_matches_the_star_request():
 
 
 def test_trusted_advisor_check_arns_and_a_policy_variable_in_resource():
+    # AWS documents variables after the fifth colon only; supportkit still replaces this one, with a warning.
     own_checks = "arn:aws:trustedadvisor:*:${aws:PrincipalAccount}:checks/security/*"
     s = subject(doc(allow("trustedadvisor:RefreshCheck", own_checks)))
     own = f"arn:aws:trustedadvisor:us-east-1:{ACCOUNT}:checks/security/Pfx0RwqBli"

@@ -111,6 +111,13 @@ def test_broken_json_text_names_line_and_column():
         parse_policy('{"Version": "2012-10-17",\n "Statement": [}')
 
 
+def test_json_text_past_python_limits_is_a_policy_error():
+    with pytest.raises(PolicyError, match=r"^not valid JSON: nested too deeply$"):
+        parse_policy("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(PolicyError, match=r"^not valid JSON: Exceeds the limit"):
+        parse_policy('{"Id": ' + "9" * 5000 + "}")
+
+
 def test_suspicious_but_valid_constructs_become_warnings():
     policy = parse_policy({"Statement": [
         {"Sid": "A", "Effect": "Allow", "Action": "*", "Resource": "*", "Principal": "*"},
@@ -120,6 +127,17 @@ def test_suspicious_but_valid_constructs_become_warnings():
     assert "Statement[0].Principal" in text
     assert "'A' is used by an earlier statement" in text
     assert "NotAction and NotResource" in text
+
+
+def test_a_variable_before_the_fifth_colon_of_a_resource_is_a_warning():
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
+    # "You can use a policy variable in the Resource element, but only in the resource portion of the ARN. This
+    # portion of the ARN appears after the fifth colon (:). You can't use a variable to replace parts of the ARN
+    # before the fifth colon, such as the service or account."
+    policy = parse_policy({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": [
+        "arn:aws:s3:::b/${aws:username}", "arn:aws:iam::${aws:PrincipalAccount}:user/*", "arn:aws:s3:::${*}x"]}]})
+    assert policy.warnings == ("Statement[0].Resource[1]: AWS documents policy variables only in the resource part "
+                               "of an ARN, after the fifth colon",)
 
 
 def test_version_2008_keeps_policy_variables_literal():

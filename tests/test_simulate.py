@@ -76,6 +76,30 @@ def test_malformed_lines_yield_errors_and_the_others_still_come_out(capsys, monk
     assert results[5]["decision"] == "explicitDeny"
 
 
+def test_json_beyond_python_limits_gives_an_error_line_not_a_crash():
+    # Valid JSON that json.loads refuses (nesting past the recursion limit, an integer of 5,000 digits),
+    # as a request line or as a policy document inside one: one result line each, never a traceback.
+    deep = "[" * 100_000 + "]" * 100_000
+    lines = [deep, '{"id": ' + "1" * 5000 + "}", json.dumps(request(id=3, identity_policies=[deep])),
+             json.dumps(request(id=4))]
+    results = list(simulate(read_requests("\n".join(lines))))
+    assert [r.get("id") for r in results] == [None, None, 3, 4]
+    assert "line 1: not valid JSON: nested too deeply" == results[0]["error"]
+    assert results[1]["error"].startswith("line 2: not valid JSON")
+    assert results[2]["error"] == "identity_policies[0]: not valid JSON: nested too deeply"
+    assert results[3]["decision"] == "allowed"
+
+
+def test_a_session_policy_for_a_principal_without_sessions_is_ignored_with_a_warning():
+    narrow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:Describe*",
+                                                      "Resource": "*"}]}
+    user, role = simulate([request(session_policy=narrow),
+                           request(session_policy=narrow, principal="arn:aws:iam::111122223333:role/Ops")])
+    assert user["decision"] == "allowed"
+    assert any(w.startswith("session_policy: only a role session") for w in user["warnings"])
+    assert role["explanation"]["blocked_by"] == "session policy" and "warnings" not in role
+
+
 def test_documents_as_text_and_url_encoded_text_and_scps_and_management_flag():
     text = json.dumps(ALL_BUT_RESOLVE)
     scps = [[{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}],
