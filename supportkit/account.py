@@ -119,7 +119,7 @@ class Account:
     info: AccountInfo
     identities: tuple[Identity, ...]
     scp_levels: tuple[tuple[NamedPolicy, ...], ...]
-    policies: tuple[NamedPolicy, ...]
+    policies: tuple[NamedPolicy, ...]  # each identity policy and permissions boundary in use, once; then the SCPs
     warnings: tuple[str, ...]
     source: str
 
@@ -145,15 +145,18 @@ def read_json(path: Path) -> Any:
         raw = path.read_bytes()
     except OSError as error:
         raise InputError(str(path), error.strerror or str(error)) from None
+    not_gzip = ""
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as error:
             raise InputError(str(path), f"not a complete gzip file ({error})") from None
+    elif path.suffix == ".gz":
+        not_gzip = "; the name ends in .gz, but the file is not gzip-compressed"
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InputError(str(path), f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise InputError(str(path), f"not UTF-8 text ({error.reason} at byte {error.start}){not_gzip}") from None
     if not text.strip():
         raise InputError(str(path), "the file is empty")
     try:
@@ -161,8 +164,12 @@ def read_json(path: Path) -> Any:
     except json.JSONDecodeError as error:
         hint = "; the file ends before the JSON does (truncated?)" if error.pos >= len(text.rstrip()) else ""
         raise InputError(
-            str(path), f"not valid JSON: {error.msg} at column {error.colno}{hint}", line=error.lineno
+            str(path), f"not valid JSON: {error.msg} at column {error.colno}{hint}{not_gzip}", line=error.lineno
         ) from None
+    except RecursionError:
+        raise InputError(str(path), "not readable: the JSON is nested too deeply") from None
+    except ValueError as error:  # valid JSON past Python's limits: an integer of thousands of digits
+        raise InputError(str(path), f"not readable: {str(error).split(':')[0]}") from None
 
 
 def _located(file: str, json_path: str, message: str) -> str:
@@ -301,7 +308,11 @@ class _PolicyParser:
         self._parsed: dict[str, Policy] = {}
 
     def parse(self, document: Any) -> Policy:
+        if not isinstance(document, (Mapping, str)):
+            raise PolicyError("", f"a policy document must be an object or JSON text, not {json_type(document)}")
         value = decode_document(document)
+        if not isinstance(value, Mapping):
+            raise PolicyError("", f"a policy document must be a JSON object, not {json_type(value)}")
         key = json.dumps(value, sort_keys=True, separators=(",", ":"))
         policy = self._parsed.get(key)
         if policy is None:
@@ -347,6 +358,11 @@ def _read_scps(path: Path, parser: _PolicyParser) -> _Scps:
         raw_policies = raw_level.get("policies")
         if not isinstance(raw_policies, list):
             raise InputError(str(path), "missing or not a list", json_path=f"{where}.policies")
+        if not raw_policies:
+            warnings.append(_located(
+                path.name, f"{where}.policies", f"no SCP at {target}: AWS keeps at least one attached to every root, "
+                "OU and account; with none, nothing is allowed at this level, so every request it governs is denied",
+            ))
         level: list[NamedPolicy] = []
         for j, raw_policy in enumerate(raw_policies):
             policy_path = f"{where}.policies[{j}]"
@@ -455,7 +471,7 @@ class _Builder:
         self.scp_levels = scps.levels if scps else ()
         self.scp_problems = tuple(str(error) for error in scps.errors) if scps else ()
         self.warnings: list[str] = list(details.warnings)
-        self.policies: dict[int, NamedPolicy] = {}  # every distinct NamedPolicy, in first-use order
+        self.policies: dict[int, NamedPolicy] = {}  # every NamedPolicy attached to someone, in first-use order
         self._managed: dict[str, NamedPolicy | str] = {}
         self._boundaries: dict[str, NamedPolicy] = {}
         self._groups: dict[str, tuple[list[NamedPolicy], list[str]]] = {}
@@ -471,7 +487,7 @@ class _Builder:
         except PolicyError as error:
             return _located(file, _join(where, error), error.message)
         self.warnings.extend(_policy_warnings(f"{file}, at {where} ({name})", policy))
-        return self._keep(NamedPolicy(name, PolicyKind.IDENTITY, policy))
+        return NamedPolicy(name, PolicyKind.IDENTITY, policy)  # kept in ``policies`` once attached
 
     def managed(self, arn: str) -> NamedPolicy | str:
         """The managed policy ``arn`` at its default version: from the file, else the bundled AWS snapshot."""
@@ -562,7 +578,7 @@ class _Builder:
             if isinstance(found, str):
                 problems.append(found)
             else:
-                policies.append(found)
+                policies.append(self._keep(found))
 
         for where, item in self._list(entry, inline_key, problems):
             name = item.get("PolicyName") if isinstance(item, Mapping) else None

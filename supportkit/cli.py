@@ -151,6 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SupportkitError as error:
         print(f"supportkit {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except RecursionError:  # a last resort: readers turn input nested thousands of levels deep into errors
+        source = getattr(args, "file", None)
+        where = f"{source}: " if source not in (None, "-") else "standard input: "
+        print(f"supportkit {args.command}: error: {where}the input is nested too deeply to read", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -124,9 +124,8 @@ def _cells(matrix: pd.DataFrame, actions: Iterable[str]) -> pd.DataFrame:
     """The matrix rows of ``actions``; an ``explanation`` of a grant on some checks only says so first."""
     cells = _plain(matrix.loc[matrix["action"].isin(list(actions))])
     some = cells["check_scope"] == SOME_CHECKS
-    cells.loc[some, "explanation"] = "allowed on some Trusted Advisor checks only; on all checks " + cells.loc[
-        some, "explanation"
-    ]
+    prefix = "allowed on some Trusted Advisor checks only; on checks no statement names: "
+    cells.loc[some, "explanation"] = prefix + cells.loc[some, "explanation"]
     return cells
 
 

@@ -12,6 +12,7 @@ equal the vectorised one, which is checked for every key.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +26,13 @@ import pyarrow.parquet as pq
 
 from supportkit.account import Account, Identity
 from supportkit.catalog import Catalog, check_arn, load_catalog
-from supportkit.context import RequestContext
+from supportkit.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.evaluate import (
     Decision, NamedPolicy, PolicyKind, PolicyMatch, Result, Subject, applicable_policies, decide, match_policy,
 )
-from supportkit.policy import Effect, Policy
+from supportkit.patterns import Pattern
+from supportkit.policy import Policy
 
 ALL_CHECKS = "all checks"
 SOME_CHECKS = "some checks"
@@ -124,19 +126,40 @@ def _layer(named: NamedPolicy, levels: int) -> int:
     return levels + {PolicyKind.IDENTITY: 0, PolicyKind.BOUNDARY: 1, PolicyKind.SESSION: 2}[named.kind]
 
 
-def _grants_some_checks(subject: Subject, names: list[str], check_actions: list[int]) -> bool:
-    """Whether an identity policy allows a check action on specific check ARNs (not on every check)."""
-    return any(
-        statement.effect is Effect.ALLOW and not statement.not_resource
-        and not any(p.matches_everything for p in statement.resources)
-        and any(statement.matches_action(names[a]) for a in check_actions)
-        for named in subject.identity_policies for statement in named.policy.statements
-    )
-
-
 def _instance(pattern_text: str) -> str:
-    """A concrete ARN matched by a Resource pattern, to test a grant on some checks."""
+    """A concrete value matched by a wildcard pattern: ``*`` and ``?`` filled in."""
     return pattern_text.replace("*", "zz").replace("?", "z")
+
+
+_CHECK = re.compile(r"checks/[^/]+/[^/]+")
+
+
+def _check_instance(pattern: Pattern, account_id: str) -> str | None:
+    """A check ARN (``checks/CATEGORY/ID``) of this account that a Resource pattern matches, or None."""
+    parts = pattern.text.split(":", 5)
+    if len(parts) != 6 or pattern.variables:
+        return None
+    resource = parts[5]
+    if resource.count("/") < 2 and "*" in resource:  # checks/security* stands for checks/security.../...
+        head, _, tail = resource.rpartition("*")
+        resource = f"{head}*{'/*' * (2 - resource.count('/'))}{tail}"
+    resource = _instance(resource)
+    arn = ":".join(("arn", _instance(parts[1]), "trustedadvisor", _instance(parts[3]), account_id, resource))
+    return arn if _CHECK.fullmatch(resource) and pattern.matches(arn, EMPTY_CONTEXT) else None
+
+
+def _check_candidates(policy: Policy, names: list[str], check_actions: list[int], account_id: str
+                      ) -> dict[int, frozenset[str]]:
+    """Per check action: check ARNs the policy's statements name (Resource or NotResource, Allow or Deny)."""
+    found: dict[int, set[str]] = {}
+    for statement in policy.statements:
+        arns = {arn for pattern in statement.resources if not pattern.matches_everything
+                if (arn := _check_instance(pattern, account_id)) is not None}
+        if arns:
+            for a in check_actions:
+                if statement.matches_action(names[a]):
+                    found.setdefault(a, set()).update(arns)
+    return {a: frozenset(arns) for a, arns in found.items()}
 
 
 def _mix(*columns: np.ndarray) -> np.ndarray:
@@ -160,9 +183,17 @@ def build_matrix(
     names = [a.name for a in actions]
     probe = probe_check_arn(account.info.account_id)
     check_actions = [i for i, a in enumerate(actions) if a.takes_check_arns]
-    policies = _Policies(names, [probe if a.takes_check_arns else "*" for a in actions])
     identities = account.identities
-    n, n_identities = len(actions), len(identities)
+    applicable = [applicable_policies(identity.subject) for identity in identities]
+    # Check actions are also evaluated on each check ARN a statement names, as extra columns after the
+    # catalog's: where a decision there differs from the probe's, the action is allowed on some checks only.
+    in_use = {id(named.policy): named.policy for found in applicable for named in found}
+    named_checks = sorted({(a, arn) for policy in in_use.values()
+                           for a, arns in _check_candidates(policy, names, check_actions, account.info.account_id).items()
+                           for arn in arns})
+    policies = _Policies([*names, *(names[a] for a, _ in named_checks)],
+                         [*(probe if a.takes_check_arns else "*" for a in actions), *(arn for _, arn in named_checks)])
+    n, n_identities, n_columns = len(actions), len(identities), len(policies.names)
     levels = max((len(i.subject.scp_levels) for i in identities), default=0)
     n_layers = levels + 3
 
@@ -173,7 +204,6 @@ def build_matrix(
     row_vector: list[int] = []
     row_variant: list[int] = []
     variants: dict[tuple, int] = {}
-    applicable = [applicable_policies(identity.subject) for identity in identities]
     for i, (identity, found) in enumerate(zip(identities, applicable)):
         for named in found:
             signature = policies.signature(named.policy, contexts[i])
@@ -184,14 +214,14 @@ def build_matrix(
     r_identity = np.array(row_identity, dtype=np.int64)
     r_layer = np.array(row_layer, dtype=np.int64)
     r_vector = np.array(row_vector, dtype=np.int64)
-    stack = lambda vectors: np.array(vectors, dtype=bool).reshape(len(vectors), n)  # noqa: E731
+    stack = lambda vectors: np.array(vectors, dtype=bool).reshape(len(vectors), n_columns)  # noqa: E731
     allow = stack(policies.allow)[r_vector]
     deny = stack(policies.deny)[r_vector]
     keyed = stack(policies.keyed)[r_vector]
 
     # Layer verdicts: absent layers pass, except the identity layer (something must allow) and the SCP
     # levels of a member account (each must allow). The root user has no identity layer.
-    ok = np.ones((n_identities, n_layers, n), dtype=bool)
+    ok = np.ones((n_identities, n_layers, n_columns), dtype=bool)
     for i, identity in enumerate(identities):
         subject = identity.subject
         if subject.scps_apply:
@@ -203,10 +233,10 @@ def build_matrix(
         order = np.argsort(segment, kind="stable")
         starts = np.flatnonzero(np.r_[True, np.diff(segment[order]) != 0])
         heads = segment[order][starts]
-        ok.reshape(n_identities * n_layers, n)[heads] = np.logical_or.reduceat(allow[order], starts, axis=0)
+        ok.reshape(n_identities * n_layers, n_columns)[heads] = np.logical_or.reduceat(allow[order], starts, axis=0)
     # Per identity: denied anywhere, and hashes of the policies that decided each cell and of those that
     # consulted context keys (rows are in identity order, so an identity is a contiguous run of rows).
-    denied = np.zeros((n_identities, n), dtype=bool)
+    denied = np.zeros((n_identities, n_columns), dtype=bool)
     decided_hash = np.zeros((n_identities, n), dtype=np.uint64)
     keyed_hash = np.zeros((n_identities, n), dtype=np.uint64)
     run_starts = np.flatnonzero(np.r_[True, np.diff(r_identity) != 0]) if len(r_identity) else np.zeros(0, np.int64)
@@ -216,6 +246,12 @@ def build_matrix(
     blocked_layer = (~ok).argmax(axis=1)
     any_blocked = ~ok.all(axis=1)
     decision = np.where(denied, _EXPLICIT, np.where(any_blocked, _IMPLICIT, _ALLOWED)).astype(np.int8)
+    some_checks = np.zeros((n_identities, n), dtype=bool)
+    for column, (a, _) in enumerate(named_checks, start=n):
+        some_checks[:, a] |= (decision[:, column] == _ALLOWED) != (decision[:, a] == _ALLOWED)
+    if named_checks:  # from here on, the catalog's columns only
+        decision, blocked_layer = decision[:, :n], blocked_layer[:, :n]
+        allow, deny, keyed = allow[:, :n], deny[:, :n], keyed[:, :n]
     blocked = np.where(decision == _IMPLICIT, blocked_layer + 1, 0)
     weights = np.random.default_rng(20261129).integers(1, 2**63, size=max(len(variants), 1), dtype=np.uint64)
     r_weight = weights[np.array(row_variant, dtype=np.int64)] if row_variant else np.zeros(0, np.uint64)
@@ -256,12 +292,7 @@ def build_matrix(
     scope = np.full((n_identities, n), intern(""), dtype=np.int32)
     if check_actions:
         scope[:, check_actions] = np.where(decision[:, check_actions] == _ALLOWED, intern(ALL_CHECKS), intern(""))
-        for i, identity in enumerate(identities):
-            if _grants_some_checks(identity.subject, names, check_actions):
-                for a in check_actions:
-                    if decision[i, a] != _ALLOWED and _allowed_on_some_checks(
-                            identity.subject, applicable[i], policies, a, contexts[i]):
-                        scope[i, a] = intern(SOME_CHECKS)
+        scope[some_checks] = intern(SOME_CHECKS)
     vocabulary = list(texts)
 
     def text_column(codes: np.ndarray) -> pd.Categorical:
@@ -297,21 +328,6 @@ def _explain(subject: Subject, applicable: tuple[NamedPolicy, ...], policies: _P
         named: policies.match(named.policy, index, context, policies.signature(named.policy, context), resource)
         for named in applicable
     })
-
-
-def _allowed_on_some_checks(subject: Subject, applicable: tuple[NamedPolicy, ...], policies: _Policies, index: int,
-                            context: RequestContext) -> bool:
-    """Whether the request is allowed on one of the specific checks an identity policy names."""
-    candidates = sorted({
-        _instance(pattern.text)
-        for named in subject.identity_policies
-        for statement in named.policy.statements_for(policies.names[index])
-        if statement.effect is Effect.ALLOW and not statement.not_resource
-        for pattern in statement.resources if not pattern.matches_everything
-    })
-    return any(
-        _explain(subject, applicable, policies, index, context, arn).decision is Decision.ALLOWED for arn in candidates
-    )
 
 
 def _repeated(index: np.ndarray, values: list[str]) -> pd.Categorical:

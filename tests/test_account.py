@@ -635,3 +635,97 @@ def test_arbitrary_content_never_crashes(tmp_path: Path, fields: dict[str, Any],
     assert loaded.identity("u").type is IdentityType.USER
     with contextlib.suppress(InputError):
         load_account(write_json(tmp_path / "top.json", top))
+
+
+# Account.policies: each policy that governs someone, once per role it plays
+
+
+def test_each_policy_in_use_is_listed_once_boundaries_as_boundaries(tmp_path: Path) -> None:
+    from supportkit.catalog import load_catalog
+    from supportkit.findings import resource_scoped_support_statements
+
+    scoped = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "support:*", "Resource": "*"},
+        {"Sid": "OneCase", "Effect": "Allow", "Action": "support:ResolveCase",
+         "Resource": f"arn:aws:support::{ACCT}:case/*"}]}
+    policies = [managed("Guard", [("v1", scoped, True)]), managed("Cases", [("v1", allow("support:*"), True)]),
+                managed("Unused", [("v1", allow("support:*"), True)])]
+    bounded = {"PermissionsBoundary": {"PermissionsBoundaryArn": f"arn:aws:iam::{ACCT}:policy/Guard"}}
+    users = [user("ann", AttachedManagedPolicies=attach("Cases"), GroupList=["Team"], **bounded),
+             user("cy", AttachedManagedPolicies=attach("Cases"), GroupList=["Team"])]
+    groups = [{"GroupName": "Team", "Arn": f"arn:aws:iam::{ACCT}:group/Team",
+               "AttachedManagedPolicies": attach("Cases")},
+              {"GroupName": "Nobody", "Arn": f"arn:aws:iam::{ACCT}:group/Nobody",
+               "GroupPolicyList": [{"PolicyName": "Orphan", "PolicyDocument": allow("support:*")}]}]
+    details = {"UserDetailList": users, "GroupDetailList": groups, "Policies": policies}
+    loaded = load_account(write_json(tmp_path / "boundary-only.json", details))
+    assert [(named.name, named.kind) for named in loaded.policies] == [
+        ("Cases", PolicyKind.IDENTITY), ("Guard", PolicyKind.BOUNDARY)]
+    assert [named.name for named in loaded.identity("ann").subject.identity_policies] == ["Cases"]
+    rows = resource_scoped_support_statements(loaded, load_catalog())
+    assert list(zip(rows["policy"], rows["kind"], rows["sid"])) == [("Guard", "permissions boundary", "OneCase")]
+
+    users.append(user("ben", AttachedManagedPolicies=attach("Guard"), **bounded))  # Guard as both
+    loaded = load_account(write_json(tmp_path / "both.json", details))
+    assert sorted((named.name, named.kind.value) for named in loaded.policies) == [
+        ("Cases", "identity"), ("Guard", "identity"), ("Guard", "permissions boundary")]
+    rows = resource_scoped_support_statements(loaded, load_catalog())
+    assert sorted(zip(rows["policy"], rows["kind"])) == [("Guard", "identity"), ("Guard", "permissions boundary")]
+
+
+def test_an_scp_level_without_policies_is_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "snapshot"
+    folder.mkdir()
+    write_json(folder / "authorization-details.json", {"UserDetailList": [user("u")]})
+    full = {"Name": "FullAWSAccess", "Content": allow("*")}
+    write_json(folder / "scps.json", {"levels": [{"target": "r-ab12", "policies": [full]},
+                                                 {"target": "ou-ab12-11111111", "policies": []},
+                                                 {"target": ACCT, "policies": [full]}]})
+    loaded = load_account(folder)
+    assert [len(level) for level in loaded.scp_levels] == [1, 0, 1]
+    assert [w for w in loaded.warnings if "no SCP" in w] == [
+        "scps.json, at levels[1].policies: no SCP at ou-ab12-11111111: AWS keeps at least one attached to every "
+        "root, OU and account; with none, nothing is allowed at this level, so every request it governs is denied"]
+    assert not loaded.identity("u").incomplete
+
+
+# Hostile input
+
+
+def test_json_nested_too_deeply(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(InputError, match="nested too deeply") as raised:
+        read_json(write_text(tmp_path / "deep.json", deep))
+    assert raised.value.file == str(tmp_path / "deep.json")
+    details = {"UserDetailList": [user("deep", UserPolicyList=[{"PolicyName": "p", "PolicyDocument": deep}]),
+                                  user("fine", UserPolicyList=[{"PolicyName": "p", "PolicyDocument": allow("s3:*")}])]}
+    loaded = load_account(write_json(tmp_path / "gaad.json", details))
+    assert loaded.identity("deep").problems == (
+        "gaad.json, at UserDetailList[0].UserPolicyList[0].PolicyDocument: not valid JSON: nested too deeply",)
+    assert not loaded.identity("fine").incomplete
+
+
+def test_documents_that_are_not_objects_name_the_json_type(tmp_path: Path) -> None:
+    inline = [{"PolicyName": "list", "PolicyDocument": "[1, 2]"}, {"PolicyName": "null", "PolicyDocument": None},
+              {"PolicyName": "text", "PolicyDocument": '"{}"'}]
+    loaded = load_account(write_json(tmp_path / "gaad.json", {"UserDetailList": [user("u", UserPolicyList=inline)]}))
+    where = "gaad.json, at UserDetailList[0].UserPolicyList"
+    assert loaded.identity("u").problems == (
+        f"{where}[0].PolicyDocument: a policy document must be a JSON object, not a list",
+        f"{where}[1].PolicyDocument: a policy document must be an object or JSON text, not null",
+        f"{where}[2].PolicyDocument: a policy document must be a JSON object, not a string",
+    )
+
+
+def test_identical_duplicates_across_pages_are_one_identity(tmp_path: Path) -> None:
+    same = user("u", Tags=[{"Key": "team", "Value": "ops"}])
+    first = write_json(tmp_path / "authorization-details-1.json", {"UserDetailList": [same]})
+    second = write_json(tmp_path / "authorization-details-2.json", {"UserDetailList": [copy.deepcopy(same)]})
+    loaded = load_account([first, second])
+    assert [i.name for i in loaded.identities] == ["root", "u"]
+    assert loaded.warnings == ()
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

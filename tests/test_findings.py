@@ -323,3 +323,21 @@ def test_all_findings_have_stable_keys_and_titles(matrix, account, catalog):
     for key, frame in every.items():
         assert frame.attrs["title"] == findings.TITLES[key]
     assert names(every["console_breakage"]) == ["carol", "kim"]
+
+
+def test_a_deny_on_some_checks_is_explained_as_some_checks(tmp_path, catalog):
+    import json
+
+    security = f"arn:aws:trustedadvisor:*:{ACCOUNT}:checks/security/*"
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "trustedadvisor:*", "Resource": "*"},
+        {"Sid": "NotSecurity", "Effect": "Deny", "Action": "trustedadvisor:RefreshCheck", "Resource": security}]}
+    details = {"UserDetailList": [{"UserName": "tia", "Arn": arn("tia"),
+                                   "UserPolicyList": [{"PolicyName": "TA", "PolicyDocument": document}]}]}
+    (tmp_path / "authorization-details.json").write_text(json.dumps(details))
+    account = load_account(tmp_path)
+    matrix = build_matrix(account, catalog)
+    tia = row(findings.namespace_mixups(matrix, catalog), "tia")
+    assert ("allowed on some Trusted Advisor checks only; on checks no statement names: allowed by Allow in "
+            "identity policy 'user/tia: TA (inline)' Statement[0]") in tia["explanation"]
+    assert bool(row(findings.personas(matrix, catalog), "tia")["ta_change"])
