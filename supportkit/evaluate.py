@@ -125,6 +125,8 @@ class Principal:
             "aws:PrincipalArn": self.principal_arn,
             "aws:PrincipalAccount": self.account,
             "aws:PrincipalType": self.type.value,
+            # Present in every request signed with AWS credentials; true only for AWS service principals.
+            "aws:PrincipalIsAWSService": "false",
         }
         if self.type is PrincipalType.USER:
             keys["aws:username"] = self.name

@@ -11,7 +11,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from enum import Enum
 from typing import Any, Mapping
 
@@ -226,9 +226,7 @@ def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings:
         warnings.extend(condition_warnings)
     if not_action and effect_text == "Allow" and not_resource:
         warnings.append(f"{path}: Allow with NotAction and NotResource grants very broadly")
-    regex = re.compile(
-        "|".join(f"(?:{p.regex(EMPTY_CONTEXT).pattern})" for p in action_patterns), re.IGNORECASE | re.DOTALL
-    )
+    regex = _actions_regex(tuple(pattern.text for pattern in action_patterns))
     return Statement(
         index, sid, Effect(effect_text), action_patterns, not_action, resource_patterns, not_resource, conditions, regex
     )
@@ -251,6 +249,13 @@ def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tu
         if not isinstance(item, str):
             raise PolicyError(f"{path}.{element}[{i}]", f"must be a string, not {json_type(item)}")
     return tuple(items), element == negative
+
+
+@lru_cache(maxsize=8192)
+def _actions_regex(texts: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a statement's action list; shared by the many statements that list the same actions."""
+    patterns = (Pattern.compile(text, ignore_case=True, variables=False) for text in texts)
+    return re.compile("|".join(f"(?:{p.regex(EMPTY_CONTEXT).pattern})" for p in patterns), re.IGNORECASE | re.DOTALL)
 
 
 def _action_pattern(text: str, path: str) -> Pattern:

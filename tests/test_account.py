@@ -414,6 +414,7 @@ def test_identity_context_keys(acme: Account) -> None:
         "aws:PrincipalArn": f"arn:aws:iam::{ACCT}:user/alice",
         "aws:PrincipalAccount": ACCT,
         "aws:PrincipalType": "User",
+        "aws:PrincipalIsAWSService": "false",
         "aws:username": "alice",
         "aws:userid": "AIDAALICEXXXXXXXXXXXX",
         "aws:PrincipalTag/team": "ops",
@@ -427,7 +428,7 @@ def test_identity_context_keys(acme: Account) -> None:
     assert acme.identity("Ops").context()["aws:PrincipalTag/team"] == "ops"
     assert acme.identity("root").context() == {
         "aws:PrincipalArn": f"arn:aws:iam::{ACCT}:root", "aws:PrincipalAccount": ACCT,
-        "aws:PrincipalType": "Account", "aws:userid": ACCT,
+        "aws:PrincipalType": "Account", "aws:PrincipalIsAWSService": "false", "aws:userid": ACCT,
     }
 
 

@@ -274,3 +274,13 @@ def test_allowed_explanation_names_the_granting_statement():
 def test_bad_principals_raise_a_typed_error(arn):
     with pytest.raises(SupportkitError):
         Principal.parse(arn)
+
+
+def test_principal_is_aws_service_is_false_for_users_roles_and_root():
+    # IAM User Guide, global condition keys, aws:PrincipalIsAWSService: "This key is present in the request
+    # context for all signed API requests that use AWS credentials" and is true only for service principals.
+    not_a_service = doc(allow("support:*", Condition={"Bool": {"aws:PrincipalIsAWSService": "false"}}))
+    for principal in (ALICE, ROLE, ROOT):
+        assert evaluate(subject(not_a_service, principal=principal), "support:CreateCase").decision is Decision.ALLOWED
+    result = evaluate(subject(not_a_service), "support:CreateCase")
+    assert not result.conditional  # a key of the principal: the same in every request
