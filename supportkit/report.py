@@ -27,13 +27,15 @@ import os
 import re
 import site
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from supportkit import __version__
@@ -71,7 +73,7 @@ _PARAMETER_TYPES: Mapping[str, type | tuple[type, ...]] = {
     "str": str, "dict": Mapping, "list": list, "bool": bool, "int": int, "float": (int, float),
 }
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
-"""Keeps ipykernel's start-up warning (TCP without encryption, on localhost) off the user's terminal."""
+"""Keeps ipykernel's start-up warnings (such as TCP without encryption, where TCP is used) off the user's terminal."""
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
@@ -261,6 +263,28 @@ def _kernel_manager_class() -> type:
     return ThisInterpreterKernelManager
 
 
+def _unix_socket_kernel_manager_class(sockets: str) -> type:
+    """:func:`_kernel_manager_class`, talking to its kernel over Unix sockets in the folder ``sockets``.
+
+    Over TCP, jupyter_client picks free ports on localhost that the kernel binds a moment later:
+    kernels starting side by side (the workers, other programs) sometimes get the same port, and the
+    account fails with "Kernel died before replying to kernel_info" ("Address already in use").
+    Socket files in a private folder of their own cannot clash, nor can another local user reach them.
+    """
+    from traitlets import default
+
+    class UnixSocketKernelManager(_kernel_manager_class()):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return os.path.join(sockets, "kernel")
+
+    return UnixSocketKernelManager
+
+
 _exporter_lock = threading.Lock()
 
 
@@ -287,12 +311,14 @@ def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: P
     """Run a notebook with papermill's Python API (parameters keep their types: ids stay strings) and save it."""
     import papermill
 
-    return papermill.execute_notebook(
-        str(notebook), str(output), parameters=dict(parameters), kernel_name="python3", cwd=str(cwd),
-        progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-        kernel_manager_class=_kernel_manager_class(), extra_arguments=_KERNEL_ARGUMENTS,
-        shutdown_kernel="immediate",  # every output is in: a graceful shutdown only adds 0.3 s of polling
-    )
+    with tempfile.TemporaryDirectory(prefix="supportkit-") as sockets:
+        manager = _unix_socket_kernel_manager_class(sockets) if os.name == "posix" else _kernel_manager_class()
+        return papermill.execute_notebook(
+            str(notebook), str(output), parameters=dict(parameters), kernel_name="python3", cwd=str(cwd),
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            kernel_manager_class=manager, extra_arguments=_KERNEL_ARGUMENTS,
+            shutdown_kernel="immediate",  # every output is in: a graceful shutdown only adds 0.3 s of polling
+        )
 
 
 def _render(job: _Job) -> AccountReport:

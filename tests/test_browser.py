@@ -8,8 +8,8 @@ nobody checked the report in a browser.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -96,6 +96,12 @@ def test_the_report_renders_tables_and_figure_offline_without_running_input(brow
     assert widths and all(width > 0 for width in widths)
     body = watched.page.inner_text("body")
     assert PWN_IMG in body and PWN_SCRIPT in body  # shown as text
+    details = watched.page.locator("details").nth(1)  # root's, then the user's
+    assert PWN_IMG in details.locator("summary").inner_text()
+    assert not details.locator("table").is_visible()  # closed until clicked
+    details.locator("summary").click()
+    assert details.locator("table").is_visible()
+    assert f"Policies: user/{PWN_IMG}: {PWN_SCRIPT} (inline)" in details.inner_text()
     watched.check_offline_and_quiet()
 
 
