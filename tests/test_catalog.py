@@ -7,6 +7,7 @@ from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 from supportkit.catalog import (
@@ -135,7 +136,7 @@ def test_api_flag_matches_the_documented_public_operations(catalog):
 
 def test_api_flag_matches_the_botocore_service_models(catalog):
     """An independent source: an SDK operation named like an IAM action means a public API exists."""
-    session = pytest.importorskip("botocore.session").get_session()
+    session = botocore.session.get_session()
     services = {"support": "support", "support-app": "supportapp", "trustedadvisor": "trustedadvisor"}
     for service, prefix in services.items():
         operations = set(session.get_service_model(service).operation_names)
