@@ -301,6 +301,8 @@ def is_principal_key(key: str) -> bool:
 
 def _canonical(refs: list[StatementRef]) -> tuple[StatementRef, ...]:
     """Statements in a stable order (layer, SCP level, policy name, index), whatever the attachment order."""
+    if len(refs) < 2:
+        return tuple(refs)
     return tuple(sorted(refs, key=lambda r: (_KIND_ORDER[r.kind], r.level or 0, r.policy, r.index)))
 
 
@@ -313,8 +315,8 @@ def decide(subject: Subject, matches: dict[NamedPolicy, PolicyMatch]) -> Result:
             keys.update(found.keys)
         if found.denies:
             denies.extend(_refs(named, found.denies))
-    context_keys = tuple(sorted(keys))
-    conditional = not all(map(is_principal_key, context_keys))
+    context_keys = tuple(sorted(keys)) if keys else ()
+    conditional = bool(keys) and not all(map(is_principal_key, context_keys))
     if denies:
         return Result(Decision.EXPLICIT_DENY, _canonical(denies), None, context_keys, conditional)
     allows: list[StatementRef] = []
