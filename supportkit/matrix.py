@@ -179,100 +179,141 @@ def build_matrix(
     each identity also carries the keys AWS derives from it (principal ARN, type, user name, tags).
     """
     catalog = catalog or load_catalog()
-    actions = catalog.actions
-    names = [a.name for a in actions]
-    probe = probe_check_arn(account.info.account_id)
-    check_actions = [i for i, a in enumerate(actions) if a.takes_check_arns]
-    identities = account.identities
-    applicable = [applicable_policies(identity.subject) for identity in identities]
-    # Check actions are also evaluated on each check ARN a statement names, as extra columns after the
-    # catalog's: where a decision there differs from the probe's, the action is allowed on some checks only.
-    in_use = {id(named.policy): named.policy for found in applicable for named in found}
-    named_checks = sorted({(a, arn) for policy in in_use.values()
-                           for a, arns in _check_candidates(policy, names, check_actions, account.info.account_id).items()
-                           for arn in arns})
-    policies = _Policies([*names, *(names[a] for a, _ in named_checks)],
-                         [*(probe if a.takes_check_arns else "*" for a in actions), *(arn for _, arn in named_checks)])
-    n, n_identities, n_columns = len(actions), len(identities), len(policies.names)
-    levels = max((len(i.subject.scp_levels) for i in identities), default=0)
-    n_layers = levels + 3
+    rows = _Rows.of(account, catalog, context)
+    cells = _decide_all(rows, len(catalog.actions))
+    return _frame(account, catalog, rows, cells)
 
-    # One row per (identity, applicable policy): which vectors, which layer, which named policy.
-    contexts = [identity_context(identity, context) for identity in identities]
-    row_identity: list[int] = []
-    row_layer: list[int] = []
-    row_vector: list[int] = []
-    row_variant: list[int] = []
-    variants: dict[tuple, int] = {}
-    for i, (identity, found) in enumerate(zip(identities, applicable)):
-        for named in found:
-            signature = policies.signature(named.policy, contexts[i])
-            row_identity.append(i)
-            row_layer.append(_layer(named, levels))
-            row_vector.append(policies.vector(named.policy, contexts[i], signature))
-            row_variant.append(variants.setdefault((id(named), signature), len(variants)))
-    r_identity = np.array(row_identity, dtype=np.int64)
-    r_layer = np.array(row_layer, dtype=np.int64)
-    r_vector = np.array(row_vector, dtype=np.int64)
-    stack = lambda vectors: np.array(vectors, dtype=bool).reshape(len(vectors), n_columns)  # noqa: E731
-    allow = stack(policies.allow)[r_vector]
-    deny = stack(policies.deny)[r_vector]
-    keyed = stack(policies.keyed)[r_vector]
 
+@dataclass
+class _Rows:
+    """One row per (identity, applicable policy): its Allow/Deny/keyed vectors, layer and named policy."""
+
+    subjects: list[Subject]
+    applicable: list[tuple[NamedPolicy, ...]]
+    contexts: list[RequestContext]
+    policies: _Policies
+    named_checks: list[tuple[int, str]]
+    levels: int
+    identity: np.ndarray
+    layer: np.ndarray
+    variant: np.ndarray
+    variants: int
+    allow: np.ndarray
+    deny: np.ndarray
+    keyed: np.ndarray
+
+    @classmethod
+    def of(cls, account: Account, catalog: Catalog, context: Mapping[str, Any] | None) -> "_Rows":
+        actions = catalog.actions
+        names = [a.name for a in actions]
+        check_actions = [i for i, a in enumerate(actions) if a.takes_check_arns]
+        identities = account.identities
+        applicable = [applicable_policies(identity.subject) for identity in identities]
+        # Check actions are also evaluated on each check ARN a statement names, as extra columns after the
+        # catalog's: where a decision there differs from the probe's, the action is allowed on some checks only.
+        in_use = {id(named.policy): named.policy for found in applicable for named in found}
+        named_checks = sorted({
+            (a, arn) for policy in in_use.values()
+            for a, arns in _check_candidates(policy, names, check_actions, account.info.account_id).items()
+            for arn in arns
+        })
+        probe = probe_check_arn(account.info.account_id)
+        policies = _Policies([*names, *(names[a] for a, _ in named_checks)],
+                             [*(probe if a.takes_check_arns else "*" for a in actions), *(arn for _, arn in named_checks)])
+        levels = max((len(i.subject.scp_levels) for i in identities), default=0)
+        contexts = [identity_context(identity, context) for identity in identities]
+        row_identity: list[int] = []
+        row_layer: list[int] = []
+        row_vector: list[int] = []
+        row_variant: list[int] = []
+        variants: dict[tuple, int] = {}
+        for i, found in enumerate(applicable):
+            for named in found:
+                signature = policies.signature(named.policy, contexts[i])
+                row_identity.append(i)
+                row_layer.append(_layer(named, levels))
+                row_vector.append(policies.vector(named.policy, contexts[i], signature))
+                row_variant.append(variants.setdefault((id(named), signature), len(variants)))
+        vector = np.array(row_vector, dtype=np.int64)
+        width = len(policies.names)
+        stack = lambda vectors: np.array(vectors, dtype=bool).reshape(len(vectors), width)[vector]  # noqa: E731
+        return cls(
+            [identity.subject for identity in identities], applicable, contexts, policies, named_checks, levels, np.array(row_identity, dtype=np.int64),
+            np.array(row_layer, dtype=np.int64), np.array(row_variant, dtype=np.int64), len(variants),
+            stack(policies.allow), stack(policies.deny), stack(policies.keyed),
+        )
+
+
+@dataclass
+class _Cells:
+    """Per identity and catalog action: the decision, the blocking layer, and the key of its explanation."""
+
+    decision: np.ndarray
+    some_checks: np.ndarray
+    key: np.ndarray
+
+
+def _decide_all(rows: _Rows, n: int) -> _Cells:
+    """The documented evaluation order applied to every identity at once (``n`` catalog actions)."""
+    n_identities = len(rows.applicable)
+    n_layers = rows.levels + 3
+    width = len(rows.policies.names)
     # Layer verdicts: absent layers pass, except the identity layer (something must allow) and the SCP
     # levels of a member account (each must allow). The root user has no identity layer.
-    ok = np.ones((n_identities, n_layers, n_columns), dtype=bool)
-    for i, identity in enumerate(identities):
-        subject = identity.subject
+    ok = np.ones((n_identities, n_layers, width), dtype=bool)
+    for i, subject in enumerate(rows.subjects):
         if subject.scps_apply:
             ok[i, :len(subject.scp_levels)] = False
         if not subject.principal.is_root:
-            ok[i, levels] = False
-    segment = r_identity * n_layers + r_layer
+            ok[i, rows.levels] = False
+    segment = rows.identity * n_layers + rows.layer
     if len(segment):
         order = np.argsort(segment, kind="stable")
         starts = np.flatnonzero(np.r_[True, np.diff(segment[order]) != 0])
         heads = segment[order][starts]
-        ok.reshape(n_identities * n_layers, n_columns)[heads] = np.logical_or.reduceat(allow[order], starts, axis=0)
-    # Per identity: denied anywhere, and hashes of the policies that decided each cell and of those that
-    # consulted context keys (rows are in identity order, so an identity is a contiguous run of rows).
-    denied = np.zeros((n_identities, n_columns), dtype=bool)
+        ok.reshape(n_identities * n_layers, width)[heads] = np.logical_or.reduceat(rows.allow[order], starts, axis=0)
+    # Rows are in identity order, so an identity is a contiguous run of rows.
+    denied = np.zeros((n_identities, width), dtype=bool)
+    run_starts = np.flatnonzero(np.r_[True, np.diff(rows.identity) != 0]) if len(rows.identity) else np.zeros(0, int)
+    owners = rows.identity[run_starts]
+    if len(run_starts):
+        denied[owners] = np.logical_or.reduceat(rows.deny, run_starts, axis=0)
+    blocked_layer = (~ok).argmax(axis=1)
+    decision = np.where(denied, _EXPLICIT, np.where(~ok.all(axis=1), _IMPLICIT, _ALLOWED)).astype(np.int8)
+    some_checks = np.zeros((n_identities, n), dtype=bool)
+    for column, (a, _) in enumerate(rows.named_checks, start=n):
+        some_checks[:, a] |= (decision[:, column] == _ALLOWED) != (decision[:, a] == _ALLOWED)
+    decision, blocked_layer = decision[:, :n], blocked_layer[:, :n]  # from here on, the catalog's columns only
+    allow, deny, keyed = rows.allow[:, :n], rows.deny[:, :n], rows.keyed[:, :n]
+    blocked = np.where(decision == _IMPLICIT, blocked_layer + 1, 0)
+    # Hashes of the policies that decided each cell and of those that consulted context keys.
+    weights = np.random.default_rng(20261129).integers(1, 2**63, size=max(rows.variants, 1), dtype=np.uint64)
+    r_weight = weights[rows.variant] if len(rows.variant) else np.zeros(0, np.uint64)
     decided_hash = np.zeros((n_identities, n), dtype=np.uint64)
     keyed_hash = np.zeros((n_identities, n), dtype=np.uint64)
-    run_starts = np.flatnonzero(np.r_[True, np.diff(r_identity) != 0]) if len(r_identity) else np.zeros(0, np.int64)
-    owners = r_identity[run_starts]
-    if len(run_starts):
-        denied[owners] = np.logical_or.reduceat(deny, run_starts, axis=0)
-    blocked_layer = (~ok).argmax(axis=1)
-    any_blocked = ~ok.all(axis=1)
-    decision = np.where(denied, _EXPLICIT, np.where(any_blocked, _IMPLICIT, _ALLOWED)).astype(np.int8)
-    some_checks = np.zeros((n_identities, n), dtype=bool)
-    for column, (a, _) in enumerate(named_checks, start=n):
-        some_checks[:, a] |= (decision[:, column] == _ALLOWED) != (decision[:, a] == _ALLOWED)
-    if named_checks:  # from here on, the catalog's columns only
-        decision, blocked_layer = decision[:, :n], blocked_layer[:, :n]
-        allow, deny, keyed = allow[:, :n], deny[:, :n], keyed[:, :n]
-    blocked = np.where(decision == _IMPLICIT, blocked_layer + 1, 0)
-    weights = np.random.default_rng(20261129).integers(1, 2**63, size=max(len(variants), 1), dtype=np.uint64)
-    r_weight = weights[np.array(row_variant, dtype=np.int64)] if row_variant else np.zeros(0, np.uint64)
-    for chunk in np.array_split(np.arange(len(run_starts)), max(1, len(r_identity) // 20_000)):
+    for chunk in np.array_split(np.arange(len(run_starts)), max(1, len(rows.identity) // 20_000)):
         if not len(chunk):
             continue
         lo = run_starts[chunk[0]]
-        hi = run_starts[chunk[-1] + 1] if chunk[-1] + 1 < len(run_starts) else len(r_identity)
-        row_decision = decision[r_identity[lo:hi]]
+        hi = run_starts[chunk[-1] + 1] if chunk[-1] + 1 < len(run_starts) else len(rows.identity)
+        row_decision = decision[rows.identity[lo:hi]]
         decided = (deny[lo:hi] & (row_decision == _EXPLICIT)) | (allow[lo:hi] & (row_decision == _ALLOWED))
         weight = r_weight[lo:hi, None]
         starts = run_starts[chunk] - lo
         decided_hash[owners[chunk]] = np.add.reduceat(np.where(decided, weight, np.uint64(0)), starts, axis=0)
         keyed_hash[owners[chunk]] = np.add.reduceat(np.where(keyed[lo:hi], weight, np.uint64(0)), starts, axis=0)
     action_index = np.broadcast_to(np.arange(n), (n_identities, n))
-    cell_key = _mix(action_index, decision, blocked, decided_hash, keyed_hash).ravel()
-    inverse, unique_keys = pd.factorize(cell_key)
-    first = np.empty(len(unique_keys), dtype=np.int64)
-    first[inverse[::-1]] = np.arange(len(cell_key) - 1, -1, -1)  # the first cell of each key
+    return _Cells(decision, some_checks, _mix(action_index, decision, blocked, decided_hash, keyed_hash).ravel())
 
-    # One explanation per distinct key, from the same decide() that simulate uses.
+
+def _frame(account: Account, catalog: Catalog, rows: _Rows, cells: _Cells) -> pd.DataFrame:
+    """The long form, explaining one representative cell per distinct key with the decide() simulate uses."""
+    actions = catalog.actions
+    identities = account.identities
+    n, n_identities = len(actions), len(identities)
+    inverse, unique_keys = pd.factorize(cells.key)
+    first = np.empty(len(unique_keys), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(len(cells.key) - 1, -1, -1)  # the first cell of each key
     texts: dict[str, int] = {}
     intern = lambda text: texts.setdefault(text, len(texts))  # noqa: E731
     explained = np.empty((len(unique_keys), 4), dtype=np.int32)
@@ -280,19 +321,20 @@ def build_matrix(
     described: dict[tuple, tuple[int, int]] = {}
     for k, flat in enumerate(first):
         i, a = divmod(int(flat), n)
-        result = _explain(identities[i].subject, applicable[i], policies, a, contexts[i])
-        if DECISIONS.index(result.decision.value) != decision[i, a]:
-            raise AssertionError(f"matrix and decide() disagree on {identities[i].arn} {names[a]}")
+        result = _explain(rows.subjects[i], rows.applicable[i], rows.policies, a, rows.contexts[i])
+        if DECISIONS.index(result.decision.value) != cells.decision[i, a]:
+            raise AssertionError(f"matrix and decide() disagree on {identities[i].arn} {actions[a].name}")
         words = described.get((result.deciding, result.blocked_by))
         if words is None:
             words = described[(result.deciding, result.blocked_by)] = (
                 intern(result.summary), intern("; ".join(r.description for r in result.deciding)))
         explained[k] = (*words, intern(result.blocked_by or ""), intern(", ".join(result.context_keys)))
         conditional_of[k] = result.conditional
+    check_actions = [i for i, a in enumerate(actions) if a.takes_check_arns]
     scope = np.full((n_identities, n), intern(""), dtype=np.int32)
     if check_actions:
-        scope[:, check_actions] = np.where(decision[:, check_actions] == _ALLOWED, intern(ALL_CHECKS), intern(""))
-        scope[some_checks] = intern(SOME_CHECKS)
+        scope[:, check_actions] = np.where(cells.decision[:, check_actions] == _ALLOWED, intern(ALL_CHECKS), intern(""))
+        scope[cells.some_checks] = intern(SOME_CHECKS)
     vocabulary = list(texts)
 
     def text_column(codes: np.ndarray) -> pd.Categorical:
@@ -307,11 +349,11 @@ def build_matrix(
         "identity_arn": _repeated(identity_index, [i.arn for i in identities]),
         "identity_type": _repeated(identity_index, [i.type.value for i in identities]),
         "identity_name": _repeated(identity_index, [i.name for i in identities]),
-        "action": _repeated(cols, names),
+        "action": _repeated(cols, [a.name for a in actions]),
         "prefix": _repeated(cols, [a.prefix for a in actions]),
         "capability": _repeated(cols, [a.capability.value for a in actions]),
         "access_level": _repeated(cols, [a.access_level.value for a in actions]),
-        "decision": pd.Categorical.from_codes(decision.ravel(), categories=DECISIONS),
+        "decision": pd.Categorical.from_codes(cells.decision.ravel(), categories=DECISIONS),
         "explanation": text_column(explained[inverse, 0]),
         "deciding_statements": text_column(explained[inverse, 1]),
         "blocked_by": text_column(explained[inverse, 2]),
