@@ -13,12 +13,12 @@ import urllib.parse
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from supportkit.conditions import ConditionClause, compile_conditions
-from supportkit.context import EMPTY_CONTEXT, RequestContext
+from supportkit.context import RequestContext
 from supportkit.errors import PolicyError, json_type
-from supportkit.patterns import Pattern, PatternError, Variable
+from supportkit.patterns import Pattern, PatternError, Variable, wildcard_regex
 
 VERSION_2012 = "2012-10-17"
 VERSION_2008 = "2008-10-17"
@@ -46,12 +46,12 @@ class Statement:
     resources: tuple[Pattern, ...]
     not_resource: bool
     conditions: tuple[ConditionClause, ...]
-    action_regex: re.Pattern[str] = field(compare=False, repr=False)
+    action_set: "ActionSet" = field(compare=False, repr=False)
     _resource_matches: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def matches_action(self, action: str) -> bool:
         """Action/NotAction against ``prefix:Name``, case-insensitively, with ``*`` and ``?``."""
-        return (self.action_regex.fullmatch(action) is not None) != self.not_action
+        return self.action_set.matches(action) != self.not_action
 
     def matches_resource(self, resource: str, context: RequestContext) -> bool:
         """Resource/NotResource against the requested resource (``*`` for actions without resource types)."""
@@ -226,9 +226,10 @@ def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings:
         warnings.extend(condition_warnings)
     if not_action and effect_text == "Allow" and not_resource:
         warnings.append(f"{path}: Allow with NotAction and NotResource grants very broadly")
-    regex = _actions_regex(tuple(pattern.text for pattern in action_patterns))
+    action_set = ActionSet.of(tuple(pattern.text for pattern in action_patterns))
     return Statement(
-        index, sid, Effect(effect_text), action_patterns, not_action, resource_patterns, not_resource, conditions, regex
+        index, sid, Effect(effect_text), action_patterns, not_action, resource_patterns, not_resource, conditions,
+        action_set,
     )
 
 
@@ -251,11 +252,50 @@ def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tu
     return tuple(items), element == negative
 
 
-@lru_cache(maxsize=8192)
-def _actions_regex(texts: tuple[str, ...]) -> re.Pattern[str]:
-    """One regex for a statement's action list; shared by the many statements that list the same actions."""
-    patterns = (Pattern.compile(text, ignore_case=True, variables=False) for text in texts)
-    return re.compile("|".join(f"(?:{p.regex(EMPTY_CONTEXT).pattern})" for p in patterns), re.IGNORECASE | re.DOTALL)
+@dataclass(frozen=True, eq=False)
+class ActionSet:
+    """An Action or NotAction list, matched case-insensitively with ``*`` and ``?``.
+
+    Lists such as ReadOnlyAccess's hold thousands of patterns over hundreds of services, and a request
+    asks about one service: patterns are grouped by service and compiled only for the services asked.
+    """
+
+    by_service: Mapping[str, tuple[str, ...]]  # lower-cased service prefix -> its lower-cased patterns
+    any_service: tuple[str, ...]  # patterns whose service part has a wildcard ("*", "support*:*")
+    _matchers: dict[str, Callable[[str], bool]] = field(default_factory=dict, compare=False, repr=False)
+
+    @staticmethod
+    @lru_cache(maxsize=8192)
+    def of(texts: tuple[str, ...]) -> "ActionSet":
+        """The set for one list; cached, since many statements repeat the same lists."""
+        by_service: dict[str, list[str]] = {}
+        any_service: list[str] = []
+        for text in texts:
+            lowered = text.lower()
+            service, _, _ = lowered.partition(":")
+            if "*" in service or "?" in service or ":" not in lowered:
+                any_service.append(lowered)
+            else:
+                by_service.setdefault(service, []).append(lowered)
+        return ActionSet({k: tuple(v) for k, v in by_service.items()}, tuple(any_service))
+
+    def matches(self, action: str) -> bool:
+        lowered = action.lower()
+        service = lowered.partition(":")[0]
+        matcher = self._matchers.get(service)
+        if matcher is None:
+            matcher = self._matchers[service] = _matcher((*self.by_service.get(service, ()), *self.any_service))
+        return matcher(lowered)
+
+
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """A test of a lower-cased action against lower-cased patterns: exact names by set, wildcards by regex."""
+    exact = frozenset(p for p in patterns if "*" not in p and "?" not in p)
+    wild = [p for p in patterns if p not in exact]
+    if not wild:
+        return exact.__contains__
+    regex = re.compile("|".join(f"(?:{wildcard_regex([(ch, True) for ch in p])})" for p in wild), re.DOTALL)
+    return lambda action: action in exact or regex.fullmatch(action) is not None
 
 
 def _action_pattern(text: str, path: str) -> Pattern:

@@ -1,6 +1,7 @@
 """The policy language: every way to write a document, and the typed error for every invalid one."""
 
 import json
+import re
 import urllib.parse
 
 import pytest
@@ -174,3 +175,19 @@ def test_random_documents_parse_or_raise_policy_error(document):
         statement.matches_action("support:CreateCase")
         statement.matches_resource("*", RequestContext.of({}))
         statement.conditions_hold(RequestContext.of({"aws:username": "a", "aws:TagKeys": ["x"]}))
+
+
+action_texts = st.text(alphabet="aS:*?-", min_size=1, max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(action_texts, min_size=1, max_size=6), st.text(alphabet="aSs:-", max_size=8))
+def test_action_lists_match_like_a_case_insensitive_glob(patterns, action):
+    """ActionSet groups patterns by service; it must decide exactly as one case-insensitive glob per pattern."""
+    from supportkit.policy import ActionSet
+
+    def glob(pattern):
+        return "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+
+    expected = any(re.fullmatch(glob(p), action, re.IGNORECASE | re.DOTALL) for p in patterns)
+    assert ActionSet.of(tuple(patterns)).matches(action) == expected
