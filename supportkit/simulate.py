@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from supportkit.context import ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
-from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, Result, Subject, evaluate
+from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate
 from supportkit.policy import json_limit, parse_policy
 
 _REQUEST_FIELDS = frozenset(
@@ -120,10 +120,6 @@ class Simulator:
         if raw.get(field) is None:
             return None
         return self.policy(raw[field], field, kind)
-
-    def run(self, raw: Any) -> Result:
-        request = self.parse(raw)
-        return evaluate(request.subject, request.action, request.resource, request.context)
 
     def respond(self, raw: Any) -> dict[str, Any]:
         """The result line for one request object: the decision, or an ``error`` naming the problem."""
