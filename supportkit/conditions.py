@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from supportkit.context import EMPTY_CONTEXT, ContextValue, RequestContext
 from supportkit.errors import PolicyError, json_type
-from supportkit.patterns import Pattern, PatternError, wildcard_regex
+from supportkit.patterns import Pattern, PatternError
 
 Matcher = Callable[[str, RequestContext], bool]
 """Whether one request value matches at least one of a clause's policy values."""
@@ -232,7 +232,7 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
         dynamic = [pattern for pattern in patterns if pattern.variables]
         matcher: Matcher | None = None
         if fixed and wildcards:
-            matcher = _in_regex(_alternation([pattern.regex(EMPTY_CONTEXT).pattern for pattern in fixed]))
+            matcher = _in_regex(_alternation([pattern.source(EMPTY_CONTEXT) for pattern in fixed]))
         elif fixed:
             texts = (_literal(pattern) for pattern in fixed)
             literals = frozenset(text.lower() for text in texts) if ignore_case else frozenset(texts)
@@ -242,38 +242,14 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
     return build
 
 
-def _regex_text(characters: Sequence[tuple[str, bool]], *, within_segment: bool) -> str:
-    """Wildcards as regex; inside one of the first five ARN segments they cannot cross a colon."""
-    return wildcard_regex(characters, "[^:]*", "[^:]") if within_segment else wildcard_regex(characters)
-
-
-def _arn_regex(pattern: Pattern) -> str:
-    """One regex equivalent to matching the six colon-delimited ARN components separately.
-
-    Valid for request values with at least five colons; for shorter values (and patterns with fewer
-    than six components) IAM compares the whole string, as :meth:`Pattern.matches` does.
-    """
-    segments: list[list[tuple[str, bool]]] = [[]]
-    for part in pattern.parts:
-        for ch in part.text:
-            if ch == ":" and len(segments) < 6:
-                segments.append([])
-            else:
-                segments[-1].append((ch, part.wildcards))
-    if len(segments) < 6:
-        return pattern.regex(EMPTY_CONTEXT).pattern
-    head = ":".join(_regex_text(segment, within_segment=True) for segment in segments[:5])
-    return f"{head}:{_regex_text(segments[5], within_segment=False)}"
-
-
 def _arns(values: Sequence[_Value], variables: bool) -> _Built:
     """ArnEquals/ArnLike (identical in IAM): six-segment wildcard matching, plus variables."""
     patterns = _patterns(values, arn=True, variables=variables)
     fixed = [pattern for pattern in patterns if not pattern.variables]
     matcher: Matcher | None = None
     if fixed:
-        whole = _alternation([pattern.regex(EMPTY_CONTEXT).pattern for pattern in fixed])
-        segmented = _alternation([_arn_regex(pattern) for pattern in fixed])
+        whole = _alternation([pattern.source(EMPTY_CONTEXT, whole=True) for pattern in fixed])
+        segmented = _alternation([pattern.source(EMPTY_CONTEXT) for pattern in fixed])
 
         def matcher(value: str, context: RequestContext) -> bool:
             return (segmented if value.count(":") >= 5 else whole).fullmatch(value) is not None

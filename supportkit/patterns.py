@@ -109,55 +109,57 @@ class Pattern:
             resolved.append(Literal(value, False))
         return tuple(resolved)
 
-    def regex(self, context: RequestContext) -> re.Pattern[str] | None:
+    def source(self, context: RequestContext, *, whole: bool = False) -> str | None:
+        """The regex source for ``fullmatch`` in ``context``; None when a variable cannot be resolved.
+
+        An ARN pattern gives its component-wise regex, or with ``whole`` the whole-string one.
+        """
         resolved = self.resolve(context) if self.variables else self.parts
         if resolved is None:
             return None
-        characters = [(ch, part.wildcards) for part in resolved for ch in part.text]
-        return _compiled(wildcard_regex(characters), self.ignore_case)
+        return (arn_regex if self.arn and not whole else wildcard_regex)(_characters(resolved))
 
     def matches(self, value: str, context: RequestContext) -> bool:
         """Whether ``value`` matches this pattern in ``context``."""
         if self.matches_everything:
             return True
-        if self.arn:
-            return self._matches_arn(value, context)
-        regex = self.regex(context)
-        return regex is not None and regex.fullmatch(value) is not None
-
-    def _matches_arn(self, value: str, context: RequestContext) -> bool:
         resolved = self.resolve(context) if self.variables else self.parts
         if resolved is None:
             return False
-        whole, segments = _arn_regexes(resolved, self.ignore_case)
-        value_segments = value.split(":", 5)
-        if segments is None or len(value_segments) < 6:
-            return whole.fullmatch(value) is not None
-        # Each of the six colon-delimited components is matched on its own (IAM User Guide, ARN operators).
-        return all(regex.fullmatch(text) is not None for regex, text in zip(segments, value_segments))
+        if self.arn:
+            whole, segmented = _arn_regexes(resolved, self.ignore_case)
+            return (segmented if value.count(":") >= 5 else whole).fullmatch(value) is not None
+        return _compiled(wildcard_regex(_characters(resolved)), self.ignore_case).fullmatch(value) is not None
+
+
+def _characters(parts: Sequence[Literal]) -> list[tuple[str, bool]]:
+    return [(ch, part.wildcards) for part in parts for ch in part.text]
 
 
 @lru_cache(maxsize=16384)
-def _arn_regexes(
-    resolved: tuple[Literal, ...], ignore_case: bool
-) -> tuple[re.Pattern[str], tuple[re.Pattern[str], ...] | None]:
-    """The whole-pattern regex, and one regex per ARN segment when the pattern has all six."""
-    characters = [(ch, part.wildcards) for part in resolved for ch in part.text]
-    whole = _compiled(wildcard_regex(characters), ignore_case)
-    segments = _split_arn(characters)
-    if len(segments) < 6:
-        return whole, None
-    return whole, tuple(_compiled(wildcard_regex(segment), ignore_case) for segment in segments)
+def _arn_regexes(resolved: tuple[Literal, ...], ignore_case: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """For values with fewer than six components the whole string is compared; else each component."""
+    characters = _characters(resolved)
+    return _compiled(wildcard_regex(characters), ignore_case), _compiled(arn_regex(characters), ignore_case)
 
 
-def _split_arn(characters: list[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:
+def arn_regex(characters: Sequence[tuple[str, bool]]) -> str:
+    """An ARN pattern as one regex that matches its six colon-delimited components separately.
+
+    IAM checks each component on its own (ARN condition operators, Resource element): a wildcard in one
+    of the first five cannot cross a colon. The regex is meant for values with at least five colons; a
+    pattern with fewer than six components is compared as a whole string.
+    """
     segments: list[list[tuple[str, bool]]] = [[]]
     for ch, wild in characters:
         if ch == ":" and len(segments) < 6:
             segments.append([])
         else:
             segments[-1].append((ch, wild))
-    return segments
+    if len(segments) < 6:
+        return wildcard_regex(characters)
+    head = ":".join(wildcard_regex(segment, "[^:]*", "[^:]") for segment in segments[:5])
+    return f"{head}:{wildcard_regex(segments[5])}"
 
 
 def wildcard_regex(characters: Sequence[tuple[str, bool]], star: str = ".*", one: str = ".") -> str:
