@@ -32,7 +32,7 @@ from supportkit.evaluate import (
     Decision, NamedPolicy, PolicyKind, PolicyMatch, Result, Subject, applicable_policies, decide, match_policy,
 )
 from supportkit.patterns import Pattern
-from supportkit.policy import Policy
+from supportkit.policy import ActionSet, Policy
 
 ALL_CHECKS = "all checks"
 SOME_CHECKS = "some checks"
@@ -68,7 +68,7 @@ class _Policies:
     keyed: list[np.ndarray] = field(default_factory=list)
     _keys: dict[int, tuple[str, ...]] = field(default_factory=dict)
     _reach: dict[int, list[int]] = field(default_factory=dict)
-    _statement_reach: dict[tuple, frozenset[int]] = field(default_factory=dict)
+    _statement_reach: dict[tuple[bool, ActionSet], frozenset[int]] = field(default_factory=dict)
 
     def signature(self, policy: Policy, context: RequestContext) -> tuple:
         """The values of the context keys ``policy`` reads: equal signatures, equal verdicts."""
@@ -84,7 +84,7 @@ class _Policies:
         if found is None:
             covered: set[int] = set()
             for statement in policy.statements:
-                action_key = (statement.not_action, tuple(p.text.lower() for p in statement.actions))
+                action_key = (statement.not_action, statement.action_set)  # ActionSet.of shares equal lists
                 indices = self._statement_reach.get(action_key)
                 if indices is None:
                     indices = self._statement_reach[action_key] = frozenset(

@@ -41,7 +41,7 @@ class Statement:
     index: int
     sid: str | None
     effect: Effect
-    actions: tuple[Pattern, ...]
+    actions: tuple[str, ...]  # as written; matched through action_set
     not_action: bool
     resources: tuple[Pattern, ...]
     not_resource: bool
@@ -82,14 +82,6 @@ class Statement:
     def context_dependent(self) -> bool:
         """Whether another request context could change whether this statement applies."""
         return bool(self.conditions) or bool(self.resource_variables)
-
-    @property
-    def is_unconditional_everything(self) -> bool:
-        """``Action "*"`` on ``Resource "*"`` with no condition (FullAWSAccess-like)."""
-        return (
-            not self.not_action and not self.not_resource and not self.conditions
-            and any(p.matches_everything for p in self.actions) and any(p.matches_everything for p in self.resources)
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,7 +203,9 @@ def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings:
     actions, not_action = _pair(raw, path, "Action", "NotAction")
     resources, not_resource = _pair(raw, path, "Resource", "NotResource")
     action_path = f"{path}.{'NotAction' if not_action else 'Action'}"
-    action_patterns = tuple(_action_pattern(text, f"{action_path}[{i}]") for i, text in enumerate(actions))
+    for i, text in enumerate(actions):
+        if text != "*" and not _ACTION_FORMAT.match(text):
+            raise PolicyError(f"{action_path}[{i}]", f"{text!r} is not an action of the form service:Action (or '*')")
     resource_path = f"{path}.{'NotResource' if not_resource else 'Resource'}"
     resource_patterns = tuple(
         _resource_pattern(text, f"{resource_path}[{i}]", variables) for i, text in enumerate(resources)
@@ -226,10 +220,9 @@ def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings:
         warnings.extend(condition_warnings)
     if not_action and effect_text == "Allow" and not_resource:
         warnings.append(f"{path}: Allow with NotAction and NotResource grants very broadly")
-    action_set = ActionSet.of(tuple(pattern.text for pattern in action_patterns))
     return Statement(
-        index, sid, Effect(effect_text), action_patterns, not_action, resource_patterns, not_resource, conditions,
-        action_set,
+        index, sid, Effect(effect_text), actions, not_action, resource_patterns, not_resource, conditions,
+        ActionSet.of(actions),
     )
 
 
@@ -296,12 +289,6 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
         return exact.__contains__
     regex = re.compile("|".join(f"(?:{wildcard_regex([(ch, True) for ch in p])})" for p in wild), re.DOTALL)
     return lambda action: action in exact or regex.fullmatch(action) is not None
-
-
-def _action_pattern(text: str, path: str) -> Pattern:
-    if text != "*" and not _ACTION_FORMAT.match(text):
-        raise PolicyError(path, f"{text!r} is not an action of the form service:Action (or '*')")
-    return Pattern.compile(text, ignore_case=True, variables=False)
 
 
 def _resource_pattern(text: str, path: str, variables: bool) -> Pattern:

@@ -1,7 +1,6 @@
 """Wildcards in Action, Resource and condition values: AWS's documented matches, in bounded time."""
 
 import re
-import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
