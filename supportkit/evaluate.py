@@ -170,6 +170,28 @@ class Subject:
         """The session policy of a session principal; AWS checks none for an IAM user or the root user."""
         return self.session_policy if self.principal.is_session else None
 
+    @cached_property
+    def layers(self) -> tuple["Layer", ...]:
+        """The layers that must each allow, in the documented order; the root user has only SCP levels."""
+        layers = []
+        if self.scps_apply:
+            layers.extend(Layer(_scp_level_name(level, index), level) for index, level in enumerate(self.scp_levels))
+        if not self.principal.is_root:
+            layers.append(Layer("identity-based policy", self.identity_policies))
+            if self.permissions_boundary is not None:
+                layers.append(Layer(PolicyKind.BOUNDARY.value, (self.permissions_boundary,)))
+            if self.session_policy_in_force is not None:
+                layers.append(Layer(PolicyKind.SESSION.value, (self.session_policy_in_force,)))
+        return tuple(layers)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One step of the evaluation that must allow; ``name`` is what ``blocked_by`` reports when it does not."""
+
+    name: str
+    policies: tuple[NamedPolicy, ...]
+
 
 @dataclass(frozen=True)
 class StatementRef:
@@ -320,41 +342,17 @@ def decide(subject: Subject, matches: dict[NamedPolicy, PolicyMatch]) -> Result:
     if denies:
         return Result(Decision.EXPLICIT_DENY, _canonical(denies), None, context_keys, conditional)
     allows: list[StatementRef] = []
-    if subject.scps_apply:
-        for index, level in enumerate(subject.scp_levels):
-            level_allows = [ref for named in level for ref in _refs(named, matches[named].allows)]
-            if not level_allows:
-                return Result(Decision.IMPLICIT_DENY, (), _scp_level_name(level, index), context_keys, conditional)
-            allows.extend(level_allows)
-    if subject.principal.is_root:
-        return Result(Decision.ALLOWED, _canonical(allows), None, context_keys, conditional)
-    layers = [(PolicyKind.IDENTITY, subject.identity_policies)]
-    if subject.permissions_boundary is not None:
-        layers.append((PolicyKind.BOUNDARY, (subject.permissions_boundary,)))
-    session = subject.session_policy_in_force
-    if session is not None:
-        layers.append((PolicyKind.SESSION, (session,)))
-    for kind, policies in layers:
-        layer_allows = [ref for named in policies for ref in _refs(named, matches[named].allows)]
+    for layer in subject.layers:
+        layer_allows = [ref for named in layer.policies for ref in _refs(named, matches[named].allows)]
         if not layer_allows:
-            blocked = "identity-based policy" if kind is PolicyKind.IDENTITY else kind.value
-            return Result(Decision.IMPLICIT_DENY, (), blocked, context_keys, conditional)
+            return Result(Decision.IMPLICIT_DENY, (), layer.name, context_keys, conditional)
         allows.extend(layer_allows)
     return Result(Decision.ALLOWED, _canonical(allows), None, context_keys, conditional)
 
 
 def applicable_policies(subject: Subject) -> tuple[NamedPolicy, ...]:
     """The policies that take part in this subject's decisions."""
-    policies: list[NamedPolicy] = []
-    if subject.scps_apply:
-        policies.extend(named for level in subject.scp_levels for named in level)
-    if not subject.principal.is_root:
-        policies.extend(subject.identity_policies)
-        if subject.permissions_boundary is not None:
-            policies.append(subject.permissions_boundary)
-        if subject.session_policy_in_force is not None:
-            policies.append(subject.session_policy_in_force)
-    return tuple(policies)
+    return tuple(named for layer in subject.layers for named in layer.policies)
 
 
 def evaluate(subject: Subject, action: str, resource: str = "*", context: RequestContext = EMPTY_CONTEXT) -> Result:
