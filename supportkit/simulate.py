@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from supportkit.context import ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate
-from supportkit.policy import json_limit, parse_policy
+from supportkit.policy import Policy, json_limit, parse_policy
 
 _REQUEST_FIELDS = frozenset(
     {"id", "principal", "action", "resource", "context", "identity_policies", "permissions_boundary",
@@ -50,19 +50,22 @@ class Simulator:
     """Turns request objects into results, compiling each distinct policy document once."""
 
     def __init__(self) -> None:
-        self._policies: dict[tuple[str, str], NamedPolicy] = {}
+        self._parsed: dict[str, Policy] = {}
+        self._named: dict[tuple[str, str], NamedPolicy] = {}
         self._principals: dict[str, Principal] = {}
 
     def policy(self, document: Any, field: str, kind: PolicyKind, level: int | None = None) -> NamedPolicy:
-        """The parsed policy at ``field``; the same document at the same place is parsed and wrapped once."""
-        key = (field, document if isinstance(document, str) else _canonical(document))
-        named = self._policies.get(key)
+        """The policy at ``field``: a document is parsed once, and wrapped once for each place it takes."""
+        text = document if isinstance(document, str) else _canonical(document)
+        named = self._named.get((field, text))
         if named is None:
-            try:
-                policy = parse_policy(document)
-            except PolicyError as error:
-                raise RequestError(str(error.located(field))) from None
-            named = self._policies[key] = NamedPolicy(field, kind, policy, level)
+            policy = self._parsed.get(text)
+            if policy is None:
+                try:
+                    policy = self._parsed[text] = parse_policy(document)
+                except PolicyError as error:
+                    raise RequestError(str(error.located(field))) from None
+            named = self._named[(field, text)] = NamedPolicy(field, kind, policy, level)
         return named
 
     def parse(self, raw: Any) -> Request:
