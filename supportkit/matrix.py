@@ -66,16 +66,12 @@ class _Policies:
     allow: list[np.ndarray] = field(default_factory=list)
     deny: list[np.ndarray] = field(default_factory=list)
     keyed: list[np.ndarray] = field(default_factory=list)
-    _keys: dict[int, tuple[str, ...]] = field(default_factory=dict)
     _reach: dict[int, list[int]] = field(default_factory=dict)
     _statement_reach: dict[tuple[bool, ActionSet], frozenset[int]] = field(default_factory=dict)
 
     def signature(self, policy: Policy, context: RequestContext) -> tuple:
         """The values of the context keys ``policy`` reads: equal signatures, equal verdicts."""
-        keys = self._keys.get(id(policy))
-        if keys is None:
-            keys = self._keys[id(policy)] = tuple(
-                dict.fromkeys(key for statement in policy.statements for key in statement.keys_read))
+        keys = policy.keys_read
         return context.signature(keys) if keys else ()
 
     def reach(self, policy: Policy) -> list[int]:
@@ -163,7 +159,7 @@ def _check_candidates(policy: Policy, names: list[str], check_actions: list[int]
 
 
 def _mix(*columns: np.ndarray) -> np.ndarray:
-    """One 64-bit key from several integer columns (wrapping arithmetic, collisions checked by the caller)."""
+    """One 64-bit key from several integer columns (wrapping arithmetic; the caller checks each key's decision)."""
     key = np.zeros(columns[0].shape, dtype=np.uint64)
     for column in columns:
         key = (key ^ column.astype(np.uint64)) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)

@@ -98,6 +98,11 @@ class Policy:
     document: Mapping[str, Any] = field(compare=False, repr=False)
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
 
+    @cached_property
+    def keys_read(self) -> tuple[str, ...]:
+        """Every context key some statement consults: equal values of these, equal answers."""
+        return tuple(dict.fromkeys(key for statement in self.statements for key in statement.keys_read))
+
     def statements_for(self, action: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction element covers ``action`` (before Resource and Condition)."""
         key = action.lower()
