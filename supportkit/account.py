@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 
 from supportkit.errors import InputError, PolicyError, SupportkitError, json_type
 from supportkit.evaluate import NamedPolicy, Principal, PolicyKind, PrincipalError, PrincipalType, Subject
-from supportkit.policy import Policy, decode_document, parse_policy
+from supportkit.policy import Policy, decode_document, parse_policy, policy_from_value
 
 DETAILS_FILE = "authorization-details.json"
 ACCOUNT_FILE = "account.json"
@@ -308,16 +308,11 @@ class _PolicyParser:
         self._parsed: dict[str, Policy] = {}
 
     def parse(self, document: Any) -> Policy:
-        if not isinstance(document, (Mapping, str)):
-            raise PolicyError("", f"a policy document must be an object or JSON text, not {json_type(document)}")
         value = decode_document(document)
-        if not isinstance(value, Mapping):
-            raise PolicyError("", f"a policy document must be a JSON object, not {json_type(value)}")
         key = json.dumps(value, sort_keys=True, separators=(",", ":"))
         policy = self._parsed.get(key)
         if policy is None:
-            policy = parse_policy(value)
-            self._parsed[key] = policy
+            policy = self._parsed[key] = policy_from_value(value)
         return policy
 
 

@@ -120,7 +120,7 @@ def decode_document(document: Any) -> Any:
     if isinstance(document, (bytes, bytearray)):
         document = document.decode("utf-8", errors="replace")
     if not isinstance(document, str):
-        raise PolicyError("", f"a policy document must be an object or JSON text, not {type(document).__name__}")
+        raise PolicyError("", f"a policy document must be an object or JSON text, not {json_type(document)}")
     text = document.strip()
     if text[:3].upper() == "%7B" or (text[:1] != "{" and "%" in text):
         text = urllib.parse.unquote(text).strip()
@@ -141,7 +141,11 @@ def json_limit(error: ValueError | RecursionError) -> str:
 
 def parse_policy(document: Any) -> Policy:
     """Parse and validate one policy document; raises PolicyError naming the JSON path of the first problem."""
-    value = decode_document(document)
+    return policy_from_value(decode_document(document))
+
+
+def policy_from_value(value: Any) -> Policy:
+    """:func:`parse_policy` for a document already decoded from JSON (see :func:`decode_document`)."""
     if not isinstance(value, Mapping):
         raise PolicyError("", f"a policy document must be a JSON object, not {json_type(value)}")
     warnings: list[str] = []
