@@ -65,14 +65,7 @@ def _diff(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     from supportkit.fetch import fetch_snapshot
 
-    session = None
-    if args.profile or args.region:
-        try:
-            import boto3
-        except ImportError:
-            raise SupportkitError("fetch needs boto3: pip install 'supportkit[aws]'") from None
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
-    folder = fetch_snapshot(Path(args.output), session)
+    folder = fetch_snapshot(Path(args.output), profile=args.profile, region=args.region)
     print(folder)
     return 0
 

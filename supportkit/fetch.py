@@ -9,14 +9,13 @@ the folder has no ``scps.json`` and ``account.json`` says why in its ``notes``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from supportkit.account import ACCOUNT_FILE, DETAILS_FILE, SCPS_FILE
 from supportkit.errors import SupportkitError
+from supportkit.files import write_text_atomically
 
 AUTHORIZATION_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
 _DETAIL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
@@ -27,8 +26,11 @@ class FetchError(SupportkitError):
     """A fetch that cannot go on: boto3 missing, no credentials, or IAM/STS refused a call."""
 
 
-def fetch_snapshot(out_dir: Path, session: Any = None) -> Path:
-    """Write a snapshot folder for the credentials of ``session`` (a boto3 Session; the default one if None).
+def fetch_snapshot(
+    out_dir: Path, session: Any = None, *, profile: str | None = None, region: str | None = None
+) -> Path:
+    """Write a snapshot folder for the credentials of ``session`` (a boto3 Session; when None, one made
+    from ``profile`` and ``region``, or the default one).
 
     The folder gets ``authorization-details.json`` (every page of get-account-authorization-details,
     merged), ``account.json`` (account id, alias, management account, notes) and, when Organizations
@@ -41,11 +43,11 @@ def fetch_snapshot(out_dir: Path, session: Any = None) -> Path:
     boto3 = _boto3()
     from botocore.exceptions import BotoCoreError, ClientError
 
-    session = session or boto3.Session()
-    region = session.region_name or "us-east-1"
+    session = session or boto3.Session(profile_name=profile, region_name=region)
+    api_region = session.region_name or "us-east-1"
     try:
-        account_id = session.client("sts", region_name=region).get_caller_identity()["Account"]
-        iam = session.client("iam", region_name=region)
+        account_id = session.client("sts", region_name=api_region).get_caller_identity()["Account"]
+        iam = session.client("iam", region_name=api_region)
         details = _authorization_details(iam)
     except (BotoCoreError, ClientError) as error:
         raise FetchError(f"cannot read the account's IAM data: {error}") from None
@@ -58,7 +60,7 @@ def fetch_snapshot(out_dir: Path, session: Any = None) -> Path:
     else:
         if aliases:
             account["name"] = aliases[0]
-    scps = _organization(session.client("organizations", region_name=region), account_id, account, notes)
+    scps = _organization(session.client("organizations", region_name=api_region), account_id, account, notes)
     if notes:
         account["notes"] = notes
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,13 +161,5 @@ def _json_default(value: Any) -> str:
 
 
 def _write(path: Path, value: Any) -> None:
-    """Write JSON through a temporary file, so that an interrupted fetch leaves no truncated file behind."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(value, out, indent=2, default=_json_default)
-            out.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    """JSON as the AWS CLI would print it, written whole (an interrupted fetch leaves no truncated file)."""
+    write_text_atomically(path, json.dumps(value, indent=2, default=_json_default) + "\n")

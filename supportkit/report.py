@@ -41,6 +41,7 @@ from urllib.parse import quote
 from supportkit import __version__
 from supportkit.context import context_from_arguments
 from supportkit.errors import SupportkitError
+from supportkit.files import write_text_atomically
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
@@ -335,7 +336,7 @@ def _render(job: _Job) -> AccountReport:
         headline = _headline(executed)
         executed.metadata["title"] = job.parameters["title"] or f"AWS Support access: {job.account_id}"
         body, _ = _exporter().from_notebook_node(executed)
-        _write_text(html_path, body)
+        write_text_atomically(html_path, body)
     except Exception as caught:  # noqa: BLE001 - whatever breaks one account must not stop the others
         error = _one_line_error(caught)
     return AccountReport(
@@ -370,13 +371,6 @@ def _one_line_error(error: BaseException) -> str:
         text = f"{type(error).__name__}: {error}"
     text = " ".join(_ANSI.sub("", text).split())
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write whole or not at all, so a browser never shows half a report."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
 
 
 # The whole run
@@ -451,7 +445,7 @@ def run_reports(
             raise
     done = tuple(report for report in reports if report is not None)
     index = out_dir / "index.html"
-    _write_text(index, _index_html(done, title=title))
+    write_text_atomically(index, _index_html(done, title=title))
     return ReportSummary(out_dir, index, done, workers, time.perf_counter() - started)
 
 

@@ -197,25 +197,28 @@ def test_fetch_member_account_that_may_not_walk_the_organization(tmp_path: Path)
     assert any("SCPs not fetched" in warning for warning in account.warnings)
 
 
-class StubbedOrganizations:
-    """A boto3 session whose Organizations client answers AccessDenied to everything."""
+class RefusingSession:
+    """A boto3 session (moto behind it) in which one service refuses one operation with an error code."""
 
-    def __init__(self) -> None:
+    def __init__(self, service: str, operation: str, code: str) -> None:
         self.session = boto3.Session(region_name="us-east-1")
         self.region_name = "us-east-1"
+        self.refusal = (service, operation, code)
 
     def client(self, service: str, **kwargs: Any) -> Any:
         client = self.session.client(service, **kwargs)
-        if service == "organizations":
+        refused, operation, code = self.refusal
+        if service == refused:
             stubber = Stubber(client)
-            stubber.add_client_error("describe_organization", service_error_code="AccessDeniedException")
+            stubber.add_client_error(operation, service_error_code=code)
             stubber.activate()
         return client
 
 
 def test_organizations_access_denied_leaves_a_note(tmp_path: Path) -> None:
     create_identities(boto3.client("iam"))
-    folder = fetch_snapshot(tmp_path / "snapshot", session=StubbedOrganizations())
+    folder = fetch_snapshot(tmp_path / "snapshot", session=RefusingSession(
+        "organizations", "describe_organization", "AccessDeniedException"))
     info = json.loads((folder / "account.json").read_text())
     assert "management_account" not in info
     assert info["notes"] == [
@@ -232,17 +235,9 @@ def test_fetch_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
 
 
 def test_iam_refusal_is_a_clear_error(tmp_path: Path) -> None:
-    class DeniedIam(StubbedOrganizations):
-        def client(self, service: str, **kwargs: Any) -> Any:
-            client = self.session.client(service, **kwargs)
-            if service == "iam":
-                stubber = Stubber(client)
-                stubber.add_client_error("get_account_authorization_details", service_error_code="AccessDenied")
-                stubber.activate()
-            return client
-
     with pytest.raises(FetchError, match=r"cannot read the account's IAM data.*AccessDenied"):
-        fetch_snapshot(tmp_path / "snapshot", session=DeniedIam())
+        fetch_snapshot(tmp_path / "snapshot", session=RefusingSession(
+            "iam", "get_account_authorization_details", "AccessDenied"))
     assert not (tmp_path / "snapshot").exists()
 
 
