@@ -838,7 +838,11 @@ def detach_policy(account: Account, policy_name: str, identity: str | None = Non
         identities.append(current)
     if not changed:
         raise UnknownPolicyError(f"no identity policy {policy_name!r} is attached to {identity or 'any identity'}")
-    return replace(account, identities=tuple(identities))
+    used = {id(named) for current in identities for named in current.subject.identity_policies}
+    policies = tuple(
+        named for named in account.policies if named.kind is not PolicyKind.IDENTITY or id(named) in used
+    )
+    return replace(account, identities=tuple(identities), policies=policies)
 
 
 def replace_policy(account: Account, policy_name: str, document: Any) -> Account:

@@ -21,7 +21,7 @@ import pandas as pd
 from supportkit.account import Account, IdentityType
 from supportkit.catalog import AccessLevel, Capability, Catalog, load_catalog
 from supportkit.context import EMPTY_CONTEXT
-from supportkit.evaluate import Decision, NamedPolicy, PolicyKind
+from supportkit.evaluate import Decision
 from supportkit.matrix import SOME_CHECKS
 from supportkit.policy import Effect
 
@@ -215,17 +215,6 @@ def console_breakage(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     return frame
 
 
-def _policies_in_use(account: Account) -> list[NamedPolicy]:
-    """The account's policies that govern some identity, and every SCP: a policy attached nowhere cannot matter."""
-    used = {
-        id(named)
-        for identity in account.identities
-        for named in (*identity.subject.identity_policies, identity.subject.permissions_boundary)
-        if named is not None
-    }
-    return [named for named in account.policies if named.kind is PolicyKind.SCP or id(named) in used]
-
-
 def resource_scoped_support_statements(account: Account, catalog: Catalog) -> pd.DataFrame:
     """Statements that name support actions but can never apply to them: their Resource is not ``*``.
 
@@ -238,7 +227,7 @@ def resource_scoped_support_statements(account: Account, catalog: Catalog) -> pd
     starred = [action for action in catalog if not action.takes_check_arns]
     checks = [action for action in catalog if action.takes_check_arns]
     rows = []
-    for named in _policies_in_use(account):
+    for named in account.policies:  # every policy that governs someone, and the SCPs
         covers: dict[int, list[str]] = {}  # statement index -> starred actions its Action names
         for action in starred:
             for statement in named.policy.statements_for(action.name):  # cached per policy, shared with the matrix

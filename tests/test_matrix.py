@@ -518,3 +518,12 @@ def test_service_linked_roles_and_role_paths_in_a_member_account(tmp_path):
     # SCPs never bind a service-linked role; the condition reads the role's path, which Plain lacks.
     assert decisions == {"AWSServiceRoleForSupport": ("allowed", "allowed"), "Pager": ("allowed", "explicitDeny"),
                          "Plain": ("implicitDeny", "explicitDeny"), "root": ("allowed", "explicitDeny")}
+
+
+def test_detaching_a_policy_from_everyone_drops_it_from_the_account_policies(tmp_path):
+    from supportkit.account import detach_policy
+
+    snapshot = write_snapshot(tmp_path / "drop", [user("ann", [("Cases", policy(statement("Allow", "support:*")))])])
+    account = load_account(snapshot)
+    assert [named.name for named in account.policies] == ["user/ann: Cases (inline)"]
+    assert detach_policy(account, "user/ann: Cases (inline)").policies == ()
