@@ -87,6 +87,7 @@ def context_from_arguments(pairs: Iterable[str]) -> dict[str, Any]:
     A key given several times is multivalued, and so is a JSON list value (``aws:TagKeys=["a","b"]``).
     """
     values: dict[str, list[Any]] = {}
+    listed: set[str] = set()
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
@@ -97,7 +98,7 @@ def context_from_arguments(pairs: Iterable[str]) -> dict[str, Any]:
             except json.JSONDecodeError as error:
                 raise ContextError(f"--context {pair!r}: the list is not valid JSON ({error.msg})") from None
             values.setdefault(key, []).extend(items if isinstance(items, list) else [items])
+            listed.add(key)
         else:
             values.setdefault(key, []).append(value)
-    return {key: found[0] if len(found) == 1 and not isinstance(found[0], list) else found
-            for key, found in values.items()}
+    return {key: found if len(found) > 1 or key in listed else found[0] for key, found in values.items()}

@@ -117,3 +117,8 @@ def test_a_recursion_error_anywhere_is_one_line(tmp_path, monkeypatch, capsys):
     assert main(["simulate", str(requests)]) == 2
     err = capsys.readouterr().err
     assert err == f"supportkit simulate: error: {requests}: the input is nested too deeply to read\n"
+
+
+def test_a_one_element_json_list_stays_multivalued():
+    assert context_from_arguments(['aws:TagKeys=["env"]', "aws:SourceIp=1.2.3.4"]) == {
+        "aws:TagKeys": ["env"], "aws:SourceIp": "1.2.3.4"}
