@@ -96,6 +96,11 @@ class AccountReport:
     def ok(self) -> bool:
         return self.error is None
 
+    @classmethod
+    def failure(cls, source: Path, stem: str, error: str) -> "AccountReport":
+        """An account that never reached its notebook: unreadable snapshot, or a worker that died."""
+        return cls(source, stem, None, None, None, error, None, None, 0.0)
+
 
 @dataclass(frozen=True)
 class ReportSummary:
@@ -163,12 +168,9 @@ def validate_parameters(parameters: Mapping[str, Any], notebook: Path = NOTEBOOK
 
 def _check_context(context: Mapping[str, Any]) -> None:
     """Fail once, before any kernel starts, rather than once per account inside the notebook."""
-    from supportkit.context import ContextError, RequestContext
+    from supportkit.context import RequestContext
 
-    try:
-        RequestContext.of(context)
-    except ContextError as error:
-        raise SupportkitError(str(error)) from None
+    RequestContext.of(context)  # a ContextError is a SupportkitError: the CLI prints it on one line
 
 
 # Finding and naming the accounts
@@ -425,7 +427,7 @@ def run_reports(
         futures: dict[Future[AccountReport], int] = {}
         for i, (source, stem, found) in enumerate(zip(sources, stems, identified)):
             if isinstance(found, str):
-                reports[i] = AccountReport(source, stem, None, None, None, found, None, None, 0.0)
+                reports[i] = AccountReport.failure(source, stem, found)
                 continue
             job = _Job(source, stem, found[0], found[1], out_dir, notebook,
                        {**parameters, "snapshot": str(source), "account_id": found[0]})
@@ -437,8 +439,7 @@ def run_reports(
                     try:
                         reports[i] = future.result()
                     except Exception as error:  # noqa: BLE001 - a worker that died (out of memory, killed)
-                        reports[i] = AccountReport(sources[i], stems[i], None, None, None, _one_line_error(error),
-                                                   None, None, 0.0)
+                        reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(error))
                     bar.update()
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)  # else the queued accounts would still run
