@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from supportkit.account import load_account, load_authorization_details
-from supportkit.catalog import load_catalog
-from supportkit.managed import aws_managed_policy
-from supportkit.matrix import build_matrix, write_matrix
+from supportkit.snapshot import load_account, load_authorization_details
+from supportkit.support.catalog import load_catalog
+from supportkit.support.managed import aws_managed_policy
+from supportkit.analysis.matrix import build_matrix, write_matrix
 
 ACCOUNT = "111122223333"
 AWS_MANAGED = ["AdministratorAccess", "ReadOnlyAccess", "AWSSupportAccess", "PowerUserAccess", "SecurityAudit",

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from supportkit.report import run_reports
+from supportkit.report.pipeline import run_reports
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_matrix import generate  # noqa: E402  (the generated accounts of the matrix benchmark)

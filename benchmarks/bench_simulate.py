@@ -14,8 +14,8 @@ import json
 import random
 import time
 
-from supportkit.catalog import load_catalog
-from supportkit.simulate import read_requests, simulate
+from supportkit.support.catalog import load_catalog
+from supportkit.iam.simulate import read_requests, simulate
 
 ACCOUNT = "111122223333"
 POLICIES = [

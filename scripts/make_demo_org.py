@@ -37,8 +37,8 @@ if str(REPO) not in sys.path:  # run from a clone without installing supportkit
     sys.path.insert(0, str(REPO))
 
 from supportkit.errors import PolicyError  # noqa: E402
-from supportkit.managed import aws_managed_policy  # noqa: E402
-from supportkit.policy import parse_policy  # noqa: E402
+from supportkit.support.managed import aws_managed_policy  # noqa: E402
+from supportkit.iam.policy import parse_policy  # noqa: E402
 
 OUT = REPO / "data" / "demo"
 VERSION = "2012-10-17"

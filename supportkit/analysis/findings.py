@@ -1,0 +1,481 @@
+"""Findings: the questions an analyst asks of a permission matrix, each answered as a DataFrame.
+
+Every finding reads the long matrix of :func:`supportkit.analysis.matrix.build_matrix` (one row per identity and
+action), so it answers under the request context that matrix was built with; ``conditional`` says when
+another context could change the answer. Explanations are the matrix's own: the deciding statements, or
+the layer (``blocked_by``) that had no Allow.
+
+A matrix holds up to identities x actions rows (10,000 x 120 = 1.2M): findings work on boolean arrays
+(one row per identity, one column per action) and on filtered slices, never on one cell at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from supportkit.snapshot import Account, IdentityType
+from supportkit.support.catalog import AccessLevel, Capability, Catalog, load_catalog
+from supportkit.iam.context import EMPTY_CONTEXT
+from supportkit.iam.evaluate import Decision
+from supportkit.analysis.matrix import SOME_CHECKS
+from supportkit.iam.policy import Effect
+
+IDENTITY_COLUMNS = ["identity_arn", "identity_type", "identity_name"]
+ROOT = IdentityType.ROOT.value
+
+CREATE_CASE = "support:CreateCase"
+DESCRIBE_CASES = "support:DescribeCases"
+ADD_COMMUNICATION = "support:AddCommunicationToCase"
+RESOLVE_CASE = "support:ResolveCase"
+GET_SUPPORT_PLAN = "supportplans:GetSupportPlan"
+START_SUPPORT_PLAN_UPDATE = "supportplans:StartSupportPlanUpdate"
+CREATE_SLACK_CHANNEL = "supportapp:CreateSlackChannelConfiguration"
+
+TA_CAPABILITIES = frozenset({
+    Capability.TA_READ, Capability.TA_CHANGE, Capability.TA_ORGANIZATION, Capability.TA_PRIORITY,
+})
+ANY_SUPPORT_ACTION = "any support action"
+OPEN_CASES = "open cases"
+SUPPORT_API_WITHOUT_TA_CONSOLE = "Support API's Trusted Advisor operations without the Trusted Advisor console"
+TA_CONSOLE_WITHOUT_SUPPORT_API = "Trusted Advisor console without the Support API's Trusted Advisor operations"
+GRANTS_NOTHING = "grants nothing"
+DENIES_NOTHING = "denies nothing"
+
+
+# Who is allowed what, as arrays
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """One row per identity (in matrix order), one column per action: True where the request is allowed.
+
+    A Trusted Advisor check action allowed on some checks only counts as allowed: the identity can use it.
+    """
+
+    identities: pd.DataFrame  # IDENTITY_COLUMNS and incomplete, one row per identity, index 0..n-1
+    columns: Mapping[str, int]  # lower-cased action name -> column of ``allowed``
+    allowed: np.ndarray  # bool, identities x actions
+
+    @classmethod
+    def of(cls, matrix: pd.DataFrame) -> "_Grid":
+        arns = matrix["identity_arn"].astype("category")
+        actions = matrix["action"].astype("category")
+        identity_codes = arns.cat.codes.to_numpy()
+        action_codes = actions.cat.codes.to_numpy()
+        granted = (matrix["decision"] == Decision.ALLOWED.value).to_numpy() | (
+            matrix["check_scope"] == SOME_CHECKS
+        ).to_numpy()
+        allowed = np.zeros((len(arns.cat.categories), len(actions.cat.categories)), dtype=bool)
+        allowed[identity_codes, action_codes] = granted
+        first = ~arns.duplicated().to_numpy()
+        identities = _plain(matrix.loc[first, [*IDENTITY_COLUMNS, "incomplete"]])
+        present = np.unique(action_codes)  # a filtered matrix keeps categories it no longer has rows for
+        columns = {str(actions.cat.categories[code]).lower(): int(code) for code in present}
+        return cls(identities, columns, allowed[identity_codes[first]])
+
+    def select(self, actions: Sequence[str]) -> np.ndarray:
+        """The columns of ``actions``, in that order; a name the matrix lacks is an error, not a silent False."""
+        missing = [name for name in actions if name.lower() not in self.columns]
+        if missing:
+            raise ValueError(
+                f"the matrix has no rows for {', '.join(missing)}: build it with the catalog given to the finding"
+            )
+        return self.allowed[:, [self.columns[name.lower()] for name in actions]]
+
+    def any(self, actions: Sequence[str]) -> np.ndarray:
+        """Per identity: allowed at least one of ``actions``."""
+        return self.select(actions).any(axis=1)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """A small slice of the matrix with its categorical columns as plain values and a fresh 0..n-1 index."""
+    return frame.astype({c: str for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)}).reset_index(
+        drop=True
+    )
+
+
+def _names_per_row(selected: np.ndarray, names: Sequence[str]) -> list[str]:
+    """For each row of a boolean array, the ``names`` of its True columns joined by ", " (one join per distinct row)."""
+    if not len(selected):
+        return []
+    patterns, inverse = np.unique(selected, axis=0, return_inverse=True)
+    labels = np.array(names, dtype=object)
+    joined = [", ".join(labels[pattern]) for pattern in patterns]
+    return [joined[i] for i in inverse.reshape(-1)]
+
+
+def _frame(identities: pd.DataFrame, rows: np.ndarray, columns: Mapping[str, Any]) -> pd.DataFrame:
+    """The identity columns of ``rows`` followed by ``columns`` (arrays already restricted to ``rows``)."""
+    frame = identities.loc[rows, IDENTITY_COLUMNS].reset_index(drop=True)
+    for name, values in columns.items():
+        frame[name] = values
+    return frame
+
+
+# Explanations: the matrix's own (Result.summary's words)
+
+
+def _cells(matrix: pd.DataFrame, actions: Iterable[str]) -> pd.DataFrame:
+    """The matrix rows of ``actions``; an ``explanation`` of a grant on some checks only says so first."""
+    cells = _plain(matrix.loc[matrix["action"].isin(list(actions))])
+    some = cells["check_scope"] == SOME_CHECKS
+    prefix = "allowed on some Trusted Advisor checks only; on checks no statement names: "
+    cells.loc[some, "explanation"] = prefix + cells.loc[some, "explanation"]
+    return cells
+
+
+def _who_is_allowed(matrix: pd.DataFrame, action: str) -> pd.DataFrame:
+    cells = _cells(matrix, [action])
+    if cells.empty and len(matrix):
+        raise ValueError(f"the matrix has no rows for {action}")
+    allowed = cells.loc[cells["decision"] == Decision.ALLOWED.value]
+    columns = [*IDENTITY_COLUMNS, "conditional", "context_keys", "incomplete", "explanation"]
+    return allowed[columns].reset_index(drop=True)
+
+
+def _granted_by(matrix: pd.DataFrame, arns: pd.Series, actions: Sequence[str]) -> pd.Series:
+    """Per identity ARN of ``arns``: the distinct explanations of its allowed cells among ``actions``."""
+    cells = _cells(matrix.loc[matrix["identity_arn"].isin(list(arns))], actions)
+    cells = cells.loc[(cells["decision"] == Decision.ALLOWED.value) | (cells["check_scope"] == SOME_CHECKS)]
+    joined = cells.groupby("identity_arn", sort=False)["explanation"].agg(lambda texts: "; ".join(dict.fromkeys(texts)))
+    return arns.map(joined).fillna("")
+
+
+# The findings
+
+
+def can_open_cases(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Identities allowed support:CreateCase, with the statements that allow it."""
+    return _who_is_allowed(matrix, CREATE_CASE)
+
+
+def can_read_all_cases(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Identities allowed support:DescribeCases.
+
+    AWS Support has no per-case permission: the action takes no resource, so whoever is allowed it reads
+    every case of the account, whoever opened it.
+    """
+    return _who_is_allowed(matrix, DESCRIBE_CASES)
+
+
+def can_resolve_cases(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Identities allowed support:ResolveCase (any case of the account: there is no per-case access)."""
+    return _who_is_allowed(matrix, RESOLVE_CASE)
+
+
+def _console_needs(catalog: Catalog) -> tuple[list[str], np.ndarray]:
+    """The actions Support Center uses internally, and which of them merely viewing cases needs.
+
+    Viewing needs the Read ones (AWS's ReadOnlyAccess grants exactly these); opening cases needs all of them.
+    """
+    internal = [action for action in catalog if action.support_center_internal]
+    for_reading = np.array([action.access_level in (AccessLevel.READ, AccessLevel.LIST) for action in internal])
+    return [action.name for action in internal], for_reading
+
+
+def _console_missing(grid: _Grid, catalog: Catalog) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """The internal actions, whether each identity can open and read cases, and which internal actions it lacks."""
+    internal, for_reading = _console_needs(catalog)
+    can_open = grid.any([CREATE_CASE])
+    can_read = grid.any([DESCRIBE_CASES])
+    needed = can_open[:, None] | (can_read[:, None] & for_reading[None, :])
+    return internal, can_open, can_read, needed & ~grid.select(internal)
+
+
+def console_breakage(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """Identities that may open or read cases whose Support Center console breaks: an internal action is denied.
+
+    AWS documents eight ``support:`` actions that Support Center calls on the user's behalf. Someone who
+    can open cases needs all of them; someone who can only read cases needs the Read ones (the set AWS's
+    ReadOnlyAccess grants), so read-only viewers are not flagged for lacking chat, call or rating actions.
+    """
+    grid = _Grid.of(matrix)
+    internal, can_open, can_read, missing = _console_missing(grid, catalog)
+    rows = missing.any(axis=1)
+    frame = _frame(grid.identities, rows, {
+        "can_open": can_open[rows],
+        "can_read": can_read[rows],
+        "missing_actions": _names_per_row(missing[rows], internal),
+        "missing_count": missing[rows].sum(axis=1),
+    })
+    row_index, column_index = np.nonzero(missing[rows])
+    wanted = pd.DataFrame({
+        "identity_arn": frame["identity_arn"].to_numpy()[row_index],
+        "action": np.array(internal, dtype=object)[column_index],
+    })
+    cells = _cells(matrix.loc[matrix["identity_arn"].isin(list(frame["identity_arn"]))], internal)
+    why = wanted.merge(cells[["identity_arn", "action", "explanation"]], on=["identity_arn", "action"], how="left")
+    why["text"] = why["action"] + ": " + why["explanation"]
+    frame["explanation"] = frame["identity_arn"].map(why.groupby("identity_arn", sort=False)["text"].agg("; ".join))
+    return frame
+
+
+def resource_scoped_support_statements(account: Account, catalog: Catalog) -> pd.DataFrame:
+    """Statements that name support actions but can never apply to them: their Resource is not ``*``.
+
+    AWS Support, Support Center, Support Plans, the Support App and the non-check Trusted Advisor actions
+    take no resource type, so every request is made on ``*``; a statement whose Resource (or NotResource)
+    does not cover ``*`` never applies: an Allow grants nothing and a Deny denies nothing. Trusted Advisor
+    check actions are left out, since check ARNs do scope them. One row per statement, for identity
+    policies, permissions boundaries and SCPs alike.
+    """
+    starred = [action for action in catalog if not action.takes_check_arns]
+    checks = [action for action in catalog if action.takes_check_arns]
+    rows = []
+    for named in account.policies:  # every policy that governs someone, and the SCPs
+        covers: dict[int, list[str]] = {}  # statement index -> starred actions its Action names
+        for action in starred:
+            for statement in named.policy.statements_for(action.name):  # cached per policy, shared with the matrix
+                covers.setdefault(statement.index, []).append(action.name)
+        names_checks = {s.index for action in checks for s in named.policy.statements_for(action.name)}
+        for statement in named.policy.statements:
+            affected = covers.get(statement.index)
+            if not affected or statement.matches_resource("*", EMPTY_CONTEXT):
+                continue
+            element = "NotResource" if statement.not_resource else "Resource"
+            resources = ", ".join(pattern.text for pattern in statement.resources)
+            verdict = GRANTS_NOTHING if statement.effect is Effect.ALLOW else DENIES_NOTHING
+            rows.append({
+                "policy": named.name,
+                "kind": named.kind.value,
+                "scp_target": named.target or "",
+                "statement": statement.index,
+                "sid": statement.sid or "",
+                "effect": statement.effect.value,
+                "resource_element": element,
+                "resources": resources,
+                "actions": ", ".join(affected),
+                "action_count": len(affected),
+                "verdict": verdict,
+                "explanation": (
+                    f"these actions are always requested on resource '*', which {element} {resources} "
+                    f"{'excludes' if statement.not_resource else 'does not match'}: for them the "
+                    f"{statement.effect.value} {verdict}"
+                    + ("; the Trusted Advisor check actions it names take check ARNs and are not judged here"
+                       if statement.index in names_checks else "")
+                ),
+            })
+    columns = [
+        "policy", "kind", "scp_target", "statement", "sid", "effect", "resource_element", "resources", "actions",
+        "action_count", "verdict", "explanation",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _support_ta_operations(catalog: Catalog) -> list[str]:
+    """support:DescribeTrustedAdvisor* and support:RefreshTrustedAdvisorCheck: Trusted Advisor via the Support API."""
+    return [a.name for a in catalog if a.prefix == "support" and a.capability in TA_CAPABILITIES]
+
+
+def namespace_mixups(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """Identities allowed Trusted Advisor in one IAM namespace but not the other.
+
+    The Trusted Advisor console is governed by ``trustedadvisor:`` actions; the AWS Support API's Trusted
+    Advisor operations (``support:DescribeTrustedAdvisor*``, ``support:RefreshTrustedAdvisorCheck``, used by
+    the CLI, SDKs and tools) by ``support:`` actions. A grant in one namespace does nothing for the other.
+    """
+    grid = _Grid.of(matrix)
+    api_actions = _support_ta_operations(catalog)
+    console_actions = [a.name for a in catalog if a.prefix == "trustedadvisor"]
+    api = grid.any(api_actions)
+    console = grid.any(console_actions)
+    frames = []
+    for rows, mixup, actions, explanation in (
+        (api & ~console, SUPPORT_API_WITHOUT_TA_CONSOLE, api_actions,
+         "can call the AWS Support API's Trusted Advisor operations, but no trustedadvisor: action is allowed, "
+         "and the Trusted Advisor console needs trustedadvisor: permissions"),
+        (console & ~api, TA_CONSOLE_WITHOUT_SUPPORT_API, console_actions,
+         "can use the Trusted Advisor console (trustedadvisor:), but the AWS Support API's Trusted Advisor "
+         "operations (aws support describe-trusted-advisor-checks...) need support: permissions, and none is allowed"),
+    ):
+        frame = _frame(grid.identities, rows, {
+            "mixup": mixup,
+            "allowed_actions": _names_per_row(grid.select(actions)[rows], actions),
+        })
+        frame["explanation"] = explanation + "; " + _granted_by(matrix, frame["identity_arn"], actions)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def root_only_access(matrix: pd.DataFrame) -> pd.DataFrame:
+    """One row when the root user is the only identity allowed any support action, or to open cases; else none.
+
+    Then every case means signing in with the root credentials, which AWS advises to keep for the few
+    tasks only root can do.
+    """
+    grid = _Grid.of(matrix)
+    root = (grid.identities["identity_type"] == ROOT).to_numpy()
+    others = ~root
+    open_cases = grid.any([CREATE_CASE])
+    if grid.allowed[root].any() and not grid.allowed[others].any():
+        scope = ANY_SUPPORT_ACTION
+        text = "no user or role is allowed any support, Trusted Advisor or support plan action"
+    elif open_cases[root].any() and not open_cases[others].any():
+        scope = OPEN_CASES
+        text = f"no user or role is allowed {CREATE_CASE}: every case must be opened as root"
+    else:
+        scope = text = ""
+    rows = root & bool(scope)
+    incomplete = int(grid.identities.loc[others, "incomplete"].sum())
+    if incomplete:
+        text += f" ({incomplete} identities are incomplete: their access may be understated)"
+    return _frame(grid.identities, rows, {"scope": scope, "explanation": text})
+
+
+def plan_gaps(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> pd.DataFrame:
+    """On a plan without the Support API (basic, developer): identities allowed actions that need a paid plan.
+
+    IAM allows them, but AWS refuses the API calls (SubscriptionRequiredException): through the API, CLI and
+    SDKs these permissions do nothing until the plan changes; Support Center still serves what the plan
+    covers. Empty when the plan is unknown or provides the Support API.
+    """
+    grid = _Grid.of(matrix)
+    plan = account.info.support_plan
+    paid = [action.name for action in catalog if action.requires_paid_plan]
+    selected = grid.select(paid)
+    rows = selected.any(axis=1) & (plan is not None and not plan.provides_support_api)
+    plan_name = plan.value if plan is not None else ""
+    frame = _frame(grid.identities, rows, {
+        "support_plan": plan_name,
+        "actions": _names_per_row(selected[rows], paid),
+        "action_count": selected[rows].sum(axis=1),
+    })
+    frame["explanation"] = (
+        f"AWS serves these actions through its APIs only on Business, Enterprise On-Ramp or Enterprise support: on "
+        f"the {plan_name} plan the calls fail (SubscriptionRequiredException) whatever IAM allows; Support Center "
+        "still serves what the plan includes"
+    )
+    return frame
+
+
+def incomplete_identities(account: Account) -> pd.DataFrame:
+    """Identities whose decisions may be wrong: a policy governing them could not be read. One row per problem."""
+    rows = [
+        (identity.arn, identity.type.value, identity.name, problem)
+        for identity in account.identities
+        for problem in identity.problems
+    ]
+    return pd.DataFrame(rows, columns=[*IDENTITY_COLUMNS, "problem"])
+
+
+class Persona(Enum):
+    """What an identity can do with AWS Support, in precedence order: the first that fits wins.
+
+    CONSOLE_BROKEN comes first because the identity's case access does not work in Support Center. There is
+    no "billing cases only" persona: support: actions take no resource and no service condition key, so IAM
+    cannot tell a billing case from a technical one.
+    """
+
+    CONSOLE_BROKEN = "Console broken"  # can open or read cases, but lacks an action Support Center uses internally
+    FULL_SUPPORT = "Full support access"  # open, read, reply and resolve
+    CASE_MANAGER_WITHOUT_RESOLVE = "Case manager without resolve"  # open, read and reply, not resolve
+    CASE_OPENER = "Case opener"  # open, but not both read and reply
+    CASE_RESPONDER = "Case responder"  # read, and reply or resolve, not open
+    CASE_VIEWER = "Read-only case viewer"  # read only
+    PLAN_ADMINISTRATOR = "Support plan administrator"  # no case access; can change the support plan
+    TRUSTED_ADVISOR_ONLY = "Trusted Advisor only"  # no case access nor plan change; reads or changes Trusted Advisor
+    OTHER = "Other support permissions"  # something else allowed (case options, Slack app, plan read...)
+    NO_ACCESS = "No support access"  # no catalog action allowed
+
+
+def persona_actions(catalog: Catalog) -> dict[str, tuple[str, ...]]:
+    """The key actions behind each capability column of :func:`personas`: allowed one of them, the column is True."""
+    return {
+        "can_open": (CREATE_CASE,),
+        "can_read": (DESCRIBE_CASES,),
+        "can_reply": (ADD_COMMUNICATION,),
+        "can_resolve": (RESOLVE_CASE,),
+        "ta_read": tuple(a.name for a in catalog if a.capability is Capability.TA_READ),
+        "ta_change": tuple(a.name for a in catalog if a.capability is Capability.TA_CHANGE),
+        "plan_read": (GET_SUPPORT_PLAN,),
+        "plan_change": (START_SUPPORT_PLAN_UPDATE,),
+        "slack_app": (CREATE_SLACK_CHANNEL,),
+    }
+
+
+def personas(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """Each identity's :class:`Persona` and capability columns (see :func:`persona_actions` for their actions).
+
+    Trusted Advisor check actions allowed on some checks only count as allowed.
+    """
+    grid = _Grid.of(matrix)
+    can = {column: grid.any(actions) for column, actions in persona_actions(catalog).items()}
+    _, _, _, missing = _console_missing(grid, catalog)
+    opens, reads, replies, resolves = can["can_open"], can["can_read"], can["can_reply"], can["can_resolve"]
+    conditions = {
+        Persona.CONSOLE_BROKEN: missing.any(axis=1),
+        Persona.FULL_SUPPORT: opens & reads & replies & resolves,
+        Persona.CASE_MANAGER_WITHOUT_RESOLVE: opens & reads & replies,
+        Persona.CASE_OPENER: opens,
+        Persona.CASE_RESPONDER: reads & (replies | resolves),
+        Persona.CASE_VIEWER: reads,
+        Persona.PLAN_ADMINISTRATOR: can["plan_change"],
+        Persona.TRUSTED_ADVISOR_ONLY: can["ta_read"] | can["ta_change"],
+        Persona.OTHER: grid.allowed.any(axis=1),
+    }
+    labels = np.select(list(conditions.values()), [p.value for p in conditions], default=Persona.NO_ACCESS.value)
+    return _frame(grid.identities, np.ones(len(grid.identities), dtype=bool), {
+        "persona": pd.Categorical(labels, categories=[p.value for p in Persona]),
+        **can,
+        "incomplete": grid.identities["incomplete"].to_numpy(),
+    })
+
+
+def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = None) -> dict[str, Any]:
+    """The headline numbers of the report index; ``personas`` counts every persona, zeros included."""
+    catalog = catalog or load_catalog()
+    people = personas(matrix, catalog)
+    counts = people["persona"].value_counts(sort=False)
+    plan = account.info.support_plan
+    return {
+        "account_id": account.info.account_id,
+        "account_name": account.info.name,
+        "support_plan": plan.value if plan is not None else None,
+        "identities": len(people),
+        "incomplete_identities": int(people["incomplete"].sum()),
+        "can_open_cases": int(people["can_open"].sum()),
+        "can_read_all_cases": int(people["can_read"].sum()),
+        "can_resolve_cases": int(people["can_resolve"].sum()),
+        "can_change_plan": int(people["plan_change"].sum()),
+        "trusted_advisor_users": int((people["ta_read"] | people["ta_change"]).sum()),
+        "personas": {persona.value: int(counts[persona.value]) for persona in Persona},
+    }
+
+
+TITLES: dict[str, str] = {
+    "personas": "What each identity can do with AWS Support",
+    "can_open_cases": "Who can open support cases",
+    "can_read_all_cases": "Who can read every support case of the account",
+    "can_resolve_cases": "Who can resolve support cases",
+    "console_breakage": "Case access that Support Center cannot serve (internal actions denied)",
+    "namespace_mixups": "Trusted Advisor allowed in one namespace only (support: vs trustedadvisor:)",
+    "plan_gaps": "Permissions the support plan does not honour",
+    "root_only_access": "Only the root user has support access",
+    "resource_scoped_support_statements": "Statements scoped to resources that support actions never use",
+    "incomplete_identities": "Identities whose policies could not all be read",
+}
+"""The stable key and human title of each finding of :func:`all_findings`, in report order."""
+
+
+def all_findings(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> dict[str, pd.DataFrame]:
+    """Every finding by the keys of :data:`TITLES`, in its order; each frame's ``attrs["title"]`` holds its title."""
+    findings = {
+        "personas": personas(matrix, catalog),
+        "can_open_cases": can_open_cases(matrix),
+        "can_read_all_cases": can_read_all_cases(matrix),
+        "can_resolve_cases": can_resolve_cases(matrix),
+        "console_breakage": console_breakage(matrix, catalog),
+        "namespace_mixups": namespace_mixups(matrix, catalog),
+        "plan_gaps": plan_gaps(matrix, account, catalog),
+        "root_only_access": root_only_access(matrix),
+        "resource_scoped_support_statements": resource_scoped_support_statements(account, catalog),
+        "incomplete_identities": incomplete_identities(account),
+    }
+    for key, frame in findings.items():
+        frame.attrs["title"] = TITLES[key]
+    return findings

@@ -1,0 +1,5 @@
+"""The supportkit command line."""
+
+from supportkit.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,155 @@
+"""The ``supportkit`` command line. Bad input ends with a one-line error, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from supportkit import __version__
+from supportkit.iam.context import context_from_arguments
+from supportkit.errors import SupportkitError
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from supportkit.iam.simulate import read_requests, simulate
+
+    if args.file in (None, "-"):
+        text = sys.stdin.read()
+    else:
+        text = _read_text(Path(args.file))
+    failed = False
+    out = sys.stdout
+    for result in simulate(read_requests(text)):
+        failed = failed or "error" in result
+        out.write(json.dumps(result, separators=(",", ":")) + "\n")
+    return 1 if failed else 0
+
+
+CONTEXT_HELP = ("a condition key added to every request, e.g. aws:MultiFactorAuthPresent=true; repeat a key, or "
+                'give a JSON list (aws:TagKeys=["a","b"]), for a multivalued one')
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from supportkit.snapshot import load_account
+    from supportkit.analysis.matrix import build_matrix, write_matrix
+
+    account = load_account(args.snapshot, scps=args.scps, management_account=args.management_account or None)
+    for warning in account.warnings:
+        print(f"supportkit matrix: warning: {warning}", file=sys.stderr)
+    for identity in account.identities:
+        for problem in identity.problems:
+            print(f"supportkit matrix: incomplete: {identity.arn}: {problem}", file=sys.stderr)
+    matrix = build_matrix(account, context=context_from_arguments(args.context))
+    write_matrix(matrix, args.format, args.output)
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from supportkit.snapshot import load_account
+    from supportkit.analysis.diff import diff_accounts
+
+    before, after = load_account(args.before), load_account(args.after)
+    changes = diff_accounts(before, after, context=context_from_arguments(args.context))
+    out = sys.stdout
+    for row in changes.identities.itertuples(index=False):
+        out.write(json.dumps({"identity_arn": row.identity_arn, "identity_type": row.identity_type,
+                              "change": row.change}) + "\n")
+    for record in changes.cells.astype(str).to_dict(orient="records"):
+        out.write(json.dumps(record) + "\n")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from supportkit.snapshot.fetch import fetch_snapshot
+
+    folder = fetch_snapshot(Path(args.output), profile=args.profile, region=args.region)
+    print(folder)
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SupportkitError(f"{path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise SupportkitError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="supportkit",
+        description="Who in an AWS account can open, read, answer and resolve AWS Support cases, "
+        "use Trusted Advisor, or change the support plan, and why.",
+    )
+    parser.add_argument("--version", action="version", version=f"supportkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    simulate = commands.add_parser(
+        "simulate", help="evaluate JSON requests (one JSON object, or JSON Lines) and print one result per line"
+    )
+    simulate.add_argument("file", nargs="?", help="request file (standard input when absent or '-')")
+    simulate.set_defaults(run=_simulate)
+
+    matrix = commands.add_parser(
+        "matrix", help="every identity of an account snapshot against every Support action, in long form"
+    )
+    matrix.add_argument("snapshot", help="account snapshot folder, or an authorization-details JSON file (.gz too)")
+    matrix.add_argument("--scps", help="SCPs in force, from the organization root to the account (scps.json shape)")
+    matrix.add_argument("--management-account", action="store_true",
+                        help="the account is the organization's management account: SCPs do not apply")
+    matrix.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                        help=CONTEXT_HELP)
+    matrix.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
+                        help="csv (default), json (JSON Lines, one row per line) or parquet (needs -o)")
+    matrix.add_argument("-o", "--output", help="output file (standard output when absent)")
+    matrix.set_defaults(run=_matrix)
+
+    from supportkit.report.pipeline import add_report_arguments
+
+    report = commands.add_parser(
+        "report", help="one self-contained HTML report per account (papermill), and an index linking them"
+    )
+    add_report_arguments(report)
+
+    diff = commands.add_parser(
+        "diff", help="what changed between two snapshots of one account: identities added or removed, then "
+        "every cell whose decision changed, as JSON Lines"
+    )
+    diff.add_argument("before", help="the older snapshot (folder or authorization-details file)")
+    diff.add_argument("after", help="the newer snapshot")
+    diff.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                      help=CONTEXT_HELP)
+    diff.set_defaults(run=_diff)
+
+    fetch = commands.add_parser(
+        "fetch", help="write an account snapshot folder for the current AWS credentials (read-only calls; extra 'aws')"
+    )
+    fetch.add_argument("-o", "--output", required=True, help="a new or empty folder to write the snapshot into")
+    fetch.add_argument("--profile", help="AWS profile name (default: the usual credential chain)")
+    fetch.add_argument("--region", help="AWS region for the API calls (default: the profile's, else us-east-1)")
+    fetch.set_defaults(run=_fetch)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except SupportkitError as error:
+        print(f"supportkit {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except RecursionError:  # a last resort: readers turn input nested thousands of levels deep into errors
+        source = getattr(args, "file", None)
+        where = f"{source}: " if source not in (None, "-") else "standard input: "
+        print(f"supportkit {args.command}: error: {where}the input is nested too deeply to read", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

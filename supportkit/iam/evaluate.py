@@ -1,0 +1,364 @@
+"""IAM policy evaluation logic for one request, as the IAM User Guide documents it, with an explanation.
+
+Order of the documented flow: an explicit Deny in any applicable policy wins; then every SCP level,
+from the organization root to the account, must allow (SCPs do not apply in the management account
+nor to service-linked roles); then identity-based policies must allow; then the permissions boundary,
+when present, must allow; then the session policy of a role session, when present, must allow (AWS checks
+none for other principals). Otherwise the request is implicitly denied. The account root user is not
+governed by identity policies or boundaries.
+
+Everything here is pure: no I/O, policies already parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from enum import Enum
+from typing import Any, Iterable, Sequence
+
+from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
+from supportkit.errors import SupportkitError
+from supportkit.iam.policy import Effect, Policy, Statement
+
+
+class Decision(str, Enum):
+    """The IAM policy simulator's words for the outcome of a request."""
+
+    ALLOWED = "allowed"
+    EXPLICIT_DENY = "explicitDeny"
+    IMPLICIT_DENY = "implicitDeny"
+
+
+class PolicyKind(str, Enum):
+    IDENTITY = "identity"
+    BOUNDARY = "permissions boundary"
+    SESSION = "session policy"
+    SCP = "scp"
+
+
+class PrincipalType(str, Enum):
+    """The value of ``aws:PrincipalType`` for each kind of principal supportkit evaluates."""
+
+    ROOT = "Account"
+    USER = "User"
+    ASSUMED_ROLE = "AssumedRole"
+
+
+class PrincipalError(SupportkitError, ValueError):
+    """A principal ARN that is not a user, role, assumed-role session or account root."""
+
+
+_PRINCIPAL = re.compile(
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):(?P<service>iam|sts)::"
+    r"(?P<account>\d{12}):(?P<resource>.+)$"
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who makes the request. A role is evaluated as a session of that role."""
+
+    arn: str
+    partition: str
+    account: str
+    type: PrincipalType
+    name: str  # user name, role name, or the account id for the root user
+    path: str = "/"
+    session_name: str | None = None
+
+    @classmethod
+    def parse(cls, arn: Any) -> "Principal":
+        if not isinstance(arn, str):
+            raise PrincipalError(f"principal must be an ARN string, not {type(arn).__name__}")
+        match = _PRINCIPAL.match(arn)
+        if not match:
+            raise PrincipalError(f"principal {arn!r} is not an IAM user, role, assumed-role or root ARN")
+        partition, service, account, resource = match.group("partition", "service", "account", "resource")
+        if service == "iam" and resource == "root":
+            return cls(arn, partition, account, PrincipalType.ROOT, account)
+        if service == "iam" and resource.startswith(("user/", "role/")):
+            kind, _, rest = resource.partition("/")
+            path, _, name = rest.rpartition("/")
+            if not name:
+                raise PrincipalError(f"principal {arn!r} has no {kind} name")
+            path = f"/{path}/" if path else "/"
+            principal_type = PrincipalType.USER if kind == "user" else PrincipalType.ASSUMED_ROLE
+            return cls(arn, partition, account, principal_type, name, path)
+        if service == "sts" and resource.startswith("assumed-role/"):
+            parts = resource.split("/")
+            if len(parts) != 3 or not parts[1] or not parts[2]:
+                raise PrincipalError(f"principal {arn!r} must be assumed-role/ROLE/SESSION")
+            return cls(arn, partition, account, PrincipalType.ASSUMED_ROLE, parts[1], "/", parts[2])
+        raise PrincipalError(f"principal {arn!r} is not an IAM user, role, assumed-role or root ARN")
+
+    @property
+    def is_root(self) -> bool:
+        return self.type is PrincipalType.ROOT
+
+    @property
+    def is_session(self) -> bool:
+        """A role session (roles are evaluated as sessions): the only principal a session policy can limit."""
+        return self.type is PrincipalType.ASSUMED_ROLE
+
+    @property
+    def service_linked(self) -> bool:
+        """Service-linked roles live under /aws-service-role/ and are exempt from SCPs."""
+        return self.type is PrincipalType.ASSUMED_ROLE and self.path.startswith("/aws-service-role/")
+
+    @property
+    def principal_arn(self) -> str:
+        """``aws:PrincipalArn``: for a role session, the ARN of the role rather than of the session."""
+        if self.type is PrincipalType.ASSUMED_ROLE:
+            return f"arn:{self.partition}:iam::{self.account}:role{self.path}{self.name}"
+        return self.arn
+
+    @cached_property
+    def derived_context(self) -> RequestContext:
+        """The global condition keys AWS sets from the principal alone."""
+        return RequestContext.of(self.derived_keys())
+
+    def derived_keys(self) -> dict[str, str]:
+        """The global condition keys AWS sets from the principal alone."""
+        keys = {
+            "aws:PrincipalArn": self.principal_arn,
+            "aws:PrincipalAccount": self.account,
+            "aws:PrincipalType": self.type.value,
+            # Present in every request signed with AWS credentials; true only for AWS service principals.
+            "aws:PrincipalIsAWSService": "false",
+        }
+        if self.type is PrincipalType.USER:
+            keys["aws:username"] = self.name
+        if self.type is PrincipalType.ROOT:
+            keys["aws:userid"] = self.account
+        return keys
+
+
+@dataclass(frozen=True, eq=False)
+class NamedPolicy:
+    """A parsed policy with where it applies: its name, its kind and, for SCPs, its level and target.
+
+    Compared by identity: the same document attached twice is two attachments.
+    """
+
+    name: str
+    kind: PolicyKind
+    policy: Policy
+    level: int | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Everything that governs one principal's requests."""
+
+    principal: Principal
+    identity_policies: tuple[NamedPolicy, ...] = ()
+    permissions_boundary: NamedPolicy | None = None
+    session_policy: NamedPolicy | None = None
+    scp_levels: tuple[tuple[NamedPolicy, ...], ...] = ()
+    management_account: bool = False
+
+    @property
+    def scps_apply(self) -> bool:
+        """SCPs restrict member accounts only, and never service-linked roles."""
+        return bool(self.scp_levels) and not self.management_account and not self.principal.service_linked
+
+    @property
+    def session_policy_in_force(self) -> NamedPolicy | None:
+        """The session policy of a session principal; AWS checks none for an IAM user or the root user."""
+        return self.session_policy if self.principal.is_session else None
+
+    @cached_property
+    def layers(self) -> tuple["Layer", ...]:
+        """The layers that must each allow, in the documented order; the root user has only SCP levels."""
+        layers = []
+        if self.scps_apply:
+            layers.extend(Layer(_scp_level_name(level, index), level) for index, level in enumerate(self.scp_levels))
+        if not self.principal.is_root:
+            layers.append(Layer("identity-based policy", self.identity_policies))
+            if self.permissions_boundary is not None:
+                layers.append(Layer(PolicyKind.BOUNDARY.value, (self.permissions_boundary,)))
+            if self.session_policy_in_force is not None:
+                layers.append(Layer(PolicyKind.SESSION.value, (self.session_policy_in_force,)))
+        return tuple(layers)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One step of the evaluation that must allow; ``name`` is what ``blocked_by`` reports when it does not."""
+
+    name: str
+    policies: tuple[NamedPolicy, ...]
+
+
+@dataclass(frozen=True)
+class StatementRef:
+    """Names one statement that took part in a decision."""
+
+    policy: str
+    kind: PolicyKind
+    index: int
+    sid: str | None
+    effect: Effect
+    level: int | None = None
+    target: str | None = None
+
+    @cached_property
+    def description(self) -> str:
+        """One line for people: effect, layer, policy, statement index and Sid."""
+        if self.kind is PolicyKind.SCP:
+            where = f"SCP level {self.level}" + (f" ({self.target}) " if self.target else " ")
+        else:
+            where = f"{self.kind.value} "
+        sid = f" (Sid {self.sid})" if self.sid else ""
+        return f"{self.effect.value} in {where}policy {self.policy!r} Statement[{self.index}]{sid}"
+
+    @cached_property
+    def json(self) -> dict[str, Any]:
+        """The ``deciding_statements`` entry of a simulate result (shared: do not modify)."""
+        data: dict[str, Any] = {
+            "policy": self.policy, "kind": self.kind.value, "statement": self.index, "sid": self.sid,
+            "effect": self.effect.value,
+        }
+        if self.kind is PolicyKind.SCP:
+            data["scp_level"] = self.level
+            data["target"] = self.target
+        return data
+
+
+@dataclass(frozen=True)
+class Result:
+    """A decision and why: the statements that decided it, the layer that blocked, the keys consulted."""
+
+    decision: Decision
+    deciding: tuple[StatementRef, ...]
+    blocked_by: str | None
+    context_keys: tuple[str, ...]
+    conditional: bool
+
+    @property
+    def summary(self) -> str:
+        if self.decision is Decision.EXPLICIT_DENY:
+            return "explicitly denied by " + "; ".join(ref.description for ref in self.deciding)
+        if self.decision is Decision.IMPLICIT_DENY:
+            return f"implicitly denied: no {self.blocked_by} statement allows it"
+        granted = [ref.description for ref in self.deciding if ref.kind is PolicyKind.IDENTITY]
+        return "allowed by " + ("; ".join(granted) if granted else "the root user's full access")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision.value,
+            "explanation": {
+                "summary": self.summary,
+                "deciding_statements": [ref.json for ref in self.deciding],
+                "blocked_by": self.blocked_by,
+                "context_keys": list(self.context_keys),
+                "conditional": self.conditional,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class PolicyMatch:
+    """What one policy says of one request: its matching Allow and Deny statements."""
+
+    allows: tuple[Statement, ...]
+    denies: tuple[Statement, ...]
+    keys: tuple[str, ...]
+
+
+NO_MATCH = PolicyMatch((), (), ())
+
+
+def match_policy(policy: Policy, action: str, resource: str, context: RequestContext) -> PolicyMatch:
+    """The statements of ``policy`` that apply to the request (Action, then Resource, then Condition)."""
+    candidates = policy.statements_for(action)
+    if not candidates:
+        return NO_MATCH
+    allows: list[Statement] = []
+    denies: list[Statement] = []
+    keys: list[str] = []
+    for statement in candidates:
+        if statement.context_dependent:
+            keys.extend(statement.keys_read)
+        if statement.matches_resource(resource, context) and statement.conditions_hold(context):
+            (allows if statement.effect is Effect.ALLOW else denies).append(statement)
+    return PolicyMatch(tuple(allows), tuple(denies), tuple(keys))
+
+
+@lru_cache(maxsize=65536)
+def _ref(policy: NamedPolicy, statement: Statement) -> StatementRef:
+    return StatementRef(
+        policy.name, policy.kind, statement.index, statement.sid, statement.effect, policy.level, policy.target
+    )
+
+
+def _refs(policy: NamedPolicy, statements: Iterable[Statement]) -> list[StatementRef]:
+    return [_ref(policy, statement) for statement in statements]
+
+
+def _scp_level_name(level: Sequence[NamedPolicy], index: int) -> str:
+    target = level[0].target if level and level[0].target else None
+    return f"SCP level {index}" + (f" ({target})" if target else "")
+
+
+_PRINCIPAL_KEYS = frozenset({
+    "aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:username", "aws:userid",
+    "aws:principalorgid", "aws:principalorgpaths", "aws:principalisawsservice", "aws:principalservicename",
+    "aws:principalservicenameslist",
+})
+_KIND_ORDER = {PolicyKind.SCP: 0, PolicyKind.IDENTITY: 1, PolicyKind.BOUNDARY: 2, PolicyKind.SESSION: 3}
+
+
+def is_principal_key(key: str) -> bool:
+    """Whether a (lower-cased) context key describes the principal itself: its ARN, name, account, tags.
+
+    Such a key has the same value in every request of the principal, so a condition on it alone does
+    not make a decision ``conditional``.
+    """
+    return key in _PRINCIPAL_KEYS or key.startswith("aws:principaltag/")
+
+
+def _canonical(refs: list[StatementRef]) -> tuple[StatementRef, ...]:
+    """Statements in a stable order (layer, SCP level, policy name, index), whatever the attachment order."""
+    if len(refs) < 2:
+        return tuple(refs)
+    return tuple(sorted(refs, key=lambda r: (_KIND_ORDER[r.kind], r.level or 0, r.policy, r.index)))
+
+
+def decide(subject: Subject, matches: dict[NamedPolicy, PolicyMatch]) -> Result:
+    """Combine per-policy matches into the decision, following the documented evaluation order."""
+    keys: set[str] = set()
+    denies: list[StatementRef] = []
+    for named, found in matches.items():
+        if found.keys:
+            keys.update(found.keys)
+        if found.denies:
+            denies.extend(_refs(named, found.denies))
+    context_keys = tuple(sorted(keys)) if keys else ()
+    conditional = bool(keys) and not all(map(is_principal_key, context_keys))
+    if denies:
+        return Result(Decision.EXPLICIT_DENY, _canonical(denies), None, context_keys, conditional)
+    allows: list[StatementRef] = []
+    for layer in subject.layers:
+        layer_allows = [ref for named in layer.policies for ref in _refs(named, matches[named].allows)]
+        if not layer_allows:
+            return Result(Decision.IMPLICIT_DENY, (), layer.name, context_keys, conditional)
+        allows.extend(layer_allows)
+    return Result(Decision.ALLOWED, _canonical(allows), None, context_keys, conditional)
+
+
+def applicable_policies(subject: Subject) -> tuple[NamedPolicy, ...]:
+    """The policies that take part in this subject's decisions."""
+    return tuple(named for layer in subject.layers for named in layer.policies)
+
+
+def evaluate(subject: Subject, action: str, resource: str = "*", context: RequestContext = EMPTY_CONTEXT) -> Result:
+    """The decision AWS reaches for ``subject`` requesting ``action`` on ``resource`` in ``context``."""
+    full_context = context.with_defaults(subject.principal.derived_context)
+    matches = {
+        named: match_policy(named.policy, action, resource, full_context) for named in applicable_policies(subject)
+    }
+    return decide(subject, matches)

@@ -1,0 +1,180 @@
+"""Wildcards and policy variables, as IAM matches Action, Resource and string/ARN condition values.
+
+A pattern is compiled once. Literal parts may hold ``*`` (any run of characters) and ``?`` (one
+character); ``${key}`` and ``${key, 'default'}`` are policy variables resolved from the request
+context at match time; ``${*}``, ``${?}`` and ``${$}`` stand for the literal characters. A variable
+that the context cannot resolve makes the pattern match nothing, as AWS documents.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Sequence
+
+from supportkit.iam.context import RequestContext
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_DEFAULT = re.compile(r"^\s*([^,]+?)\s*,\s*'([^']*)'\s*$")
+_SPECIAL = {"*": "*", "?": "?", "$": "$"}
+
+
+class PatternError(ValueError):
+    """A malformed policy variable, such as ``${}`` or an unterminated ``${``."""
+
+
+@dataclass(frozen=True)
+class Literal:
+    text: str
+    wildcards: bool  # False for the characters that came from ${*} / ${?}, or for operators without wildcards
+
+
+@dataclass(frozen=True)
+class Variable:
+    key: str
+    default: str | None
+
+
+def _split(text: str, *, variables: bool, wildcards: bool) -> tuple[Literal | Variable, ...]:
+    if not variables or "${" not in text:
+        return (Literal(text, wildcards),)
+    parts: list[Literal | Variable] = []
+    position = 0
+    for match in _VARIABLE.finditer(text):
+        if match.start() > position:
+            parts.append(Literal(text[position:match.start()], wildcards))
+        body = match.group(1)
+        if body in _SPECIAL:
+            parts.append(Literal(_SPECIAL[body], False))
+        else:
+            defaulted = _DEFAULT.match(body)
+            key, default = (defaulted.group(1), defaulted.group(2)) if defaulted else (body.strip(), None)
+            if not key or any(ch in key for ch in " ,'${"):
+                raise PatternError(f"malformed policy variable ${{{body}}}")
+            parts.append(Variable(key, default))
+        position = match.end()
+    rest = text[position:]
+    if "${" in rest:
+        raise PatternError(f"unterminated policy variable in {text!r}")
+    if rest:
+        parts.append(Literal(rest, wildcards))
+    return tuple(parts)
+
+
+@lru_cache(maxsize=65536)
+def _compiled(regex: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One Action, Resource or condition value, compiled for repeated matching."""
+
+    text: str
+    ignore_case: bool = False
+    wildcards: bool = True
+    arn: bool = False
+    parts: tuple[Literal | Variable, ...] = field(default=(), compare=False, repr=False)
+
+    @classmethod
+    def compile(
+        cls, text: str, *, ignore_case: bool = False, wildcards: bool = True, arn: bool = False, variables: bool = True
+    ) -> "Pattern":
+        return cls(text, ignore_case, wildcards, arn, _split(text, variables=variables, wildcards=wildcards))
+
+    @cached_property
+    def variables(self) -> tuple[str, ...]:
+        """The context keys this pattern reads (lower-cased)."""
+        return tuple(part.key.lower() for part in self.parts if isinstance(part, Variable))
+
+    @cached_property
+    def matches_everything(self) -> bool:
+        return self.wildcards and self.text == "*"
+
+    def resolve(self, context: RequestContext) -> tuple[Literal, ...] | None:
+        """The pattern with its variables replaced by context values; None when one cannot be resolved."""
+        resolved: list[Literal] = []
+        for part in self.parts:
+            if isinstance(part, Literal):
+                resolved.append(part)
+                continue
+            value = context.get(part.key)
+            if isinstance(value, tuple):  # a multivalued key cannot stand in a variable
+                value = None
+            if value is None:
+                if part.default is None:
+                    return None
+                value = part.default
+            resolved.append(Literal(value, False))
+        return tuple(resolved)
+
+    def source(self, context: RequestContext, *, whole: bool = False) -> str | None:
+        """The regex source for ``fullmatch`` in ``context``; None when a variable cannot be resolved.
+
+        An ARN pattern gives its component-wise regex, or with ``whole`` the whole-string one.
+        """
+        resolved = self.resolve(context) if self.variables else self.parts
+        if resolved is None:
+            return None
+        return (arn_regex if self.arn and not whole else wildcard_regex)(_characters(resolved))
+
+    def matches(self, value: str, context: RequestContext) -> bool:
+        """Whether ``value`` matches this pattern in ``context``."""
+        if self.matches_everything:
+            return True
+        resolved = self.resolve(context) if self.variables else self.parts
+        if resolved is None:
+            return False
+        if self.arn:
+            whole, segmented = _arn_regexes(resolved, self.ignore_case)
+            return (segmented if value.count(":") >= 5 else whole).fullmatch(value) is not None
+        return _compiled(wildcard_regex(_characters(resolved)), self.ignore_case).fullmatch(value) is not None
+
+
+def _characters(parts: Sequence[Literal]) -> list[tuple[str, bool]]:
+    return [(ch, part.wildcards) for part in parts for ch in part.text]
+
+
+@lru_cache(maxsize=16384)
+def _arn_regexes(resolved: tuple[Literal, ...], ignore_case: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """For values with fewer than six components the whole string is compared; else each component."""
+    characters = _characters(resolved)
+    return _compiled(wildcard_regex(characters), ignore_case), _compiled(arn_regex(characters), ignore_case)
+
+
+def arn_regex(characters: Sequence[tuple[str, bool]]) -> str:
+    """An ARN pattern as one regex that matches its six colon-delimited components separately.
+
+    IAM checks each component on its own (ARN condition operators, Resource element): a wildcard in one
+    of the first five cannot cross a colon. The regex is meant for values with at least five colons; a
+    pattern with fewer than six components is compared as a whole string.
+    """
+    segments: list[list[tuple[str, bool]]] = [[]]
+    for ch, wild in characters:
+        if ch == ":" and len(segments) < 6:
+            segments.append([])
+        else:
+            segments[-1].append((ch, wild))
+    if len(segments) < 6:
+        return wildcard_regex(characters)
+    head = ":".join(wildcard_regex(segment, "[^:]*", "[^:]") for segment in segments[:5])
+    return f"{head}:{wildcard_regex(segments[5])}"
+
+
+def wildcard_regex(characters: Sequence[tuple[str, bool]], star: str = ".*", one: str = ".") -> str:
+    """Wildcards as a regex for ``fullmatch``: ``*`` becomes ``star``, ``?`` becomes ``one``.
+
+    A part between two ``*`` can always take its leftmost place in a glob match, so it is searched lazily
+    inside an atomic group: matching stays polynomial where plain ``.*a.*a.*b`` backtracks exponentially.
+    """
+    chunks = [""]
+    for ch, wild in characters:
+        if wild and ch == "*":
+            chunks.append("")
+        else:
+            chunks[-1] += one if wild and ch == "?" else re.escape(ch)
+    if len(chunks) == 1:
+        return chunks[0]
+    first, *middle, last = chunks
+    return first + "".join(f"(?>{star}?{chunk})" for chunk in middle if chunk) + star + last

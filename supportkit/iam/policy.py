@@ -1,0 +1,335 @@
+"""The IAM policy language: parse a document once into statements that match fast.
+
+A document may come as a dict, as JSON text, or URL-encoded JSON text (as the raw IAM API returns
+it). Invalid documents raise one :class:`~supportkit.errors.PolicyError` that names the JSON path;
+valid but suspicious constructs become warnings on the parsed :class:`Policy`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from enum import Enum
+from typing import Any, Callable, Mapping
+
+from supportkit.iam.conditions import ConditionClause, compile_conditions
+from supportkit.iam.context import RequestContext
+from supportkit.errors import PolicyError, json_type
+from supportkit.iam.patterns import Pattern, PatternError, Variable, wildcard_regex
+
+VERSION_2012 = "2012-10-17"
+VERSION_2008 = "2008-10-17"
+_TOP_LEVEL = ("Version", "Id", "Statement")
+_STATEMENT_ELEMENTS = (
+    "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition",
+)
+_ACTION_FORMAT = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]*$")
+
+
+class Effect(str, Enum):
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+@dataclass(frozen=True, eq=False)
+class Statement:
+    """One statement, its Action, Resource and Condition compiled for matching. Compared by identity."""
+
+    index: int
+    sid: str | None
+    effect: Effect
+    actions: tuple[str, ...]  # as written; matched through action_set
+    not_action: bool
+    resources: tuple[Pattern, ...]
+    not_resource: bool
+    conditions: tuple[ConditionClause, ...]
+    action_set: "ActionSet" = field(compare=False, repr=False)
+    _resource_matches: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+
+    def matches_action(self, action: str) -> bool:
+        """Action/NotAction against ``prefix:Name``, case-insensitively, with ``*`` and ``?``."""
+        return self.action_set.matches(action) != self.not_action
+
+    def matches_resource(self, resource: str, context: RequestContext) -> bool:
+        """Resource/NotResource against the requested resource (``*`` for actions without resource types)."""
+        if not self.resource_variables:  # the answer depends on the resource alone: remember it
+            known = self._resource_matches.get(resource)
+            if known is None:
+                known = self._resource_matches[resource] = self._match_resource(resource, context)
+            return known
+        return self._match_resource(resource, context)
+
+    def _match_resource(self, resource: str, context: RequestContext) -> bool:
+        return any(pattern.matches(resource, context) for pattern in self.resources) != self.not_resource
+
+    def conditions_hold(self, context: RequestContext) -> bool:
+        return all(clause.evaluate(context) for clause in self.conditions)
+
+    @cached_property
+    def resource_variables(self) -> tuple[str, ...]:
+        return tuple(key for pattern in self.resources for key in pattern.variables)
+
+    @cached_property
+    def keys_read(self) -> tuple[str, ...]:
+        """Context keys this statement consults (condition keys and variables), lower-cased, in order."""
+        keys = [*self.resource_variables, *(key for clause in self.conditions for key in clause.keys_read)]
+        return tuple(dict.fromkeys(keys))
+
+    @cached_property
+    def context_dependent(self) -> bool:
+        """Whether another request context could change whether this statement applies."""
+        return bool(self.conditions) or bool(self.resource_variables)
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """A parsed policy document. ``statements_for`` caches which statements an action reaches.
+
+    Compared by identity: a parsed policy is shared, never copied, so identity is cheap and exact.
+    """
+
+    statements: tuple[Statement, ...]
+    version: str | None
+    id: str | None
+    warnings: tuple[str, ...]
+    document: Mapping[str, Any] = field(compare=False, repr=False)
+    _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def keys_read(self) -> tuple[str, ...]:
+        """Every context key some statement consults: equal values of these, equal answers."""
+        return tuple(dict.fromkeys(key for statement in self.statements for key in statement.keys_read))
+
+    def statements_for(self, action: str) -> tuple[Statement, ...]:
+        """The statements whose Action/NotAction element covers ``action`` (before Resource and Condition)."""
+        key = action.lower()
+        found = self._by_action.get(key)
+        if found is None:
+            found = tuple(statement for statement in self.statements if statement.matches_action(action))
+            self._by_action[key] = found
+        return found
+
+
+def decode_document(document: Any) -> Any:
+    """A policy document as a JSON value: accepts a dict, JSON text, or URL-encoded JSON text."""
+    if isinstance(document, Mapping):
+        return document
+    if isinstance(document, (bytes, bytearray)):
+        document = document.decode("utf-8", errors="replace")
+    if not isinstance(document, str):
+        raise PolicyError("", f"a policy document must be an object or JSON text, not {json_type(document)}")
+    text = document.strip()
+    if text[:3].upper() == "%7B" or (text[:1] != "{" and "%" in text):
+        text = urllib.parse.unquote(text).strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PolicyError("", f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except (ValueError, RecursionError) as error:
+        raise PolicyError("", f"not valid JSON: {json_limit(error)}") from None
+
+
+def json_limit(error: ValueError | RecursionError) -> str:
+    """Why ``json.loads`` refused syntactically valid JSON: nesting too deep, or an integer too long."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error).split(":")[0]
+
+
+def parse_policy(document: Any) -> Policy:
+    """Parse and validate one policy document; raises PolicyError naming the JSON path of the first problem."""
+    return policy_from_value(decode_document(document))
+
+
+def policy_from_value(value: Any) -> Policy:
+    """:func:`parse_policy` for a document already decoded from JSON (see :func:`decode_document`)."""
+    if not isinstance(value, Mapping):
+        raise PolicyError("", f"a policy document must be a JSON object, not {json_type(value)}")
+    warnings: list[str] = []
+    for key in value:
+        if key not in _TOP_LEVEL:
+            raise PolicyError(key, f"unknown element{_did_you_mean(key, _TOP_LEVEL)}")
+    version = value.get("Version")
+    if version is None:
+        warnings.append(f"no Version: AWS applies {VERSION_2008}, where policy variables are plain text")
+    elif version not in (VERSION_2012, VERSION_2008):
+        raise PolicyError("Version", f"must be {VERSION_2012!r} or {VERSION_2008!r}, not {version!r}")
+    elif version == VERSION_2008:
+        warnings.append(f"Version {VERSION_2008}: policy variables are plain text; use {VERSION_2012}")
+    policy_id = value.get("Id")
+    if policy_id is not None and not isinstance(policy_id, str):
+        raise PolicyError("Id", f"must be a string, not {json_type(policy_id)}")
+    if "Statement" not in value:
+        raise PolicyError("", "missing element Statement")
+    raw_statements = value["Statement"]
+    if isinstance(raw_statements, Mapping):
+        raw_statements = [raw_statements]
+        single = True
+    elif isinstance(raw_statements, list):
+        single = False
+    else:
+        raise PolicyError("Statement", f"must be an object or a list of objects, not {json_type(raw_statements)}")
+    if not raw_statements:
+        warnings.append("Statement is empty: the policy allows and denies nothing")
+    variables = version == VERSION_2012
+    statements = []
+    sids: set[str] = set()
+    for index, raw in enumerate(raw_statements):
+        path = "Statement" if single else f"Statement[{index}]"
+        statement = _parse_statement(raw, index, path, variables, warnings)
+        if statement.sid is not None:
+            if statement.sid in sids:
+                warnings.append(f"{path}.Sid: {statement.sid!r} is used by an earlier statement too")
+            sids.add(statement.sid)
+        statements.append(statement)
+    return Policy(tuple(statements), version, policy_id, tuple(warnings), value)
+
+
+def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings: list[str]) -> Statement:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(path, f"a statement must be an object, not {json_type(raw)}")
+    for key in raw:
+        if key not in _STATEMENT_ELEMENTS:
+            raise PolicyError(f"{path}.{key}", f"unknown element{_did_you_mean(key, _STATEMENT_ELEMENTS)}")
+    sid = raw.get("Sid")
+    if sid is not None and not isinstance(sid, str):
+        raise PolicyError(f"{path}.Sid", f"must be a string, not {json_type(sid)}")
+    effect_text = raw.get("Effect")
+    if effect_text is None:
+        raise PolicyError(path, "missing element Effect")
+    if effect_text not in ("Allow", "Deny"):
+        raise PolicyError(f"{path}.Effect", f"must be 'Allow' or 'Deny', not {effect_text!r}")
+    for element in ("Principal", "NotPrincipal"):
+        if element in raw:
+            _check_principal(raw[element], f"{path}.{element}")
+            warnings.append(
+                f"{path}.{element}: identity-based policies and SCPs take no principal; AWS rejects such a "
+                "document, and supportkit ignores the element"
+            )
+    actions, not_action = _pair(raw, path, "Action", "NotAction")
+    resources, not_resource = _pair(raw, path, "Resource", "NotResource")
+    action_path = f"{path}.{'NotAction' if not_action else 'Action'}"
+    for i, text in enumerate(actions):
+        if text != "*" and not _ACTION_FORMAT.match(text):
+            raise PolicyError(f"{action_path}[{i}]", f"{text!r} is not an action of the form service:Action (or '*')")
+    resource_path = f"{path}.{'NotResource' if not_resource else 'Resource'}"
+    resource_patterns = tuple(
+        _resource_pattern(text, f"{resource_path}[{i}]", variables) for i, text in enumerate(resources)
+    )
+    for i, pattern in enumerate(resource_patterns):
+        if _variable_before_resource_part(pattern):
+            warnings.append(f"{resource_path}[{i}]: AWS documents policy variables only in the resource part of "
+                            "an ARN, after the fifth colon")
+    conditions: tuple[ConditionClause, ...] = ()
+    if "Condition" in raw:
+        conditions, condition_warnings = compile_conditions(raw["Condition"], f"{path}.Condition", variables=variables)
+        warnings.extend(condition_warnings)
+    if not_action and effect_text == "Allow" and not_resource:
+        warnings.append(f"{path}: Allow with NotAction and NotResource grants very broadly")
+    return Statement(
+        index, sid, Effect(effect_text), actions, not_action, resource_patterns, not_resource, conditions,
+        ActionSet.of(actions),
+    )
+
+
+def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tuple[tuple[str, ...], bool]:
+    """The values of Action/NotAction (or Resource/NotResource): exactly one must be present."""
+    if positive in raw and negative in raw:
+        raise PolicyError(path, f"has both {positive} and {negative}; a statement takes one of them")
+    if positive not in raw and negative not in raw:
+        raise PolicyError(path, f"missing element {positive} (or {negative})")
+    element = positive if positive in raw else negative
+    value = raw[element]
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise PolicyError(f"{path}.{element}", f"must be a string or a list of strings, not {json_type(value)}")
+    if not items:
+        raise PolicyError(f"{path}.{element}", "is an empty list")
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise PolicyError(f"{path}.{element}[{i}]", f"must be a string, not {json_type(item)}")
+    return tuple(items), element == negative
+
+
+@dataclass(frozen=True, eq=False)
+class ActionSet:
+    """An Action or NotAction list, matched case-insensitively with ``*`` and ``?``.
+
+    Lists such as ReadOnlyAccess's hold thousands of patterns over hundreds of services, and a request
+    asks about one service: patterns are grouped by service and compiled only for the services asked.
+    """
+
+    by_service: Mapping[str, tuple[str, ...]]  # lower-cased service prefix -> its lower-cased patterns
+    any_service: tuple[str, ...]  # patterns whose service part has a wildcard ("*", "support*:*")
+    _matchers: dict[str, Callable[[str], bool]] = field(default_factory=dict, compare=False, repr=False)
+
+    @staticmethod
+    @lru_cache(maxsize=8192)
+    def of(texts: tuple[str, ...]) -> "ActionSet":
+        """The set for one list; cached, since many statements repeat the same lists."""
+        by_service: dict[str, list[str]] = {}
+        any_service: list[str] = []
+        for text in texts:
+            lowered = text.lower()
+            service, _, _ = lowered.partition(":")
+            if "*" in service or "?" in service or ":" not in lowered:
+                any_service.append(lowered)
+            else:
+                by_service.setdefault(service, []).append(lowered)
+        return ActionSet({k: tuple(v) for k, v in by_service.items()}, tuple(any_service))
+
+    def matches(self, action: str) -> bool:
+        lowered = action.lower()
+        service = lowered.partition(":")[0]
+        matcher = self._matchers.get(service)
+        if matcher is None:
+            matcher = self._matchers[service] = _matcher((*self.by_service.get(service, ()), *self.any_service))
+        return matcher(lowered)
+
+
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """A test of a lower-cased action against lower-cased patterns: exact names by set, wildcards by regex."""
+    exact = frozenset(p for p in patterns if "*" not in p and "?" not in p)
+    wild = [p for p in patterns if p not in exact]
+    if not wild:
+        return exact.__contains__
+    regex = re.compile("|".join(f"(?:{wildcard_regex([(ch, True) for ch in p])})" for p in wild), re.DOTALL)
+    return lambda action: action in exact or regex.fullmatch(action) is not None
+
+
+def _resource_pattern(text: str, path: str, variables: bool) -> Pattern:
+    try:
+        return Pattern.compile(text, arn=True, variables=variables)
+    except PatternError as error:
+        raise PolicyError(path, str(error)) from None
+
+
+def _variable_before_resource_part(pattern: Pattern) -> bool:
+    """Whether a policy variable replaces part of the partition, service, Region or account of an ARN."""
+    colons = 0
+    for part in pattern.parts:
+        if isinstance(part, Variable):
+            return colons < 5
+        colons += part.text.count(":")
+    return False
+
+
+def _check_principal(value: Any, path: str) -> None:
+    if value == "*":
+        return
+    if not isinstance(value, Mapping):
+        raise PolicyError(path, f"must be '*' or an object such as {{\"AWS\": ...}}, not {json_type(value)}")
+    for kind, ids in value.items():
+        items = [ids] if isinstance(ids, str) else ids
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise PolicyError(f"{path}.{kind}", "must be a string or a list of strings")
+
+
+def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
+    for candidate in known:
+        if candidate.lower() == str(key).lower():
+            return f" (element names are case-sensitive: did you mean {candidate!r}?)"
+    return f"; expected one of {', '.join(known)}"

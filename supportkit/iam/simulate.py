@@ -1,0 +1,182 @@
+"""The request/result protocol of ``supportkit simulate``: one JSON request in, one JSON result out.
+
+Other tools drive this shape, so it is fixed (see the README). Each distinct policy document is
+parsed once per :class:`Simulator`, so a stream of requests sharing policies costs one parse each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Mapping
+
+from supportkit.iam.context import ContextError, RequestContext
+from supportkit.errors import PolicyError, SupportkitError
+from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate
+from supportkit.iam.policy import Policy, json_limit, parse_policy
+
+_REQUEST_FIELDS = frozenset(
+    {"id", "principal", "action", "resource", "context", "identity_policies", "permissions_boundary",
+     "session_policy", "scps", "management_account"}
+)
+
+
+class RequestError(SupportkitError, ValueError):
+    """A malformed simulate request; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One parsed simulate request."""
+
+    subject: Subject
+    action: str
+    resource: str
+    context: RequestContext
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The warnings of the request's policies, each prefixed with where the policy sits in the request."""
+        subject = self.subject
+        policies = (*subject.identity_policies, *(p for p in (subject.permissions_boundary, subject.session_policy) if p),
+                    *(p for level in subject.scp_levels for p in level))
+        warnings = [f"{named.name}: {warning}" for named in policies for warning in named.policy.warnings]
+        if subject.session_policy is not None and subject.session_policy_in_force is None:
+            warnings.append("session_policy: only a role session has a session policy; ignored for this principal")
+        return tuple(warnings)
+
+
+class Simulator:
+    """Turns request objects into results, compiling each distinct policy document once."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, Policy] = {}
+        self._named: dict[tuple[str, str], NamedPolicy] = {}
+        self._principals: dict[str, Principal] = {}
+
+    def policy(self, document: Any, field: str, kind: PolicyKind, level: int | None = None) -> NamedPolicy:
+        """The policy at ``field``: a document is parsed once, and wrapped once for each place it takes."""
+        text = document if isinstance(document, str) else _canonical(document)
+        named = self._named.get((field, text))
+        if named is None:
+            policy = self._parsed.get(text)
+            if policy is None:
+                try:
+                    policy = self._parsed[text] = parse_policy(document)
+                except PolicyError as error:
+                    raise RequestError(str(error.located(field))) from None
+            named = self._named[(field, text)] = NamedPolicy(field, kind, policy, level)
+        return named
+
+    def parse(self, raw: Any) -> Request:
+        """Validate a request object; raises RequestError naming the offending field."""
+        if not isinstance(raw, dict):
+            raise RequestError(f"a request must be a JSON object, not {type(raw).__name__}")
+        if not _REQUEST_FIELDS.issuperset(raw):
+            unknown = sorted(map(str, set(raw) - _REQUEST_FIELDS))
+            raise RequestError(f"unknown field(s) {', '.join(map(repr, unknown))}")
+        for required in ("principal", "action"):
+            if required not in raw:
+                raise RequestError(f"missing field {required!r}")
+        principal = self._principal(raw["principal"])
+        action = raw["action"]
+        if not isinstance(action, str) or ":" not in action:
+            raise RequestError(f"action: {action!r} is not of the form service:Action")
+        resource = raw.get("resource", "*")
+        if not isinstance(resource, str) or not resource:
+            raise RequestError("resource: must be a non-empty string")
+        try:
+            context = RequestContext.of(raw.get("context"))
+        except ContextError as error:
+            raise RequestError(f"context: {error}") from None
+        identity = self._policies_of(raw.get("identity_policies", []), "identity_policies", PolicyKind.IDENTITY)
+        boundary = self._single(raw, "permissions_boundary", PolicyKind.BOUNDARY)
+        session = self._single(raw, "session_policy", PolicyKind.SESSION)
+        levels = raw.get("scps", [])
+        if not isinstance(levels, list) or not all(isinstance(level, list) for level in levels):
+            raise RequestError("scps: must be a list of levels, each a list of policy documents")
+        scp_levels = tuple(
+            self._policies_of(level, f"scps[{index}]", PolicyKind.SCP, level=index) for index, level in enumerate(levels)
+        )
+        management = raw.get("management_account", False)
+        if not isinstance(management, bool):
+            raise RequestError("management_account: must be true or false")
+        subject = Subject(principal, identity, boundary, session, scp_levels, management)
+        return Request(subject, action, resource, context)
+
+    def _principal(self, arn: Any) -> Principal:
+        principal = self._principals.get(arn) if isinstance(arn, str) else None
+        if principal is None:
+            try:
+                principal = Principal.parse(arn)
+            except SupportkitError as error:
+                raise RequestError(f"principal: {error}") from None
+            self._principals[arn] = principal
+        return principal
+
+    def _policies_of(self, documents: Any, field: str, kind: PolicyKind, level: int | None = None) -> tuple[NamedPolicy, ...]:
+        if not isinstance(documents, list):
+            raise RequestError(f"{field}: must be a list of policy documents")
+        return tuple(self.policy(document, f"{field}[{i}]", kind, level) for i, document in enumerate(documents))
+
+    def _single(self, raw: Mapping[str, Any], field: str, kind: PolicyKind) -> NamedPolicy | None:
+        if raw.get(field) is None:
+            return None
+        return self.policy(raw[field], field, kind)
+
+    def respond(self, raw: Any) -> dict[str, Any]:
+        """The result line for one request object: the decision, or an ``error`` naming the problem."""
+        request_id = raw.get("id") if isinstance(raw, dict) else None
+        try:
+            request = self.parse(raw)
+        except SupportkitError as error:
+            return {"id": request_id, "error": str(error)}
+        result = evaluate(request.subject, request.action, request.resource, request.context)
+        response = {"id": request_id, **result.to_json()}
+        warnings = request.warnings
+        if warnings:
+            response["warnings"] = list(warnings)
+        return response
+
+
+def _canonical(document: Any) -> str:
+    """A cache key for a decoded document: repr is exact for JSON values and much cheaper than json.dumps."""
+    return repr(document)
+
+
+def read_requests(text: str) -> Iterator[Any]:
+    """Requests from text holding one JSON request (possibly pretty-printed) or JSON Lines.
+
+    A line that is not JSON yields an :class:`RequestError` in its place, so the other lines still run.
+    """
+    stripped = text.strip()
+    if not stripped:
+        return
+    if "\n" in stripped:
+        try:
+            single = json.loads(stripped)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            yield single
+            return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except json.JSONDecodeError as error:
+            request = RequestError(f"line {number}: not valid JSON: {error.msg} at column {error.colno}")
+        except (ValueError, RecursionError) as error:  # valid JSON past Python's limits
+            request = RequestError(f"line {number}: not valid JSON: {json_limit(error)}")
+        yield request
+
+
+def simulate(requests: Iterable[Any], simulator: Simulator | None = None) -> Iterator[dict[str, Any]]:
+    """One result object per request, in input order."""
+    simulator = simulator or Simulator()
+    for raw in requests:
+        if isinstance(raw, RequestError):
+            yield {"id": None, "error": str(raw)}
+        else:
+            yield simulator.respond(raw)

@@ -1,0 +1,1 @@
+"""Reports: papermill runs the account notebook per account and nbconvert renders it offline."""

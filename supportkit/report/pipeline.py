@@ -1,0 +1,562 @@
+"""``supportkit report``: one self-contained HTML report per account, and an index page linking them.
+
+For each snapshot the driver reads the account id (:func:`supportkit.snapshot.load_account`, so that
+unreadable input fails in a second with the loader's own message, without starting a kernel), runs the
+packaged notebook with papermill in a fresh kernel of this interpreter, exports it to HTML with the
+code hidden and nothing fetched from the network, and reads the headline numbers for the index back
+from the executed notebook.
+
+The contract with the notebook (``supportkit/notebooks/account_report.ipynb``, or one given with
+``notebook=``):
+
+* a cell tagged ``parameters`` declaring ``snapshot``, ``account_id``, ``context``, ``title`` and
+  ``scps`` (checked before anything runs: papermill itself only warns about unknown names);
+* an output of MIME type :data:`HEADLINE_MIME`: a JSON object with the keys of :data:`HEADLINE_LABELS`.
+  It travels inside the executed notebook, so the notebook writes no side file.
+
+Accounts run in parallel in worker processes, not threads: papermill changes the process's working
+directory while a notebook runs, and kernel start-up (a new Python importing pandas, matplotlib and
+supportkit) dominates the time anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import re
+import site
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from supportkit import __version__
+from supportkit.iam.context import context_from_arguments
+from supportkit.errors import SupportkitError
+from supportkit.files import write_text_atomically
+
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
+    from nbformat import NotebookNode
+    from tqdm import tqdm
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+NOTEBOOK = PACKAGE_ROOT / "notebooks" / "account_report.ipynb"
+TEMPLATES = PACKAGE_ROOT / "templates"
+TEMPLATE_NAME = "supportkit_report"
+"""The nbconvert template: lab without CDN scripts, under a Content-Security-Policy (see its index.html.j2)."""
+
+HEADLINE_MIME = "application/vnd.supportkit.headline+json"
+HEADLINE_LABELS = {
+    "identities": "identities",
+    "can_open_cases": "can open cases",
+    "can_read_all_cases": "can read all cases",
+    "can_resolve_cases": "can resolve cases",
+    "can_change_plan": "can change the plan",
+    "trusted_advisor_users": "Trusted Advisor users",
+    "incomplete_identities": "incomplete identities",
+}
+"""The headline keys the notebook records, and their column titles in the index."""
+
+MAX_DEFAULT_WORKERS = 4
+_MAX_ERROR_CHARS = 400
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_PARAMETER_TYPES: Mapping[str, type | tuple[type, ...]] = {
+    "str": str, "dict": Mapping, "list": list, "bool": bool, "int": int, "float": (int, float),
+}
+_KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+"""Keeps ipykernel's start-up warnings (such as TCP without encryption, where TCP is used) off the user's terminal."""
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+@dataclass(frozen=True)
+class AccountReport:
+    """The outcome for one snapshot: the files written and the headline, or a one-line error."""
+
+    source: Path
+    stem: str
+    account_id: str | None
+    account_name: str | None
+    headline: Mapping[str, int] | None
+    error: str | None
+    html: Path | None
+    notebook: Path | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def failure(cls, source: Path, stem: str, error: str) -> "AccountReport":
+        """An account that never reached its notebook: unreadable snapshot, or a worker that died."""
+        return cls(source, stem, None, None, None, error, None, None, 0.0)
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """What :func:`run_reports` did, in the order the snapshots were found."""
+
+    out_dir: Path
+    index: Path
+    accounts: tuple[AccountReport, ...]
+    workers: int
+    seconds: float
+
+    @property
+    def failed(self) -> tuple[AccountReport, ...]:
+        return tuple(report for report in self.accounts if not report.ok)
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every account has its report, 1 otherwise (the CLI's 2 is for a run that could not start)."""
+        return 1 if self.failed else 0
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything a worker process needs to produce one account's report."""
+
+    source: Path
+    stem: str
+    account_id: str
+    account_name: str | None
+    out_dir: Path
+    notebook: Path
+    parameters: Mapping[str, Any]
+
+
+# Parameters
+
+
+def validate_parameters(parameters: Mapping[str, Any], notebook: Path = NOTEBOOK) -> None:
+    """Refuse a parameter the notebook does not declare, or of another type than its default.
+
+    papermill only logs a warning for an unknown name and runs on with the default, which would
+    silently produce a report of something else than what was asked.
+    """
+    import papermill
+
+    try:
+        declared = papermill.inspect_notebook(str(notebook))
+    except OSError as error:
+        raise SupportkitError(f"{notebook}: {error.strerror or error}") from None
+    if not declared:
+        raise SupportkitError(f"{notebook}: no cell tagged 'parameters'")
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise SupportkitError(
+            f"{notebook.name} has no parameter {', '.join(map(repr, unknown))}; it takes {', '.join(declared)}"
+        )
+    for name, value in parameters.items():
+        type_name = declared[name]["inferred_type_name"]
+        expected = _PARAMETER_TYPES.get(type_name)
+        if expected is not None and not isinstance(value, expected):
+            raise SupportkitError(
+                f"parameter {name!r} of {notebook.name} must be a {type_name}, not {type(value).__name__}"
+            )
+
+
+def _check_context(context: Mapping[str, Any]) -> None:
+    """Fail once, before any kernel starts, rather than once per account inside the notebook."""
+    from supportkit.iam.context import RequestContext
+
+    RequestContext.of(context)  # a ContextError is a SupportkitError: the CLI prints it on one line
+
+
+# Finding and naming the accounts
+
+
+def _find_sources(paths: Sequence[Path]) -> list[Path]:
+    from supportkit.snapshot import find_snapshots
+
+    if not paths:
+        raise SupportkitError("no snapshot given")
+    found: dict[Path, None] = {}
+    for path in paths:
+        found.update(dict.fromkeys(snapshot.resolve() for snapshot in find_snapshots(path)))
+    return list(found)
+
+
+def _identify(source: Path) -> tuple[str, str | None] | str:
+    """The account id and name of a snapshot, or the one-line reason it cannot be read."""
+    from supportkit.snapshot import load_account
+
+    try:
+        info = load_account(source).info
+    except Exception as error:  # noqa: BLE001 - whatever breaks one account must not stop the others
+        return _one_line_error(error)
+    return info.account_id, info.name
+
+
+def _safe_name(text: str) -> str:
+    return _UNSAFE_FILE_CHARS.sub("_", text).strip("._") or "account"
+
+
+def _stems(sources: Sequence[Path], ids: Sequence[str | None]) -> list[str]:
+    """File names: the account id; with the snapshot's name when an account appears twice (dated snapshots).
+
+    Unique ignoring case (macOS, Windows), and never ``index``, which is the index page.
+    """
+    repeated = {account_id for account_id in ids if account_id is not None and ids.count(account_id) > 1}
+    taken = {"index"}
+    stems = []
+    for source, account_id in zip(sources, ids):
+        base = source.stem if source.is_file() else source.name
+        if account_id is None:
+            stem = _safe_name(base)
+        elif account_id in repeated:
+            stem = f"{_safe_name(account_id)}-{_safe_name(base)}"
+        else:
+            stem = _safe_name(account_id)
+        unique, n = stem, 1
+        while unique.lower() in taken:
+            n += 1
+            unique = f"{stem}-{n}"
+        taken.add(unique.lower())
+        stems.append(unique)
+    return stems
+
+
+# One account, in a worker process
+
+
+def _init_worker() -> None:
+    """Make the kernels import the same supportkit as this process, and warm the exporter.
+
+    A kernel runs in the output folder, so a supportkit found through the current directory (a
+    source checkout run with ``python -m supportkit``) would be missing there: its folder goes on
+    PYTHONPATH. A site-packages folder does not, as it would then shadow the standard library.
+    nbconvert's first export compiles its templates (0.4 s): a thread does it while the worker
+    waits for its first kernel.
+    """
+    root = str(PACKAGE_ROOT.parents[1])
+    if root not in {*site.getsitepackages(), site.getusersitepackages()}:
+        current = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = os.pathsep.join([root, current]) if current else root
+    threading.Thread(target=_exporter, daemon=True).start()
+
+
+@cache
+def _kernel_manager_class() -> type:
+    """A kernel manager whose ``python3`` is always this interpreter's ipykernel.
+
+    An empty kernel search path leaves only jupyter_client's native kernel, built from
+    ``sys.executable``: a ``python3`` kernelspec of another Python in ``~/.local/share/jupyter``
+    (which would win the normal search) cannot run the report without supportkit.
+    """
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+    from traitlets import default
+
+    class ThisInterpreterKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _kernel_spec_manager_default(self) -> KernelSpecManager:
+            return KernelSpecManager(kernel_dirs=[])
+
+    return ThisInterpreterKernelManager
+
+
+def _unix_socket_kernel_manager_class(sockets: str) -> type:
+    """:func:`_kernel_manager_class`, talking to its kernel over Unix sockets in the folder ``sockets``.
+
+    Over TCP, jupyter_client picks free ports on localhost that the kernel binds a moment later:
+    kernels starting side by side (the workers, other programs) sometimes get the same port, and the
+    account fails with "Kernel died before replying to kernel_info" ("Address already in use").
+    Socket files in a private folder of their own cannot clash, nor can another local user reach them.
+    """
+    from traitlets import default
+
+    class UnixSocketKernelManager(_kernel_manager_class()):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return os.path.join(sockets, "kernel")
+
+    return UnixSocketKernelManager
+
+
+_exporter_lock = threading.Lock()
+
+
+def _exporter() -> HTMLExporter:
+    """The HTML exporter, built once per process; the lock makes the warming thread and the worker share it."""
+    with _exporter_lock:
+        return _build_exporter()
+
+
+@cache
+def _build_exporter() -> HTMLExporter:
+    from nbconvert import HTMLExporter
+    from nbformat.v4 import new_notebook
+
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+    )
+    exporter.from_notebook_node(new_notebook())  # compiles the templates
+    return exporter
+
+
+def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: Path) -> NotebookNode:
+    """Run a notebook with papermill's Python API (parameters keep their types: ids stay strings) and save it."""
+    import papermill
+
+    with tempfile.TemporaryDirectory(prefix="supportkit-") as sockets:
+        manager = _unix_socket_kernel_manager_class(sockets) if os.name == "posix" else _kernel_manager_class()
+        return papermill.execute_notebook(
+            str(notebook), str(output), parameters=dict(parameters), kernel_name="python3", cwd=str(cwd),
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            kernel_manager_class=manager, extra_arguments=_KERNEL_ARGUMENTS,
+            shutdown_kernel="immediate",  # every output is in: a graceful shutdown only adds 0.3 s of polling
+        )
+
+
+def _render(job: _Job) -> AccountReport:
+    """Execute, export and summarise one account; any failure becomes the report's one-line error."""
+    started = time.perf_counter()
+    html_path = job.out_dir / f"{job.stem}.html"
+    notebook_path = job.out_dir / f"{job.stem}.ipynb"
+    for stale in (html_path, notebook_path):  # a failed run must not leave an older report looking current
+        stale.unlink(missing_ok=True)
+    headline: Mapping[str, int] | None = None
+    error: str | None = None
+    try:
+        executed = _execute(job.notebook, notebook_path, job.parameters, job.out_dir)
+        headline = _headline(executed)
+        executed.metadata["title"] = job.parameters["title"] or f"AWS Support access: {job.account_id}"
+        body, _ = _exporter().from_notebook_node(executed)
+        write_text_atomically(html_path, body)
+    except Exception as caught:  # noqa: BLE001 - whatever breaks one account must not stop the others
+        error = _one_line_error(caught)
+    return AccountReport(
+        job.source, job.stem, job.account_id, job.account_name, headline, error,
+        html_path if error is None else None, notebook_path if notebook_path.exists() else None,
+        time.perf_counter() - started,
+    )
+
+
+def _headline(executed: NotebookNode) -> dict[str, int]:
+    for cell in executed.cells:
+        for output in cell.get("outputs", ()):
+            data = output.get("data", {}).get(HEADLINE_MIME)
+            if data is None:
+                continue
+            missing = [key for key in HEADLINE_LABELS if not isinstance(data.get(key), int)]
+            if missing:
+                raise SupportkitError(f"the notebook's headline lacks {', '.join(missing)}")
+            return {key: data[key] for key in HEADLINE_LABELS}
+    raise SupportkitError(f"the notebook displayed no {HEADLINE_MIME} output")
+
+
+def _one_line_error(error: BaseException) -> str:
+    """An error as one short line for the index: a failing notebook cell gives its error, not its traceback."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError):
+        text = f"notebook cell [{error.exec_count}]: {error.ename}: {error.evalue}"
+    elif isinstance(error, SupportkitError):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    text = " ".join(_ANSI.sub("", text).split())
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
+
+
+# The whole run
+
+
+def default_workers(accounts: int) -> int:
+    """One kernel per core, at most 4: beyond that memory, not CPU, is what runs out."""
+    return max(1, min(accounts, os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+def run_reports(
+    paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    workers: int | None = None,
+    quiet: bool = False,
+    context: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    scps: Path | None = None,
+    notebook: Path = NOTEBOOK,
+) -> ReportSummary:
+    """Write ``DIR/<account>.html``, the executed ``DIR/<account>.ipynb`` and ``DIR/index.html``.
+
+    ``paths``: snapshot folders, folders of them, or bare authorization-details files. ``context``:
+    condition keys added to every request. ``scps``: an ``scps.json`` for every account instead of
+    each snapshot's own. A failing account is listed in the index with its error; the others still
+    run. Raises :class:`SupportkitError` only for a run that cannot start (bad path or parameter).
+    """
+    started = time.perf_counter()
+    parameters: dict[str, Any] = {
+        "snapshot": "", "account_id": "", "context": dict(context or {}), "title": title or "",
+        "scps": str(scps.resolve()) if scps is not None else "",
+    }
+    validate_parameters(parameters, notebook)
+    _check_context(parameters["context"])
+    if scps is not None and not scps.is_file():
+        raise SupportkitError(f"{scps}: no such file")
+    if workers is not None and workers < 1:
+        raise SupportkitError(f"--workers must be at least 1, not {workers}")
+    sources = _find_sources(paths)
+    out_dir = out_dir.resolve()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SupportkitError(f"{out_dir}: {error.strerror or error}") from None
+    workers = workers or default_workers(len(sources))
+
+    reports: list[AccountReport | None] = [None] * len(sources)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        identified = list(pool.map(_identify, sources))
+        stems = _stems(sources, [found[0] if isinstance(found, tuple) else None for found in identified])
+        futures: dict[Future[AccountReport], int] = {}
+        for i, (source, stem, found) in enumerate(zip(sources, stems, identified)):
+            if isinstance(found, str):
+                reports[i] = AccountReport.failure(source, stem, found)
+                continue
+            job = _Job(source, stem, found[0], found[1], out_dir, notebook,
+                       {**parameters, "snapshot": str(source), "account_id": found[0]})
+            futures[pool.submit(_render, job)] = i
+        try:
+            with _progress(len(sources), len(sources) - len(futures), quiet) as bar:
+                for future in as_completed(futures):
+                    i = futures[future]
+                    try:
+                        reports[i] = future.result()
+                    except Exception as error:  # noqa: BLE001 - a worker that died (out of memory, killed)
+                        reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(error))
+                    bar.update()
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)  # else the queued accounts would still run
+            raise
+    done = tuple(report for report in reports if report is not None)
+    index = out_dir / "index.html"
+    write_text_atomically(index, _index_html(done, title=title))
+    return ReportSummary(out_dir, index, done, workers, time.perf_counter() - started)
+
+
+def _progress(total: int, initial: int, quiet: bool) -> tqdm:
+    """A progress bar on an interactive terminal only: logs and pipes get no carriage-return noise."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="account", desc="reports", file=sys.stderr,
+                disable=quiet or not sys.stderr.isatty())
+
+
+# The index page
+
+
+def _index_html(reports: Sequence[AccountReport], *, title: str | None = None) -> str:
+    """The index: one row per account with its headline numbers, or its error. Every input text is escaped."""
+    heading = html.escape(title or "AWS Support access reports")
+    head_cells = "".join(f"<th>{html.escape(label)}</th>" for label in HEADLINE_LABELS.values())
+    rows = []
+    for report in reports:
+        shown = report.account_id or report.stem
+        account = (
+            f'<a href="{html.escape(quote(report.html.name))}">{html.escape(shown)}</a>'
+            if report.html is not None else html.escape(shown)
+        )
+        name, source = html.escape(report.account_name or ""), html.escape(str(report.source))
+        cells = f"<td>{account}</td><td>{name}</td><td>{source}</td>"
+        if report.headline is not None:
+            cells += "".join(f'<td class="number">{report.headline[key]}</td>' for key in HEADLINE_LABELS)
+            row_class = ""
+        else:
+            failure = f"error: {html.escape(report.error or '')}"
+            if report.notebook is not None:
+                failure += f' (<a href="{html.escape(quote(report.notebook.name))}">executed notebook</a>)'
+            cells += f'<td class="error" colspan="{len(HEADLINE_LABELS)}">{failure}</td>'
+            row_class = ' class="failed"'
+        rows.append(f"<tr{row_class}>{cells}</tr>")
+    failed = sum(1 for report in reports if not report.ok)
+    status = f"{len(reports)} accounts" + (f", {failed} failed" if failed else "")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{heading}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }}
+td.number {{ text-align: right; }}
+tr.failed td {{ background: #fff3f3; }}
+.error {{ color: #a00; white-space: pre-wrap; }}
+</style>
+</head>
+<body>
+<h1>{heading}</h1>
+<p>{status}. Generated by supportkit {html.escape(__version__)}.</p>
+<table>
+<thead><tr><th>account</th><th>name</th><th>snapshot</th>{head_cells}</tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+
+# Command line
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``supportkit report``; sets ``run`` to :func:`run_report_command`."""
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="an account snapshot folder, a folder of them, or an authorization-details file")
+    parser.add_argument("-o", "--output", dest="out_dir", type=Path, required=True, metavar="DIR",
+                        help="where to write <account>.html, <account>.ipynb and index.html")
+    parser.add_argument("--workers", type=_positive_int, metavar="N",
+                        help=f"accounts run in parallel (default: accounts, cores, or {MAX_DEFAULT_WORKERS}, "
+                        "whichever is fewest)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar nor summary line; errors still print")
+    parser.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                        help="a condition key for every request, e.g. aws:MultiFactorAuthPresent=true; repeat a "
+                        'key, or give a JSON list (aws:TagKeys=["a","b"]), for a multivalued one')
+    parser.add_argument("--title", help="the heading of the index and of every report")
+    parser.add_argument("--scps", type=Path, metavar="FILE", help="an scps.json used instead of each snapshot's own "
+                        "(usually with one account: its last level targets the account)")
+    parser.set_defaults(run=run_report_command)
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    """``supportkit report``: 0 when every report is written, 1 when some account failed."""
+    summary = run_reports(
+        args.paths, args.out_dir, workers=args.workers, quiet=args.quiet,
+        context=context_from_arguments(args.context), title=args.title, scps=args.scps,
+    )
+    for report in summary.failed:
+        print(f"supportkit report: {report.source}: {report.error}", file=sys.stderr)
+    if not args.quiet:
+        done = len(summary.accounts) - len(summary.failed)
+        print(f"{summary.index}: {done} of {len(summary.accounts)} reports in {summary.seconds:.1f} s")
+    return summary.exit_status

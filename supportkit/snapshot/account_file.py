@@ -1,0 +1,52 @@
+"""account.json: the account id, name, management flag and support plan of a snapshot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from supportkit.errors import InputError, json_type
+from supportkit.snapshot.jsonfile import read_json
+from supportkit.support.plans import SupportPlan
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_KEYS = ("account_id", "name", "management_account", "support_plan", "notes")
+
+
+def read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The validated fields of ``account.json`` and its notes (e.g. why SCPs could not be fetched)."""
+    value = read_json(path)
+    if not isinstance(value, Mapping):
+        raise InputError(str(path), f"expected an object with {', '.join(_ACCOUNT_KEYS)}, not {json_type(value)}")
+    fields: dict[str, Any] = {}
+    account_id = value.get("account_id")
+    if account_id is not None:
+        if not isinstance(account_id, str) or not _ACCOUNT_ID.match(account_id):
+            raise InputError(
+                str(path), f"must be 12 digits as a string (leading zeros matter), not {account_id!r}",
+                json_path="account_id",
+            )
+        fields["account_id"] = account_id
+    name = value.get("name")
+    if name is not None:
+        if not isinstance(name, str):
+            raise InputError(str(path), f"must be a string, not {json_type(name)}", json_path="name")
+        fields["name"] = name
+    management = value.get("management_account")
+    if management is not None:
+        if not isinstance(management, bool):
+            raise InputError(str(path), f"must be true or false, not {management!r}", json_path="management_account")
+        fields["management_account"] = management
+    plan = value.get("support_plan")
+    if plan is not None:
+        try:
+            fields["support_plan"] = SupportPlan(str(plan).strip().lower().replace("_", "-"))
+        except ValueError:
+            choices = ", ".join(p.value for p in SupportPlan)
+            raise InputError(str(path), f"must be one of {choices}, not {plan!r}", json_path="support_plan") from None
+    notes = value.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+        raise InputError(str(path), "must be a list of strings", json_path="notes")
+    return fields, [f"{path.name}: {note}" for note in notes]
+

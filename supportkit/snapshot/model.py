@@ -1,0 +1,98 @@
+"""The account model every reader produces: identities, the policies that govern each, and account facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Mapping
+
+from supportkit.errors import SupportkitError
+from supportkit.iam.evaluate import NamedPolicy, Subject
+from supportkit.support.plans import SupportPlan
+
+DETAILS_FILE = "authorization-details.json"
+ACCOUNT_FILE = "account.json"
+SCPS_FILE = "scps.json"
+ROLE_SESSION_NAME = "supportkit"
+"""The session name roles are evaluated under: it appears in ``aws:userid`` as ``RoleId:supportkit``."""
+
+
+class IdentityType(str, Enum):
+    ROOT = "root"
+    USER = "user"
+    ROLE = "role"
+
+
+
+class UnknownIdentityError(SupportkitError, LookupError):
+    """A name or ARN that matches no identity of the account (or several)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One principal of the account and what governs it. ``problems`` say why it may be incomplete."""
+
+    type: IdentityType
+    name: str
+    arn: str
+    id: str | None
+    path: str
+    tags: Mapping[str, str] = field(hash=False)
+    groups: tuple[str, ...]
+    created: datetime | None
+    subject: Subject
+    problems: tuple[str, ...] = ()
+
+    @property
+    def service_linked(self) -> bool:
+        return self.subject.principal.service_linked
+
+    @property
+    def incomplete(self) -> bool:
+        """Some policy that governs this identity could not be read: its decisions may be wrong."""
+        return bool(self.problems)
+
+    def context(self) -> dict[str, str]:
+        """The condition keys AWS derives from this identity for each of its requests."""
+        keys = self.subject.principal.derived_keys()
+        if self.type is IdentityType.USER and self.id:
+            keys["aws:userid"] = self.id
+        elif self.type is IdentityType.ROLE and self.id:
+            keys["aws:userid"] = f"{self.id}:{ROLE_SESSION_NAME}"
+        for key, value in self.tags.items():
+            keys[f"aws:PrincipalTag/{key}"] = value
+        return keys
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    account_id: str
+    name: str | None = None
+    management_account: bool = False
+    support_plan: SupportPlan | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """A loaded snapshot: identities (root, then users, then roles, each by name) and their policies."""
+
+    info: AccountInfo
+    identities: tuple[Identity, ...]
+    scp_levels: tuple[tuple[NamedPolicy, ...], ...]
+    policies: tuple[NamedPolicy, ...]  # each identity policy and permissions boundary in use, once; then the SCPs
+    warnings: tuple[str, ...]
+    source: str
+
+    def identity(self, key: str) -> Identity:
+        """The identity with this ARN, ``user/NAME`` or ``role/NAME``, or name (``root`` for the root user)."""
+        found = [i for i in self.identities if key in (i.arn, f"{i.type.value}/{i.name}")]
+        if not found:
+            found = [i for i in self.identities if i.name == key]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            arns = ", ".join(i.arn for i in found)
+            raise UnknownIdentityError(f"{key!r} names several identities ({arns}): give the ARN or TYPE/NAME")
+        raise UnknownIdentityError(f"no identity {key!r} in {self.source}")
+

@@ -1,0 +1,28 @@
+"""Policy documents of a snapshot: each distinct document parsed once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from supportkit.iam.policy import Policy, decode_document, policy_from_value
+
+
+class PolicyParser:
+    """Parses each distinct document once, so identical documents share one Policy (and its caches)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, Policy] = {}
+
+    def parse(self, document: Any) -> Policy:
+        value = decode_document(document)
+        key = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        policy = self._parsed.get(key)
+        if policy is None:
+            policy = self._parsed[key] = policy_from_value(value)
+        return policy
+
+
+def policy_warnings(where: str, policy: Policy) -> list[str]:
+    return [f"{where}: {warning}" for warning in policy.warnings]
+

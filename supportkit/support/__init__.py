@@ -1,0 +1,1 @@
+"""AWS Support as data: the action catalog, support plans and the AWS managed policies that touch it."""

@@ -1,0 +1,166 @@
+"""The `supportkit simulate` protocol: fixed request shape, one result line per request, in order."""
+
+import json
+import subprocess
+import sys
+import urllib.parse
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supportkit.cli.main import main
+from supportkit.iam.simulate import Simulator, read_requests, simulate
+
+ALICE = "arn:aws:iam::111122223333:user/alice"
+ALL_BUT_RESOLVE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "support:*", "Resource": "*"},
+        {"Sid": "NoResolve", "Effect": "Deny", "Action": "support:ResolveCase", "Resource": "*"},
+    ],
+}
+
+
+def request(**fields):
+    return {"principal": ALICE, "action": "support:CreateCase", "identity_policies": [ALL_BUT_RESOLVE], **fields}
+
+
+def run_cli(capsys, monkeypatch, text, *args):
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(text))
+    status = main(["simulate", *args])
+    out = capsys.readouterr().out
+    return status, [json.loads(line) for line in out.splitlines()]
+
+
+def test_json_lines_in_give_results_out_in_order_with_ids_echoed(capsys, monkeypatch):
+    lines = [
+        request(id=1),
+        request(id={"any": "thing"}, action="support:ResolveCase"),
+        request(id="c", action="support:CreateCase", identity_policies=[]),
+    ]
+    status, results = run_cli(capsys, monkeypatch, "\n".join(json.dumps(x) for x in lines))
+    assert status == 0
+    assert [r["id"] for r in results] == [1, {"any": "thing"}, "c"]
+    assert [r["decision"] for r in results] == ["allowed", "explicitDeny", "implicitDeny"]
+    deny = results[1]["explanation"]
+    assert deny["deciding_statements"] == [
+        {"policy": "identity_policies[0]", "kind": "identity", "statement": 1, "sid": "NoResolve", "effect": "Deny"}
+    ]
+    assert results[2]["explanation"]["blocked_by"] == "identity-based policy"
+
+
+def test_one_pretty_printed_request_is_accepted(capsys, monkeypatch):
+    status, results = run_cli(capsys, monkeypatch, json.dumps(request(id=7), indent=2))
+    assert status == 0
+    assert results == [{"id": 7, **{k: results[0][k] for k in ("decision", "explanation")}}]
+    assert results[0]["decision"] == "allowed"
+
+
+def test_malformed_lines_yield_errors_and_the_others_still_come_out(capsys, monkeypatch):
+    text = "\n".join([
+        json.dumps(request(id=1)),
+        "{not json",
+        json.dumps(request(id=3, principal="arn:aws:s3:::bucket")),
+        json.dumps(request(id=4, identity_policies=[{"Statement": [{"Effect": "Maybe", "Action": "*", "Resource": "*"}]}])),
+        json.dumps(request(id=5, surprise=True)),
+        json.dumps(request(id=6, action="support:ResolveCase")),
+    ])
+    status, results = run_cli(capsys, monkeypatch, text)
+    assert status == 1
+    assert len(results) == 6
+    assert results[0]["decision"] == "allowed"
+    assert "line 2" in results[1]["error"]
+    assert results[2]["id"] == 3 and "principal" in results[2]["error"]
+    assert results[3]["error"].startswith("identity_policies[0]: Statement[0].Effect: must be 'Allow' or 'Deny'")
+    assert "'surprise'" in results[4]["error"]
+    assert results[5]["decision"] == "explicitDeny"
+
+
+def test_json_beyond_python_limits_gives_an_error_line_not_a_crash():
+    # Valid JSON that json.loads refuses (nesting past the recursion limit, an integer of 5,000 digits),
+    # as a request line or as a policy document inside one: one result line each, never a traceback.
+    deep = "[" * 100_000 + "]" * 100_000
+    lines = [deep, '{"id": ' + "1" * 5000 + "}", json.dumps(request(id=3, identity_policies=[deep])),
+             json.dumps(request(id=4))]
+    results = list(simulate(read_requests("\n".join(lines))))
+    assert [r.get("id") for r in results] == [None, None, 3, 4]
+    assert "line 1: not valid JSON: nested too deeply" == results[0]["error"]
+    assert results[1]["error"].startswith("line 2: not valid JSON")
+    assert results[2]["error"] == "identity_policies[0]: not valid JSON: nested too deeply"
+    assert results[3]["decision"] == "allowed"
+
+
+def test_a_session_policy_for_a_principal_without_sessions_is_ignored_with_a_warning():
+    narrow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:Describe*",
+                                                      "Resource": "*"}]}
+    user, role = simulate([request(session_policy=narrow),
+                           request(session_policy=narrow, principal="arn:aws:iam::111122223333:role/Ops")])
+    assert user["decision"] == "allowed"
+    assert any(w.startswith("session_policy: only a role session") for w in user["warnings"])
+    assert role["explanation"]["blocked_by"] == "session policy" and "warnings" not in role
+
+
+def test_documents_as_text_and_url_encoded_text_and_scps_and_management_flag():
+    text = json.dumps(ALL_BUT_RESOLVE)
+    scps = [[{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}],
+            [json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "support:CreateCase",
+                                                               "Resource": "*"}]})]]
+    base = request(identity_policies=[text, urllib.parse.quote(text)], scps=scps)
+    results = list(simulate([base, {**base, "management_account": True}]))
+    assert results[0]["decision"] == "explicitDeny"
+    assert results[0]["explanation"]["deciding_statements"][0]["scp_level"] == 1
+    assert results[1]["decision"] == "allowed"
+
+
+def test_context_given_explicitly_wins_over_derived_keys():
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:*", "Resource": "*",
+                                                      "Condition": {"StringEquals": {"aws:PrincipalType": "User"},
+                                                                    "IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}]}
+    ok = request(identity_policies=[policy], context={"aws:SourceIp": "203.0.113.7"})
+    spoofed = request(identity_policies=[policy], context={"aws:SourceIp": "203.0.113.7", "aws:PrincipalType": "Role"})
+    results = list(simulate([ok, spoofed]))
+    assert [r["decision"] for r in results] == ["allowed", "implicitDeny"]
+    assert set(results[0]["explanation"]["context_keys"]) == {"aws:principaltype", "aws:sourceip"}
+
+
+def test_each_distinct_document_is_parsed_once():
+    simulator = Simulator()
+    first = simulator.parse(request())
+    second = simulator.parse(request(action="support:DescribeCases"))
+    assert first.subject.identity_policies[0].policy is second.subject.identity_policies[0].policy
+
+
+def test_warnings_are_reported_with_the_result():
+    (result,) = simulate([request(identity_policies=[{"Statement": ALL_BUT_RESOLVE["Statement"]}])])
+    assert any("no Version" in w for w in result["warnings"])
+
+
+def test_console_script_reads_a_file_and_reports_bad_files(tmp_path):
+    path = tmp_path / "requests.jsonl"
+    path.write_text(json.dumps(request(id="x")) + "\n")
+    done = subprocess.run([sys.executable, "-m", "supportkit", "simulate", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["decision"] == "allowed"
+    missing = subprocess.run([sys.executable, "-m", "supportkit", "simulate", str(tmp_path / "nope.jsonl")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2
+    assert "nope.jsonl" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(
+    st.sampled_from(["id", "principal", "action", "resource", "context", "identity_policies", "scps",
+                     "permissions_boundary", "session_policy", "management_account"]),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=6)
+                 | st.just(ALICE) | st.just("support:CreateCase") | st.just(ALL_BUT_RESOLVE),
+                 lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3),
+                 max_leaves=8),
+    max_size=8,
+))
+def test_random_requests_give_a_result_or_an_error_line(raw):
+    (result,) = simulate([raw])
+    assert ("error" in result) != ("decision" in result)
+
+
+def test_read_requests_skips_blank_lines():
+    assert len(list(read_requests("\n" + json.dumps(request()) + "\n\n" + json.dumps(request()) + "\n"))) == 2
