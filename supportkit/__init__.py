@@ -16,6 +16,8 @@ _EXPORTS = {
     "Account": "supportkit.snapshot.model",
     "build_matrix": "supportkit.analysis.matrix",
     "all_findings": "supportkit.analysis.findings",
+    "analyse": "supportkit.analysis.account_analysis",
+    "AccountAnalysis": "supportkit.analysis.account_analysis",
     "simulate": "supportkit.iam.simulate",
     "run_reports": "supportkit.report.pipeline",
     "load_catalog": "supportkit.support.catalog",
@@ -24,6 +26,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from supportkit.analysis.account_analysis import AccountAnalysis, analyse
     from supportkit.analysis.findings import all_findings
     from supportkit.analysis.matrix import build_matrix
     from supportkit.iam.simulate import simulate

