@@ -1,13 +1,19 @@
-"""Stage timings of the permission matrix on generated accounts of 100, 1,000 and 10,000 identities.
+"""Stage timings, cells/s and peak memory of the permission matrix on generated accounts shaped like real ones.
 
-Run: python benchmarks/bench_matrix.py [--sizes 100 1000 10000] [--keep DIR]
+Run: python benchmarks/bench_matrix.py [--sizes 100 1000 10000 50000] [--keep DIR]
 
-Each account mixes what real accounts hold: AWS managed policies (from the bundled snapshot) attached
-directly and through groups, customer managed policies with conditions and NotAction, unique inline
-policies, permission boundaries, tags, service-linked roles and three SCP levels. For each size it
-prints the time of each stage (bare json.load of the file as the floor, load, flatten, evaluate,
-write), cells per second, and the peak memory of an end-to-end `supportkit matrix` run in a fresh
-process (one core: the command is single-threaded).
+An account of N identities has 0.4 N users and 0.6 N roles. Each identity has its own inline policies
+(Sids, resources and conditions naming it), tags with many distinct values that conditions read
+(aws:PrincipalTag/team, /project, /cost-center), and attaches some of the N/4 customer managed policies,
+whose conditions test aws:MultiFactorAuthPresent, aws:SourceIp and principal tags; users also get AWS
+managed policies through groups; a fifth have a permissions boundary; some roles are service-linked; a
+3-level SCP chain (root, OU, account) holds Deny statements with conditions. The request context adds
+MFA and a source IP.
+
+Each size runs in fresh processes: one measures the stages (a bare ``json.load`` of the file as the floor,
+``load_account``, ``build_matrix``, writing Parquet) and its own peak RSS; another times the end-to-end
+command ``supportkit matrix SNAPSHOT --format parquet -o FILE`` and its peak RSS. The ratio printed is that
+end-to-end time over the ``json.load`` floor measured in the same run.
 """
 
 from __future__ import annotations
@@ -22,36 +28,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from supportkit.snapshot import load_account, load_authorization_details
-from supportkit.support.catalog import load_catalog
-from supportkit.support.managed import aws_managed_policy
-from supportkit.analysis.matrix import build_matrix, write_matrix
-
 ACCOUNT = "111122223333"
 AWS_MANAGED = ["AdministratorAccess", "ReadOnlyAccess", "AWSSupportAccess", "PowerUserAccess", "SecurityAudit",
                "job-function/SupportUser", "job-function/ViewOnlyAccess", "job-function/Billing",
                "AWSSupportPlansReadOnlyAccess", "AWSTrustedAdvisorPriorityReadOnlyAccess"]
+CONTEXT = ["--context", "aws:MultiFactorAuthPresent=true", "--context", "aws:SourceIp=203.0.113.7"]
+SUPPORT_ACTIONS = ["support:DescribeCases", "support:CreateCase", "support:AddCommunicationToCase",
+                   "support:ResolveCase", "support:Describe*", "support:*", "trustedadvisor:Describe*",
+                   "trustedadvisor:RefreshCheck", "supportplans:GetSupportPlan", "supportplans:*", "supportapp:*",
+                   "support-console:*", "trustedadvisor:*"]
+OTHER_ACTIONS = ["s3:GetObject", "s3:PutObject", "ec2:Describe*", "dynamodb:Query", "logs:*", "sqs:SendMessage",
+                 "lambda:InvokeFunction", "kms:Decrypt", "cloudwatch:GetMetricData", "iam:PassRole"]
+TEAMS = [f"team-{t}" for t in range(40)]
 
 
 def _doc(*statements: dict) -> dict:
     return {"Version": "2012-10-17", "Statement": list(statements)}
-
-
-CUSTOMER = {
-    "SupportNoResolve": _doc({"Effect": "Allow", "Action": "support:*", "Resource": "*"},
-                             {"Effect": "Deny", "Action": "support:ResolveCase", "Resource": "*"}),
-    "SupportWithMfa": _doc({"Effect": "Allow", "Action": ["support:*", "trustedadvisor:Describe*"], "Resource": "*",
-                            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}),
-    "TeamSupport": _doc({"Effect": "Allow", "Action": "support:*", "Resource": "*",
-                         "Condition": {"StringEquals": {"aws:PrincipalTag/team": ["support", "sre"]}}}),
-    "EverythingButIam": _doc({"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"}),
-    "OfficeOnly": _doc({"Effect": "Deny", "Action": "*", "Resource": "*",
-                        "Condition": {"NotIpAddress": {"aws:SourceIp": ["203.0.113.0/24", "2001:db8::/32"]}}}),
-    "Boundary": _doc({"Effect": "Allow", "Action": ["support:Describe*", "support:CreateCase", "trustedadvisor:*",
-                                                    "s3:*", "ec2:*"], "Resource": "*"}),
-}
-INLINE_ACTIONS = ["support:DescribeCases", "support:CreateCase", "support:AddCommunicationToCase", "support:ResolveCase",
-                  "trustedadvisor:RefreshCheck", "supportplans:GetSupportPlan", "s3:GetObject", "ec2:Describe*"]
 
 
 def _managed_entry(arn: str, name: str, document: dict, path: str = "/") -> dict:
@@ -62,125 +54,223 @@ def _managed_entry(arn: str, name: str, document: dict, path: str = "/") -> dict
                                    "CreateDate": "2024-01-01T00:00:00Z"}]}
 
 
+def _condition(rng: random.Random) -> dict:
+    """One condition block of the kinds real policies use: MFA, source IP, principal tags."""
+    choice = rng.randrange(6)
+    if choice == 0:
+        return {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    if choice == 1:
+        return {"IpAddress": {"aws:SourceIp": [f"203.0.{rng.randrange(256)}.0/24", "198.51.100.0/24"]}}
+    if choice == 2:
+        return {"StringEquals": {"aws:PrincipalTag/team": rng.sample(TEAMS, rng.randint(1, 3))}}
+    if choice == 3:
+        return {"StringLike": {"aws:PrincipalTag/project": f"proj-{rng.randrange(100)}*"}}
+    if choice == 4:
+        return {"NumericLessThan": {"aws:MultiFactorAuthAge": str(rng.choice([900, 3600, 43200]))}}
+    return {}
+
+
+def _customer_policy(rng: random.Random, number: int) -> dict:
+    statements = []
+    for s in range(rng.randint(1, 4)):
+        pool = SUPPORT_ACTIONS if rng.random() < 0.6 else OTHER_ACTIONS
+        statement = {"Sid": f"P{number}S{s}", "Effect": "Deny" if rng.random() < 0.15 else "Allow",
+                     "Action": rng.sample(pool, rng.randint(1, 3)), "Resource": "*"}
+        if rng.random() < 0.1:
+            statement["NotAction"] = statement.pop("Action")
+            statement["Effect"] = "Allow"
+        condition = _condition(rng)
+        if condition:
+            statement["Condition"] = condition
+        statements.append(statement)
+    return _doc(*statements)
+
+
+def _inline(rng: random.Random, owner: str) -> list[dict]:
+    """The identity's own policies: unique Sids, resources and conditions that name it."""
+    found = []
+    for p in range(rng.randint(1, 3)):
+        statements = [{"Sid": f"Own{owner.replace('-', '')}{p}", "Effect": "Allow",
+                       "Action": rng.sample(OTHER_ACTIONS, 2),
+                       "Resource": [f"arn:aws:s3:::{owner}-data/*", f"arn:aws:sqs:us-east-1:{ACCOUNT}:{owner}"]}]
+        if rng.random() < 0.5:
+            statements.append({"Effect": "Allow", "Action": rng.sample(SUPPORT_ACTIONS, rng.randint(1, 3)),
+                               "Resource": "*", "Condition": {"StringEquals": {
+                                   "aws:PrincipalTag/cost-center": f"cc-{rng.randrange(2000)}"}}})
+        if rng.random() < 0.2:
+            statements.append({"Effect": "Deny", "Action": "support:ResolveCase", "Resource": "*",
+                               "Condition": {"StringNotEquals": {"aws:username": owner}}})
+        found.append({"PolicyName": f"{owner}-inline-{p}", "PolicyDocument": _doc(*statements)})
+    return found
+
+
 def generate(identities: int, seed: int = 11) -> tuple[dict, dict]:
-    """An authorization-details document and its scps.json, with about ``identities`` identities."""
+    """An authorization-details document and its scps.json, with ``identities`` identities (root included)."""
+    from supportkit.support.managed import aws_managed_policy
+
     rng = random.Random(seed)
-    policies, arns = [], []
+    policies, aws_arns = [], []
     for name in AWS_MANAGED:
         managed = aws_managed_policy(name.rsplit("/", 1)[-1])
         assert managed is not None, name
         policies.append(_managed_entry(managed.arn, managed.name, dict(managed.document), managed.path))
-        arns.append(managed.arn)
-    customer_arns = {}
-    for name, document in CUSTOMER.items():
-        arn = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
-        policies.append(_managed_entry(arn, name, document))
-        customer_arns[name] = arn
-    everything = arns + [a for n, a in customer_arns.items() if n != "Boundary"]
+        aws_arns.append(managed.arn)
+    customer_arns = []
+    for number in range(max(6, identities // 4)):
+        arn = f"arn:aws:iam::{ACCOUNT}:policy/team/Customer{number}"
+        policies.append(_managed_entry(arn, f"Customer{number}", _customer_policy(rng, number), "/team/"))
+        customer_arns.append(arn)
+    boundary_arn = f"arn:aws:iam::{ACCOUNT}:policy/Boundary"
+    policies.append(_managed_entry(boundary_arn, "Boundary", _doc(
+        {"Effect": "Allow", "Action": ["support:*", "trustedadvisor:*", "s3:*", "ec2:*", "supportplans:Get*"],
+         "Resource": "*"})))
     groups = []
-    for g in range(max(3, identities // 100)):
-        attached = rng.sample(everything, rng.randint(1, 3))
+    for g in range(max(3, identities // 200)):
+        attached = [*rng.sample(aws_arns, rng.randint(0, 2)), *rng.sample(customer_arns, rng.randint(0, 2))]
         groups.append({"GroupName": f"group-{g}", "GroupId": f"AGPA{g:017d}", "Path": "/",
                        "Arn": f"arn:aws:iam::{ACCOUNT}:group/group-{g}", "CreateDate": "2024-01-01T00:00:00Z",
-                       "GroupPolicyList": [],
-                       "AttachedManagedPolicies": [{"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a} for a in attached]})
-
-    def inline(owner: str) -> list[dict]:
-        if rng.random() > 0.3:
-            return []
-        actions = rng.sample(INLINE_ACTIONS, rng.randint(1, 4))
-        return [{"PolicyName": f"{owner}-inline", "PolicyDocument": _doc(
-            {"Sid": f"Own{owner.replace('-', '')}", "Effect": rng.choice(["Allow", "Allow", "Deny"]),
-             "Action": actions, "Resource": "*"})}]
+                       "GroupPolicyList": [], "AttachedManagedPolicies": [
+                           {"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a} for a in attached]})
 
     def attachments() -> list[dict]:
-        return [{"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a} for a in rng.sample(everything, rng.randint(0, 2))]
+        chosen = rng.sample(customer_arns, rng.randint(0, 4))
+        if rng.random() < 0.1:
+            chosen.append(rng.choice(aws_arns))
+        return [{"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a} for a in chosen]
 
-    def boundary() -> dict:
+    def extras() -> dict:
         if rng.random() < 0.2:
-            return {"PermissionsBoundary": {"PermissionsBoundaryType": "Policy",
-                                            "PermissionsBoundaryArn": customer_arns["Boundary"]}}
+            return {"PermissionsBoundary": {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary_arn}}
         return {}
 
-    tags = lambda: [{"Key": "team", "Value": rng.choice(["support", "sre", "web", "data"])}]  # noqa: E731
+    def tags(owner: str) -> list[dict]:
+        return [{"Key": "team", "Value": rng.choice(TEAMS)}, {"Key": "project", "Value": f"proj-{rng.randrange(300)}"},
+                {"Key": "cost-center", "Value": f"cc-{rng.randrange(2000)}"}, {"Key": "owner", "Value": owner}]
+
     users, roles = [], []
-    n_users = identities * 6 // 10
+    n_users = identities * 4 // 10
     for u in range(n_users):
         name = f"user-{u}"
         users.append({"UserName": name, "UserId": f"AIDA{u:017d}", "Path": "/", "CreateDate": "2024-01-01T00:00:00Z",
-                      "Arn": f"arn:aws:iam::{ACCOUNT}:user/{name}", "UserPolicyList": inline(name),
+                      "Arn": f"arn:aws:iam::{ACCOUNT}:user/{name}", "UserPolicyList": _inline(rng, name),
                       "GroupList": [g["GroupName"] for g in rng.sample(groups, rng.randint(0, 2))],
-                      "AttachedManagedPolicies": attachments(), "Tags": tags(), **boundary()})
+                      "AttachedManagedPolicies": attachments(), "Tags": tags(name), **extras()})
     for r in range(identities - n_users - 1):
-        service_linked = r % 25 == 0
-        path = "/aws-service-role/support.amazonaws.com/" if service_linked else "/"
+        service_linked = r % 50 == 0
+        path = "/aws-service-role/support.amazonaws.com/" if service_linked else "/app/"
         name = f"role-{r}"
         roles.append({"RoleName": name, "RoleId": f"AROA{r:017d}", "Path": path, "CreateDate": "2024-01-01T00:00:00Z",
                       "Arn": f"arn:aws:iam::{ACCOUNT}:role{path}{name}", "AssumeRolePolicyDocument": _doc(
                           {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}),
-                      "RolePolicyList": inline(name), "AttachedManagedPolicies": attachments(), "Tags": tags(),
-                      "InstanceProfileList": [], **boundary()})
+                      "RolePolicyList": _inline(rng, name), "AttachedManagedPolicies": attachments(),
+                      "Tags": tags(name), "InstanceProfileList": [], **extras()})
     details = {"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": roles, "Policies": policies}
-    full = json.dumps(_doc({"Effect": "Allow", "Action": "*", "Resource": "*"}))
+    full = _doc({"Effect": "Allow", "Action": "*", "Resource": "*"})
+
+    def scp(name: str, *statements: dict) -> dict:
+        return {"Name": name, "Content": json.dumps(_doc(*statements))}
+
     scps = {"levels": [
-        {"target": "r-ab12", "policies": [{"Name": "FullAWSAccess", "Content": full}]},
-        {"target": "ou-ab12-11111111", "policies": [{"Name": "FullAWSAccess", "Content": full}, {
-            "Name": "NoPlanChanges", "Content": json.dumps(_doc({"Effect": "Deny", "Action": "supportplans:*",
-                                                                 "Resource": "*"}))}]},
-        {"target": ACCOUNT, "policies": [{"Name": "FullAWSAccess", "Content": full}]},
+        {"target": "r-ab12", "policies": [
+            {"Name": "FullAWSAccess", "Content": json.dumps(full)},
+            scp("PlanChangesByAdmins", {"Effect": "Deny", "Action": "supportplans:*", "NotResource": "arn:aws:s3:::x",
+                                        "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "team-0"}}})]},
+        {"target": "ou-ab12-11111111", "policies": [
+            {"Name": "FullAWSAccess", "Content": json.dumps(full)},
+            scp("ResolveWithMfa", {"Effect": "Deny", "Action": "support:ResolveCase", "Resource": "*",
+                                   "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}})]},
+        {"target": ACCOUNT, "policies": [
+            scp("Regional", {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"}),
+            scp("OfficeOnly", {"Effect": "Deny", "Action": ["support:*", "trustedadvisor:*"], "Resource": "*",
+                               "Condition": {"NotIpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}}})]},
     ]}
     return details, scps
 
 
-def measure(size: int, folder: Path) -> None:
+def write_snapshot(size: int, folder: Path) -> Path:
     details, scps = generate(size)
     snapshot = folder / f"account-{size}"
     snapshot.mkdir(parents=True, exist_ok=True)
-    details_file = snapshot / "authorization-details.json"
-    details_file.write_text(json.dumps(details))
+    (snapshot / "authorization-details.json").write_text(json.dumps(details))
     (snapshot / "scps.json").write_text(json.dumps(scps))
-    (snapshot / "account.json").write_text(json.dumps({"account_id": ACCOUNT}))
+    (snapshot / "account.json").write_text(json.dumps({"account_id": ACCOUNT, "support_plan": "business"}))
+    return snapshot
 
+
+def _peak_mib(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def stages(snapshot: Path, output: Path) -> dict:
+    """In this (fresh) process: the time of each stage, and this process's peak RSS."""
+    from supportkit.analysis.matrix import build_matrix, write_matrix
+    from supportkit.iam.context import context_from_arguments
+    from supportkit.snapshot import load_account
+    from supportkit.support.catalog import load_catalog
+
+    catalog = load_catalog()
+    context = context_from_arguments(CONTEXT[1::2])
+    figures = {}
     start = time.perf_counter()
-    with details_file.open() as handle:
+    with (snapshot / "authorization-details.json").open() as handle:
         json.load(handle)
-    floor = time.perf_counter() - start
-
-    start = time.perf_counter()
-    load_authorization_details([details_file])
-    read = time.perf_counter() - start
+    figures["json_load"] = time.perf_counter() - start
     start = time.perf_counter()
     account = load_account(snapshot)
-    loaded = time.perf_counter() - start
-    flatten = max(loaded - read, 0.0)
+    figures["load"] = time.perf_counter() - start
+    start = time.perf_counter()
+    matrix = build_matrix(account, catalog, context=context)
+    figures["matrix"] = time.perf_counter() - start
+    start = time.perf_counter()
+    write_matrix(matrix, "parquet", output)
+    figures["write"] = time.perf_counter() - start
+    figures.update(identities=len(account.identities), actions=len(catalog.actions), cells=len(matrix),
+                   peak_mib=_peak_mib(resource.RUSAGE_SELF))
+    return figures
 
-    start = time.perf_counter()
-    matrix = build_matrix(account)
-    evaluate = time.perf_counter() - start
-    start = time.perf_counter()
-    write_matrix(matrix, "csv", folder / f"matrix-{size}.csv")
-    write = time.perf_counter() - start
 
-    cells = len(matrix)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def end_to_end(snapshot: Path, output: Path) -> dict:
+    """The command in a child process: its wall time and peak RSS, and a json.load floor in this process."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "supportkit", "matrix", str(snapshot), "-o", str(folder / "e2e.csv")],
-                   check=True, stderr=subprocess.DEVNULL)
-    end_to_end = time.perf_counter() - start
-    peak_mib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
-    size_mib = details_file.stat().st_size / 2**20
-    print(f"{len(account.identities):>6} identities x {len(load_catalog())} actions = {cells:>9,} cells | "
-          f"file {size_mib:6.1f} MiB | json.load floor {floor:6.3f} s | read {read:6.3f} s | "
-          f"flatten {flatten:6.3f} s | evaluate {evaluate:6.3f} s | write csv {write:6.3f} s | "
-          f"{cells / evaluate:>10,.0f} cells/s | end-to-end `supportkit matrix` {end_to_end:6.2f} s, "
-          f"peak RSS {peak_mib:6.0f} MiB")
+    with (snapshot / "authorization-details.json").open() as handle:
+        json.load(handle)
+    floor = time.perf_counter() - start
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "supportkit", "matrix", str(snapshot), *CONTEXT, "--format", "parquet",
+                    "-o", str(output)], check=True, stderr=subprocess.DEVNULL)
+    return {"seconds": time.perf_counter() - start, "floor": floor, "peak_mib": _peak_mib(resource.RUSAGE_CHILDREN)}
+
+
+def _in_child(mode: str, snapshot: Path, output: Path) -> dict:
+    done = subprocess.run([sys.executable, __file__, f"--{mode}", str(snapshot), str(output)], check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def measure(size: int, folder: Path) -> None:
+    snapshot = write_snapshot(size, folder)
+    size_mib = (snapshot / "authorization-details.json").stat().st_size / 2**20
+    s = _in_child("stages", snapshot, folder / f"matrix-{size}.parquet")
+    e = _in_child("end-to-end", snapshot, folder / f"e2e-{size}.parquet")
+    print(f"{s['identities']:>6} identities x {s['actions']} actions = {s['cells']:>10,} cells | file {size_mib:6.1f} "
+          f"MiB | json.load {s['json_load']:6.2f} s | load_account {s['load']:6.2f} s | build_matrix "
+          f"{s['matrix']:6.2f} s | write parquet {s['write']:5.2f} s | {s['cells'] / s['matrix']:>10,.0f} cells/s | "
+          f"peak RSS {s['peak_mib']:5.0f} MiB || end to end `supportkit matrix --format parquet` {e['seconds']:6.2f} s "
+          f"= {e['seconds'] / e['floor']:5.1f}x json.load ({e['floor']:.2f} s), peak RSS {e['peak_mib']:5.0f} MiB",
+          flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000, 50_000])
     parser.add_argument("--keep", type=Path, help="write the generated snapshots here and keep them")
+    parser.add_argument("--stages", nargs=2, type=Path, metavar=("SNAPSHOT", "OUTPUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--end-to-end", nargs=2, type=Path, metavar=("SNAPSHOT", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.stages or args.end_to_end:
+        print(json.dumps(stages(*args.stages) if args.stages else end_to_end(*args.end_to_end)))
+        return
+    print("The machine is shared: figures are wall times as measured, under whatever load it had.", flush=True)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         for size in args.sizes:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,10 +29,10 @@ from supportkit.support.catalog import Catalog, check_arn, load_catalog
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.iam.evaluate import (
-    Decision, NamedPolicy, PolicyKind, PolicyMatch, Result, Subject, applicable_policies, decide, match_policy,
+    Decision, NamedPolicy, Result, StatementRef, Subject, applicable_policies, decide, explain, match_policy, refs,
 )
 from supportkit.iam.patterns import Pattern
-from supportkit.iam.policy import ActionSet, Policy
+from supportkit.iam.policy import ActionSet, Effect, Policy, Statement
 
 ALL_CHECKS = "all checks"
 SOME_CHECKS = "some checks"
@@ -53,73 +53,6 @@ def identity_context(identity: Identity, extra: Mapping[str, Any] | None = None)
 def probe_check_arn(account_id: str) -> str:
     """A check ARN no real check has: a statement that matches it covers every check of the account."""
     return check_arn(account_id, region="zz-probe-1", category="zz_probe", check_id="ZzProbe0")
-
-
-@dataclass
-class _Policies:
-    """Allow/Deny/keyed vectors over the catalog, per policy and per value of the context keys it reads."""
-
-    names: list[str]
-    resources: list[str]
-    matches: dict[tuple, PolicyMatch] = field(default_factory=dict)
-    vectors: dict[tuple, int] = field(default_factory=dict)
-    allow: list[np.ndarray] = field(default_factory=list)
-    deny: list[np.ndarray] = field(default_factory=list)
-    keyed: list[np.ndarray] = field(default_factory=list)
-    _reach: dict[int, list[int]] = field(default_factory=dict)
-    _statement_reach: dict[tuple[bool, ActionSet], frozenset[int]] = field(default_factory=dict)
-
-    def signature(self, policy: Policy, context: RequestContext) -> tuple:
-        """The values of the context keys ``policy`` reads: equal signatures, equal verdicts."""
-        keys = policy.keys_read
-        return context.signature(keys) if keys else ()
-
-    def reach(self, policy: Policy) -> list[int]:
-        """Indices of the catalog actions some statement's Action/NotAction covers."""
-        found = self._reach.get(id(policy))
-        if found is None:
-            covered: set[int] = set()
-            for statement in policy.statements:
-                action_key = (statement.not_action, statement.action_set)  # ActionSet.of shares equal lists
-                indices = self._statement_reach.get(action_key)
-                if indices is None:
-                    indices = self._statement_reach[action_key] = frozenset(
-                        i for i, name in enumerate(self.names) if statement.matches_action(name))
-                covered |= indices
-            found = self._reach[id(policy)] = sorted(covered)
-        return found
-
-    def match(self, policy: Policy, index: int, context: RequestContext, signature: tuple,
-              resource: str | None = None) -> PolicyMatch:
-        resource = resource or self.resources[index]
-        key = (id(policy), index, resource, signature)
-        found = self.matches.get(key)
-        if found is None:
-            found = self.matches[key] = match_policy(policy, self.names[index], resource, context)
-        return found
-
-    def vector(self, policy: Policy, context: RequestContext, signature: tuple) -> int:
-        """The row of this policy's vectors under ``context`` (computed on first use)."""
-        key = (id(policy), signature)
-        row = self.vectors.get(key)
-        if row is None:
-            n = len(self.names)
-            allow, deny, keyed = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
-            for index in self.reach(policy):
-                found = self.match(policy, index, context, signature)
-                allow[index], deny[index], keyed[index] = bool(found.allows), bool(found.denies), bool(found.keys)
-            row = self.vectors[key] = len(self.allow)
-            self.allow.append(allow)
-            self.deny.append(deny)
-            self.keyed.append(keyed)
-        return row
-
-
-def _layer(named: NamedPolicy, levels: int) -> int:
-    """Layers in the documented order: SCP levels 0..L-1, then identity, boundary, session."""
-    if named.kind is PolicyKind.SCP:
-        return named.level or 0
-    return levels + {PolicyKind.IDENTITY: 0, PolicyKind.BOUNDARY: 1, PolicyKind.SESSION: 2}[named.kind]
 
 
 def _instance(pattern_text: str) -> str:
@@ -166,6 +99,282 @@ def _mix(*columns: np.ndarray) -> np.ndarray:
     return key
 
 
+class MatrixConsistencyError(SupportkitError):
+    """The vectorised matrix and :func:`~supportkit.iam.evaluate.decide` disagree on a cell: a supportkit bug."""
+
+
+CROSS_CHECKS = 64
+"""How many distinct explanations of each matrix are also decided one request at a time by decide()."""
+
+
+def _codes(hits: np.ndarray) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """For a statements x columns boolean array: a code per column, and per code the statements (rows) it holds."""
+    if not len(hits):
+        return np.zeros(hits.shape[1], dtype=np.int64), [()]
+    if len(hits) <= 62:
+        packed = np.bitwise_or.reduce(hits.astype(np.int64) << np.arange(len(hits), dtype=np.int64)[:, None], axis=0)
+        found, inverse = np.unique(packed, return_inverse=True)
+        return inverse, [tuple(int(s) for s in range(len(hits)) if (int(code) >> s) & 1) for code in found]
+    found, inverse = np.unique(hits.T, axis=0, return_inverse=True)
+    return inverse.reshape(-1), [tuple(int(s) for s in np.flatnonzero(column)) for column in found]
+
+
+class _Engine:
+    """The catalog's columns, each distinct policy compiled over them once, and the tables rows point into.
+
+    Tables hold, per column, the id of a set of statements (0: none): which Allow statements match and which
+    Deny statements match (per policy and outcome of its conditions), and which keys the statements covering
+    the action consult (per policy). A row of the matrix is then three table indices, not a Python loop.
+    """
+
+    def __init__(self, names: list[str], resources: list[str], action_of: list[int]) -> None:
+        self.names = names
+        self.action_of = action_of  # the catalog action of each column
+        self.width = len(names)
+        distinct, inverse = np.unique(np.array(resources, dtype=object).astype(str), return_inverse=True)
+        self.resources = [str(r) for r in distinct]
+        self.resource_of = inverse.reshape(-1)
+        self.statement_sets: list[tuple[Statement, ...]] = [()]
+        self._set_ids: dict[tuple[int, tuple[int, ...]], int] = {}
+        self.key_sets: list[frozenset[str]] = [frozenset()]
+        self._key_set_ids: dict[frozenset[str], int] = {frozenset(): 0}
+        self.allow: list[np.ndarray] = []
+        self.deny: list[np.ndarray] = []
+        self.keyed: list[np.ndarray] = []
+        self.compiled: dict[int, _Compiled] = {}
+        self._action_masks: dict[tuple[bool, ActionSet], np.ndarray] = {}
+        self._holds: dict[tuple[int, tuple], bool] = {}
+
+    def policy(self, policy: Policy) -> _Compiled:
+        found = self.compiled.get(id(policy))
+        if found is None:
+            found = self.compiled[id(policy)] = _Compiled(self, policy)
+        return found
+
+    def action_mask(self, statement: Statement) -> np.ndarray:
+        key = (statement.not_action, statement.action_set)  # ActionSet.of shares equal lists
+        mask = self._action_masks.get(key)
+        if mask is None:
+            mask = self._action_masks[key] = np.fromiter(
+                (statement.matches_action(name) for name in self.names), dtype=bool, count=self.width)
+        return mask
+
+    def resource_mask(self, statement: Statement, context: RequestContext) -> np.ndarray:
+        if not statement.not_resource and any(p.matches_everything for p in statement.resources):
+            return np.ones(self.width, dtype=bool)
+        distinct = np.fromiter((statement.matches_resource(r, context) for r in self.resources), dtype=bool,
+                               count=len(self.resources))
+        return distinct[self.resource_of]
+
+    def holds(self, statement: Statement, context: RequestContext) -> bool:
+        """Whether the statement's conditions hold: evaluated once per distinct value of the keys it reads."""
+        key = (id(statement), context.signature(statement.keys_read))
+        found = self._holds.get(key)
+        if found is None:
+            found = self._holds[key] = statement.conditions_hold(context)
+        return found
+
+    def statement_set(self, policy: Policy, statements: tuple[Statement, ...], members: tuple[int, ...]) -> int:
+        if not members:
+            return 0
+        key = (id(policy), members)
+        found = self._set_ids.get(key)
+        if found is None:
+            found = self._set_ids[key] = len(self.statement_sets)
+            self.statement_sets.append(tuple(statements[m] for m in members))
+        return found
+
+    def key_set(self, keys: frozenset[str]) -> int:
+        found = self._key_set_ids.get(keys)
+        if found is None:
+            found = self._key_set_ids[keys] = len(self.key_sets)
+            self.key_sets.append(keys)
+        return found
+
+
+class _Compiled:
+    """One policy over the columns: the statements that reach a catalog action, and its tables per variant.
+
+    A variant is one outcome of the statements whose result depends on the context (conditions, policy
+    variables in resources): identities whose keys give equal outcomes share its table rows.
+    """
+
+    def __init__(self, engine: _Engine, policy: Policy) -> None:
+        self.engine = engine
+        self.policy = policy
+        reached = [(s, mask) for s in policy.statements if (mask := engine.action_mask(s)).any()]
+        self.statements = tuple(s for s, _ in reached)
+        self.actions = np.array([mask for _, mask in reached], dtype=bool).reshape(len(reached), engine.width)
+        self.allows = np.array([s.effect is Effect.ALLOW for s in self.statements], dtype=bool)
+        self.dynamic = tuple(s for s in self.statements if s.context_dependent)
+        self.variables = tuple(s for s in self.dynamic if s.resource_variables)
+        self._static = [None if s.resource_variables else engine.resource_mask(s, EMPTY_CONTEXT)
+                        for s in self.statements]
+        dependent = np.array([s.context_dependent for s in self.statements], dtype=bool)
+        codes, members = _codes(self.actions & dependent[:, None])
+        ids = [engine.key_set(frozenset(k for m in found for k in self.statements[m].keys_read)) for found in members]
+        self.keyed = len(engine.keyed)
+        engine.keyed.append(np.array(ids, dtype=np.int32)[codes])
+        self._variants: dict[tuple, int] = {}
+
+    def variant(self, context: RequestContext) -> int:
+        """The index of this policy's Allow and Deny tables under ``context``."""
+        engine = self.engine
+        key = tuple(engine.holds(s, context) for s in self.dynamic)
+        if self.variables:
+            key += tuple(context.signature(s.resource_variables) for s in self.variables)
+        found = self._variants.get(key)
+        if found is None:
+            found = self._variants[key] = self._tables(context)
+        return found
+
+    def _tables(self, context: RequestContext) -> int:
+        engine = self.engine
+        holds = np.array([not s.context_dependent or engine.holds(s, context) for s in self.statements], dtype=bool)
+        resources = np.array([engine.resource_mask(s, context) if mask is None else mask
+                              for s, mask in zip(self.statements, self._static)], dtype=bool)
+        hits = self.actions & resources.reshape(self.actions.shape) & holds[:, None]
+        for effect_rows, table in ((self.allows, engine.allow), (~self.allows, engine.deny)):
+            codes, members = _codes(hits & effect_rows[:, None])
+            ids = [engine.statement_set(self.policy, self.statements, found) for found in members]
+            table.append(np.array(ids, dtype=np.int32)[codes])
+        return len(engine.allow) - 1
+
+
+@dataclass
+class _Rows:
+    """One row per (identity, policy of one of its layers), in identity then layer order, as table indices."""
+
+    identity: np.ndarray
+    layer: np.ndarray
+    first: np.ndarray  # the row's NamedPolicy appears here for the first time for this identity
+    named: np.ndarray  # an id per NamedPolicy object
+    variant: np.ndarray
+    keyed: np.ndarray
+    start: np.ndarray  # identity i's rows are start[i]:start[i + 1]
+    layers: np.ndarray  # per identity, how many layers must allow
+    layer_names: np.ndarray  # per identity and layer, the id of its name in ``names`` (0: none)
+    names: list[str]
+    policies: list[NamedPolicy]  # by the ids of ``named``
+
+
+def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[RequestContext]) -> _Rows:
+    identity: list[int] = []
+    layer: list[int] = []
+    first: list[bool] = []
+    named_ids: list[int] = []
+    variant: list[int] = []
+    keyed: list[int] = []
+    named_index: dict[int, int] = {}
+    policies: list[NamedPolicy] = []
+    names: dict[str, int] = {"": 0}
+    layer_names: list[list[int]] = []
+    for i, subject in enumerate(subjects):
+        context = contexts[i]
+        seen: set[int] = set()
+        own_names = []
+        for position, step in enumerate(subject.layers):
+            own_names.append(names.setdefault(step.name, len(names)))
+            for named in step.policies:
+                number = named_index.get(id(named))
+                if number is None:
+                    number = named_index[id(named)] = len(policies)
+                    policies.append(named)
+                compiled = engine.policy(named.policy)
+                identity.append(i)
+                layer.append(position)
+                first.append(number not in seen)
+                seen.add(number)
+                named_ids.append(number)
+                variant.append(compiled.variant(context))
+                keyed.append(compiled.keyed)
+        layer_names.append(own_names)
+    width = max(map(len, layer_names), default=0)
+    names_table = np.zeros((len(subjects), max(width, 1)), dtype=np.int32)
+    for i, own in enumerate(layer_names):
+        names_table[i, :len(own)] = own
+    row_identity = np.array(identity, dtype=np.int64)
+    return _Rows(
+        row_identity, np.array(layer, dtype=np.int64), np.array(first, dtype=bool), np.array(named_ids, dtype=np.int64),
+        np.array(variant, dtype=np.int64), np.array(keyed, dtype=np.int64),
+        np.searchsorted(row_identity, np.arange(len(subjects) + 1)), np.array(list(map(len, layer_names)), dtype=np.int64),
+        names_table, list(names), policies,
+    )
+
+
+def _spread(ids: np.ndarray, salt: int, owner: np.ndarray | int = 0) -> np.ndarray:
+    """A 64-bit hash of each (owner, id) pair; an id of 0 (nothing) hashes to 0, so that sums skip it."""
+    x = (np.asarray(owner, dtype=np.uint64) << np.uint64(32)) + ids.astype(np.uint64)
+    x = x * np.uint64(0x9E3779B97F4A7C15) + np.uint64(salt)
+    x = (x ^ (x >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
+    return np.where(ids != 0, x ^ (x >> np.uint64(29)), np.uint64(0))
+
+
+@dataclass
+class _Cells:
+    """Per identity and catalog action: the decision, the blocking layer's name, and the key of its explanation."""
+
+    decision: np.ndarray
+    blocked: np.ndarray
+    some_checks: np.ndarray
+    key: np.ndarray
+
+
+def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cells:
+    """The documented evaluation order applied to every identity at once (``n`` catalog actions).
+
+    An explicit Deny in any row wins; otherwise each of an identity's layers (``Subject.layers``) must have
+    an Allow, the first without one blocks. The key of a cell's explanation hashes what decided it: the
+    (policy, statements) pairs that denied or allowed, the blocking layer, the keys consulted.
+    """
+    n_identities, width = len(rows.layers), engine.width
+    allow_table = np.array(engine.allow, dtype=np.int32).reshape(len(engine.allow), width)
+    deny_table = np.array(engine.deny, dtype=np.int32).reshape(len(engine.deny), width)
+    keyed_table = np.array(engine.keyed, dtype=np.int32).reshape(len(engine.keyed), width)
+    n_layers = rows.layer_names.shape[1]
+    decision = np.empty((n_identities, width), dtype=np.int8)
+    blocked = np.zeros((n_identities, n), dtype=np.int32)
+    decided_hash = np.zeros((n_identities, n), dtype=np.uint64)
+    keyed_hash = np.zeros((n_identities, n), dtype=np.uint64)
+    for lo in range(0, n_identities, chunk):
+        hi = min(lo + chunk, n_identities)
+        r0, r1 = rows.start[lo], rows.start[hi]
+        m = hi - lo
+        ok = np.ones((m, n_layers, width), dtype=bool)
+        ok[np.arange(n_layers)[None, :] < rows.layers[lo:hi, None]] = False
+        denied = np.zeros((m, width), dtype=bool)
+        if r1 > r0:
+            owner = rows.identity[r0:r1] - lo
+            allow_ids = allow_table[rows.variant[r0:r1]]
+            deny_ids = deny_table[rows.variant[r0:r1]]
+            segment = owner * n_layers + rows.layer[r0:r1]
+            starts = np.flatnonzero(np.r_[True, np.diff(segment) != 0])
+            ok.reshape(m * n_layers, width)[segment[starts]] = np.logical_or.reduceat(allow_ids > 0, starts, axis=0)
+            runs = np.flatnonzero(np.r_[True, np.diff(owner) != 0])
+            denied[owner[runs]] = np.logical_or.reduceat(deny_ids > 0, runs, axis=0)
+        passed = ok.all(axis=1)
+        verdict = np.where(denied, _EXPLICIT, np.where(passed, _ALLOWED, _IMPLICIT)).astype(np.int8)
+        decision[lo:hi] = verdict
+        first_failing = (~ok[:, :, :n]).argmax(axis=1)
+        blocked[lo:hi] = np.where(verdict[:, :n] == _IMPLICIT,
+                                  np.take_along_axis(rows.layer_names[lo:hi], first_failing, axis=1), 0)
+        if r1 > r0:
+            row_verdict = verdict[owner, :n]
+            named = rows.named[r0:r1, None]
+            first = rows.first[r0:r1, None]
+            decided = np.where((row_verdict == _EXPLICIT) & first, _spread(deny_ids[:, :n], 1, named), np.uint64(0))
+            decided += np.where(row_verdict == _ALLOWED, _spread(allow_ids[:, :n], 2, named), np.uint64(0))
+            decided_hash[lo + owner[runs]] = np.add.reduceat(decided, runs, axis=0)
+            keys = np.where(first, _spread(keyed_table[rows.keyed[r0:r1], :n], 3), np.uint64(0))
+            keyed_hash[lo + owner[runs]] = np.add.reduceat(keys, runs, axis=0)
+    some_checks = np.zeros((n_identities, n), dtype=bool)
+    for column in range(n, width):
+        a = engine.action_of[column]
+        some_checks[:, a] |= (decision[:, column] == _ALLOWED) != (decision[:, a] == _ALLOWED)
+    decision = np.ascontiguousarray(decision[:, :n])
+    return _Cells(decision, blocked, some_checks, _mix(decision, blocked, decided_hash, keyed_hash).ravel())
+
+
 def build_matrix(
     account: Account, catalog: Catalog | None = None, *, context: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -175,135 +384,72 @@ def build_matrix(
     each identity also carries the keys AWS derives from it (principal ARN, type, user name, tags).
     """
     catalog = catalog or load_catalog()
-    rows = _Rows.of(account, catalog, context)
-    cells = _decide_all(rows, len(catalog.actions))
-    return _frame(account, catalog, rows, cells)
+    actions = catalog.actions
+    names = [a.name for a in actions]
+    identities = account.identities
+    subjects = [identity.subject for identity in identities]
+    # Check actions are also evaluated on each check ARN a statement names, as extra columns after the
+    # catalog's: where a decision there differs from the probe's, the action is allowed on some checks only.
+    check_actions = [i for i, a in enumerate(actions) if a.takes_check_arns]
+    in_use = {id(named.policy): named.policy for subject in subjects for step in subject.layers
+              for named in step.policies}
+    named_checks = sorted({
+        (a, arn) for policy in in_use.values()
+        for a, arns in _check_candidates(policy, names, check_actions, account.info.account_id).items()
+        for arn in arns
+    })
+    probe = probe_check_arn(account.info.account_id)
+    engine = _Engine([*names, *(names[a] for a, _ in named_checks)],
+                     [*(probe if a.takes_check_arns else "*" for a in actions), *(arn for _, arn in named_checks)],
+                     [*range(len(actions)), *(a for a, _ in named_checks)])
+    extra = RequestContext.of(context or {})
+    contexts = [extra.with_defaults(identity.context()) for identity in identities]
+    rows = _rows(engine, subjects, contexts)
+    cells = _decide_all(engine, rows, len(actions))
+    return _frame(account, catalog, _Explainer(engine, rows, subjects, contexts, cells), cells)
 
 
-@dataclass
-class _Rows:
-    """One row per (identity, applicable policy): its Allow/Deny/keyed vectors, layer and named policy."""
+class _Explainer:
+    """The explanation of one cell, rebuilt from the tables that decided it (no second evaluation)."""
 
-    subjects: list[Subject]
-    applicable: list[tuple[NamedPolicy, ...]]
-    contexts: list[RequestContext]
-    policies: _Policies
-    named_checks: list[tuple[int, str]]
-    levels: int
-    identity: np.ndarray
-    layer: np.ndarray
-    variant: np.ndarray
-    variants: int
-    allow: np.ndarray
-    deny: np.ndarray
-    keyed: np.ndarray
+    def __init__(self, engine: _Engine, rows: _Rows, subjects: Sequence[Subject], contexts: Sequence[RequestContext],
+                 cells: _Cells) -> None:
+        self.engine, self.rows, self.subjects, self.contexts, self.cells = engine, rows, subjects, contexts, cells
 
-    @classmethod
-    def of(cls, account: Account, catalog: Catalog, context: Mapping[str, Any] | None) -> "_Rows":
-        actions = catalog.actions
-        names = [a.name for a in actions]
-        check_actions = [i for i, a in enumerate(actions) if a.takes_check_arns]
-        identities = account.identities
-        applicable = [applicable_policies(identity.subject) for identity in identities]
-        # Check actions are also evaluated on each check ARN a statement names, as extra columns after the
-        # catalog's: where a decision there differs from the probe's, the action is allowed on some checks only.
-        in_use = {id(named.policy): named.policy for found in applicable for named in found}
-        named_checks = sorted({
-            (a, arn) for policy in in_use.values()
-            for a, arns in _check_candidates(policy, names, check_actions, account.info.account_id).items()
-            for arn in arns
-        })
-        probe = probe_check_arn(account.info.account_id)
-        policies = _Policies([*names, *(names[a] for a, _ in named_checks)],
-                             [*(probe if a.takes_check_arns else "*" for a in actions), *(arn for _, arn in named_checks)])
-        levels = max((len(i.subject.scp_levels) for i in identities), default=0)
-        contexts = [identity_context(identity, context) for identity in identities]
-        row_identity: list[int] = []
-        row_layer: list[int] = []
-        row_vector: list[int] = []
-        row_variant: list[int] = []
-        variants: dict[tuple, int] = {}
-        for i, found in enumerate(applicable):
-            for named in found:
-                signature = policies.signature(named.policy, contexts[i])
-                row_identity.append(i)
-                row_layer.append(_layer(named, levels))
-                row_vector.append(policies.vector(named.policy, contexts[i], signature))
-                row_variant.append(variants.setdefault((id(named), signature), len(variants)))
-        vector = np.array(row_vector, dtype=np.int64)
-        width = len(policies.names)
-        stack = lambda vectors: np.array(vectors, dtype=bool).reshape(len(vectors), width)[vector]  # noqa: E731
-        return cls(
-            [identity.subject for identity in identities], applicable, contexts, policies, named_checks, levels, np.array(row_identity, dtype=np.int64),
-            np.array(row_layer, dtype=np.int64), np.array(row_variant, dtype=np.int64), len(variants),
-            stack(policies.allow), stack(policies.deny), stack(policies.keyed),
-        )
+    def result(self, i: int, a: int) -> Result:
+        engine, rows = self.engine, self.rows
+        decision = self.cells.decision[i, a]
+        deciding: list[StatementRef] = []
+        keys: set[str] = set()
+        for r in range(rows.start[i], rows.start[i + 1]):
+            first = rows.first[r]
+            if first:
+                keys |= engine.key_sets[engine.keyed[rows.keyed[r]][a]]
+            if decision == _EXPLICIT and first:
+                found = engine.deny[rows.variant[r]][a]
+            elif decision == _ALLOWED:
+                found = engine.allow[rows.variant[r]][a]
+            else:
+                continue
+            if found:
+                deciding.extend(refs(rows.policies[rows.named[r]], engine.statement_sets[found]))
+        blocked = rows.names[self.cells.blocked[i, a]] or None
+        return explain(Decision(DECISIONS[decision]), deciding, blocked, keys)
+
+    def check(self, i: int, a: int, result: Result, identity: str, action: str) -> None:
+        """Raise MatrixConsistencyError unless decide(), one request at a time, gives the same result."""
+        context = self.contexts[i]
+        subject = self.subjects[i]
+        resource = self.engine.resources[self.engine.resource_of[a]]
+        expected = decide(subject, {named: match_policy(named.policy, action, resource, context)
+                                    for named in applicable_policies(subject)})
+        if expected != result:
+            raise MatrixConsistencyError(
+                f"the matrix and decide() disagree on {identity} {action}: {result.to_json()} != {expected.to_json()}")
 
 
-@dataclass
-class _Cells:
-    """Per identity and catalog action: the decision, the blocking layer, and the key of its explanation."""
-
-    decision: np.ndarray
-    some_checks: np.ndarray
-    key: np.ndarray
-
-
-def _decide_all(rows: _Rows, n: int) -> _Cells:
-    """The documented evaluation order applied to every identity at once (``n`` catalog actions)."""
-    n_identities = len(rows.applicable)
-    n_layers = rows.levels + 3
-    width = len(rows.policies.names)
-    # Layer verdicts: absent layers pass, except the identity layer (something must allow) and the SCP
-    # levels of a member account (each must allow). The root user has no identity layer.
-    ok = np.ones((n_identities, n_layers, width), dtype=bool)
-    for i, subject in enumerate(rows.subjects):
-        if subject.scps_apply:
-            ok[i, :len(subject.scp_levels)] = False
-        if not subject.principal.is_root:
-            ok[i, rows.levels] = False
-    segment = rows.identity * n_layers + rows.layer
-    if len(segment):
-        order = np.argsort(segment, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(segment[order]) != 0])
-        heads = segment[order][starts]
-        ok.reshape(n_identities * n_layers, width)[heads] = np.logical_or.reduceat(rows.allow[order], starts, axis=0)
-    # Rows are in identity order, so an identity is a contiguous run of rows.
-    denied = np.zeros((n_identities, width), dtype=bool)
-    run_starts = np.flatnonzero(np.r_[True, np.diff(rows.identity) != 0]) if len(rows.identity) else np.zeros(0, int)
-    owners = rows.identity[run_starts]
-    if len(run_starts):
-        denied[owners] = np.logical_or.reduceat(rows.deny, run_starts, axis=0)
-    blocked_layer = (~ok).argmax(axis=1)
-    decision = np.where(denied, _EXPLICIT, np.where(~ok.all(axis=1), _IMPLICIT, _ALLOWED)).astype(np.int8)
-    some_checks = np.zeros((n_identities, n), dtype=bool)
-    for column, (a, _) in enumerate(rows.named_checks, start=n):
-        some_checks[:, a] |= (decision[:, column] == _ALLOWED) != (decision[:, a] == _ALLOWED)
-    decision, blocked_layer = decision[:, :n], blocked_layer[:, :n]  # from here on, the catalog's columns only
-    allow, deny, keyed = rows.allow[:, :n], rows.deny[:, :n], rows.keyed[:, :n]
-    blocked = np.where(decision == _IMPLICIT, blocked_layer + 1, 0)
-    # Hashes of the policies that decided each cell and of those that consulted context keys.
-    weights = np.random.default_rng(20261129).integers(1, 2**63, size=max(rows.variants, 1), dtype=np.uint64)
-    r_weight = weights[rows.variant] if len(rows.variant) else np.zeros(0, np.uint64)
-    decided_hash = np.zeros((n_identities, n), dtype=np.uint64)
-    keyed_hash = np.zeros((n_identities, n), dtype=np.uint64)
-    for chunk in np.array_split(np.arange(len(run_starts)), max(1, len(rows.identity) // 20_000)):
-        if not len(chunk):
-            continue
-        lo = run_starts[chunk[0]]
-        hi = run_starts[chunk[-1] + 1] if chunk[-1] + 1 < len(run_starts) else len(rows.identity)
-        row_decision = decision[rows.identity[lo:hi]]
-        decided = (deny[lo:hi] & (row_decision == _EXPLICIT)) | (allow[lo:hi] & (row_decision == _ALLOWED))
-        weight = r_weight[lo:hi, None]
-        starts = run_starts[chunk] - lo
-        decided_hash[owners[chunk]] = np.add.reduceat(np.where(decided, weight, np.uint64(0)), starts, axis=0)
-        keyed_hash[owners[chunk]] = np.add.reduceat(np.where(keyed[lo:hi], weight, np.uint64(0)), starts, axis=0)
-    action_index = np.broadcast_to(np.arange(n), (n_identities, n))
-    return _Cells(decision, some_checks, _mix(action_index, decision, blocked, decided_hash, keyed_hash).ravel())
-
-
-def _frame(account: Account, catalog: Catalog, rows: _Rows, cells: _Cells) -> pd.DataFrame:
-    """The long form, explaining one representative cell per distinct key with the decide() simulate uses."""
+def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Cells) -> pd.DataFrame:
+    """The long form: each distinct explanation key explained once, a sample of them cross-checked."""
     actions = catalog.actions
     identities = account.identities
     n, n_identities = len(actions), len(identities)
@@ -315,11 +461,12 @@ def _frame(account: Account, catalog: Catalog, rows: _Rows, cells: _Cells) -> pd
     explained = np.empty((len(unique_keys), 4), dtype=np.int32)
     conditional_of = np.empty(len(unique_keys), dtype=bool)
     described: dict[tuple, tuple[int, int]] = {}
-    for k, flat in enumerate(first):
-        i, a = divmod(int(flat), n)
-        result = _explain(rows.subjects[i], rows.applicable[i], rows.policies, a, rows.contexts[i])
-        if DECISIONS.index(result.decision.value) != cells.decision[i, a]:
-            raise AssertionError(f"matrix and decide() disagree on {identities[i].arn} {actions[a].name}")
+    checked = set(np.linspace(0, len(unique_keys) - 1, min(CROSS_CHECKS, len(unique_keys)), dtype=np.int64).tolist())
+    for k, flat in enumerate(first.tolist()):
+        i, a = divmod(flat, n)
+        result = explainer.result(i, a)
+        if k in checked:
+            explainer.check(i, a, result, identities[i].arn, actions[a].name)
         words = described.get((result.deciding, result.blocked_by))
         if words is None:
             words = described[(result.deciding, result.blocked_by)] = (
@@ -358,14 +505,6 @@ def _frame(account: Account, catalog: Catalog, rows: _Rows, cells: _Cells) -> pd
         "check_scope": text_column(scope.ravel()),
         "incomplete": np.array([i.incomplete for i in identities], dtype=bool)[identity_index],
     }, columns=LONG_COLUMNS)
-
-
-def _explain(subject: Subject, applicable: tuple[NamedPolicy, ...], policies: _Policies, index: int,
-             context: RequestContext, resource: str | None = None) -> Result:
-    return decide(subject, {
-        named: policies.match(named.policy, index, context, policies.signature(named.policy, context), resource)
-        for named in applicable
-    })
 
 
 def _repeated(index: np.ndarray, values: list[str]) -> pd.Categorical:

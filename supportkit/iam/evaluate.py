@@ -295,7 +295,8 @@ def _ref(policy: NamedPolicy, statement: Statement) -> StatementRef:
     )
 
 
-def _refs(policy: NamedPolicy, statements: Iterable[Statement]) -> list[StatementRef]:
+def refs(policy: NamedPolicy, statements: Iterable[Statement]) -> list[StatementRef]:
+    """The references to ``statements`` of ``policy`` that an explanation lists (shared objects)."""
     return [_ref(policy, statement) for statement in statements]
 
 
@@ -328,26 +329,39 @@ def _canonical(refs: list[StatementRef]) -> tuple[StatementRef, ...]:
     return tuple(sorted(refs, key=lambda r: (_KIND_ORDER[r.kind], r.level or 0, r.policy, r.index)))
 
 
+def explain(decision: Decision, deciding: list[StatementRef], blocked_by: str | None, keys: set[str]) -> Result:
+    """The one place a decision's explanation is assembled, by :func:`decide` and by the permission matrix.
+
+    ``deciding``: every matching Deny for an explicit deny, every matching Allow of every layer for an
+    allow, nothing for an implicit deny (``blocked_by`` names the first layer without an Allow instead).
+    ``keys``: the context keys consulted by the statements whose Action covers the request.
+    """
+    context_keys = tuple(sorted(keys)) if keys else ()
+    conditional = bool(keys) and not all(map(is_principal_key, context_keys))
+    return Result(decision, _canonical(deciding), blocked_by, context_keys, conditional)
+
+
 def decide(subject: Subject, matches: dict[NamedPolicy, PolicyMatch]) -> Result:
-    """Combine per-policy matches into the decision, following the documented evaluation order."""
+    """Combine per-policy matches into the decision, following the documented evaluation order.
+
+    The order is :attr:`Subject.layers` after a first pass for explicit denies; the matrix reads the same.
+    """
     keys: set[str] = set()
     denies: list[StatementRef] = []
     for named, found in matches.items():
         if found.keys:
             keys.update(found.keys)
         if found.denies:
-            denies.extend(_refs(named, found.denies))
-    context_keys = tuple(sorted(keys)) if keys else ()
-    conditional = bool(keys) and not all(map(is_principal_key, context_keys))
+            denies.extend(refs(named, found.denies))
     if denies:
-        return Result(Decision.EXPLICIT_DENY, _canonical(denies), None, context_keys, conditional)
+        return explain(Decision.EXPLICIT_DENY, denies, None, keys)
     allows: list[StatementRef] = []
     for layer in subject.layers:
-        layer_allows = [ref for named in layer.policies for ref in _refs(named, matches[named].allows)]
+        layer_allows = [ref for named in layer.policies for ref in refs(named, matches[named].allows)]
         if not layer_allows:
-            return Result(Decision.IMPLICIT_DENY, (), layer.name, context_keys, conditional)
+            return explain(Decision.IMPLICIT_DENY, [], layer.name, keys)
         allows.extend(layer_allows)
-    return Result(Decision.ALLOWED, _canonical(allows), None, context_keys, conditional)
+    return explain(Decision.ALLOWED, allows, None, keys)
 
 
 def applicable_policies(subject: Subject) -> tuple[NamedPolicy, ...]:
