@@ -20,6 +20,7 @@ import pandas as pd
 
 from supportkit.snapshot import Account, IdentityType
 from supportkit.support.catalog import AccessLevel, Capability, Catalog, load_catalog
+from supportkit.support.console import console_requirement
 from supportkit.iam.context import EMPTY_CONTEXT
 from supportkit.iam.evaluate import Decision
 from supportkit.analysis.matrix import SOME_CHECKS
@@ -35,6 +36,7 @@ RESOLVE_CASE = "support:ResolveCase"
 GET_SUPPORT_PLAN = "supportplans:GetSupportPlan"
 START_SUPPORT_PLAN_UPDATE = "supportplans:StartSupportPlanUpdate"
 CREATE_SLACK_CHANNEL = "supportapp:CreateSlackChannelConfiguration"
+CREATE_SUPPORT_PERMIT = "supportauthz:CreateSupportPermit"
 
 TA_CAPABILITIES = frozenset({
     Capability.TA_READ, Capability.TA_CHANGE, Capability.TA_ORGANIZATION, Capability.TA_PRIORITY,
@@ -169,39 +171,54 @@ def can_resolve_cases(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 def _console_needs(catalog: Catalog) -> tuple[list[str], np.ndarray]:
-    """The actions Support Center uses internally, and which of them merely viewing cases needs.
+    """The actions Support Center calls on the user's behalf, and which of them merely reading cases needs.
 
-    Viewing needs the Read ones (AWS's ReadOnlyAccess grants exactly these); opening cases needs all of them.
+    Two sets: the eight ``support:`` actions AWS says Support Center uses internally, and the
+    ``support-console:`` actions of AWS's minimum policy, required since 16 November 2026
+    (:mod:`supportkit.support.console`). Reading needs the Read and List ones (of the ``support:`` ones,
+    exactly those AWS's ReadOnlyAccess grants); opening or answering cases needs all of them.
     """
-    internal = [action for action in catalog if action.support_center_internal]
-    for_reading = np.array([action.access_level in (AccessLevel.READ, AccessLevel.LIST) for action in internal])
-    return [action.name for action in internal], for_reading
+    required = {name.lower() for name in console_requirement().actions}
+    needed = [action for action in catalog if action.support_center_internal or action.name.lower() in required]
+    for_reading = np.array([action.access_level in (AccessLevel.READ, AccessLevel.LIST) for action in needed])
+    return [action.name for action in needed], for_reading
 
 
 def _console_missing(grid: _Grid, catalog: Catalog) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """The internal actions, whether each identity can open and read cases, and which internal actions it lacks."""
-    internal, for_reading = _console_needs(catalog)
+    """The needed actions, whether each identity can open and read cases, and which needed actions it lacks."""
+    needed_actions, for_reading = _console_needs(catalog)
     can_open = grid.any([CREATE_CASE])
     can_read = grid.any([DESCRIBE_CASES])
-    needed = can_open[:, None] | (can_read[:, None] & for_reading[None, :])
-    return internal, can_open, can_read, needed & ~grid.select(internal)
+    writes = can_open | grid.any([ADD_COMMUNICATION])
+    needed = writes[:, None] | (can_read[:, None] & for_reading[None, :])
+    return needed_actions, can_open, can_read, needed & ~grid.select(needed_actions)
 
 
 def console_breakage(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
-    """Identities that may open or read cases whose Support Center console breaks: an internal action is denied.
+    """Identities that may open, read or answer cases whose Support Center console breaks: a needed action is denied.
 
-    AWS documents eight ``support:`` actions that Support Center calls on the user's behalf. Someone who
-    can open cases needs all of them; someone who can only read cases needs the Read ones (the set AWS's
-    ReadOnlyAccess grants), so read-only viewers are not flagged for lacking chat, call or rating actions.
+    Support Center calls eight ``support:`` actions and, since 16 November 2026, the ``support-console:``
+    actions of AWS's minimum policy on the user's behalf. Someone who can open or answer cases needs all of
+    them; someone who can only read cases needs the Read ones, so read-only viewers are not flagged for
+    lacking chat, call, rating or draft actions. ``missing_actions`` is what to add; ``requirement`` says
+    where AWS requires the ``support-console:`` ones.
     """
     grid = _Grid.of(matrix)
     internal, can_open, can_read, missing = _console_missing(grid, catalog)
     rows = missing.any(axis=1)
+    requirement = console_requirement()
+    console = np.array([name.lower() in {a.lower() for a in requirement.actions} for name in internal])
+    needs_console = (missing[rows] & console[None, :]).any(axis=1)
     frame = _frame(grid.identities, rows, {
         "can_open": can_open[rows],
         "can_read": can_read[rows],
         "missing_actions": _names_per_row(missing[rows], internal),
         "missing_count": missing[rows].sum(axis=1),
+        "requirement": np.where(needs_console, (
+            f"Support Center needs the Support Center Console API (support-console:) since "
+            f"{requirement.enforced_text}: {requirement.enforcement_source.citation}; minimum actions from "
+            f"\"{requirement.actions_source.title}\" ({requirement.actions_source.url}); AWSSupportAccess includes "
+            "support-console:*"), ""),
     })
     row_index, column_index = np.nonzero(missing[rows])
     wanted = pd.DataFrame({
@@ -215,17 +232,27 @@ def console_breakage(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     return frame
 
 
+def can_permit_support_access(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Identities allowed supportauthz:CreateSupportPermit: who can let AWS Support staff act on resources.
+
+    "A support permit is a customer-managed resource that defines the scope and conditions of authorized
+    access" of AWS Support operators to the account's resources (AWS Support User Guide, "AWS Support
+    authorization", https://docs.aws.amazon.com/awssupport/latest/user/support-authorization.html).
+    """
+    return _who_is_allowed(matrix, CREATE_SUPPORT_PERMIT)
+
+
 def resource_scoped_support_statements(account: Account, catalog: Catalog) -> pd.DataFrame:
     """Statements that name support actions but can never apply to them: their Resource is not ``*``.
 
     AWS Support, Support Center, Support Plans, the Support App and the non-check Trusted Advisor actions
     take no resource type, so every request is made on ``*``; a statement whose Resource (or NotResource)
-    does not cover ``*`` never applies: an Allow grants nothing and a Deny denies nothing. Trusted Advisor
-    check actions are left out, since check ARNs do scope them. One row per statement, for identity
+    does not cover ``*`` never applies: an Allow grants nothing and a Deny denies nothing. Actions with a
+    resource type (Trusted Advisor checks, support permits) are left out, since ARNs do scope them. One row per statement, for identity
     policies, permissions boundaries and SCPs alike.
     """
-    starred = [action for action in catalog if not action.takes_check_arns]
-    checks = [action for action in catalog if action.takes_check_arns]
+    starred = [action for action in catalog if not action.resource_types]
+    checks = [action for action in catalog if action.resource_types]
     rows = []
     for named in account.policies:  # every policy that governs someone, and the SCPs
         covers: dict[int, list[str]] = {}  # statement index -> starred actions its Action names
@@ -256,7 +283,8 @@ def resource_scoped_support_statements(account: Account, catalog: Catalog) -> pd
                     f"these actions are always requested on resource '*', which {element} {resources} "
                     f"{'excludes' if statement.not_resource else 'does not match'}: for them the "
                     f"{statement.effect.value} {verdict}"
-                    + ("; the Trusted Advisor check actions it names take check ARNs and are not judged here"
+                    + ("; the actions it names that take resource ARNs (Trusted Advisor checks, support permits) "
+                       "are not judged here"
                        if statement.index in names_checks else "")
                 ),
             })
@@ -328,7 +356,7 @@ def root_only_access(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 def plan_gaps(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> pd.DataFrame:
-    """On a plan without the Support API (basic, developer): identities allowed actions that need a paid plan.
+    """On a plan without the Support API (Basic, legacy Developer): identities allowed actions that need a paid plan.
 
     IAM allows them, but AWS refuses the API calls (SubscriptionRequiredException): through the API, CLI and
     SDKs these permissions do nothing until the plan changes; Support Center still serves what the plan
@@ -346,8 +374,8 @@ def plan_gaps(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> pd.Da
         "action_count": selected[rows].sum(axis=1),
     })
     frame["explanation"] = (
-        f"AWS serves these actions through its APIs only on Business, Enterprise On-Ramp or Enterprise support: on "
-        f"the {plan_name} plan the calls fail (SubscriptionRequiredException) whatever IAM allows; Support Center "
+        f"AWS serves these actions through its APIs only on Business Support+, Enterprise Support or Unified "
+        f"Operations (or the legacy Business and Enterprise On-Ramp plans): on the {plan_name} plan the calls fail (SubscriptionRequiredException) whatever IAM allows; Support Center "
         "still serves what the plan includes"
     )
     return frame
@@ -371,7 +399,7 @@ class Persona(Enum):
     cannot tell a billing case from a technical one.
     """
 
-    CONSOLE_BROKEN = "Console broken"  # can open or read cases, but lacks an action Support Center uses internally
+    CONSOLE_BROKEN = "Console broken"  # can open, read or answer cases, but lacks an action Support Center needs
     FULL_SUPPORT = "Full support access"  # open, read, reply and resolve
     CASE_MANAGER_WITHOUT_RESOLVE = "Case manager without resolve"  # open, read and reply, not resolve
     CASE_OPENER = "Case opener"  # open, but not both read and reply
@@ -395,6 +423,7 @@ def persona_actions(catalog: Catalog) -> dict[str, tuple[str, ...]]:
         "plan_read": (GET_SUPPORT_PLAN,),
         "plan_change": (START_SUPPORT_PLAN_UPDATE,),
         "slack_app": (CREATE_SLACK_CHANNEL,),
+        "support_permit": (CREATE_SUPPORT_PERMIT,),
     }
 
 
@@ -443,6 +472,8 @@ def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = No
         "can_resolve_cases": int(people["can_resolve"].sum()),
         "can_change_plan": int(people["plan_change"].sum()),
         "trusted_advisor_users": int((people["ta_read"] | people["ta_change"]).sum()),
+        "console_broken": int((people["persona"] == Persona.CONSOLE_BROKEN.value).sum()),
+        "can_permit_support": int(people["support_permit"].sum()),
         "personas": {persona.value: int(counts[persona.value]) for persona in Persona},
     }
 
@@ -452,7 +483,9 @@ TITLES: dict[str, str] = {
     "can_open_cases": "Who can open support cases",
     "can_read_all_cases": "Who can read every support case of the account",
     "can_resolve_cases": "Who can resolve support cases",
-    "console_breakage": "Case access that Support Center cannot serve (internal actions denied)",
+    "console_breakage": "Case access that Support Center cannot serve (support: or support-console: actions it needs "
+                        "are denied)",
+    "can_permit_support_access": "Who can let AWS Support staff act on the account's resources (support permits)",
     "namespace_mixups": "Trusted Advisor allowed in one namespace only (support: vs trustedadvisor:)",
     "plan_gaps": "Permissions the support plan does not honour",
     "root_only_access": "Only the root user has support access",
@@ -470,6 +503,7 @@ def all_findings(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> di
         "can_read_all_cases": can_read_all_cases(matrix),
         "can_resolve_cases": can_resolve_cases(matrix),
         "console_breakage": console_breakage(matrix, catalog),
+        "can_permit_support_access": can_permit_support_access(matrix),
         "namespace_mixups": namespace_mixups(matrix, catalog),
         "plan_gaps": plan_gaps(matrix, account, catalog),
         "root_only_access": root_only_access(matrix),

@@ -62,6 +62,8 @@ HEADLINE_LABELS = {
     "can_resolve_cases": "can resolve cases",
     "can_change_plan": "can change the plan",
     "trusted_advisor_users": "Trusted Advisor users",
+    "console_broken": "Support Center broken",
+    "can_permit_support": "can permit AWS Support staff",
     "incomplete_identities": "incomplete identities",
 }
 """The headline keys the notebook records, and their column titles in the index."""

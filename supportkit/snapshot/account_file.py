@@ -40,11 +40,12 @@ def read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         fields["management_account"] = management
     plan = value.get("support_plan")
     if plan is not None:
+        if not isinstance(plan, str):
+            raise InputError(str(path), f"must be a plan name, not {json_type(plan)}", json_path="support_plan")
         try:
-            fields["support_plan"] = SupportPlan(str(plan).strip().lower().replace("_", "-"))
-        except ValueError:
-            choices = ", ".join(p.value for p in SupportPlan)
-            raise InputError(str(path), f"must be one of {choices}, not {plan!r}", json_path="support_plan") from None
+            fields["support_plan"] = SupportPlan.parse(plan)
+        except ValueError as error:
+            raise InputError(str(path), str(error), json_path="support_plan") from None
     notes = value.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
         raise InputError(str(path), "must be a list of strings", json_path="notes")

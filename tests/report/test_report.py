@@ -259,13 +259,17 @@ def test_the_headline_counts_who_can_open_read_and_resolve_cases(reports):
     # root and alice (support:*) can do every support: action but change the plan, which the SCP denies; the
     # markup user can open cases; the $ user (through its group) and the reader role can read them; root and alice
     # reach Trusted Advisor through the Support API; the broken role and the $ user each have a policy left out.
+    # None but root holds support-console: actions, which Support Center needs since 16 November 2026 ("Adding
+    # IAM policies for the Support Center Console API operations", AWS Support User Guide,
+    # https://docs.aws.amazon.com/awssupport/latest/user/support-console-access-control.html): the four others
+    # with case access cannot use it. Only root may create support permits.
     assert hostile.headline == {
         "identities": 6, "can_open_cases": 3, "can_read_all_cases": 4, "can_resolve_cases": 2, "can_change_plan": 0,
-        "trusted_advisor_users": 2, "incomplete_identities": 2,
+        "trusted_advisor_users": 2, "console_broken": 4, "can_permit_support": 1, "incomplete_identities": 2,
     }
     assert by_stem(reports)[PLAIN_ID].headline["can_open_cases"] == 1  # the root user only
     index = reports.index.read_text()
-    assert re.search(rf'<a href="{HOSTILE_ID}.html">{HOSTILE_ID}</a>.*?(<td class="number">\d+</td>){{7}}', index)
+    assert re.search(rf'<a href="{HOSTILE_ID}.html">{HOSTILE_ID}</a>.*?(<td class="number">\d+</td>){{9}}', index)
 
 
 def test_account_ids_reach_the_notebook_as_strings(reports):

@@ -599,6 +599,11 @@ def test_account_json_is_validated(tmp_path: Path) -> None:
     assert loaded.info.support_plan is SupportPlan.ENTERPRISE_ON_RAMP
     assert "account.json: SCPs not fetched: denied" in loaded.warnings
     assert load_account(folder, management_account=True).info.management_account
+    write_json(folder / "account.json", {"support_plan": "Business Support+"})  # today's name (Trusted Advisor API page)
+    assert load_account(folder).info.support_plan is SupportPlan.BUSINESS_SUPPORT_PLUS
+    write_json(folder / "account.json", {"support_plan": "gold"})
+    with pytest.raises(InputError, match=r"account.json, at support_plan: unknown support plan 'gold'; accepted: "):
+        load_account(folder)
 
 
 def test_the_account_id_must_come_from_somewhere(tmp_path: Path) -> None:
