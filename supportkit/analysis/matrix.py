@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -26,11 +27,14 @@ import pyarrow.parquet as pq
 
 from supportkit.snapshot import Account, Identity
 from supportkit.support.catalog import Catalog, check_arn, load_catalog
+from supportkit.support.request_context import assumed_context
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.iam.evaluate import (
-    Decision, NamedPolicy, Result, StatementRef, Subject, applicable_policies, decide, explain, match_policy, refs,
+    Decision, NamedPolicy, PolicyKind, Result, StatementRef, Subject, applicable_policies, decide, explain,
+    match_policy, refs,
 )
+from supportkit.iam.keys import check_analyst_context
 from supportkit.iam.patterns import Pattern
 from supportkit.iam.policy import ActionSet, Effect, Policy, Statement
 
@@ -45,9 +49,11 @@ DECISIONS = [d.value for d in Decision]
 _ALLOWED, _EXPLICIT, _IMPLICIT = (DECISIONS.index(d.value) for d in Decision)
 
 
-def identity_context(identity: Identity, extra: Mapping[str, Any] | None = None) -> RequestContext:
-    """The context a matrix row is evaluated under: the analyst's keys, completed by the identity's own."""
-    return RequestContext.of(extra or {}).with_defaults(identity.context())
+def identity_context(identity: Identity, extra: Mapping[str, Any] | None = None,
+                     assumed: Mapping[str, str] | None = None) -> RequestContext:
+    """The context a matrix row is evaluated under: the analyst's keys, completed by the identity's own and by
+    the keys every request carries (``assumed``, see :mod:`supportkit.support.request_context`)."""
+    return RequestContext.of(extra or {}).with_defaults({**(assumed or {}), **identity.context()})
 
 
 def probe_check_arn(account_id: str) -> str:
@@ -144,11 +150,26 @@ class _Engine:
         self.compiled: dict[int, _Compiled] = {}
         self._action_masks: dict[tuple[bool, ActionSet], np.ndarray] = {}
         self._holds: dict[tuple[int, tuple], bool] = {}
+        self.rcp_scopes: dict[frozenset[str] | None, np.ndarray] = {}
+        self.compiled_rcps: dict[tuple[int, frozenset[str] | None], _Compiled] = {}
 
     def policy(self, policy: Policy) -> _Compiled:
         found = self.compiled.get(id(policy))
         if found is None:
             found = self.compiled[id(policy)] = _Compiled(self, policy)
+        return found
+
+    def rcp(self, policy: Policy, services: frozenset[str] | None) -> _Compiled:
+        """An RCP, compiled over the columns of the services RCPs apply to only (elsewhere it takes no part)."""
+        key = (id(policy), services)
+        found = self.compiled_rcps.get(key)
+        if found is None:
+            scope = self.rcp_scopes.get(services)
+            if scope is None:
+                scope = self.rcp_scopes[services] = np.fromiter(
+                    (services is None or name.partition(":")[0].lower() in services for name in self.names),
+                    dtype=bool, count=self.width)
+            found = self.compiled_rcps[key] = _Compiled(self, policy, scope)
         return found
 
     def action_mask(self, statement: Statement) -> np.ndarray:
@@ -199,10 +220,12 @@ class _Compiled:
     variables in resources): identities whose keys give equal outcomes share its table rows.
     """
 
-    def __init__(self, engine: _Engine, policy: Policy) -> None:
+    def __init__(self, engine: _Engine, policy: Policy, scope: np.ndarray | None = None) -> None:
         self.engine = engine
         self.policy = policy
-        reached = [(s, mask) for s in policy.statements if (mask := engine.action_mask(s)).any()]
+        masks = ((s, engine.action_mask(s) if scope is None else engine.action_mask(s) & scope)
+                 for s in policy.statements)
+        reached = [(s, mask) for s, mask in masks if mask.any()]
         self.statements = tuple(s for s, _ in reached)
         self.actions = np.array([mask for _, mask in reached], dtype=bool).reshape(len(reached), engine.width)
         self.allows = np.array([s.effect is Effect.ALLOW for s in self.statements], dtype=bool)
@@ -252,6 +275,7 @@ class _Rows:
     variant: np.ndarray
     keyed: np.ndarray
     start: np.ndarray  # identity i's rows are start[i]:start[i + 1]
+    deny_only: np.ndarray  # the row is an RCP's: it takes part in the deny step only
     layers: np.ndarray  # per identity, how many layers must allow
     layer_names: np.ndarray  # per identity and layer, the id of its name in ``names`` (0: none)
     names: list[str]
@@ -269,18 +293,26 @@ def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[Reque
     policies: list[NamedPolicy] = []
     names: dict[str, int] = {"": 0}
     layer_names: list[list[int]] = []
+    deny_only: list[bool] = []
+    must: list[int] = []
     for i, subject in enumerate(subjects):
         context = contexts[i]
         seen: set[int] = set()
         own_names = []
-        for position, step in enumerate(subject.layers):
-            own_names.append(names.setdefault(step.name, len(names)))
-            for named in step.policies:
+        steps = [(step.name, step.policies) for step in subject.layers]
+        must.append(len(steps))
+        if subject.rcps_in_force:  # after the layers that must allow, at a position that always passes
+            steps.append(("RCPs", subject.rcps))
+        for position, (step_name, step_policies) in enumerate(steps):
+            own_names.append(names.setdefault(step_name, len(names)))
+            for named in step_policies:
                 number = named_index.get(id(named))
                 if number is None:
                     number = named_index[id(named)] = len(policies)
                     policies.append(named)
-                compiled = engine.policy(named.policy)
+                rcp = named.kind is PolicyKind.RCP
+                compiled = engine.rcp(named.policy, subject.rcp_services) if rcp else engine.policy(named.policy)
+                deny_only.append(rcp)
                 identity.append(i)
                 layer.append(position)
                 first.append(number not in seen)
@@ -297,8 +329,8 @@ def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[Reque
     return _Rows(
         row_identity, np.array(layer, dtype=np.int64), np.array(first, dtype=bool), np.array(named_ids, dtype=np.int64),
         np.array(variant, dtype=np.int64), np.array(keyed, dtype=np.int64),
-        np.searchsorted(row_identity, np.arange(len(subjects) + 1)), np.array(list(map(len, layer_names)), dtype=np.int64),
-        names_table, list(names), policies,
+        np.searchsorted(row_identity, np.arange(len(subjects) + 1)), np.array(deny_only, dtype=bool),
+        np.array(must, dtype=np.int64), names_table, list(names), policies,
     )
 
 
@@ -350,6 +382,7 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
             segment = owner * n_layers + rows.layer[r0:r1]
             starts = np.flatnonzero(np.r_[True, np.diff(segment) != 0])
             ok.reshape(m * n_layers, width)[segment[starts]] = np.logical_or.reduceat(allow_ids > 0, starts, axis=0)
+        ok[np.arange(n_layers)[None, :] >= rows.layers[lo:hi, None]] = True  # RCP rows only deny
             runs = np.flatnonzero(np.r_[True, np.diff(owner) != 0])
             denied[owner[runs]] = np.logical_or.reduceat(deny_ids > 0, runs, axis=0)
         passed = ok.all(axis=1)
@@ -363,7 +396,8 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
             named = rows.named[r0:r1, None]
             first = rows.first[r0:r1, None]
             decided = np.where((row_verdict == _EXPLICIT) & first, _spread(deny_ids[:, :n], 1, named), np.uint64(0))
-            decided += np.where(row_verdict == _ALLOWED, _spread(allow_ids[:, :n], 2, named), np.uint64(0))
+            allowing = (row_verdict == _ALLOWED) & ~rows.deny_only[r0:r1, None]
+            decided += np.where(allowing, _spread(allow_ids[:, :n], 2, named), np.uint64(0))
             decided_hash[lo + owner[runs]] = np.add.reduceat(decided, runs, axis=0)
             keys = np.where(first, _spread(keyed_table[rows.keyed[r0:r1], :n], 3), np.uint64(0))
             keyed_hash[lo + owner[runs]] = np.add.reduceat(keys, runs, axis=0)
@@ -376,13 +410,19 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
 
 
 def build_matrix(
-    account: Account, catalog: Catalog | None = None, *, context: Mapping[str, Any] | None = None
+    account: Account, catalog: Catalog | None = None, *, context: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> pd.DataFrame:
     """The long-form matrix: one row per identity and catalog action, with the explanation columns.
 
     ``context`` holds keys added to every request (``aws:MultiFactorAuthPresent``, ``aws:SourceIp``, ...);
-    each identity also carries the keys AWS derives from it (principal ARN, type, user name, tags).
+    each identity also carries the keys AWS derives from it (principal ARN, type, user name, tags), and every
+    request the keys AWS always sets (the endpoint's Region, HTTPS, the time ``at``, now by default).
+    ``attrs["request_context"]`` holds those assumed keys and the given ones. A key AWS derives from the
+    principal, or a value of the wrong type for a known global key, raises ContextError.
     """
+    check_analyst_context(context)
+    assumed = assumed_context(account.partition, at)
     catalog = catalog or load_catalog()
     actions = catalog.actions
     names = [a.name for a in actions]
@@ -403,10 +443,12 @@ def build_matrix(
                      [*(probe if a.takes_check_arns else "*" for a in actions), *(arn for _, arn in named_checks)],
                      [*range(len(actions)), *(a for a, _ in named_checks)])
     extra = RequestContext.of(context or {})
-    contexts = [extra.with_defaults(identity.context()) for identity in identities]
+    contexts = [extra.with_defaults({**assumed, **identity.context()}) for identity in identities]
     rows = _rows(engine, subjects, contexts)
     cells = _decide_all(engine, rows, len(actions))
-    return _frame(account, catalog, _Explainer(engine, rows, subjects, contexts, cells), cells)
+    frame = _frame(account, catalog, _Explainer(engine, rows, subjects, contexts, cells), cells)
+    frame.attrs["request_context"] = {**assumed, **dict(context or {})}
+    return frame
 
 
 class _Explainer:
@@ -427,7 +469,7 @@ class _Explainer:
                 keys |= engine.key_sets[engine.keyed[rows.keyed[r]][a]]
             if decision == _EXPLICIT and first:
                 found = engine.deny[rows.variant[r]][a]
-            elif decision == _ALLOWED:
+            elif decision == _ALLOWED and not rows.deny_only[r]:
                 found = engine.allow[rows.variant[r]][a]
             else:
                 continue
@@ -442,7 +484,7 @@ class _Explainer:
         subject = self.subjects[i]
         resource = self.engine.resources[self.engine.resource_of[a]]
         expected = decide(subject, {named: match_policy(named.policy, action, resource, context)
-                                    for named in applicable_policies(subject)})
+                                    for named in applicable_policies(subject, action)})
         if expected != result:
             raise MatrixConsistencyError(
                 f"the matrix and decide() disagree on {identity} {action}: {result.to_json()} != {expected.to_json()}")

@@ -14,7 +14,8 @@ from supportkit.errors import SupportkitError
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from supportkit.iam.simulate import read_requests, simulate
+    from supportkit.iam.simulate import Simulator, read_requests, simulate
+    from supportkit.support.rcps import rcp_services
 
     if args.file in (None, "-"):
         text = sys.stdin.read()
@@ -22,7 +23,7 @@ def _simulate(args: argparse.Namespace) -> int:
         text = _read_text(Path(args.file))
     failed = False
     out = sys.stdout
-    for result in simulate(read_requests(text)):
+    for result in simulate(read_requests(text), Simulator(rcp_services=rcp_services())):
         failed = failed or "error" in result
         out.write(json.dumps(result, separators=(",", ":")) + "\n")
     return 1 if failed else 0
@@ -32,17 +33,28 @@ CONTEXT_HELP = ("a condition key added to every request, e.g. aws:MultiFactorAut
                 'give a JSON list (aws:TagKeys=["a","b"]), for a multivalued one')
 
 
+def _analysis_context(pairs: Sequence[str]) -> dict[str, object]:
+    """``--context`` pairs, checked before anything is read: a bad key fails in a line of its own."""
+    from supportkit.iam.keys import check_analyst_context
+
+    context = context_from_arguments(pairs)
+    check_analyst_context(context)
+    return context
+
+
 def _matrix(args: argparse.Namespace) -> int:
     from supportkit.snapshot import load_account
     from supportkit.analysis.matrix import build_matrix, write_matrix
 
-    account = load_account(args.snapshot, scps=args.scps, management_account=args.management_account or None)
+    context = _analysis_context(args.context)
+    account = load_account(args.snapshot, scps=args.scps, rcps=args.rcps,
+                           management_account=args.management_account or None)
     for warning in account.warnings:
         print(f"supportkit matrix: warning: {warning}", file=sys.stderr)
     for identity in account.identities:
         for problem in identity.problems:
             print(f"supportkit matrix: incomplete: {identity.arn}: {problem}", file=sys.stderr)
-    matrix = build_matrix(account, context=context_from_arguments(args.context))
+    matrix = build_matrix(account, context=context)
     write_matrix(matrix, args.format, args.output)
     return 0
 
@@ -51,8 +63,9 @@ def _diff(args: argparse.Namespace) -> int:
     from supportkit.snapshot import load_account
     from supportkit.analysis.diff import diff_accounts
 
+    context = _analysis_context(args.context)
     before, after = load_account(args.before), load_account(args.after)
-    changes = diff_accounts(before, after, context=context_from_arguments(args.context))
+    changes = diff_accounts(before, after, context=context)
     out = sys.stdout
     for row in changes.identities.itertuples(index=False):
         out.write(json.dumps({"identity_arn": row.identity_arn, "identity_type": row.identity_type,
@@ -99,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     matrix.add_argument("snapshot", help="account snapshot folder, or an authorization-details JSON file (.gz too)")
     matrix.add_argument("--scps", help="SCPs in force, from the organization root to the account (scps.json shape)")
+    matrix.add_argument("--rcps", help="RCPs in force, from the organization root to the account (same shape; "
+                        "RCPFullAWSAccess need not be listed)")
     matrix.add_argument("--management-account", action="store_true",
                         help="the account is the organization's management account: SCPs do not apply")
     matrix.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",

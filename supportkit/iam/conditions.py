@@ -74,12 +74,12 @@ _ISO_DATE = re.compile(
 _CIDR = re.compile(r"[0-9A-Fa-f:.]+(?:/\d{1,3})?")
 
 
-def _parse_number(text: str) -> Decimal | None:
+def parse_number(text: str) -> Decimal | None:
     """An integer or decimal (IAM numeric operators); exponents, NaN and infinities are not numbers."""
     return Decimal(text) if _NUMBER.fullmatch(text) else None
 
 
-def _parse_date(text: str) -> float | None:
+def parse_date(text: str) -> float | None:
     """Epoch seconds, or a W3C ISO 8601 date/datetime (YYYY-MM, YYYY-MM-DD, ...T hh:mm[:ss[.s]][TZD]).
 
     All-digit text is epoch seconds (aws:EpochTime), so a bare year is not a date. A datetime without
@@ -125,8 +125,8 @@ def _parse_base64(text: str) -> bytes | None:
 
 # Request values repeat across evaluations (the same aws:CurrentTime or aws:SourceIp for every statement),
 # so their parses are cached; the cache is bounded because request values are unbounded.
-_request_number = lru_cache(maxsize=4096)(_parse_number)
-_request_date = lru_cache(maxsize=4096)(_parse_date)
+_request_number = lru_cache(maxsize=4096)(parse_number)
+_request_date = lru_cache(maxsize=4096)(parse_date)
 _request_bytes = lru_cache(maxsize=4096)(_parse_base64)
 
 
@@ -369,8 +369,8 @@ _OPERATORS: Mapping[str, _Operator] = {
     "StringNotEqualsIgnoreCase": _Operator(_strings(ignore_case=True, wildcards=False), negated=True),
     "StringLike": _Operator(_strings(ignore_case=False, wildcards=True)),
     "StringNotLike": _Operator(_strings(ignore_case=False, wildcards=True), negated=True),
-    **_family("Numeric", _parse_number, _request_number, "a number", "Numeric"),
-    **_family("Date", _parse_date, _request_date, "an ISO 8601 date or epoch time", "Date"),
+    **_family("Numeric", parse_number, _request_number, "a number", "Numeric"),
+    **_family("Date", parse_date, _request_date, "an ISO 8601 date or epoch time", "Date"),
     "Bool": _Operator(_booleans),
     "BinaryEquals": _Operator(_binary),
     "IpAddress": _Operator(_networks),

@@ -1,11 +1,22 @@
 """IAM policy evaluation logic for one request, as the IAM User Guide documents it, with an explanation.
 
-Order of the documented flow: an explicit Deny in any applicable policy wins; then every SCP level,
-from the organization root to the account, must allow (SCPs do not apply in the management account
-nor to service-linked roles); then identity-based policies must allow; then the permissions boundary,
-when present, must allow; then the session policy of a role session, when present, must allow (AWS checks
-none for other principals). Otherwise the request is implicitly denied. The account root user is not
-governed by identity policies or boundaries.
+Order of the documented flow (:data:`EVALUATION_ORDER`, read by this module and by the vectorised matrix): an
+explicit Deny in any applicable policy wins, RCPs included; then every SCP level, from the organization root to
+the account, must allow (SCPs do not apply in the management account nor to service-linked roles); then
+identity-based policies must allow; then the permissions boundary, when present, must allow; then the session
+policy of a role session, when present, must allow (AWS checks none for other principals). Otherwise the
+request is implicitly denied. The account root user is not governed by identity policies or boundaries.
+
+RCPs (AWS Organizations, "Resource control policies (RCPs)",
+https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html) take part in the
+deny step only: "The effect of Allow is only supported for the RCPFullAWSAccess policy", which AWS attaches to
+the root, every OU and every account and which "You cannot detach" ("RCP evaluation"), so every RCP level
+allows. They apply to the services AWS lists (passed in as data: :attr:`Subject.rcp_services`), never in the
+management account ("RCPs don't affect resources in the management account") nor to service-linked roles
+("RCPs do not apply to calls made by service-linked roles"), and they do bind the root user of a member account
+("This includes root users"). The Support actions have no resource type; the RCPs of the account making the
+request are applied to them (the RCP page names the resource owner's account; with no resource, that is the
+account itself, an inference stated in the README).
 
 Everything here is pure: no I/O, policies already parsed.
 """
@@ -36,6 +47,15 @@ class PolicyKind(str, Enum):
     BOUNDARY = "permissions boundary"
     SESSION = "session policy"
     SCP = "scp"
+    RCP = "rcp"
+
+
+EVALUATION_ORDER: tuple[PolicyKind, ...] = (
+    PolicyKind.RCP, PolicyKind.SCP, PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION,
+)
+"""The layers in AWS's documented order. After the deny step over every applicable policy, each layer of
+:data:`MUST_ALLOW` must allow (SCPs: each level); RCPs always allow (RCPFullAWSAccess) and only deny."""
+MUST_ALLOW: tuple[PolicyKind, ...] = tuple(kind for kind in EVALUATION_ORDER if kind is not PolicyKind.RCP)
 
 
 class PrincipalType(str, Enum):
@@ -104,8 +124,18 @@ class Principal:
 
     @property
     def service_linked(self) -> bool:
-        """Service-linked roles live under /aws-service-role/ and are exempt from SCPs."""
-        return self.type is PrincipalType.ASSUMED_ROLE and self.path.startswith("/aws-service-role/")
+        """Service-linked roles are exempt from SCPs and RCPs.
+
+        They live under /aws-service-role/, and a session of one, given by its assumed-role ARN (which has no
+        path), is known by the role name: "service-linked roles ... names begin with AWSServiceRoleFor" (IAM
+        User Guide, "Create a service-linked role",
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create-service-linked-role.html).
+        """
+        if self.type is not PrincipalType.ASSUMED_ROLE:
+            return False
+        if self.session_name is not None:
+            return self.name.startswith("AWSServiceRoleFor")
+        return self.path.startswith("/aws-service-role/")
 
     @property
     def principal_arn(self) -> str:
@@ -159,11 +189,27 @@ class Subject:
     session_policy: NamedPolicy | None = None
     scp_levels: tuple[tuple[NamedPolicy, ...], ...] = ()
     management_account: bool = False
+    rcp_levels: tuple[tuple[NamedPolicy, ...], ...] = ()
+    rcp_services: frozenset[str] | None = None  # lower-cased prefixes RCPs apply to; None: every service
 
     @property
     def scps_apply(self) -> bool:
         """SCPs restrict member accounts only, and never service-linked roles."""
         return bool(self.scp_levels) and not self.management_account and not self.principal.service_linked
+
+    @property
+    def rcps_in_force(self) -> bool:
+        """RCPs bind member accounts only, and never service-linked roles."""
+        return bool(self.rcp_levels) and not self.management_account and not self.principal.service_linked
+
+    def rcps_apply_to(self, action: str) -> bool:
+        """RCPs in force, on one of the services AWS lists."""
+        services = self.rcp_services
+        return self.rcps_in_force and (services is None or action.partition(":")[0].lower() in services)
+
+    @property
+    def rcps(self) -> tuple[NamedPolicy, ...]:
+        return tuple(named for level in self.rcp_levels for named in level)
 
     @property
     def session_policy_in_force(self) -> NamedPolicy | None:
@@ -172,15 +218,16 @@ class Subject:
 
     @cached_property
     def layers(self) -> tuple["Layer", ...]:
-        """The layers that must each allow, in the documented order; the root user has only SCP levels."""
-        layers = []
-        if self.scps_apply:
-            layers.extend(Layer(_scp_level_name(level, index), level) for index, level in enumerate(self.scp_levels))
-        if not self.principal.is_root:
-            layers.append(Layer("identity-based policy", self.identity_policies))
-            if self.permissions_boundary is not None:
+        """The layers that must each allow, in the order of :data:`MUST_ALLOW`; the root user has only SCP levels."""
+        layers: list[Layer] = []
+        for kind in MUST_ALLOW:
+            if kind is PolicyKind.SCP and self.scps_apply:
+                layers.extend(Layer(_scp_level_name(level, i), level) for i, level in enumerate(self.scp_levels))
+            elif kind is PolicyKind.IDENTITY and not self.principal.is_root:
+                layers.append(Layer("identity-based policy", self.identity_policies))
+            elif kind is PolicyKind.BOUNDARY and self.permissions_boundary is not None and not self.principal.is_root:
                 layers.append(Layer(PolicyKind.BOUNDARY.value, (self.permissions_boundary,)))
-            if self.session_policy_in_force is not None:
+            elif kind is PolicyKind.SESSION and self.session_policy_in_force is not None and not self.principal.is_root:
                 layers.append(Layer(PolicyKind.SESSION.value, (self.session_policy_in_force,)))
         return tuple(layers)
 
@@ -208,8 +255,8 @@ class StatementRef:
     @cached_property
     def description(self) -> str:
         """One line for people: effect, layer, policy, statement index and Sid."""
-        if self.kind is PolicyKind.SCP:
-            where = f"SCP level {self.level}" + (f" ({self.target}) " if self.target else " ")
+        if self.kind in (PolicyKind.SCP, PolicyKind.RCP):
+            where = f"{self.kind.value.upper()} level {self.level}" + (f" ({self.target}) " if self.target else " ")
         else:
             where = f"{self.kind.value} "
         sid = f" (Sid {self.sid})" if self.sid else ""
@@ -222,8 +269,8 @@ class StatementRef:
             "policy": self.policy, "kind": self.kind.value, "statement": self.index, "sid": self.sid,
             "effect": self.effect.value,
         }
-        if self.kind is PolicyKind.SCP:
-            data["scp_level"] = self.level
+        if self.kind in (PolicyKind.SCP, PolicyKind.RCP):
+            data[f"{self.kind.value}_level"] = self.level
             data["target"] = self.target
         return data
 
@@ -310,7 +357,7 @@ _PRINCIPAL_KEYS = frozenset({
     "aws:principalorgid", "aws:principalorgpaths", "aws:principalisawsservice", "aws:principalservicename",
     "aws:principalservicenameslist",
 })
-_KIND_ORDER = {PolicyKind.SCP: 0, PolicyKind.IDENTITY: 1, PolicyKind.BOUNDARY: 2, PolicyKind.SESSION: 3}
+_KIND_ORDER = {kind: rank for rank, kind in enumerate(EVALUATION_ORDER)}
 
 
 def is_principal_key(key: str) -> bool:
@@ -364,15 +411,18 @@ def decide(subject: Subject, matches: dict[NamedPolicy, PolicyMatch]) -> Result:
     return explain(Decision.ALLOWED, allows, None, keys)
 
 
-def applicable_policies(subject: Subject) -> tuple[NamedPolicy, ...]:
-    """The policies that take part in this subject's decisions."""
-    return tuple(named for layer in subject.layers for named in layer.policies)
+def applicable_policies(subject: Subject, action: str | None = None) -> tuple[NamedPolicy, ...]:
+    """The policies that take part in this subject's decisions: on ``action``, or on some action when None."""
+    in_force = subject.rcps_in_force if action is None else subject.rcps_apply_to(action)
+    rcps = subject.rcps if in_force else ()
+    return (*rcps, *(named for layer in subject.layers for named in layer.policies))
 
 
 def evaluate(subject: Subject, action: str, resource: str = "*", context: RequestContext = EMPTY_CONTEXT) -> Result:
     """The decision AWS reaches for ``subject`` requesting ``action`` on ``resource`` in ``context``."""
     full_context = context.with_defaults(subject.principal.derived_context)
     matches = {
-        named: match_policy(named.policy, action, resource, full_context) for named in applicable_policies(subject)
+        named: match_policy(named.policy, action, resource, full_context)
+        for named in applicable_policies(subject, action)
     }
     return decide(subject, matches)

@@ -207,7 +207,7 @@ def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings:
             _check_principal(raw[element], f"{path}.{element}")
             warnings.append(
                 f"{path}.{element}: identity-based policies and SCPs take no principal; AWS rejects such a "
-                "document, and supportkit ignores the element"
+                "document, and supportkit ignores the element (an RCP's Principal must be \"*\")"
             )
     actions, not_action = _pair(raw, path, "Action", "NotAction")
     resources, not_resource = _pair(raw, path, "Resource", "NotResource")

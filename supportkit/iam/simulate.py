@@ -17,7 +17,7 @@ from supportkit.iam.policy import Policy, json_limit, parse_policy
 
 _REQUEST_FIELDS = frozenset(
     {"id", "principal", "action", "resource", "context", "identity_policies", "permissions_boundary",
-     "session_policy", "scps", "management_account"}
+     "session_policy", "scps", "rcps", "management_account"}
 )
 
 
@@ -39,7 +39,7 @@ class Request:
         """The warnings of the request's policies, each prefixed with where the policy sits in the request."""
         subject = self.subject
         policies = (*subject.identity_policies, *(p for p in (subject.permissions_boundary, subject.session_policy) if p),
-                    *(p for level in subject.scp_levels for p in level))
+                    *(p for level in subject.scp_levels for p in level), *subject.rcps)
         warnings = [f"{named.name}: {warning}" for named in policies for warning in named.policy.warnings]
         if subject.session_policy is not None and subject.session_policy_in_force is None:
             warnings.append("session_policy: only a role session has a session policy; ignored for this principal")
@@ -47,9 +47,14 @@ class Request:
 
 
 class Simulator:
-    """Turns request objects into results, compiling each distinct policy document once."""
+    """Turns request objects into results, compiling each distinct policy document once.
 
-    def __init__(self) -> None:
+    ``rcp_services``: the lower-cased service prefixes RCPs apply to (AWS's list, which the caller passes as
+    data, e.g. :func:`supportkit.support.rcps.rcp_services`); None applies a request's RCPs to every action.
+    """
+
+    def __init__(self, rcp_services: frozenset[str] | None = None) -> None:
+        self.rcp_services = rcp_services
         self._parsed: dict[str, Policy] = {}
         self._named: dict[tuple[str, str], NamedPolicy] = {}
         self._principals: dict[str, Principal] = {}
@@ -92,17 +97,21 @@ class Simulator:
         identity = self._policies_of(raw.get("identity_policies", []), "identity_policies", PolicyKind.IDENTITY)
         boundary = self._single(raw, "permissions_boundary", PolicyKind.BOUNDARY)
         session = self._single(raw, "session_policy", PolicyKind.SESSION)
-        levels = raw.get("scps", [])
-        if not isinstance(levels, list) or not all(isinstance(level, list) for level in levels):
-            raise RequestError("scps: must be a list of levels, each a list of policy documents")
-        scp_levels = tuple(
-            self._policies_of(level, f"scps[{index}]", PolicyKind.SCP, level=index) for index, level in enumerate(levels)
-        )
+        scp_levels = self._levels(raw, "scps", PolicyKind.SCP)
+        rcp_levels = self._levels(raw, "rcps", PolicyKind.RCP)
         management = raw.get("management_account", False)
         if not isinstance(management, bool):
             raise RequestError("management_account: must be true or false")
-        subject = Subject(principal, identity, boundary, session, scp_levels, management)
+        subject = Subject(principal, identity, boundary, session, scp_levels, management, rcp_levels,
+                          self.rcp_services)
         return Request(subject, action, resource, context)
+
+    def _levels(self, raw: Mapping[str, Any], field: str, kind: PolicyKind) -> tuple[tuple[NamedPolicy, ...], ...]:
+        """``scps`` or ``rcps``: levels from the organization root to the account, each a list of documents."""
+        levels = raw.get(field, [])
+        if not isinstance(levels, list) or not all(isinstance(level, list) for level in levels):
+            raise RequestError(f"{field}: must be a list of levels, each a list of policy documents")
+        return tuple(self._policies_of(level, f"{field}[{i}]", kind, level=i) for i, level in enumerate(levels))
 
     def _principal(self, arn: Any) -> Principal:
         principal = self._principals.get(arn) if isinstance(arn, str) else None

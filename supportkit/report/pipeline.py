@@ -9,8 +9,8 @@ from the executed notebook.
 The contract with the notebook (``supportkit/notebooks/account_report.ipynb``, or one given with
 ``notebook=``):
 
-* a cell tagged ``parameters`` declaring ``snapshot``, ``account_id``, ``context``, ``title`` and
-  ``scps`` (checked before anything runs: papermill itself only warns about unknown names);
+* a cell tagged ``parameters`` declaring ``snapshot``, ``account_id``, ``context``, ``title``, ``scps``
+  and ``rcps`` (checked before anything runs: papermill itself only warns about unknown names);
 * an output of MIME type :data:`HEADLINE_MIME`: a JSON object with the keys of :data:`HEADLINE_LABELS`.
   It travels inside the executed notebook, so the notebook writes no side file.
 
@@ -171,8 +171,10 @@ def validate_parameters(parameters: Mapping[str, Any], notebook: Path = NOTEBOOK
 def _check_context(context: Mapping[str, Any]) -> None:
     """Fail once, before any kernel starts, rather than once per account inside the notebook."""
     from supportkit.iam.context import RequestContext
+    from supportkit.iam.keys import check_analyst_context
 
     RequestContext.of(context)  # a ContextError is a SupportkitError: the CLI prints it on one line
+    check_analyst_context(context)
 
 
 # Finding and naming the accounts
@@ -394,24 +396,27 @@ def run_reports(
     context: Mapping[str, Any] | None = None,
     title: str | None = None,
     scps: Path | None = None,
+    rcps: Path | None = None,
     notebook: Path = NOTEBOOK,
 ) -> ReportSummary:
     """Write ``DIR/<account>.html``, the executed ``DIR/<account>.ipynb`` and ``DIR/index.html``.
 
     ``paths``: snapshot folders, folders of them, or bare authorization-details files. ``context``:
     condition keys added to every request. ``scps``: an ``scps.json`` for every account instead of
-    each snapshot's own. A failing account is listed in the index with its error; the others still
+    each snapshot's own; ``rcps``: an ``rcps.json`` likewise. A failing account is listed in the index with its error; the others still
     run. Raises :class:`SupportkitError` only for a run that cannot start (bad path or parameter).
     """
     started = time.perf_counter()
     parameters: dict[str, Any] = {
         "snapshot": "", "account_id": "", "context": dict(context or {}), "title": title or "",
         "scps": str(scps.resolve()) if scps is not None else "",
+        "rcps": str(rcps.resolve()) if rcps is not None else "",
     }
     validate_parameters(parameters, notebook)
     _check_context(parameters["context"])
-    if scps is not None and not scps.is_file():
-        raise SupportkitError(f"{scps}: no such file")
+    for given in (scps, rcps):
+        if given is not None and not given.is_file():
+            raise SupportkitError(f"{given}: no such file")
     if workers is not None and workers < 1:
         raise SupportkitError(f"--workers must be at least 1, not {workers}")
     sources = _find_sources(paths)
@@ -547,6 +552,8 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", help="the heading of the index and of every report")
     parser.add_argument("--scps", type=Path, metavar="FILE", help="an scps.json used instead of each snapshot's own "
                         "(usually with one account: its last level targets the account)")
+    parser.add_argument("--rcps", type=Path, metavar="FILE", help="an rcps.json (same shape) used instead of each "
+                        "snapshot's own")
     parser.set_defaults(run=run_report_command)
 
 
@@ -554,7 +561,7 @@ def run_report_command(args: argparse.Namespace) -> int:
     """``supportkit report``: 0 when every report is written, 1 when some account failed."""
     summary = run_reports(
         args.paths, args.out_dir, workers=args.workers, quiet=args.quiet,
-        context=context_from_arguments(args.context), title=args.title, scps=args.scps,
+        context=context_from_arguments(args.context), title=args.title, scps=args.scps, rcps=args.rcps,
     )
     for report in summary.failed:
         print(f"supportkit report: {report.source}: {report.error}", file=sys.stderr)

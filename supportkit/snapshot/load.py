@@ -25,9 +25,12 @@ from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject
 from supportkit.snapshot.account_file import read_account_file
 from supportkit.snapshot.details import Details, Entry, detail_files, read_details
 from supportkit.snapshot.jsonfile import join_path, located
-from supportkit.snapshot.model import ACCOUNT_FILE, DETAILS_FILE, SCPS_FILE, Account, AccountInfo, Identity, IdentityType
+from supportkit.snapshot.model import (
+    ACCOUNT_FILE, DETAILS_FILE, RCPS_FILE, SCPS_FILE, Account, AccountInfo, Identity, IdentityType,
+)
 from supportkit.snapshot.policies import PolicyParser, policy_warnings
 from supportkit.snapshot.scps import Scps, read_scps
+from supportkit.support.rcps import rcp_services
 
 _ARN = re.compile(r"^arn:(?P<partition>[a-z-]+):[a-z0-9-]*:[a-z0-9-]*:(?P<account>\d{12}):")
 
@@ -36,7 +39,8 @@ class _Builder:
     """Turns merged authorization details into identities, sharing one NamedPolicy per distinct policy."""
 
     def __init__(
-        self, details: Details, parser: PolicyParser, info: AccountInfo, partition: str, scps: Scps | None
+        self, details: Details, parser: PolicyParser, info: AccountInfo, partition: str, scps: Scps | None,
+        rcps: Scps | None = None,
     ) -> None:
         self.details = details
         self.parser = parser
@@ -44,6 +48,8 @@ class _Builder:
         self.partition = partition
         self.scp_levels = scps.levels if scps else ()
         self.scp_problems = tuple(str(error) for error in scps.errors) if scps else ()
+        self.rcp_levels = rcps.levels if rcps else ()
+        self.rcp_problems = tuple(str(error) for error in rcps.errors) if rcps else ()
         self.warnings: list[str] = list(details.warnings)
         self.policies: dict[int, NamedPolicy] = {}  # every NamedPolicy attached to someone, in first-use order
         self._managed: dict[str, NamedPolicy | str] = {}
@@ -262,11 +268,13 @@ class _Builder:
     def _subject(self, principal: Principal, policies: list[NamedPolicy], boundary: NamedPolicy | None) -> Subject:
         unique = tuple({id(named): named for named in policies}.values())
         return Subject(
-            principal, unique, boundary, scp_levels=self.scp_levels, management_account=self.info.management_account
+            principal, unique, boundary, scp_levels=self.scp_levels, management_account=self.info.management_account,
+            rcp_levels=self.rcp_levels, rcp_services=rcp_services() if self.rcp_levels else None,
         )
 
     def _scp_problems(self, subject: Subject) -> tuple[str, ...]:
-        return self.scp_problems if subject.scps_apply else ()
+        return (*(self.scp_problems if subject.scps_apply else ()),
+                *(self.rcp_problems if subject.rcps_in_force else ()))
 
     def _tags(self, entry: Entry, problems: list[str]) -> Mapping[str, str]:
         tags: dict[str, str] = {}
@@ -325,21 +333,22 @@ def _account_id(arns: Counter[tuple[str, str]], given: str | None, source: str, 
     return given
 
 
-def _inputs(path: str | Path | Sequence[str | Path]) -> tuple[list[Path], Path | None, Path | None, str]:
-    """The detail files, account.json and scps.json (when present) of a folder, a file or a list of files."""
+def _inputs(path: str | Path | Sequence[str | Path]
+            ) -> tuple[list[Path], Path | None, Path | None, Path | None, str]:
+    """The detail files, account.json, scps.json and rcps.json (when present) of a folder, a file or files."""
     if not isinstance(path, (str, os.PathLike)):
         files = [Path(p) for p in path]
-        return files, None, None, ", ".join(str(p) for p in files)
+        return files, None, None, None, ", ".join(str(p) for p in files)
     root = Path(path)
     if root.is_file():
-        return [root], None, None, str(root)
+        return [root], None, None, None, str(root)
     if not root.is_dir():
         raise InputError(str(root), "no such file or folder")
     files = detail_files(root)
     if not files:
         raise InputError(str(root), f"no {DETAILS_FILE} (nor {DETAILS_FILE}.gz, nor pages of it) in this folder")
-    present = [root / name if (root / name).is_file() else None for name in (ACCOUNT_FILE, SCPS_FILE)]
-    return files, present[0], present[1], str(root)
+    present = [root / name if (root / name).is_file() else None for name in (ACCOUNT_FILE, SCPS_FILE, RCPS_FILE)]
+    return files, present[0], present[1], present[2], str(root)
 
 
 def _sorted_by_name(entries: Mapping[str, Entry]) -> list[tuple[str, Entry]]:
@@ -347,14 +356,15 @@ def _sorted_by_name(entries: Mapping[str, Entry]) -> list[tuple[str, Entry]]:
 
 
 def load_account(
-    path: str | Path | Sequence[str | Path], *, scps: str | Path | None = None, management_account: bool | None = None
+    path: str | Path | Sequence[str | Path], *, scps: str | Path | None = None, rcps: str | Path | None = None,
+    management_account: bool | None = None,
 ) -> Account:
     """Load one account: a snapshot folder, a bare authorization-details file, or several page files of it.
 
-    A folder may hold ``account.json`` and ``scps.json``; ``scps`` and ``management_account`` given
-    here override them.
+    A folder may hold ``account.json``, ``scps.json`` and ``rcps.json``; ``scps``, ``rcps`` and
+    ``management_account`` given here override them.
     """
-    detail_files, account_file, folder_scps, source = _inputs(path)
+    detail_files, account_file, folder_scps, folder_rcps, source = _inputs(path)
     details = read_details(detail_files)
     warnings: list[str] = []
     fields: dict[str, Any] = {}
@@ -381,13 +391,19 @@ def load_account(
                 f"{info.account_id}; levels go from the organization root down to the account"
             )
 
-    builder = _Builder(details, parser, info, partition, scp_data)
+    rcps_path = Path(rcps) if rcps is not None else folder_rcps
+    rcp_data = read_scps(rcps_path, parser, PolicyKind.RCP) if rcps_path is not None else None
+    if rcp_data is not None:
+        warnings.extend(rcp_data.warnings)
+        warnings.extend(f"policy left out: {error}" for error in rcp_data.errors)
+
+    builder = _Builder(details, parser, info, partition, scp_data, rcp_data)
     identities = [builder.root()]
     identities.extend(builder.user(name, entry) for name, entry in _sorted_by_name(details.entries["UserDetailList"]))
     identities.extend(builder.role(name, entry) for name, entry in _sorted_by_name(details.entries["RoleDetailList"]))
-    scp_policies = [named for level in builder.scp_levels for named in level]
+    org_policies = [named for levels in (builder.scp_levels, builder.rcp_levels) for level in levels for named in level]
     return Account(
-        info, tuple(identities), builder.scp_levels, (*builder.policies.values(), *scp_policies),
-        (*warnings, *builder.warnings), source,
+        info, tuple(identities), builder.scp_levels, (*builder.policies.values(), *org_policies),
+        (*warnings, *builder.warnings), source, builder.rcp_levels,
     )
 

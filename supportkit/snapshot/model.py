@@ -14,6 +14,7 @@ from supportkit.support.plans import SupportPlan
 DETAILS_FILE = "authorization-details.json"
 ACCOUNT_FILE = "account.json"
 SCPS_FILE = "scps.json"
+RCPS_FILE = "rcps.json"
 ROLE_SESSION_NAME = "supportkit"
 """The session name roles are evaluated under: it appears in ``aws:userid`` as ``RoleId:supportkit``."""
 
@@ -80,9 +81,15 @@ class Account:
     info: AccountInfo
     identities: tuple[Identity, ...]
     scp_levels: tuple[tuple[NamedPolicy, ...], ...]
-    policies: tuple[NamedPolicy, ...]  # each identity policy and permissions boundary in use, once; then the SCPs
+    policies: tuple[NamedPolicy, ...]  # each identity policy and boundary in use, once; then the SCPs and RCPs
     warnings: tuple[str, ...]
     source: str
+    rcp_levels: tuple[tuple[NamedPolicy, ...], ...] = ()
+
+    @property
+    def partition(self) -> str:
+        """The AWS partition of the account's ARNs (``aws``, ``aws-cn``, ``aws-us-gov``, ...)."""
+        return self.identities[0].subject.principal.partition if self.identities else "aws"
 
     def identity(self, key: str) -> Identity:
         """The identity with this ARN, ``user/NAME`` or ``role/NAME``, or name (``root`` for the root user)."""

@@ -1,4 +1,9 @@
-"""scps.json: the SCP levels in force, from the organization root down to the account."""
+"""scps.json and rcps.json: the SCP and RCP levels in force, from the organization root down to the account.
+
+Both files have the same shape. An empty SCP level denies everything it governs (AWS keeps at least one
+SCP attached); an empty RCP level is normal: AWS keeps RCPFullAWSAccess attached everywhere and it need not
+be listed.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,9 @@ class Scps:
     warnings: tuple[str, ...]
 
 
-def read_scps(path: Path, parser: PolicyParser) -> Scps:
+def read_scps(path: Path, parser: PolicyParser, kind: PolicyKind = PolicyKind.SCP) -> Scps:
+    """The levels of an scps.json (or, with ``kind`` RCP, an rcps.json); bad policies go to ``errors``."""
+    label = kind.value.upper()
     value = read_json(path)
     shape = 'expected {"levels": [{"target": ..., "policies": [...]}, ...]} from the organization root to the account'
     if not isinstance(value, Mapping):
@@ -42,7 +49,7 @@ def read_scps(path: Path, parser: PolicyParser) -> Scps:
         raw_policies = raw_level.get("policies")
         if not isinstance(raw_policies, list):
             raise InputError(str(path), "missing or not a list", json_path=f"{where}.policies")
-        if not raw_policies:
+        if not raw_policies and kind is PolicyKind.SCP:
             warnings.append(located(
                 path.name, f"{where}.policies", f"no SCP at {target}: AWS keeps at least one attached to every root, "
                 "OU and account; with none, nothing is allowed at this level, so every request it governs is denied",
@@ -54,11 +61,11 @@ def read_scps(path: Path, parser: PolicyParser) -> Scps:
             try:
                 policy = parser.parse(content)
             except PolicyError as error:
-                message = f"SCP {name}: {error.message}"
+                message = f"{label} {name}: {error.message}"
                 errors.append(InputError(path.name, message, json_path=join_path(content_path, error)))
                 continue
-            warnings.extend(policy_warnings(f"{path.name}, at {content_path} (SCP {name})", policy))
-            level.append(NamedPolicy(name, PolicyKind.SCP, policy, level=i, target=target))
+            warnings.extend(policy_warnings(f"{path.name}, at {content_path} ({label} {name})", policy))
+            level.append(NamedPolicy(name, kind, policy, level=i, target=target))
         levels.append(tuple(level))
         targets.append(target)
     return Scps(tuple(levels), tuple(targets), tuple(errors), tuple(warnings))

@@ -6,6 +6,8 @@ import random
 import shutil
 from pathlib import Path
 
+from datetime import datetime, timezone
+
 import pandas as pd
 import pytest
 
@@ -13,10 +15,19 @@ from supportkit.snapshot import load_account
 from supportkit.support.catalog import load_catalog
 from supportkit.cli.main import main
 from supportkit.analysis.matrix import ALL_CHECKS, LONG_COLUMNS, SOME_CHECKS, build_matrix, identity_context, wide
-from supportkit.iam.simulate import simulate
+from supportkit.iam import simulate as simulation
+from supportkit.support.rcps import rcp_services
+from supportkit.support.request_context import assumed_context
 
 DATA = Path(__file__).parents[1] / "data"
 ACCOUNT = "111122223333"
+AT = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+ASSUMED = assumed_context("aws", AT)
+
+
+def simulate(requests):
+    """simulate as the CLI runs it: RCPs on the services AWS lists."""
+    return simulation.simulate(requests, simulation.Simulator(rcp_services=rcp_services()))
 
 
 def request_for(identity, action, resource, extra):
@@ -27,9 +38,10 @@ def request_for(identity, action, resource, extra):
         "principal": subject.principal.arn,
         "action": action,
         "resource": resource,
-        "context": {**identity.context(), **extra},
+        "context": {**ASSUMED, **identity.context(), **extra},
         "identity_policies": documents(subject.identity_policies),
         "scps": [documents(level) for level in subject.scp_levels],
+        "rcps": [documents(level) for level in subject.rcp_levels],
         "management_account": subject.management_account,
     }
     if subject.permissions_boundary:
@@ -48,7 +60,7 @@ def request_for(identity, action, resource, extra):
 )
 def test_every_sampled_cell_equals_what_simulate_returns(snapshot, extra):
     account = load_account(snapshot)
-    matrix = build_matrix(account, context=extra)
+    matrix = build_matrix(account, context=extra, at=AT)
     catalog = load_catalog()
     probe_resources = {
         a.name: f"arn:aws:trustedadvisor:zz-probe-1:{account.info.account_id}:checks/zz_probe/ZzProbe0"
@@ -312,6 +324,8 @@ def _accounts(draw):
                          {"Effect": "Allow", "NotAction": "support:ResolveCase", "Resource": "*"}]},
                      policy(statement("Deny", "support:ResolveCase", Condition={
                          "ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/Ops"}})),
+                     policy(statement("Deny", "*", Condition={
+                         "StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}})),
                      *documents]
     scps = None
     if draw(st.booleans()):
@@ -319,9 +333,20 @@ def _accounts(draw):
         scps = {"levels": [{"target": _SCP_TARGETS[i], "policies": [
             {"Name": f"SCP{i}{j}", "Content": json.dumps(d)} for j, d in enumerate(level)]}
             for i, level in enumerate(levels)]}
+    rcps = None
+    if draw(st.booleans()):
+        rcp_documents = [
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": action,
+                                                     "Resource": "*", **condition}]}
+            for action in ("support:ResolveCase", "support:*", "supportplans:*")
+            for condition in ({}, {"Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}})]
+        levels = draw(st.lists(st.lists(st.sampled_from(rcp_documents), max_size=2), max_size=2))
+        rcps = {"levels": [{"target": _SCP_TARGETS[i], "policies": [
+            {"Name": f"RCP{i}{j}", "Content": json.dumps(d)} for j, d in enumerate(level)]}
+            for i, level in enumerate(levels)]}
     extra = draw(st.sampled_from([{}, {"aws:MultiFactorAuthPresent": "true"}, {"aws:MultiFactorAuthPresent": "false"},
-                                  {"aws:PrincipalTag/team": "support"}]))
-    return details, scps, {"account_id": ACCOUNT, "management_account": draw(st.booleans())}, extra
+                                  {"aws:RequestedRegion": "ap-south-1"}]))
+    return details, (scps, rcps), {"account_id": ACCOUNT, "management_account": draw(st.booleans())}, extra
 
 
 def _expected_text(identity, response):
@@ -333,8 +358,9 @@ def _expected_text(identity, response):
             return subject.permissions_boundary
         if field.startswith("identity_policies["):
             return subject.identity_policies[int(field[18:-1])]
+        levels = subject.rcp_levels if field.startswith("rcps[") else subject.scp_levels
         level, index = (int(part) for part in field[5:-1].split("]["))
-        return subject.scp_levels[level][index]
+        return levels[level][index]
 
     explanation = response["explanation"]
     refs, granted = [], []
@@ -356,19 +382,21 @@ def _expected_text(identity, response):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=_accounts())
 def test_every_cell_of_random_accounts_equals_simulate(tmp_path_factory, case):
-    details, scps, account_json, extra = case
+    details, (scps, rcps), account_json, extra = case
     folder = tmp_path_factory.mktemp("random")
     (folder / "authorization-details.json").write_text(json.dumps(details))
     (folder / "account.json").write_text(json.dumps(account_json))
     if scps is not None:
         (folder / "scps.json").write_text(json.dumps(scps))
+    if rcps is not None:
+        (folder / "rcps.json").write_text(json.dumps(rcps))
     account = load_account(folder)
     assert not [i.arn for i in account.identities if i.incomplete]
     governing = {id(named) for i in account.identities
                  for named in (*i.subject.identity_policies, i.subject.permissions_boundary) if named is not None}
-    listed = [id(named) for named in account.policies if named.kind is not PolicyKind.SCP]
+    listed = [id(named) for named in account.policies if named.kind not in (PolicyKind.SCP, PolicyKind.RCP)]
     assert sorted(listed) == sorted(governing)  # each policy that governs someone, once
-    matrix = build_matrix(account, context=extra)
+    matrix = build_matrix(account, context=extra, at=AT)
     identities = {i.arn: i for i in account.identities}
     probe = probe_check_arn(ACCOUNT)
     checks = {a.name for a in load_catalog().actions if a.takes_check_arns}
@@ -527,3 +555,87 @@ def test_detaching_a_policy_from_everyone_drops_it_from_the_account_policies(tmp
     account = load_account(snapshot)
     assert [named.name for named in account.policies] == ["user/ann: Cases (inline)"]
     assert detach_policy(account, "user/ann: Cases (inline)").policies == ()
+
+
+# The request context every request carries
+
+
+def _region_guarded(tmp_path, regions):
+    """One user with support:* and support-console:*, under an SCP that denies everything outside ``regions``."""
+    document = policy(statement("Allow", ["support:*", "support-console:*"]))
+    details = {"UserDetailList": [{"UserName": "ana", "Arn": f"arn:aws:iam::{ACCOUNT}:user/ana",
+                                   "UserPolicyList": [{"PolicyName": "S", "PolicyDocument": document}]}]}
+    guard = policy(statement("Deny", "*", Condition={"StringNotEquals": {"aws:RequestedRegion": regions}}))
+    scps = {"levels": [{"target": "r-root", "policies": [
+        {"Name": "FullAWSAccess", "Content": json.dumps(policy(statement("Allow", "*")))},
+        {"Name": "RegionGuard", "Content": json.dumps(guard)}]}]}
+    (tmp_path / "authorization-details.json").write_text(json.dumps(details))
+    (tmp_path / "scps.json").write_text(json.dumps(scps))
+    (tmp_path / "account.json").write_text(json.dumps({"account_id": ACCOUNT}))
+    return load_account(tmp_path)
+
+
+def test_a_region_restricting_scp_does_not_deny_support_requests(tmp_path):
+    """IAM User Guide, "AWS global condition context keys"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html): aws:RequestedRegion
+    "is always included in the request context", and a single-endpoint service in us-east-1 is always called
+    in us-east-1; the Support API endpoint is support.us-east-1.amazonaws.com ("AWS Support endpoints and
+    quotas", https://docs.aws.amazon.com/general/latest/gr/awssupport.html)."""
+    account = _region_guarded(tmp_path, ["us-east-1", "eu-west-1"])
+    matrix = build_matrix(account, at=AT)
+    create = matrix.loc[matrix["action"] == "support:CreateCase"].set_index("identity_name")["decision"]
+    assert dict(create.astype(str)) == {"root": "allowed", "ana": "allowed"}
+    assert matrix.attrs["request_context"] == {
+        "aws:RequestedRegion": "us-east-1", "aws:SecureTransport": "true", "aws:CurrentTime": "2026-12-01T09:30:00Z",
+        "aws:EpochTime": str(int(AT.timestamp())), "aws:ViaAWSService": "false"}
+    # The analyst can still ask about another Region; a guard that leaves out us-east-1 denies.
+    elsewhere = build_matrix(account, at=AT, context={"aws:RequestedRegion": "ap-south-1"})
+    assert set(elsewhere.loc[elsewhere["action"] == "support:CreateCase", "decision"].astype(str)) == {"explicitDeny"}
+    strict = build_matrix(_region_guarded(tmp_path, ["eu-west-1"]), at=AT)
+    assert set(strict.loc[strict["action"] == "support:CreateCase", "decision"].astype(str)) == {"explicitDeny"}
+
+
+def test_aws_current_time_is_the_analysis_time(tmp_path):
+    account = _region_guarded(tmp_path, ["us-east-1"])
+    row = build_matrix(account, at=AT).attrs["request_context"]
+    assert row["aws:CurrentTime"] == "2026-12-01T09:30:00Z" and row["aws:EpochTime"] == "1796117400"
+
+
+@pytest.mark.parametrize(("pair", "message"), [
+    ("aws:SecureTransport=yes", "'aws:SecureTransport' is a Bool key: give true or false, not 'yes'"),
+    ("aws:SourceIp=10.0.0.0/8", "'aws:SourceIp' is an IP address key"),
+    ("aws:CurrentTime=tomorrow", "'aws:CurrentTime' is a Date key"),
+    ("aws:PrincipalArn=arn:aws:iam::111122223333:user/x", "AWS derives it from the principal making each request"),
+    ("aws:PrincipalTag/team=ops", "AWS derives it from the principal"),
+    ("AWS:USERNAME=bob", "AWS derives it from the principal"),
+])
+def test_context_values_are_checked_and_principal_keys_refused(pair, message, capsys):
+    """Types from the IAM User Guide's "AWS global condition context keys" page: aws:SecureTransport Boolean,
+    aws:SourceIp IP address, aws:CurrentTime Date; aws:PrincipalArn, aws:PrincipalTag/* and aws:username are
+    properties of the principal."""
+    assert main(["matrix", str(DATA / "accounts" / "acme"), "--context", pair]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_rcps_json_denies_support_actions_in_a_member_account_root_included(tmp_path):
+    """AWS Organizations, "Resource control policies (RCPs)"
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html): AWS Support
+    (support) is among the services RCPs apply to, and RCPs bind root users; supportplans is not listed."""
+    account = _region_guarded(tmp_path, ["us-east-1"])
+    rcp = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "NoCases", "Effect": "Deny", "Principal": "*", "Action": ["support:CreateCase", "supportplans:*"],
+         "Resource": "*"}]}
+    rcps = {"levels": [{"target": "r-root", "policies": []},
+                       {"target": ACCOUNT, "policies": [{"Name": "NoCases", "Content": json.dumps(rcp)}]}]}
+    (tmp_path / "rcps.json").write_text(json.dumps(rcps))
+    member = load_account(tmp_path)
+    matrix = build_matrix(member, at=AT).set_index(["identity_name", "action"])
+    assert str(matrix.loc[("root", "support:CreateCase"), "decision"]) == "explicitDeny"
+    assert matrix.loc[("ana", "support:CreateCase"), "explanation"] == (
+        f"explicitly denied by Deny in RCP level 1 ({ACCOUNT}) policy 'NoCases' Statement[0] (Sid NoCases)")
+    assert str(matrix.loc[("ana", "support:DescribeCases"), "decision"]) == "allowed"
+    assert str(matrix.loc[("root", "supportplans:GetSupportPlan"), "decision"]) == "allowed"  # not an RCP service
+    management = build_matrix(load_account(tmp_path, management_account=True), at=AT)
+    assert set(management.loc[management["action"] == "support:CreateCase", "decision"].astype(str)) == {"allowed"}
+    assert account.rcp_levels == () and len(member.rcp_levels) == 2

@@ -164,3 +164,52 @@ def test_random_requests_give_a_result_or_an_error_line(raw):
 
 def test_read_requests_skips_blank_lines():
     assert len(list(read_requests("\n" + json.dumps(request()) + "\n\n" + json.dumps(request()) + "\n"))) == 2
+
+
+# Resource control policies and service-linked role sessions
+
+DENY_SUPPORT = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "NoSupport", "Effect": "Deny", "Principal": "*", "Action": "support:*", "Resource": "*"}]}
+DENY_PLANS = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Deny", "Principal": "*", "Action": "supportplans:*", "Resource": "*"}]}
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def test_an_rcp_denies_support_actions_even_to_the_root_user(capsys, monkeypatch):
+    """AWS Organizations, "Resource control policies (RCPs)"
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html): RCPs apply to
+    "AWS Support (support)"; they bind principals "This includes root users"; "RCPs don't affect resources in the
+    management account"; "RCPs do not apply to calls made by service-linked roles". Only support is listed:
+    an RCP on supportplans: does nothing. RCPFullAWSAccess need not be given: it is always attached."""
+    root = "arn:aws:iam::111122223333:root"
+    slr = "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForSupport/session"
+    lines = [
+        request(id="root", principal=root, rcps=[[DENY_SUPPORT]]),
+        request(id="alice", rcps=[[], [DENY_SUPPORT]]),
+        request(id="management", rcps=[[DENY_SUPPORT]], management_account=True),
+        request(id="slr", principal=slr, identity_policies=[ALLOW_ALL], rcps=[[DENY_SUPPORT]]),
+        request(id="plans", action="supportplans:GetSupportPlan", identity_policies=[ALLOW_ALL], rcps=[[DENY_PLANS]]),
+    ]
+    status, results = run_cli(capsys, monkeypatch, "\n".join(json.dumps(x) for x in lines))
+    assert status == 0
+    assert {r["id"]: r["decision"] for r in results} == {
+        "root": "explicitDeny", "alice": "explicitDeny", "management": "allowed", "slr": "allowed", "plans": "allowed"}
+    assert results[1]["explanation"]["deciding_statements"] == [
+        {"policy": "rcps[1][0]", "kind": "rcp", "statement": 0, "sid": "NoSupport", "effect": "Deny",
+         "rcp_level": 1, "target": None}]
+    assert "RCP level 1 policy 'rcps[1][0]'" in results[1]["explanation"]["summary"]
+
+
+def test_a_service_linked_role_session_is_exempt_from_scps():
+    """Organizations, "Service control policies (SCPs)"
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html): "SCPs do not
+    affect any service-linked role"; service-linked role names begin with AWSServiceRoleFor (IAM User Guide,
+    "Create a service-linked role")."""
+    deny_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}
+    session = "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForTrustedAdvisor/TrustedAdvisor"
+    ordinary = "arn:aws:sts::111122223333:assumed-role/Ops/me"
+    results = list(simulate([
+        request(principal=session, identity_policies=[ALLOW_ALL], scps=[[deny_all]]),
+        request(principal=ordinary, identity_policies=[ALLOW_ALL], scps=[[deny_all]]),
+    ]))
+    assert [r["decision"] for r in results] == ["allowed", "explicitDeny"]

@@ -446,6 +446,7 @@ def test_command_line_arguments_map_onto_run_reports(tmp_path, monkeypatch, caps
     args = parser.parse_args([
         "a", "b", "-o", str(tmp_path), "--workers", "2", "--quiet", "--context", "aws:SourceIp=10.0.0.1",
         "--context", "aws:TagKeys=team", "--context", "aws:TagKeys=env", "--title", "T", "--scps", "s.json",
+        "--rcps", "r.json",
     ])
     calls = []
 
@@ -457,7 +458,7 @@ def test_command_line_arguments_map_onto_run_reports(tmp_path, monkeypatch, caps
     assert args.run(args) == 0
     assert calls == [([Path("a"), Path("b")], tmp_path, {
         "workers": 2, "quiet": True, "context": {"aws:SourceIp": "10.0.0.1", "aws:TagKeys": ["team", "env"]},
-        "title": "T", "scps": Path("s.json"),
+        "title": "T", "scps": Path("s.json"), "rcps": Path("r.json"),
     })]
     assert capsys.readouterr().out == ""  # --quiet
     with pytest.raises(SystemExit):

@@ -1,0 +1,66 @@
+"""The request context every analysed request carries, as AWS sets it for a call to the Support endpoints.
+
+The IAM User Guide, "AWS global condition context keys"
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html), says of
+``aws:RequestedRegion``, ``aws:SecureTransport``, ``aws:CurrentTime``, ``aws:EpochTime`` and
+``aws:ViaAWSService``: "This key is always included in the request context". Leaving them out makes every
+policy that tests them look as if the request lacked them: a Deny unless ``aws:RequestedRegion`` is in a
+list then denies everyone. So each request gets:
+
+* ``aws:RequestedRegion``: the Region of the prefix's endpoint ("Some global services, such as IAM, have a
+  single endpoint. Because this endpoint is physically located in the US East (N. Virginia) Region, IAM calls
+  are always made to the us-east-1 Region", same page). In the ``aws`` partition every prefix's endpoint is
+  in us-east-1 (``data/request_context.json`` names each endpoint and its source);
+* ``aws:SecureTransport`` true (the endpoints are HTTPS only), ``aws:ViaAWSService`` false (the principal calls
+  directly), ``aws:CurrentTime`` and ``aws:EpochTime`` the analysis time.
+
+Keys given by the analyst (``--context``) win over these.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from importlib.resources import files
+from typing import Mapping
+
+CONTEXT_FILE = "request_context.json"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    prefix: str
+    endpoint: str
+    source: str
+
+
+@dataclass(frozen=True)
+class EndpointData:
+    regions: Mapping[str, str]  # partition -> the Region of the prefixes' endpoints
+    endpoints: tuple[Endpoint, ...]
+
+
+@cache
+def endpoint_data() -> EndpointData:
+    data = json.loads(files("supportkit.support.data").joinpath(CONTEXT_FILE).read_text(encoding="utf-8"))
+    endpoints = tuple(Endpoint(prefix, **entry) for prefix, entry in data["endpoints"].items())
+    return EndpointData(dict(data["regions"]), endpoints)
+
+
+def requested_region(partition: str) -> str:
+    """The Region the Support endpoints of ``partition`` are in (us-east-1 for an unknown partition)."""
+    return endpoint_data().regions.get(partition, "us-east-1")
+
+
+def assumed_context(partition: str, at: datetime | None = None) -> dict[str, str]:
+    """The keys every request of the analysis carries, at ``at`` (now when None)."""
+    moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    return {
+        "aws:RequestedRegion": requested_region(partition),
+        "aws:SecureTransport": "true",
+        "aws:CurrentTime": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(moment.timestamp())),
+        "aws:ViaAWSService": "false",
+    }
