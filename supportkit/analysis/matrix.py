@@ -382,9 +382,9 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
             segment = owner * n_layers + rows.layer[r0:r1]
             starts = np.flatnonzero(np.r_[True, np.diff(segment) != 0])
             ok.reshape(m * n_layers, width)[segment[starts]] = np.logical_or.reduceat(allow_ids > 0, starts, axis=0)
-        ok[np.arange(n_layers)[None, :] >= rows.layers[lo:hi, None]] = True  # RCP rows only deny
             runs = np.flatnonzero(np.r_[True, np.diff(owner) != 0])
             denied[owner[runs]] = np.logical_or.reduceat(deny_ids > 0, runs, axis=0)
+        ok[np.arange(n_layers)[None, :] >= rows.layers[lo:hi, None]] = True  # RCP rows only deny
         passed = ok.all(axis=1)
         verdict = np.where(denied, _EXPLICIT, np.where(passed, _ALLOWED, _IMPLICIT)).astype(np.int8)
         decision[lo:hi] = verdict
@@ -442,8 +442,7 @@ def build_matrix(
     engine = _Engine([*names, *(names[a] for a, _ in named_checks)],
                      [*(probe if a.takes_check_arns else "*" for a in actions), *(arn for _, arn in named_checks)],
                      [*range(len(actions)), *(a for a, _ in named_checks)])
-    extra = RequestContext.of(context or {})
-    contexts = [extra.with_defaults({**assumed, **identity.context()}) for identity in identities]
+    contexts = [identity_context(identity, context, assumed) for identity in identities]
     rows = _rows(engine, subjects, contexts)
     cells = _decide_all(engine, rows, len(actions))
     frame = _frame(account, catalog, _Explainer(engine, rows, subjects, contexts, cells), cells)
