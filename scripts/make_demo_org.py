@@ -379,10 +379,23 @@ SANDBOX_REGION_GUARD = doc({
     "Effect": "Deny",
     "NotAction": [
         "iam:*", "organizations:*", "sts:*", "account:*", "budgets:*", "ce:*", "cloudfront:*", "health:*",
-        "route53:*", "support:*", "support-console:*", "supportapp:*", "supportplans:*", "trustedadvisor:*",
+        "route53:*",
     ],
     "Resource": "*",
     "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}},
+})
+
+
+# An RCP of workload-prod's account level: attachments may hold customer data, so only ProdSupportLead may
+# read them, whoever the principal (RCPs bind the root user too). RCPFullAWSAccess is not listed: AWS keeps it
+# attached everywhere.
+PROD_ATTACHMENTS_RCP = doc({
+    "Sid": "AttachmentsForTheLeadOnly",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "support:DescribeAttachment",
+    "Resource": "*",
+    "Condition": {"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{PROD_ID}:role/ProdSupportLead"}},
 })
 
 
@@ -429,6 +442,7 @@ class DemoAccount:
     iam: AccountIam
     scps: dict[str, Any]
     include_aws_managed: bool = True
+    rcps: dict[str, Any] | None = None
 
 
 def management() -> DemoAccount:
@@ -508,15 +522,27 @@ def workload_prod() -> DemoAccount:
              managed=[iam.aws_policy("ReadOnlyAccess")], tags={"team": "security"})
     iam.role("CostReporter", service_trust("lambda.amazonaws.com"), managed=[ta_reader], last_used="us-east-1")
     iam.role("TriageBot", service_trust("lambda.amazonaws.com"), managed=[triage], last_used="us-east-1")
+    iam.role("SupportPermitApprover", account_trust(MANAGEMENT_ID, {"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+             inline={"ApproveSupportPermits": doc(
+                 allow(["supportauthz:CreateSupportPermit", "supportauthz:RejectSupportPermitRequest",
+                        "supportauthz:List*", "supportauthz:Get*", "supportauthz:RegisterKey"], sid="SupportPermits"),
+                 allow(["kms:Sign", "kms:DescribeKey"], f"arn:aws:kms:us-east-1:{PROD_ID}:key/*", sid="SignPermits"),
+             )}, tags={"team": "security"})
     return DemoAccount(
         "workload-prod",
-        {"account_id": PROD_ID, "name": "workload-prod", "management_account": False, "support_plan": "business"},
+        {"account_id": PROD_ID, "name": "workload-prod", "management_account": False,
+         "support_plan": "Business Support+"},
         iam,
         {"levels": [
             ROOT_LEVEL,
             {"target": PROD_OU, "policies": [scp("FullAWSAccess", FULL_AWS_ACCESS),
                                              scp("ProdSupportGuardrails", PROD_SUPPORT_GUARDRAILS)]},
             account_level(PROD_ID),
+        ]},
+        rcps={"levels": [
+            {"target": ROOT_ID, "policies": []},
+            {"target": PROD_OU, "policies": []},
+            {"target": PROD_ID, "policies": [scp("AttachmentsForTheLeadOnly", PROD_ATTACHMENTS_RCP)]},
         ]},
     )
 
@@ -564,7 +590,7 @@ def sandbox_dev() -> DemoAccount:
                 described_scp("p-FullAWSAccess", "FullAWSAccess",
                               "Allows access to every operation", FULL_AWS_ACCESS),
                 described_scp("p-8k2m4x7q", "SandboxRegionGuard",
-                              "Sandboxes stay in us-east-1 and eu-west-1; global services and support are exempt",
+                              "Sandboxes stay in us-east-1 and eu-west-1; global services are exempt",
                               SANDBOX_REGION_GUARD),
             ]},
             account_level(SANDBOX_ID),
@@ -634,7 +660,8 @@ def _scp_documents(scps: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
 def validate(account: DemoAccount) -> None:
     """Every document parses, except the intentionally invalid ones, which must not."""
     invalid = [json.dumps(d, sort_keys=True) for d in account.iam.invalid_documents]
-    for where, document in (*account.iam.documents(), *_scp_documents(account.scps)):
+    organization = (*_scp_documents(account.scps), *(_scp_documents(account.rcps) if account.rcps else ()))
+    for where, document in (*account.iam.documents(), *organization):
         expected_invalid = isinstance(document, Mapping) and json.dumps(document, sort_keys=True) in invalid
         try:
             parse_policy(document)
@@ -663,6 +690,8 @@ def files() -> dict[Path, str]:
             account.iam.details(include_aws_managed=account.include_aws_managed))
         out[folder / "account.json"] = render(account.info)
         out[folder / "scps.json"] = render(account.scps)
+        if account.rcps is not None:
+            out[folder / "rcps.json"] = render(account.rcps)
     return out
 
 
