@@ -31,7 +31,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,6 +41,7 @@ from supportkit import __version__
 from supportkit.iam.context import context_from_arguments
 from supportkit.errors import SupportkitError
 from supportkit.files import write_text_atomically
+from supportkit.report.executors import ExecutorSpec, make_executor, parse_executor
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
@@ -398,15 +398,20 @@ def run_reports(
     scps: Path | None = None,
     rcps: Path | None = None,
     notebook: Path = NOTEBOOK,
+    executor: ExecutorSpec | str = "local",
 ) -> ReportSummary:
     """Write ``DIR/<account>.html``, the executed ``DIR/<account>.ipynb`` and ``DIR/index.html``.
 
     ``paths``: snapshot folders, folders of them, or bare authorization-details files. ``context``:
     condition keys added to every request. ``scps``: an ``scps.json`` for every account instead of
-    each snapshot's own; ``rcps``: an ``rcps.json`` likewise. A failing account is listed in the index with its error; the others still
-    run. Raises :class:`SupportkitError` only for a run that cannot start (bad path or parameter).
+    each snapshot's own; ``rcps``: an ``rcps.json`` likewise. A failing account is listed in the index with its
+    error; the others still
+    run. ``executor``: where the accounts run (:mod:`supportkit.report.executors`): ``local`` (a process
+    pool of ``workers``), ``dask`` (a LocalCluster of ``workers``) or ``dask=tcp://HOST:8786``.
+    Raises :class:`SupportkitError` only for a run that cannot start (bad path, parameter or executor).
     """
     started = time.perf_counter()
+    spec = parse_executor(executor) if isinstance(executor, str) else executor
     parameters: dict[str, Any] = {
         "snapshot": "", "account_id": "", "context": dict(context or {}), "title": title or "",
         "scps": str(scps.resolve()) if scps is not None else "",
@@ -428,28 +433,29 @@ def run_reports(
     workers = workers or default_workers(len(sources))
 
     reports: list[AccountReport | None] = [None] * len(sources)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
-        identified = list(pool.map(_identify, sources))
+    with make_executor(spec, workers, _init_worker) as engine:
+        identified = engine.map(_identify, sources)
         stems = _stems(sources, [found[0] if isinstance(found, tuple) else None for found in identified])
-        futures: dict[Future[AccountReport], int] = {}
+        jobs: list[_Job] = []
+        positions: list[int] = []
         for i, (source, stem, found) in enumerate(zip(sources, stems, identified)):
             if isinstance(found, str):
                 reports[i] = AccountReport.failure(source, stem, found)
                 continue
-            job = _Job(source, stem, found[0], found[1], out_dir, notebook,
-                       {**parameters, "snapshot": str(source), "account_id": found[0]})
-            futures[pool.submit(_render, job)] = i
+            jobs.append(_Job(source, stem, found[0], found[1], out_dir, notebook,
+                             {**parameters, "snapshot": str(source), "account_id": found[0]}))
+            positions.append(i)
         try:
-            with _progress(len(sources), len(sources) - len(futures), quiet) as bar:
-                for future in as_completed(futures):
-                    i = futures[future]
-                    try:
-                        reports[i] = future.result()
-                    except Exception as error:  # noqa: BLE001 - a worker that died (out of memory, killed)
-                        reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(error))
+            with _progress(len(sources), len(sources) - len(jobs), quiet) as bar:
+                for outcome in engine.stream(_render, jobs):
+                    i = positions[outcome.index]
+                    if outcome.error is not None:  # a worker that died (out of memory, killed), or a lost job
+                        reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(outcome.error))
+                    else:
+                        reports[i] = outcome.result
                     bar.update()
         except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)  # else the queued accounts would still run
+            engine.cancel()  # else the queued accounts would still run
             raise
     done = tuple(report for report in reports if report is not None)
     index = out_dir / "index.html"
@@ -536,6 +542,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _executor(text: str) -> ExecutorSpec:
+    try:
+        return parse_executor(text)
+    except SupportkitError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``supportkit report``; sets ``run`` to :func:`run_report_command`."""
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
@@ -545,6 +558,10 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_positive_int, metavar="N",
                         help=f"accounts run in parallel (default: accounts, cores, or {MAX_DEFAULT_WORKERS}, "
                         "whichever is fewest)")
+    parser.add_argument("--executor", type=_executor, default=ExecutorSpec("local"), metavar="ENGINE",
+                        help="where accounts run: local (a process pool, the default), dask (a Dask LocalCluster "
+                        "of --workers processes) or dask=tcp://HOST:8786 (a running Dask cluster whose workers "
+                        "see the same files)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar nor summary line; errors still print")
     parser.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
                         help="a condition key for every request, e.g. aws:MultiFactorAuthPresent=true; repeat a "
@@ -562,6 +579,7 @@ def run_report_command(args: argparse.Namespace) -> int:
     summary = run_reports(
         args.paths, args.out_dir, workers=args.workers, quiet=args.quiet,
         context=context_from_arguments(args.context), title=args.title, scps=args.scps, rcps=args.rcps,
+        executor=args.executor,
     )
     for report in summary.failed:
         print(f"supportkit report: {report.source}: {report.error}", file=sys.stderr)

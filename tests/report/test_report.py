@@ -19,6 +19,7 @@ import pytest
 
 from supportkit.report import pipeline as report
 from supportkit.errors import SupportkitError
+from supportkit.report.executors import ExecutorSpec
 from supportkit.report.pipeline import HEADLINE_MIME, ReportSummary, run_reports, validate_parameters
 
 SANITIZE = Path(__file__).parents[1] / "nbval_sanitize.cfg"
@@ -458,7 +459,7 @@ def test_command_line_arguments_map_onto_run_reports(tmp_path, monkeypatch, caps
     assert args.run(args) == 0
     assert calls == [([Path("a"), Path("b")], tmp_path, {
         "workers": 2, "quiet": True, "context": {"aws:SourceIp": "10.0.0.1", "aws:TagKeys": ["team", "env"]},
-        "title": "T", "scps": Path("s.json"), "rcps": Path("r.json"),
+        "title": "T", "scps": Path("s.json"), "rcps": Path("r.json"), "executor": ExecutorSpec("local"),
     })]
     assert capsys.readouterr().out == ""  # --quiet
     with pytest.raises(SystemExit):

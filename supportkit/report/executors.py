@@ -1,0 +1,203 @@
+"""Where the report pipeline runs its per-account jobs: a local process pool, or a Dask cluster.
+
+The pipeline only knows :class:`Executor`: it submits one function call per account and reads the
+outcomes back as they finish, each with its result or the error that ended it. Engines register by
+name in :data:`EXECUTORS`, so another one (Ray, say) is a class and a line here, not a change to the
+pipeline. ``--executor NAME`` or ``--executor NAME=ADDRESS`` picks one (:func:`parse_executor`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from supportkit.errors import SupportkitError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    """One finished job: its position in the submitted sequence, and its result or the error that ended it."""
+
+    index: int
+    result: R | None
+    error: BaseException | None
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """An engine's name and, for engines that connect to a running cluster, its address."""
+
+    name: str
+    address: str | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.address is None else f"{self.name}={self.address}"
+
+
+class Executor(ABC):
+    """Runs picklable functions on workers. Use as a context manager: leaving it releases the workers."""
+
+    name: ClassVar[str]
+
+    def __init__(self, workers: int, initializer: Callable[[], None] | None = None, address: str | None = None):
+        self.workers = workers
+        self.initializer = initializer
+        self.address = address
+
+    @abstractmethod
+    def __enter__(self) -> Self: ...
+
+    @abstractmethod
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None: ...
+
+    @abstractmethod
+    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``function`` of each item, in order (for short jobs whose errors the function itself catches)."""
+
+    @abstractmethod
+    def stream(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[Outcome[R]]:
+        """Run ``function`` on each item; yield each outcome as soon as it finishes, in no particular order."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Drop the jobs not started yet (on Ctrl-C, so that the queued accounts do not still run)."""
+
+
+class LocalExecutor(Executor):
+    """A pool of worker processes on this machine (processes, not threads: papermill changes the working folder)."""
+
+    name = "local"
+
+    def __enter__(self) -> Self:
+        if self.address is not None:
+            raise SupportkitError(f"the local executor takes no address, not {self.address!r}")
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=self.initializer)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._pool.shutdown(wait=kind is None, cancel_futures=kind is not None)
+
+    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        return list(self._pool.map(function, items))
+
+    def stream(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[Outcome[R]]:
+        futures: dict[Future[R], int] = {self._pool.submit(function, item): i for i, item in enumerate(items)}
+        for future in as_completed(futures):
+            error = future.exception()
+            yield Outcome(futures[future], None if error else future.result(), error)
+
+    def cancel(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DaskExecutor(Executor):
+    """Dask distributed: a cluster at ``address`` (``tcp://HOST:8786``), or a LocalCluster of ``workers`` processes.
+
+    A worker runs one job at a time (one thread), as a pool process does: a report's kernel already
+    keeps a core busy. Every worker must see the snapshots and the output folder at the same paths as
+    this machine (a shared file system), since jobs read and write files by path.
+    """
+
+    name = "dask"
+
+    def __enter__(self) -> Self:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise SupportkitError("--executor dask needs Dask distributed: pip install 'supportkit[dask]'") from None
+        self._cluster = None
+        try:
+            if self.address is None:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                    scheduler_port=0, host="127.0.0.1", silence_logs=40,
+                )
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(self.address, timeout="30s")
+        except (OSError, TimeoutError) as error:
+            if self._cluster is not None:
+                self._cluster.close()
+            raise SupportkitError(f"cannot reach the Dask scheduler at {self.address}: {error}") from None
+        if self.initializer is not None:
+            self._client.register_plugin(_initializer_plugin(self.initializer))
+        self._futures: list[Any] = []
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if kind is not None:
+            self.cancel()
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        futures = self._client.map(function, items, pure=False)
+        self._futures.extend(futures)
+        return list(self._client.gather(futures))
+
+    def stream(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[Outcome[R]]:
+        from distributed import as_completed as dask_completed
+
+        futures = self._client.map(function, items, pure=False)
+        self._futures.extend(futures)
+        index = {future.key: i for i, future in enumerate(futures)}
+        for future in dask_completed(futures):
+            if future.status == "finished":
+                yield Outcome(index[future.key], future.result(), None)
+            else:  # "error" (the job raised, or its worker died too often: KilledWorker) or "cancelled"
+                error = future.exception() if future.status == "error" else None
+                yield Outcome(index[future.key], None, error or SupportkitError(f"job {future.status}"))
+
+    def cancel(self) -> None:
+        self._client.cancel(self._futures, force=True)
+
+
+def _initializer_plugin(function: Callable[[], None]) -> Any:
+    """A Dask worker plugin running the pipeline's per-process set-up, as the process pool's initializer does."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class Initializer(WorkerPlugin):
+        name = "supportkit-initializer"
+
+        def setup(self, worker: Any) -> None:
+            function()
+
+    return Initializer()
+
+
+EXECUTORS: dict[str, type[Executor]] = {executor.name: executor for executor in (LocalExecutor, DaskExecutor)}
+"""The engines by the name ``--executor`` takes."""
+
+
+def parse_executor(text: str) -> ExecutorSpec:
+    """``local``, ``dask`` or ``dask=tcp://HOST:8786``; a clear error for anything else."""
+    name, _, address = text.partition("=")
+    name = name.strip().lower()
+    if name not in EXECUTORS:
+        raise SupportkitError(f"unknown executor {name!r}: expected {', '.join(EXECUTORS)} (dask=ADDRESS too)")
+    if "=" in text and not address.strip():
+        raise SupportkitError(f"--executor {text!r}: give an address after '=', e.g. dask=tcp://127.0.0.1:8786")
+    return ExecutorSpec(name, address.strip() or None)
+
+
+def make_executor(spec: ExecutorSpec | str, workers: int, initializer: Callable[[], None] | None = None) -> Executor:
+    """The engine ``spec`` names, not yet started (enter it with ``with``)."""
+    spec = parse_executor(spec) if isinstance(spec, str) else spec
+    return EXECUTORS[spec.name](workers, initializer, spec.address)
+
+
+__all__ = [
+    "EXECUTORS", "DaskExecutor", "Executor", "ExecutorSpec", "LocalExecutor", "Outcome", "make_executor",
+    "parse_executor",
+]
