@@ -76,11 +76,30 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    if args.organization:
+        return _fetch_organization(args)
+    for option in ("role_name", "accounts", "workers", "resume"):
+        if getattr(args, option):
+            raise SupportkitError(f"--{option.replace('_', '-')} goes with --organization")
     from supportkit.snapshot.fetch import fetch_snapshot
 
     folder = fetch_snapshot(Path(args.output), profile=args.profile, region=args.region)
     print(folder)
     return 0
+
+
+def _fetch_organization(args: argparse.Namespace) -> int:
+    from supportkit.snapshot.fetch_organization import DEFAULT_ROLE, DEFAULT_WORKERS, fetch_organization
+
+    accounts = [part.strip() for part in args.accounts.split(",") if part.strip()] if args.accounts else None
+    result = fetch_organization(
+        Path(args.output), profile=args.profile, region=args.region, role_name=args.role_name or DEFAULT_ROLE,
+        accounts=accounts, workers=args.workers or DEFAULT_WORKERS, resume=args.resume,
+    )
+    for account in result.failed:
+        print(f"supportkit fetch: {account.account_id}: {account.error}", file=sys.stderr)
+    print(result.organization_file)
+    return 1 if result.failed else 0
 
 
 def _read_text(path: Path) -> str:
@@ -141,11 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     diff.set_defaults(run=_diff)
 
     fetch = commands.add_parser(
-        "fetch", help="write an account snapshot folder for the current AWS credentials (read-only calls; extra 'aws')"
+        "fetch", help="write an account snapshot folder for the current AWS credentials, or with --organization one "
+        "per member account (read-only calls; extra 'aws')"
     )
     fetch.add_argument("-o", "--output", required=True, help="a new or empty folder to write the snapshot into")
     fetch.add_argument("--profile", help="AWS profile name (default: the usual credential chain)")
     fetch.add_argument("--region", help="AWS region for the API calls (default: the profile's, else us-east-1)")
+    fetch.add_argument("--organization", action="store_true",
+                       help="with management or delegated-administrator credentials: organization.json (tree, "
+                       "SCPs, RCPs) and a folder per member account, read through a role assumed in it")
+    fetch.add_argument("--role-name", metavar="NAME",
+                       help="the role assumed in each member account (default: OrganizationAccountAccessRole)")
+    fetch.add_argument("--accounts", metavar="ID,...", help="only these accounts (comma-separated ids)")
+    fetch.add_argument("--workers", type=int, metavar="N", help="accounts fetched at once (default: 8)")
+    fetch.add_argument("--resume", action="store_true",
+                       help="go on with an earlier --organization fetch into the same folder: skip accounts done")
     fetch.set_defaults(run=_fetch)
     return parser
 

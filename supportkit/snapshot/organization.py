@@ -1,0 +1,134 @@
+"""organization.json: an organization's tree and where each member account's snapshot folder is.
+
+Written by ``supportkit fetch --organization`` (or by hand beside account folders); read here into
+:class:`OrganizationInfo`. The file holds, besides, every SCP and RCP by id and the ids attached to
+each target, for the record: the analysis reads each account's own ``scps.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from supportkit.errors import InputError, json_type
+from supportkit.snapshot.jsonfile import read_json
+
+ORGANIZATION_FILE = "organization.json"
+RCPS_FILE = "rcps.json"
+POLICY_FILES = {"SERVICE_CONTROL_POLICY": "scps", "RESOURCE_CONTROL_POLICY": "rcps"}
+"""Policy type, and its key under ``policies`` in organization.json."""
+
+
+@dataclass(frozen=True)
+class OrganizationNode:
+    """A root or an OU."""
+
+    id: str
+    name: str | None
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class MemberAccount:
+    """One account of the organization: its snapshot folder, or the error that left it without one."""
+
+    account_id: str
+    name: str | None
+    parent: str | None
+    status: str
+    folder: Path | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class OrganizationInfo:
+    organization_id: str
+    management_account_id: str | None
+    nodes: tuple[OrganizationNode, ...]
+    accounts: tuple[MemberAccount, ...]
+    notes: tuple[str, ...]
+    source: Path
+
+    @property
+    def account_ids(self) -> frozenset[str]:
+        return frozenset(account.account_id for account in self.accounts)
+
+    def unit_path(self, account: MemberAccount) -> tuple[str, ...]:
+        """The names (ids when unnamed) of the root and OUs above ``account``, from the root down."""
+        by_id = {node.id: node for node in self.nodes}
+        names: list[str] = []
+        parent = account.parent
+        while parent in by_id and len(names) <= len(by_id):
+            node = by_id[parent]
+            names.append(node.name or node.id)
+            parent = node.parent
+        return tuple(reversed(names))
+
+
+def is_organization_folder(path: Path) -> bool:
+    return (Path(path) / ORGANIZATION_FILE).is_file()
+
+
+def _text(path: Path, value: Any, where: str, *, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InputError(str(path), f"must be a non-empty string, not {json_type(value)}", json_path=where)
+    return value
+
+
+def _list(path: Path, value: Mapping[str, Any], key: str) -> list[Any]:
+    found = value.get(key, [])
+    if not isinstance(found, list):
+        raise InputError(str(path), f"must be a list, not {json_type(found)}", json_path=key)
+    return found
+
+
+def read_organization(path: str | Path) -> OrganizationInfo:
+    """The organization file at ``path`` (or in the folder ``path``); account folders are relative to it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / ORGANIZATION_FILE
+    value = read_json(path)
+    if not isinstance(value, Mapping):
+        raise InputError(str(path), f"expected an object with organization, units, accounts, not {json_type(value)}")
+    organization = value.get("organization")
+    if not isinstance(organization, Mapping):
+        raise InputError(str(path), f"must be an object, not {json_type(organization)}", json_path="organization")
+    organization_id = _text(path, organization.get("id"), "organization.id")
+    management = _text(path, organization.get("management_account_id"), "organization.management_account_id",
+                       required=False)
+    nodes = []
+    for key in ("roots", "units"):
+        for i, raw in enumerate(_list(path, value, key)):
+            where = f"{key}[{i}]"
+            if not isinstance(raw, Mapping):
+                raise InputError(str(path), f"must be an object, not {json_type(raw)}", json_path=where)
+            nodes.append(OrganizationNode(
+                str(_text(path, raw.get("id"), f"{where}.id")), _text(path, raw.get("name"), f"{where}.name", required=False),
+                _text(path, raw.get("parent"), f"{where}.parent", required=key == "units"),
+            ))
+    root = path.parent.resolve()
+    accounts = []
+    for i, raw in enumerate(_list(path, value, "accounts")):
+        where = f"accounts[{i}]"
+        if not isinstance(raw, Mapping):
+            raise InputError(str(path), f"must be an object, not {json_type(raw)}", json_path=where)
+        account_id = str(_text(path, raw.get("id"), f"{where}.id"))
+        if not (len(account_id) == 12 and account_id.isdigit()):
+            raise InputError(str(path), f"must be 12 digits, not {account_id!r}", json_path=f"{where}.id")
+        folder_text = _text(path, raw.get("folder"), f"{where}.folder", required=False)
+        folder = (root / folder_text).resolve() if folder_text is not None else None
+        if folder is not None and root not in folder.parents:
+            raise InputError(str(path), f"{folder_text!r} is not a folder inside {root}", json_path=f"{where}.folder")
+        accounts.append(MemberAccount(
+            account_id, _text(path, raw.get("name"), f"{where}.name", required=False),
+            _text(path, raw.get("parent"), f"{where}.parent", required=False),
+            _text(path, raw.get("status"), f"{where}.status", required=False) or "ACTIVE", folder,
+            _text(path, raw.get("error"), f"{where}.error", required=False),
+        ))
+    notes = _list(path, value, "notes")
+    if not all(isinstance(note, str) for note in notes):
+        raise InputError(str(path), "must be a list of strings", json_path="notes")
+    return OrganizationInfo(str(organization_id), management, tuple(nodes), tuple(accounts), tuple(notes), path)
