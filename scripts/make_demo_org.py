@@ -6,7 +6,9 @@ account data. Each account folder holds what an analyst collects from a real acc
 
 * ``authorization-details.json``: the shape of ``aws iam get-account-authorization-details``;
 * ``account.json``: account id, name, whether it is the management account, support plan;
-* ``scps.json``: the SCPs from the organization root down to the account.
+* ``scps.json``: the SCPs from the organization root down to the account;
+
+and ``organization.json`` beside them: the organization's tree and where each account's folder is.
 
 Everything is synthetic and deterministic (fixed ids derived from names, fixed dates, JSON with
 sorted keys and ``indent=2``), so running the script twice gives byte-identical files. The documents
@@ -680,10 +682,31 @@ def render(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def organization_file(accounts: Iterable[DemoAccount]) -> dict[str, Any]:
+    """organization.json as ``supportkit fetch --organization`` writes it: the tree and each account's folder.
+
+    The SCPs stay in each account's ``scps.json``; the demo records no policy ids.
+    """
+    units = {PROD_OU: "Workloads", SANDBOX_OU: "Sandbox", LEGACY_OU: "Legacy"}
+    members = []
+    for account in accounts:
+        levels = [level["target"] for level in account.scps["levels"]]
+        members.append({"id": account.info["account_id"], "name": account.info["name"], "status": "ACTIVE",
+                        "parent": levels[-2], "folder": account.folder, "error": None})
+    return {
+        "organization": {"id": ORG_ID, "management_account_id": MANAGEMENT_ID, "feature_set": "ALL"},
+        "roots": [{"id": ROOT_ID, "name": "Root", "policy_types": ["SERVICE_CONTROL_POLICY"]}],
+        "units": [{"id": unit, "name": name, "parent": ROOT_ID} for unit, name in units.items()],
+        "accounts": members,
+        "notes": ["synthetic demo organization: see data/README.md"],
+    }
+
+
 def files() -> dict[Path, str]:
     out: dict[Path, str] = {}
-    for make in ACCOUNTS:
-        account = make()
+    made = [make() for make in ACCOUNTS]
+    out[OUT / "organization.json"] = render(organization_file(made))
+    for account in made:
         validate(account)
         folder = OUT / account.folder
         out[folder / "authorization-details.json"] = render(

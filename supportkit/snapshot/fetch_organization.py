@@ -16,13 +16,19 @@ per call, the first included.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from supportkit.snapshot.fetch import FetchError, _authorization_details, _boto3, _code, _write
+from supportkit.snapshot.fetch import (
+    FetchError,
+    _authorization_details,
+    _boto3,
+    _code,
+    _write,
+)
 from supportkit.snapshot.model import ACCOUNT_FILE, DETAILS_FILE, SCPS_FILE
 from supportkit.snapshot.organization import ORGANIZATION_FILE, POLICY_FILES, RCPS_FILE
 
@@ -124,32 +130,36 @@ def fetch_organization(
             details = _authorization_details(iam)
         except (BotoCoreError, ClientError) as error:
             return AccountFetch(account["id"], None, f"{_code(error)}: {error}")
-        folder.mkdir(exist_ok=True)
-        _write(folder / DETAILS_FILE, details)
-        is_management = account["id"] == management_id
-        for policy_type, name in _POLICY_TYPES.items():
-            if policy_type in policies:
-                levels = [{"target": target, "policies": [policies[policy_type][p] for p in attachments[target][policy_type]]}
-                          for target in _path(tree, account["id"])]
-                _write(folder / name, {"levels": levels})
-        _write(folder / ACCOUNT_FILE, {
-            "account_id": account["id"], "name": account["name"], "management_account": is_management,
-            "snapshot_time": _now(),
-        })
+        levels = {name: [{"target": target, "policies": [policies[policy_type][p] for p in attachments[target][policy_type]]}
+                         for target in _path(tree, account["id"])]
+                  for policy_type, name in _POLICY_TYPES.items() if policy_type in policies}
+        try:
+            folder.mkdir(exist_ok=True)
+            _write(folder / DETAILS_FILE, details)
+            for name, found in levels.items():
+                _write(folder / name, {"levels": found})
+            _write(folder / ACCOUNT_FILE, {  # last: its presence tells --resume the folder is complete
+                "account_id": account["id"], "name": account["name"],
+                "management_account": account["id"] == management_id, "snapshot_time": _now(),
+            })
+        except OSError as error:
+            return AccountFetch(account["id"], None, f"{folder}: {error.strerror or error}")
         return AccountFetch(account["id"], folder, None)
 
     results: list[AccountFetch] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="supportkit-fetch") as pool:
-        for result in pool.map(one, members):
-            results.append(result)
+        for future in as_completed([pool.submit(one, member) for member in members]):
+            results.append(future.result())
             if on_account is not None:
-                on_account(result)
-    by_id = {result.account_id: result for result in results}
+                on_account(results[-1])
+    order = {member["id"]: i for i, member in enumerate(members)}
+    results.sort(key=lambda fetched: order[fetched.account_id])
+    by_id = {fetched.account_id: fetched for fetched in results}
     for account in tree["accounts"]:
-        result = by_id.get(account["id"])
-        if result is not None:
-            account["folder"] = result.folder.name if result.folder is not None else None
-            account["error"] = result.error
+        done = by_id.get(account["id"])
+        if done is not None:
+            account["folder"] = done.folder.name if done.folder is not None else None
+            account["error"] = done.error
         elif (out_dir / account["id"] / ACCOUNT_FILE).is_file():
             account["folder"], account["error"] = account["id"], None
         else:
@@ -173,7 +183,7 @@ def fetch_organization(
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def _assume(boto3: Any, sts: Any, role_arn: str, region: str) -> Any:

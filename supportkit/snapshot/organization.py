@@ -7,9 +7,10 @@ each target, for the record: the analysis reads each account's own ``scps.json``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from supportkit.errors import InputError, json_type
 from supportkit.snapshot.jsonfile import read_json

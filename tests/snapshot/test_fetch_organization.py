@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -15,7 +15,11 @@ from supportkit.cli.main import main
 from supportkit.iam.evaluate import Decision, evaluate
 from supportkit.snapshot import load_account
 from supportkit.snapshot.fetch import FetchError
-from supportkit.snapshot.fetch_organization import MAX_ATTEMPTS, fetch_organization, retry_config
+from supportkit.snapshot.fetch_organization import (
+    MAX_ATTEMPTS,
+    fetch_organization,
+    retry_config,
+)
 from supportkit.snapshot.organization import read_organization
 
 MANAGEMENT = "123456789012"  # moto's default account

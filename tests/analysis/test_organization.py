@@ -1,0 +1,206 @@
+"""The organization model: cross-account role assumption, paths into each account, organization-wide answers.
+
+Rules, with their sources:
+- Cross-account: "the requester in the trusted AccountA must have an identity-based policy. That policy must allow
+  them to make a request to the resource in the trusting AccountB. Additionally, the resource-based policy in
+  AccountB must allow the requester in AccountA ... The request is allowed only if both evaluations return a
+  decision of Allow." (IAM User Guide, "Cross-account policy evaluation logic",
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html)
+- "The account ARN and the shortened account ID behave the same way. Both delegate permissions to the account."
+  (IAM User Guide, "AWS JSON policy elements: Principal",
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html)
+- "You cannot use AWS account root user credentials to call AssumeRole." (AWS STS API Reference, AssumeRole,
+  https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html)
+- SCPs "apply to principals of the account where the SCPs are attached" (IAM User Guide, "How AWS enforcement code
+  logic evaluates requests"), so the caller's SCPs bind its sts:AssumeRole call.
+- aws:PrincipalOrgID "is included in the request context only if the principal is a member of an organization"
+  (IAM User Guide, "AWS global condition context keys").
+- RCPs apply to AWS STS, "regardless of whether the principals belong to the same organizations or not"
+  (AWS Organizations User Guide, "Resource control policies",
+  https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from supportkit.analysis.organization import (
+    PrincipalKind,
+    analyse_organization,
+    read_dataset,
+)
+from supportkit.support.catalog import load_catalog
+
+ORG = "o-exampleorg1"
+OPS, PROD, SANDBOX, VENDOR = "011111111111", "222222222222", "333333333333", "999999999999"
+FULL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def doc(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(actions, resource="*", **extra) -> dict:
+    return {"Effect": "Allow", "Action": actions, "Resource": resource, **extra}
+
+
+def trust(principal, condition=None) -> dict:
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return doc(statement)
+
+
+def user(account: str, name: str, policy: dict | None) -> dict:
+    return {"UserName": name, "UserId": f"AIDA{name.upper():0<17}"[:21], "Path": "/",
+            "Arn": f"arn:aws:iam::{account}:user/{name}", "GroupList": [], "AttachedManagedPolicies": [],
+            "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": policy}] if policy else [], "Tags": []}
+
+
+def role(account: str, name: str, assume: dict, policy: dict) -> dict:
+    return {"RoleName": name, "RoleId": f"AROA{name.upper():0<17}"[:21], "Path": "/",
+            "Arn": f"arn:aws:iam::{account}:role/{name}", "AssumeRolePolicyDocument": assume,
+            "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": policy}], "AttachedManagedPolicies": [],
+            "Tags": [], "InstanceProfileList": []}
+
+
+def write(folder: Path, account: str, name: str, users=(), roles=(), scps=None, rcps=None, plan="business") -> None:
+    folder.mkdir(parents=True)
+    details = {"UserDetailList": list(users), "RoleDetailList": list(roles), "GroupDetailList": [], "Policies": []}
+    (folder / "authorization-details.json").write_text(json.dumps(details))
+    (folder / "account.json").write_text(json.dumps({"account_id": account, "name": name, "support_plan": plan}))
+    for file, levels in (("scps.json", scps), ("rcps.json", rcps)):
+        if levels is not None:
+            (folder / file).write_text(json.dumps({"levels": levels}))
+
+
+READ = allow(["support:DescribeCases", "support:DescribeCommunications"])
+
+
+@pytest.fixture(scope="module")
+def organization(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("org")
+    deny_carol = doc({"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*",
+                      "Condition": {"StringEquals": {"aws:PrincipalArn": f"arn:aws:iam::{OPS}:user/carol"}}})
+    write(root / "ops", OPS, "ops", users=[
+        user(OPS, "alice", doc(allow("sts:AssumeRole", [f"arn:aws:iam::{PROD}:role/*",
+                                                        f"arn:aws:iam::{SANDBOX}:role/DirectFromOps"]))),
+        user(OPS, "bob", doc(allow("s3:GetObject"))),
+        user(OPS, "carol", doc(allow("sts:AssumeRole"))),
+    ], scps=[{"target": "r-ex1", "policies": [{"Name": "FullAWSAccess", "Content": FULL}]},
+             {"target": OPS, "policies": [{"Name": "FullAWSAccess", "Content": FULL},
+                                          {"Name": "NoCarol", "Content": deny_carol}]}])
+    write(root / "prod", PROD, "prod", roles=[
+        role(PROD, "CaseReader", trust({"AWS": f"arn:aws:iam::{OPS}:root"}), doc(READ, allow("sts:AssumeRole"))),
+        role(PROD, "NeedsMfa", trust({"AWS": OPS}, {"Bool": {"aws:MultiFactorAuthPresent": "true"}}), doc(READ)),
+        role(PROD, "VendorAccess", trust({"AWS": f"arn:aws:iam::{VENDOR}:root"},
+                                         {"StringEquals": {"sts:ExternalId": "v-123"}}), doc(allow("support:*"))),
+    ])
+    no_ops = doc({"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*",
+                  "Condition": {"StringEquals": {"aws:PrincipalAccount": OPS}}})
+    write(root / "sandbox", SANDBOX, "sandbox", roles=[
+        role(SANDBOX, "Chain", trust({"AWS": f"arn:aws:iam::{PROD}:role/CaseReader"}), doc(READ)),
+        role(SANDBOX, "OrgWide", trust("*", {"StringEquals": {"aws:PrincipalOrgID": ORG}}), doc(READ)),
+        role(SANDBOX, "DirectFromOps", trust({"AWS": OPS}), doc(READ)),
+    ], rcps=[{"target": "r-ex1", "policies": [{"Name": "RCPFullAWSAccess", "Content": FULL}, {
+        "Name": "NoRolesForOps", "Content": no_ops}]}], plan="developer")
+    (root / "organization.json").write_text(json.dumps({
+        "organization": {"id": ORG, "management_account_id": "444444444444"},
+        "roots": [{"id": "r-ex1", "name": "Root"}],
+        "units": [{"id": "ou-ex1-prod", "name": "Prod", "parent": "r-ex1"}],
+        "accounts": [
+            {"id": OPS, "name": "ops", "parent": "r-ex1", "folder": "ops"},
+            {"id": PROD, "name": "prod", "parent": "ou-ex1-prod", "folder": "prod"},
+            {"id": SANDBOX, "name": "sandbox", "parent": "r-ex1", "folder": "sandbox"},
+            {"id": "444444444444", "name": "payer", "parent": "r-ex1", "folder": None,
+             "error": "AccessDenied: not authorized to perform: sts:AssumeRole"},
+        ],
+    }))
+    return root
+
+
+@pytest.fixture(scope="module")
+def analysis(organization):
+    return analyse_organization(organization)
+
+
+def arn(account: str, kind: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:{kind}/{name}"
+
+
+def test_edges_need_both_the_trust_policy_and_the_callers_own_policies(analysis):
+    edges = {(e.source, e.role): e.condition_keys for e in analysis.edges if e.source_kind is PrincipalKind.IDENTITY}
+    alice, case_reader = arn(OPS, "user", "alice"), arn(PROD, "role", "CaseReader")
+    assert edges == {
+        (alice, case_reader): (),  # trusts ops' root, and alice's own policy allows the role's ARN
+        (alice, arn(PROD, "role", "NeedsMfa")): ("aws:MultiFactorAuthPresent",),
+        (case_reader, arn(SANDBOX, "role", "Chain")): (),  # named by ARN, and CaseReader allows sts:AssumeRole
+        (case_reader, arn(SANDBOX, "role", "OrgWide")): (),  # "*" limited to the organization
+    }
+    # Not there: bob (no sts:AssumeRole of his own), carol (denied by her account's SCP), ops' root user (cannot
+    # call AssumeRole), alice to DirectFromOps (the sandbox's RCP denies sts:AssumeRole to ops' principals), and
+    # alice to OrgWide (her policy does not name it).
+
+
+def test_principals_outside_the_organization_are_named_as_such(analysis):
+    outside = [(e.source, e.source_kind, e.role, e.condition_keys) for e in analysis.edges
+               if e.source_kind is not PrincipalKind.IDENTITY]
+    assert outside == [(f"arn:aws:iam::{VENDOR}:root (outside the organization)", PrincipalKind.OUTSIDE_ACCOUNT,
+                        arn(PROD, "role", "VendorAccess"), ("sts:ExternalId",))]
+    # OrgWide trusts "*" only with aws:PrincipalOrgID of this organization: no outside edge.
+
+
+def test_who_can_read_every_case_includes_the_people_of_other_accounts_with_their_path(analysis):
+    readers = analysis.who_can(SANDBOX, "read")
+    paths = set(readers["path"])
+    alice, case_reader, chain = arn(OPS, "user", "alice"), arn(PROD, "role", "CaseReader"), arn(SANDBOX, "role", "Chain")
+    assert f"{alice} -> sts:AssumeRole -> {case_reader} -> sts:AssumeRole -> {chain}" in paths
+    assert f"{case_reader} -> sts:AssumeRole -> {chain}" in paths
+    assert set(readers["principal"]) == {  # the root user of a member account has every permission SCPs leave
+        f"arn:aws:iam::{SANDBOX}:root", chain, arn(SANDBOX, "role", "OrgWide"), arn(SANDBOX, "role", "DirectFromOps"),
+        case_reader, alice}
+    assert not readers["outside_organization"].any()
+
+
+def test_accounts_where_someone_outside_can_read_cases(analysis):
+    found = analysis.outside_case_readers()
+    assert found[["account_id", "principal"]].values.tolist() == [
+        [PROD, f"arn:aws:iam::{VENDOR}:root (outside the organization)"]]
+    assert found["path"].iloc[0].endswith("(only when the conditions on sts:ExternalId hold)")
+
+
+def test_organization_wide_answers(analysis):
+    assert {f.account_id: f.error for f in analysis.failures} == {
+        "444444444444": "AccessDenied: not authorized to perform: sts:AssumeRole"}
+    overview = analysis.overview().set_index("account_id")
+    assert overview.loc[PROD, "unit"] == "Root / Prod"
+    assert overview.loc[PROD, "can_read_all_cases"] == 4  # root, CaseReader, NeedsMfa, VendorAccess
+    # ops: nobody but root has support access (the root user has every permission of a member account).
+    # sandbox: its roles read cases, but only root may open one.
+    assert analysis.root_only_accounts().values.tolist() == [
+        [OPS, "ops", "any support action"], [SANDBOX, "sandbox", "open cases"]]
+    # The sandbox is on the developer plan, which serves no Support API ("AWS Support API" needs Business or higher).
+    assert analysis.plan_gap_accounts()[["account_id", "support_plan"]].values.tolist() == [[SANDBOX, "developer"]]
+    top = analysis.widest_reach(3)
+    assert top.iloc[0].to_dict() == {"principal": arn(OPS, "user", "alice"), "kind": "identity", "accounts": 2,
+                                     "account_ids": f"{PROD}, {SANDBOX}"}
+
+
+def test_parquet_partitions_read_back_with_duckdb_and_pandas(organization, tmp_path):
+    dataset = tmp_path / "matrix"
+    analyse_organization(organization, dataset=dataset)
+    assert sorted(p.name for p in dataset.iterdir()) == [f"account_id={a}" for a in (OPS, PROD, SANDBOX)]
+    assert all((dataset / f"account_id={a}" / "part-0.parquet").is_file() for a in (OPS, PROD, SANDBOX))
+    counts = duckdb.sql(
+        f"select account_id, count(distinct identity_arn) as n from read_parquet('{dataset}/*/*.parquet', "
+        "hive_partitioning = true, hive_types = {'account_id': VARCHAR}) where action = 'support:DescribeCases' and decision = 'allowed' "
+        "group by account_id order by account_id").fetchall()
+    assert counts == [(OPS, 1), (PROD, 4), (SANDBOX, 4)]  # each account's root user, and its roles that read
+    frame = read_dataset(dataset)
+    assert set(frame["account_id"]) == {OPS, PROD, SANDBOX}  # OPS keeps its leading zero
+    # one row per identity and catalog action: four identities in each account (its root user included)
+    assert len(frame) == 12 * len(load_catalog().actions)
