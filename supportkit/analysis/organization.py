@@ -31,8 +31,9 @@ from typing import Any
 
 import pandas as pd
 
-from supportkit.analysis.findings import TITLES, Persona, all_findings
-from supportkit.analysis.matrix import build_matrix, identity_context
+from supportkit.analysis.account_analysis import analyse
+from supportkit.analysis.findings import TITLES, Persona
+from supportkit.analysis.matrix import identity_context
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Subject, evaluate
@@ -53,7 +54,6 @@ from supportkit.snapshot.organization import (
 )
 from supportkit.snapshot.policies import PolicyParser
 from supportkit.snapshot.scps import read_scps
-from supportkit.support.catalog import load_catalog
 
 ASSUME_ROLE = "sts:AssumeRole"
 OUTSIDE = "outside the organization"
@@ -150,26 +150,18 @@ ANY = "any"
 
 def analyse_account(folder: str | Path, context: Mapping[str, Any] | None = None,
                     dataset: str | Path | None = None) -> AccountResult:
-    """Load one account, build its matrix and findings, and list its roles' trust policies.
+    """:func:`supportkit.analysis.account_analysis.analyse` of one account, reduced to what the organization
+    needs, and its roles' trust policies.
 
     With ``dataset``, the matrix is also written to ``dataset/account_id=<id>/part-0.parquet``.
     """
     folder = Path(folder)
-    account = load_account(folder)
-    catalog = load_catalog()
-    matrix = build_matrix(account, catalog, context=context)
-    findings = all_findings(matrix, account, catalog)
+    analysis = analyse(folder, context=context)
+    account, findings, matrix = analysis.account, analysis.findings, analysis.matrix
+    assert account is not None  # analyse() keeps the account it loaded
     people = findings["personas"]
-    headline = {
-        "identities": len(people),
-        "can_open_cases": int(people["can_open"].sum()),
-        "can_read_all_cases": int(people["can_read"].sum()),
-        "can_resolve_cases": int(people["can_resolve"].sum()),
-        "can_change_plan": int(people["plan_change"].sum()),
-        "trusted_advisor_users": int((people["ta_read"] | people["ta_change"]).sum()),
-        "incomplete_identities": int(people["incomplete"].sum()),
-        "any_support_access": int((people["persona"] != Persona.NO_ACCESS.value).sum()),
-    }
+    headline = {key: value for key, value in analysis.summary.items() if isinstance(value, int)}
+    headline["any_support_access"] = int((people["persona"] != Persona.NO_ACCESS.value).sum())
     capabilities = {
         row["identity_arn"]: (*(name for name, column in CAPABILITIES.items() if row[column]),
                               *((ANY,) if row["persona"] != Persona.NO_ACCESS.value else ()))
@@ -492,7 +484,7 @@ class OrganizationAnalysis:
         for result in self.accounts:
             for arn, caps in result.capabilities.items():
                 for path in self.reaching(arn):
-                    rows.append((result.account_id, arn, " ".join(caps), path.principal, path.kind.value,
+                    rows.append((result.account_id, arn, ", ".join(caps), path.principal, path.kind.value,
                                  path.account_id, path.describe(), path.outside, bool(path.condition_keys)))
         return pd.DataFrame(rows, columns=["account_id", "role", "capabilities", "principal", "kind",
                                            "principal_account", "path", "outside_organization", "conditional"])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from supportkit.analysis.findings import summary
-from supportkit.analysis.matrix import build_matrix
+from supportkit.analysis.account_analysis import analyse
 from supportkit.errors import SupportkitError
 from supportkit.report.executors import (
     EXECUTORS,
@@ -24,7 +24,6 @@ from supportkit.report.pipeline import (
     add_report_arguments,
     run_reports,
 )
-from supportkit.snapshot import load_account
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 MARK = "SUPPORTKIT_TEST_INITIALIZED"
@@ -87,26 +86,36 @@ def test_an_unreachable_dask_scheduler_is_a_one_line_error():
         pass
 
 
-def test_reports_on_a_two_worker_local_cluster_match_the_accounts_and_isolate_a_failure(tmp_path):
-    source = tmp_path / "snapshots"
-    for name in ("workload-prod", "sandbox-dev"):
+def test_an_organization_reported_on_a_two_worker_local_cluster_isolates_a_failure_and_links_its_page(tmp_path):
+    source = tmp_path / "org"
+    for name in ("management", "workload-prod"):
         shutil.copytree(DEMO / name, source / name)
     broken = source / "broken"
     broken.mkdir()
     (broken / "authorization-details.json").write_text('{"UserDetailList": [', encoding="utf-8")
+    organization = json.loads((DEMO / "organization.json").read_text(encoding="utf-8"))
+    organization["accounts"] = [a for a in organization["accounts"] if a["folder"] in ("management", "workload-prod")]
+    organization["accounts"].append({"id": "210987654321", "name": "broken", "folder": "broken"})
+    (source / "organization.json").write_text(json.dumps(organization), encoding="utf-8")
 
     result = run_reports([source], tmp_path / "out", workers=2, quiet=True, executor="dask")
 
     by_name = {report.source.name: report for report in result.accounts}
-    assert [report.source.name for report in result.accounts] == ["broken", "sandbox-dev", "workload-prod"]
-    assert not by_name["broken"].ok and "broken" in str(by_name["broken"].source)
-    for name in ("workload-prod", "sandbox-dev"):
-        account = load_account(DEMO / name)
-        expected = summary(build_matrix(account), account)
+    assert sorted(by_name) == ["broken", "management", "workload-prod"]
+    assert not by_name["broken"].ok
+    for name in ("management", "workload-prod"):
+        expected = analyse(DEMO / name).summary
         report = by_name[name]
         assert report.ok, report.error
         assert report.headline == {key: expected[key] for key in HEADLINE_LABELS}
         assert report.html is not None and report.html.is_file()
     index = result.index.read_text(encoding="utf-8")
-    assert index.count("<tr") == 4 and "1 failed" in index
+    assert index.count("<tr") == 4 and "1 failed" in index and 'href="organization.html"' in index
     assert result.exit_status == 1
+    # The organization page: the management account's administrator reaches the production account's access role.
+    assert result.organization == tmp_path / "out" / "organization.html"
+    page = result.organization.read_text(encoding="utf-8")
+    alice, role = "arn:aws:iam::111122223333:user/alice.admin", "arn:aws:iam::444455556666:role/OrganizationAccountAccessRole"
+    assert f"{alice} -&gt; sts:AssumeRole -&gt; {role}" in page
+    assert 'href="444455556666.html"' in page and 'href="111122223333.html"' in page
+    assert "210987654321" in page  # the failed account is listed as without analysis

@@ -1,0 +1,94 @@
+"""The organization page: every input string shown as text, nothing fetched, no script; links to the reports."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+from supportkit.analysis.organization import analyse_organization
+from supportkit.report.organization_page import organization_html
+
+A, B, OUTSIDE = "011111111111", "222222222222", "999999999999"
+NAME = "<script>alert('name')</script>"
+UNIT = "<img src=x onerror=alert(1)>"
+NOTE = "<iframe src=https://example.com/></iframe>"
+ERROR = "<b onmouseover=alert(2)>denied</b>"
+ROLE = "<svg onload=alert(3)>"  # IAM refuses such a name, but a snapshot is untrusted input
+ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "ul", "li", "code", "a", "table",
+                "thead", "tbody", "tr", "th", "td"}
+
+
+class Page(HTMLParser):
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.texts: list[str] = []
+        self.feed(text)
+        self.text = "".join(self.texts)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+
+def write(folder: Path, account: str, details: dict) -> None:
+    folder.mkdir(parents=True)
+    (folder / "authorization-details.json").write_text(json.dumps(details))
+    (folder / "account.json").write_text(json.dumps({"account_id": account, "name": NAME}))
+
+
+def statement(effect: str, action: str, **extra) -> dict:
+    return {"Version": "2012-10-17", "Statement": [{"Effect": effect, "Action": action, **extra}]}
+
+
+def hostile_organization(root: Path) -> Path:
+    write(root / "a", A, {"UserDetailList": [{
+        "UserName": "alice", "UserId": "AIDAEXAMPLEALICE00001", "Path": "/", "Arn": f"arn:aws:iam::{A}:user/alice",
+        "GroupList": [], "AttachedManagedPolicies": [], "Tags": [],
+        "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": statement("Allow", "sts:AssumeRole", Resource="*")}],
+    }], "GroupDetailList": [], "RoleDetailList": [], "Policies": []})
+    role = {"RoleId": "AROAEXAMPLEROLE000001", "Path": "/", "AttachedManagedPolicies": [], "Tags": [],
+            "InstanceProfileList": [],
+            "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": statement("Allow", "support:*", Resource="*")}]}
+    write(root / "b", B, {"UserDetailList": [], "GroupDetailList": [], "Policies": [], "RoleDetailList": [
+        {**role, "RoleName": ROLE, "Arn": f"arn:aws:iam::{B}:role/{ROLE}",
+         "AssumeRolePolicyDocument": statement("Allow", "sts:AssumeRole", Principal={"AWS": [A, OUTSIDE]})},
+    ]})
+    (root / "organization.json").write_text(json.dumps({
+        "organization": {"id": "o-hostile1", "management_account_id": "333333333333"},
+        "roots": [{"id": "r-h1", "name": "Root"}], "units": [{"id": "ou-h1-x", "name": UNIT, "parent": "r-h1"}],
+        "accounts": [{"id": A, "name": NAME, "parent": "ou-h1-x", "folder": "a"},
+                     {"id": B, "name": NAME, "parent": "r-h1", "folder": "b"},
+                     {"id": "333333333333", "name": NAME, "parent": "r-h1", "folder": None, "error": ERROR}],
+        "notes": [NOTE],
+    }))
+    return root
+
+
+def test_every_input_string_is_text_and_no_markup_or_network_reference_survives(tmp_path):
+    analysis = analyse_organization(hostile_organization(tmp_path / "org"))
+    text = organization_html(analysis, {A: f"{A}.html", B: f"{B}.html"}, title=NAME)
+    page = Page(text)
+
+    assert {tag for tag, _ in page.tags} <= ALLOWED_TAGS
+    for hostile in (NAME, UNIT, NOTE, ERROR, ROLE):
+        assert hostile in page.text, hostile
+    links = [attrs["href"] for tag, attrs in page.tags if tag == "a"]
+    assert set(links) == {"index.html", f"{A}.html", f"{B}.html"}
+    assert not any(name.startswith("on") for _, attrs in page.tags for name in attrs)
+    assert [attrs.get("src") for _, attrs in page.tags if "src" in attrs] == []
+    csp = next(attrs["content"] for tag, attrs in page.tags if tag == "meta" and attrs.get("http-equiv"))
+    assert "default-src 'none'" in csp
+
+
+def test_the_page_shows_the_cross_account_path_and_the_outside_principal(tmp_path):
+    analysis = analyse_organization(hostile_organization(tmp_path / "org"))
+    page = Page(organization_html(analysis, {}))
+    role = f"arn:aws:iam::{B}:role/{ROLE}"
+    assert f"arn:aws:iam::{A}:user/alice -> sts:AssumeRole -> {role}" in page.text
+    # the trust policy names an account outside the organization: it can read every case of B
+    assert f"{OUTSIDE} (outside the organization) -> sts:AssumeRole -> {role}" in page.text
+    assert f"Root / {UNIT}" in page.text
