@@ -18,7 +18,7 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 REPORT_NOTEBOOK = Path(__file__).resolve().parents[2] / "supportkit" / "report" / "notebooks" / "account_report.ipynb"
 COMMITTED = [*NOTEBOOKS, REPORT_NOTEBOOK]
-DOCUMENTED = {"support_actions.ipynb", "explore_matrix.ipynb", "compare_snapshots.ipynb"}
+DOCUMENTED = {"support_actions.ipynb", "explore_matrix.ipynb", "compare_snapshots.ipynb", "explore_organization.ipynb"}
 NOTEBOOK_METADATA = {"kernelspec", "language_info"}
 VOLATILE_CELL_METADATA = {"execution", "papermill", "ExecuteTime"}  # timings that Jupyter and papermill record
 
