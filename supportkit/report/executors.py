@@ -70,6 +70,11 @@ class Executor(ABC):
     def cancel(self) -> None:
         """Drop the jobs not started yet (on Ctrl-C, so that the queued accounts do not still run)."""
 
+    def results(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R | None, BaseException | None]]:
+        """:meth:`stream` as plain tuples: the ``runner`` :func:`supportkit.analysis.organization.analyse_organization` takes."""
+        for outcome in self.stream(function, items):
+            yield outcome.index, outcome.result, outcome.error
+
 
 class LocalExecutor(Executor):
     """A pool of worker processes on this machine (processes, not threads: papermill changes the working folder)."""

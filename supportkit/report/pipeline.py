@@ -478,10 +478,7 @@ def _analyse_organization(folder: Path, parameters: Mapping[str, Any], engine: E
     """The organization's cross-account analysis, its per-account work on the same executor as the reports."""
     from supportkit.analysis.organization import analyse_organization
 
-    return analyse_organization(
-        folder, context=parameters["context"],
-        runner=lambda function, items: ((o.index, o.result, o.error) for o in engine.stream(function, items)),
-    )
+    return analyse_organization(folder, context=parameters["context"], runner=engine.results)
 
 
 def _organization_folder(paths: Sequence[Path]) -> Path | None:
