@@ -42,6 +42,7 @@ from supportkit.iam.context import context_from_arguments
 from supportkit.errors import SupportkitError
 from supportkit.files import write_text_atomically
 from supportkit.report.executors import Executor, ExecutorSpec, make_executor, parse_executor
+from supportkit.report.html_page import CSP
 
 if TYPE_CHECKING:
     from supportkit.analysis.organization import OrganizationAnalysis
@@ -78,7 +79,7 @@ _PARAMETER_TYPES: Mapping[str, type | tuple[type, ...]] = {
 }
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 """Keeps ipykernel's start-up warnings (such as TCP without encryption, where TCP is used) off the user's terminal."""
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+_CSP = CSP
 
 
 @dataclass(frozen=True)

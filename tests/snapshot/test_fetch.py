@@ -10,7 +10,6 @@ from typing import Any, Iterator
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from supportkit.snapshot import IdentityType, load_account
 from supportkit.iam.evaluate import Decision, PolicyKind, evaluate
@@ -24,16 +23,7 @@ def document(effect: str, *actions: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-@pytest.fixture(autouse=True)
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
+pytestmark = pytest.mark.usefixtures("aws")  # tests/snapshot/conftest.py
 
 
 def create_identities(iam: Any, users: int = 2) -> str:

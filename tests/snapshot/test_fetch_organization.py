@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from supportkit.cli.main import main
 from supportkit.iam.evaluate import Decision, evaluate
@@ -30,16 +28,7 @@ def document(effect: str, *actions: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": effect, "Action": list(actions), "Resource": "*"}]})
 
 
-@pytest.fixture(autouse=True)
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
+pytestmark = pytest.mark.usefixtures("aws")  # tests/snapshot/conftest.py
 
 
 def member_iam(account_id: str) -> Any:
@@ -210,3 +199,8 @@ def test_the_command_line_fetches_the_organization_and_reports_failures(tmp_path
     assert printed.out.strip() == str(out / "organization.json")
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["organization.json", organization["prod-a"], organization["sandbox"]])
+
+
+def test_organization_options_without_organization_are_refused(tmp_path, capsys):
+    assert main(["fetch", "-o", str(tmp_path / "x"), "--resume"]) == 2
+    assert capsys.readouterr().err.strip() == "supportkit fetch: error: --resume goes with --organization"
