@@ -307,9 +307,8 @@ def _trust_decision(trusts: Sequence[_TrustStatement], arn: str, account_id: str
     return allowed
 
 
-def _candidate(trusts: Sequence[_TrustStatement], account_ids: Iterable[str]) -> set[str]:
-    """The accounts among ``account_ids`` some Allow statement may admit (``*``, NotPrincipal: all of them)."""
-    ids = set(account_ids)
+def _candidate(trusts: Sequence[_TrustStatement], ids: frozenset[str]) -> frozenset[str]:
+    """The accounts among ``ids`` some Allow statement may admit (``*``, NotPrincipal: all of them)."""
     found: set[str] = set()
     for trust in trusts:
         if trust.statement.effect is not Effect.ALLOW or not trust.statement.matches_action(ASSUME_ROLE):
@@ -320,7 +319,7 @@ def _candidate(trusts: Sequence[_TrustStatement], account_ids: Iterable[str]) ->
             account = value if value.isdigit() else (value.split(":")[4] if value.count(":") >= 5 else "")
             if account in ids:
                 found.add(account)
-    return found
+    return frozenset(found)
 
 
 # Step 2: one account's identities against other accounts' roles
@@ -386,11 +385,12 @@ _ALLOW_ALL: Policy = parse_policy({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
-def outside_edges(roles: Sequence[RoleTrust], members: frozenset[str], analysed: frozenset[str]) -> list[Edge]:
+def outside_edges(roles: Sequence[tuple[RoleTrust, Sequence[_TrustStatement]]], members: frozenset[str],
+                  analysed: frozenset[str]) -> list[Edge]:
     """Edges from principals outside the organization (or from accounts of it that were not analysed)."""
     edges = []
-    for role in roles:
-        for trust in _trust_statements(role.document):
+    for role, trusts in roles:
+        for trust in trusts:
             statement = trust.statement
             if statement.effect is not Effect.ALLOW or not statement.matches_action(ASSUME_ROLE):
                 continue
@@ -609,10 +609,15 @@ def analyse_organization(
     management = info.management_account_id if info is not None else None
     rcps = {r.account_id: str(r.folder / RCPS_FILE) for r in accounts
             if (r.folder / RCPS_FILE).is_file() and r.account_id != management and not r.management_account}
+    analysed = frozenset(by_id)
+    candidates: dict[str, list[RoleTrust]] = defaultdict(list)
+    for role, trusts in parsed:
+        for source in _candidate(trusts, analysed):
+            if source != role.account_id:
+                candidates[source].append(role)
     jobs = []
     for result in accounts:
-        roles = [role for role, trusts in parsed if role.account_id != result.account_id
-                 and result.account_id in _candidate(trusts, [result.account_id])]
+        roles = candidates.get(result.account_id, [])
         if roles:
             jobs.append((result.folder, info.organization_id if info is not None else None, roles,
                          {r.account_id: rcps[r.account_id] for r in roles if r.account_id in rcps}, context))
@@ -622,7 +627,7 @@ def analyse_organization(
             failures.append(AccountFailure(jobs[index][0], None, f"cross-account paths: {_one_line(error)}"))
         else:
             edges.extend(found)
-    edges.extend(outside_edges(all_roles, members, frozenset(by_id)))
+    edges.extend(outside_edges(parsed, members, analysed))
     return OrganizationAnalysis(info, accounts, tuple(failures), tuple(edges))
 
 
