@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext
 from supportkit.errors import PolicyError, json_type
+from supportkit.iam.jsonobject import check_unique_keys
 from supportkit.iam.patterns import Pattern, PatternError
 
 Matcher = Callable[[str, RequestContext], bool]
@@ -472,13 +473,19 @@ def _decide_for_all(lookup: str, matches: Matcher, negated: bool) -> Decide:
     return decide
 
 
-def _decide_for_any(lookup: str, matches: Matcher, negated: bool, when_absent: bool) -> Decide:
-    """ForAnyValue: at least one request value satisfies the operator; false when empty."""
+def _decide_for_any(lookup: str, matches: Matcher, negated: bool) -> Decide:
+    """ForAnyValue: at least one request value satisfies the operator; false when absent or empty, IfExists or not.
+
+    "For no matching context key or a null dataset, the condition returns false" (IAM User Guide,
+    "Single-valued vs. multivalued context keys"): the set operator's own rule for an absent key, which
+    AWS applies to ``ForAnyValue:...IfExists`` as well (an absent ``aws:TagKeys`` does not satisfy
+    ``ForAnyValue:StringEqualsIfExists``).
+    """
 
     def decide(context: RequestContext) -> bool:
         value = context.values.get(lookup)
         if value is None:
-            return when_absent
+            return False
         return any(matches(item, context) != negated for item in _members(value))
 
     return decide
@@ -516,11 +523,12 @@ def _compile_clause(name: str, parsed: _Parsed, key: str, values: tuple[_Value, 
     operator = _OPERATORS[parsed.base]
     built = operator.build(values, variables)
     # A missing key: IfExists makes the clause true; otherwise a negated operator is true and a positive
-    # one false; ForAllValues is always true and ForAnyValue false (IAM User Guide, condition operators).
+    # one false; ForAllValues is always true and ForAnyValue false, IfExists or not (IAM User Guide, condition
+    # operators and "Single-valued vs. multivalued context keys").
     if parsed.qualifier == _FOR_ALL:
         decide = _decide_for_all(lookup, built.matcher, operator.negated)
     elif parsed.qualifier == _FOR_ANY:
-        decide = _decide_for_any(lookup, built.matcher, operator.negated, parsed.if_exists)
+        decide = _decide_for_any(lookup, built.matcher, operator.negated)
     else:
         decide = _decide_plain(lookup, built.matcher, operator.negated, parsed.if_exists or operator.negated)
     reads = tuple(dict.fromkeys((lookup, *built.variables)))
@@ -595,6 +603,7 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
     `variables=False` when the policy Version is not 2012-10-17 (then `${...}` is literal text)."""
     if not isinstance(block, Mapping):
         raise PolicyError(path, f"Condition must be an object of operator to keys, not {json_type(block)}")
+    check_unique_keys(block, path)
     clauses: list[ConditionClause] = []
     warnings: list[str] = []
     if not block:
@@ -606,6 +615,7 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
         operator_path = f"{path}.{name}"
         if not isinstance(keys, Mapping):
             raise PolicyError(operator_path, f"an operator must map condition keys to values, not {json_type(keys)}")
+        check_unique_keys(keys, operator_path)
         if not keys:
             warnings.append(f"{operator_path}: no condition keys; the operator has no effect")
         seen: dict[str, str] = {}

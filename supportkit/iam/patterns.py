@@ -100,7 +100,10 @@ class Pattern:
                 resolved.append(part)
                 continue
             value = context.get(part.key)
-            if isinstance(value, tuple):  # a multivalued key cannot stand in a variable
+            if isinstance(value, tuple) or value == "":
+                # A multivalued key cannot stand in a variable; an empty value is no value: "When policy
+                # variables reference a condition context key that has no value ..., the value is effectively
+                # null" (IAM User Guide, "IAM policy elements: Variables and tags").
                 value = None
             if value is None:
                 if part.default is None:

@@ -137,6 +137,15 @@ class TestPolicyVariables:
         assert holds(self.BLOCK, {"s3:prefix": "", "aws:username": "David"})
         assert holds(self.BLOCK, {"s3:prefix": "home/"})
 
+    def test_a_variable_with_an_empty_value_is_null(self) -> None:
+        # [variables] "When policy variables reference a condition context key that has no value or is not
+        # present in an authorization context for a request, the value is effectively null. There is no equal
+        # or like value." (IAM User Guide, "IAM policy elements: Variables and tags",
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html)
+        assert not holds(self.BLOCK, {"s3:prefix": "home//", "aws:username": ""})
+        block = {"StringEquals": {"aws:PrincipalTag/team": "${aws:PrincipalTag/lead, 'none'}"}}
+        assert holds(block, {"aws:PrincipalTag/team": "none", "aws:PrincipalTag/lead": ""})  # the default applies
+
     def test_unresolvable_variable_matches_nothing(self) -> None:
         # [variables] "When you use a variable with no value in the condition element of an IAM policy,
         # condition operators like StringEquals or StringLike do not match".
@@ -536,9 +545,15 @@ class TestSetOperators:
         assert holds(block, {"aws:TagKeys": ["env", "cost"]})
 
     def test_if_exists_on_set_operators(self) -> None:
-        # [operators] IfExists goes on "any condition operator name except the Null condition": absent -> true.
-        assert holds({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {})
+        # [multi] ForAnyValue: "For no matching context key or a null dataset, the condition returns false"
+        # (IAM User Guide, "Single-valued vs. multivalued context keys",
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
+        # The set operator's rule holds with IfExists too: an absent aws:TagKeys fails
+        # ForAnyValue:StringEqualsIfExists, as AWS answers for sqs:ListQueues (re:Post QU9HFmDzP0QGuU-fd7rS6B7w).
+        assert not holds({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {})
         assert not holds({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {"aws:TagKeys": ["owner"]})
+        assert holds({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {"aws:TagKeys": ["env1"]})
+        assert holds({"ForAllValues:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {})
 
     def test_set_operators_on_other_families(self) -> None:
         assert holds({"ForAllValues:NumericLessThan": {"k": "10"}}, {"k": [1, 2, 9]})
