@@ -176,26 +176,28 @@ def _variables_of(patterns: Sequence[Pattern]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(key for pattern in patterns for key in pattern.variables))
 
 
-def _with_variables(pattern: Pattern) -> Matcher:
+def _with_variables(pattern: Pattern, arn: bool = False) -> Matcher:
     """A pattern holding policy variables, memoised on the request value and the values of its variables.
 
-    Its result depends on nothing else, and :meth:`Pattern.matches` rebuilds its regex on every call.
+    Its result depends on nothing else, and :meth:`Pattern.matches` rebuilds its regex on every call. ``arn``:
+    compare as the ARN operators do (:meth:`Pattern.matches_components`).
     """
     keys = pattern.variables
+    match = pattern.matches_components if arn else pattern.matches
 
     @lru_cache(maxsize=1024)
     def matches(value: str, resolved: tuple[ContextValue | None, ...]) -> bool:
         bound = RequestContext({key: item for key, item in zip(keys, resolved) if item is not None})
-        return pattern.matches(value, bound)
+        return match(value, bound)
 
     return lambda value, context: matches(value, tuple(context.values.get(key) for key in keys))
 
 
-def _either(fixed: Matcher | None, dynamic: Sequence[Pattern]) -> Matcher:
+def _either(fixed: Matcher | None, dynamic: Sequence[Pattern], arn: bool = False) -> Matcher:
     """``fixed`` (precompiled, context-free) or any of the ``dynamic`` patterns, whose variables need the context."""
     if not dynamic:
         return fixed or (lambda value, context: False)
-    variable_matchers = [_with_variables(pattern) for pattern in dynamic]
+    variable_matchers = [_with_variables(pattern, arn) for pattern in dynamic]
 
     def matches_dynamic(value: str, context: RequestContext) -> bool:
         return any(matches(value, context) for matches in variable_matchers)
@@ -244,19 +246,29 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
 
 
 def _arns(values: Sequence[_Value], variables: bool) -> _Built:
-    """ArnEquals/ArnLike (identical in IAM): six-segment wildcard matching, plus variables."""
+    """ArnEquals/ArnLike (identical in IAM): the six components compared separately, plus variables.
+
+    A pattern or a request value with fewer than six components matches nothing (``*`` alone matches all):
+    see :meth:`Pattern.matches_components`. Such a pattern is also warned about.
+    """
     patterns = _patterns(values, arn=True, variables=variables)
     fixed = [pattern for pattern in patterns if not pattern.variables]
+    short = [value for value, pattern in zip(values, patterns)
+             if not pattern.variables and not pattern.matches_everything and value.text.count(":") < 5]
+    warnings = tuple(f"{value.path}: {value.text!r} has fewer than the six colon-separated components of an ARN; "
+                     "an ARN operator compares each component and never matches it" for value in short)
+    complete = [pattern for pattern in fixed if pattern.matches_everything or pattern.text.count(":") >= 5]
     matcher: Matcher | None = None
-    if fixed:
-        whole = _alternation([pattern.source(EMPTY_CONTEXT, whole=True) for pattern in fixed])
-        segmented = _alternation([pattern.source(EMPTY_CONTEXT) for pattern in fixed])
+    if any(pattern.matches_everything for pattern in complete):
+        matcher = lambda value, context: True  # noqa: E731
+    elif complete:
+        segmented = _alternation([pattern.source(EMPTY_CONTEXT) for pattern in complete])
 
         def matcher(value: str, context: RequestContext) -> bool:
-            return (segmented if value.count(":") >= 5 else whole).fullmatch(value) is not None
+            return value.count(":") >= 5 and segmented.fullmatch(value) is not None
 
     dynamic = [pattern for pattern in patterns if pattern.variables]
-    return _Built(_either(matcher, dynamic), _variables_of(dynamic))
+    return _Built(_either(matcher, dynamic, arn=True), _variables_of(dynamic), warnings)
 
 
 def _parsed(values: Sequence[_Value], parse: Callable[[str], Any], what: str, family: str) -> list[Any]:

@@ -135,6 +135,20 @@ class Pattern:
         return _compiled(wildcard_regex(_characters(resolved)), self.ignore_case).fullmatch(value) is not None
 
 
+    def matches_components(self, value: str, context: RequestContext) -> bool:
+        """Whether ``value`` matches as the ARN condition operators compare: "Each of the six colon-delimited
+        components of the ARN is checked separately" (IAM User Guide, condition operators). A value or a
+        pattern without six components has no components to compare, and matches nothing; ``*`` alone matches
+        every value.
+        """
+        if self.matches_everything:
+            return True
+        resolved = self.resolve(context) if self.variables else self.parts
+        if resolved is None or value.count(":") < 5 or sum(part.text.count(":") for part in resolved) < 5:
+            return False
+        return _arn_regexes(resolved, self.ignore_case)[1].fullmatch(value) is not None
+
+
 def _characters(parts: Sequence[Literal]) -> list[tuple[str, bool]]:
     return [(ch, part.wildcards) for part in parts for ch in part.text]
 

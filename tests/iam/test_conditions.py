@@ -398,6 +398,20 @@ class TestArn:
         assert holds({"ArnLike": {"aws:SourceArn": pattern}},
                      {"aws:SourceArn": "arn:aws:someservice:eu-west-1:111122223333:finance/a:b"})
 
+    def test_fewer_than_six_components_never_match(self) -> None:
+        # [operators] ArnEquals, ArnLike: "Each of the six colon-delimited components of the ARN is checked
+        # separately" (IAM User Guide, "IAM JSON policy elements: Condition operators",
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html):
+        # a pattern without six components has no components to check against an ARN's, nor has a value.
+        short = "arn:aws:iam::*"  # five components: the wildcard does not stand for "account:resource"
+        role = {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/Ops"}
+        assert holds({"StringLike": {"aws:PrincipalArn": short}}, role)
+        assert not holds({"ArnLike": {"aws:PrincipalArn": short}}, role)
+        assert holds({"ArnNotLike": {"aws:PrincipalArn": short}}, role)
+        assert not holds({"ArnLike": {"aws:SourceArn": "arn:*:*:*:*:*"}}, {"aws:SourceArn": "arn:aws:sns"})
+        assert holds({"ArnLike": {"aws:SourceArn": "*"}}, {"aws:SourceArn": "anything"})
+        assert any("fewer than the six" in w for w in warnings_of({"ArnLike": {"aws:PrincipalArn": short}}))
+
     def test_arn_equals_and_arn_like_behave_identically(self) -> None:
         # [operators] "The ArnEquals and ArnLike condition operators behave identically."
         for operator in ("ArnEquals", "ArnLike"):
@@ -777,7 +791,8 @@ def test_precompiled_matching_agrees_with_pattern(patterns: list[str], value: st
     (like,) = compile_ok({"StringLike": {"k": patterns}})
     (arn,) = compile_ok({"ArnLike": {"k": patterns}})
     assert like.evaluate(request) == any(Pattern.compile(p).matches(value, request) for p in patterns)
-    assert arn.evaluate(request) == any(Pattern.compile(p, arn=True).matches(value, request) for p in patterns)
+    assert arn.evaluate(request) == any(Pattern.compile(p, arn=True).matches_components(value, request)
+                                        for p in patterns)
 
 
 @settings(max_examples=300)
