@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext
 from supportkit.errors import PolicyError, json_type
+from supportkit.iam.jsonobject import check_unique_keys
 from supportkit.iam.patterns import Pattern, PatternError
 
 Matcher = Callable[[str, RequestContext], bool]
@@ -175,26 +176,28 @@ def _variables_of(patterns: Sequence[Pattern]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(key for pattern in patterns for key in pattern.variables))
 
 
-def _with_variables(pattern: Pattern) -> Matcher:
+def _with_variables(pattern: Pattern, arn: bool = False) -> Matcher:
     """A pattern holding policy variables, memoised on the request value and the values of its variables.
 
-    Its result depends on nothing else, and :meth:`Pattern.matches` rebuilds its regex on every call.
+    Its result depends on nothing else, and :meth:`Pattern.matches` rebuilds its regex on every call. ``arn``:
+    compare as the ARN operators do (:meth:`Pattern.matches_components`).
     """
     keys = pattern.variables
+    match = pattern.matches_components if arn else pattern.matches
 
     @lru_cache(maxsize=1024)
     def matches(value: str, resolved: tuple[ContextValue | None, ...]) -> bool:
         bound = RequestContext({key: item for key, item in zip(keys, resolved) if item is not None})
-        return pattern.matches(value, bound)
+        return match(value, bound)
 
     return lambda value, context: matches(value, tuple(context.values.get(key) for key in keys))
 
 
-def _either(fixed: Matcher | None, dynamic: Sequence[Pattern]) -> Matcher:
+def _either(fixed: Matcher | None, dynamic: Sequence[Pattern], arn: bool = False) -> Matcher:
     """``fixed`` (precompiled, context-free) or any of the ``dynamic`` patterns, whose variables need the context."""
     if not dynamic:
         return fixed or (lambda value, context: False)
-    variable_matchers = [_with_variables(pattern) for pattern in dynamic]
+    variable_matchers = [_with_variables(pattern, arn) for pattern in dynamic]
 
     def matches_dynamic(value: str, context: RequestContext) -> bool:
         return any(matches(value, context) for matches in variable_matchers)
@@ -243,19 +246,29 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
 
 
 def _arns(values: Sequence[_Value], variables: bool) -> _Built:
-    """ArnEquals/ArnLike (identical in IAM): six-segment wildcard matching, plus variables."""
+    """ArnEquals/ArnLike (identical in IAM): the six components compared separately, plus variables.
+
+    A pattern or a request value with fewer than six components matches nothing (``*`` alone matches all):
+    see :meth:`Pattern.matches_components`. Such a pattern is also warned about.
+    """
     patterns = _patterns(values, arn=True, variables=variables)
     fixed = [pattern for pattern in patterns if not pattern.variables]
+    short = [value for value, pattern in zip(values, patterns)
+             if not pattern.variables and not pattern.matches_everything and value.text.count(":") < 5]
+    warnings = tuple(f"{value.path}: {value.text!r} has fewer than the six colon-separated components of an ARN; "
+                     "an ARN operator compares each component and never matches it" for value in short)
+    complete = [pattern for pattern in fixed if pattern.matches_everything or pattern.text.count(":") >= 5]
     matcher: Matcher | None = None
-    if fixed:
-        whole = _alternation([pattern.source(EMPTY_CONTEXT, whole=True) for pattern in fixed])
-        segmented = _alternation([pattern.source(EMPTY_CONTEXT) for pattern in fixed])
+    if any(pattern.matches_everything for pattern in complete):
+        matcher = lambda value, context: True  # noqa: E731
+    elif complete:
+        segmented = _alternation([pattern.source(EMPTY_CONTEXT) for pattern in complete])
 
         def matcher(value: str, context: RequestContext) -> bool:
-            return (segmented if value.count(":") >= 5 else whole).fullmatch(value) is not None
+            return value.count(":") >= 5 and segmented.fullmatch(value) is not None
 
     dynamic = [pattern for pattern in patterns if pattern.variables]
-    return _Built(_either(matcher, dynamic), _variables_of(dynamic))
+    return _Built(_either(matcher, dynamic, arn=True), _variables_of(dynamic), warnings)
 
 
 def _parsed(values: Sequence[_Value], parse: Callable[[str], Any], what: str, family: str) -> list[Any]:
@@ -472,13 +485,19 @@ def _decide_for_all(lookup: str, matches: Matcher, negated: bool) -> Decide:
     return decide
 
 
-def _decide_for_any(lookup: str, matches: Matcher, negated: bool, when_absent: bool) -> Decide:
-    """ForAnyValue: at least one request value satisfies the operator; false when empty."""
+def _decide_for_any(lookup: str, matches: Matcher, negated: bool) -> Decide:
+    """ForAnyValue: at least one request value satisfies the operator; false when absent or empty, IfExists or not.
+
+    "For no matching context key or a null dataset, the condition returns false" (IAM User Guide,
+    "Single-valued vs. multivalued context keys"): the set operator's own rule for an absent key, which
+    AWS applies to ``ForAnyValue:...IfExists`` as well (an absent ``aws:TagKeys`` does not satisfy
+    ``ForAnyValue:StringEqualsIfExists``).
+    """
 
     def decide(context: RequestContext) -> bool:
         value = context.values.get(lookup)
         if value is None:
-            return when_absent
+            return False
         return any(matches(item, context) != negated for item in _members(value))
 
     return decide
@@ -516,11 +535,12 @@ def _compile_clause(name: str, parsed: _Parsed, key: str, values: tuple[_Value, 
     operator = _OPERATORS[parsed.base]
     built = operator.build(values, variables)
     # A missing key: IfExists makes the clause true; otherwise a negated operator is true and a positive
-    # one false; ForAllValues is always true and ForAnyValue false (IAM User Guide, condition operators).
+    # one false; ForAllValues is always true and ForAnyValue false, IfExists or not (IAM User Guide, condition
+    # operators and "Single-valued vs. multivalued context keys").
     if parsed.qualifier == _FOR_ALL:
         decide = _decide_for_all(lookup, built.matcher, operator.negated)
     elif parsed.qualifier == _FOR_ANY:
-        decide = _decide_for_any(lookup, built.matcher, operator.negated, parsed.if_exists)
+        decide = _decide_for_any(lookup, built.matcher, operator.negated)
     else:
         decide = _decide_plain(lookup, built.matcher, operator.negated, parsed.if_exists or operator.negated)
     reads = tuple(dict.fromkeys((lookup, *built.variables)))
@@ -595,6 +615,7 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
     `variables=False` when the policy Version is not 2012-10-17 (then `${...}` is literal text)."""
     if not isinstance(block, Mapping):
         raise PolicyError(path, f"Condition must be an object of operator to keys, not {json_type(block)}")
+    check_unique_keys(block, path)
     clauses: list[ConditionClause] = []
     warnings: list[str] = []
     if not block:
@@ -606,6 +627,7 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
         operator_path = f"{path}.{name}"
         if not isinstance(keys, Mapping):
             raise PolicyError(operator_path, f"an operator must map condition keys to values, not {json_type(keys)}")
+        check_unique_keys(keys, operator_path)
         if not keys:
             warnings.append(f"{operator_path}: no condition keys; the operator has no effect")
         seen: dict[str, str] = {}

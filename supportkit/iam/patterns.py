@@ -100,7 +100,10 @@ class Pattern:
                 resolved.append(part)
                 continue
             value = context.get(part.key)
-            if isinstance(value, tuple):  # a multivalued key cannot stand in a variable
+            if isinstance(value, tuple) or value == "":
+                # A multivalued key cannot stand in a variable; an empty value is no value: "When policy
+                # variables reference a condition context key that has no value ..., the value is effectively
+                # null" (IAM User Guide, "IAM policy elements: Variables and tags").
                 value = None
             if value is None:
                 if part.default is None:
@@ -130,6 +133,20 @@ class Pattern:
             whole, segmented = _arn_regexes(resolved, self.ignore_case)
             return (segmented if value.count(":") >= 5 else whole).fullmatch(value) is not None
         return _compiled(wildcard_regex(_characters(resolved)), self.ignore_case).fullmatch(value) is not None
+
+
+    def matches_components(self, value: str, context: RequestContext) -> bool:
+        """Whether ``value`` matches as the ARN condition operators compare: "Each of the six colon-delimited
+        components of the ARN is checked separately" (IAM User Guide, condition operators). A value or a
+        pattern without six components has no components to compare, and matches nothing; ``*`` alone matches
+        every value.
+        """
+        if self.matches_everything:
+            return True
+        resolved = self.resolve(context) if self.variables else self.parts
+        if resolved is None or value.count(":") < 5 or sum(part.text.count(":") for part in resolved) < 5:
+            return False
+        return _arn_regexes(resolved, self.ignore_case)[1].fullmatch(value) is not None
 
 
 def _characters(parts: Sequence[Literal]) -> list[tuple[str, bool]]:

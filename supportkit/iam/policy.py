@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, Callable, Mapping
 
 from supportkit.iam.conditions import ConditionClause, compile_conditions
+from supportkit.iam.jsonobject import check_unique_keys, json_object
 from supportkit.iam.context import RequestContext
 from supportkit.errors import PolicyError, json_type
 from supportkit.iam.patterns import Pattern, PatternError, Variable, wildcard_regex
@@ -125,7 +126,7 @@ def decode_document(document: Any) -> Any:
     if text[:3].upper() == "%7B" or (text[:1] != "{" and "%" in text):
         text = urllib.parse.unquote(text).strip()
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=json_object)
     except json.JSONDecodeError as error:
         raise PolicyError("", f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except (ValueError, RecursionError) as error:
@@ -148,6 +149,7 @@ def policy_from_value(value: Any) -> Policy:
     """:func:`parse_policy` for a document already decoded from JSON (see :func:`decode_document`)."""
     if not isinstance(value, Mapping):
         raise PolicyError("", f"a policy document must be a JSON object, not {json_type(value)}")
+    check_unique_keys(value, "")
     warnings: list[str] = []
     for key in value:
         if key not in _TOP_LEVEL:
@@ -191,6 +193,7 @@ def policy_from_value(value: Any) -> Policy:
 def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings: list[str]) -> Statement:
     if not isinstance(raw, Mapping):
         raise PolicyError(path, f"a statement must be an object, not {json_type(raw)}")
+    check_unique_keys(raw, path)
     for key in raw:
         if key not in _STATEMENT_ELEMENTS:
             raise PolicyError(f"{path}.{key}", f"unknown element{_did_you_mean(key, _STATEMENT_ELEMENTS)}")

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from supportkit.iam.context import ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate
+from supportkit.iam.jsonobject import has_repeated_keys, json_object
 from supportkit.iam.policy import Policy, json_limit, parse_policy
 
 _REQUEST_FIELDS = frozenset(
@@ -62,6 +63,8 @@ class Simulator:
     def policy(self, document: Any, field: str, kind: PolicyKind, level: int | None = None) -> NamedPolicy:
         """The policy at ``field``: a document is parsed once, and wrapped once for each place it takes."""
         text = document if isinstance(document, str) else _canonical(document)
+        if has_repeated_keys(document):  # its repr would look like a valid document's: never cached
+            text = f"{id(document)}:{text}"
         named = self._named.get((field, text))
         if named is None:
             policy = self._parsed.get(text)
@@ -163,7 +166,7 @@ def read_requests(text: str) -> Iterator[Any]:
         return
     if "\n" in stripped:
         try:
-            single = json.loads(stripped)
+            single = json.loads(stripped, object_pairs_hook=json_object)
         except (ValueError, RecursionError):
             pass
         else:
@@ -173,7 +176,7 @@ def read_requests(text: str) -> Iterator[Any]:
         if not line.strip():
             continue
         try:
-            request = json.loads(line)
+            request = json.loads(line, object_pairs_hook=json_object)
         except json.JSONDecodeError as error:
             request = RequestError(f"line {number}: not valid JSON: {error.msg} at column {error.colno}")
         except (ValueError, RecursionError) as error:  # valid JSON past Python's limits

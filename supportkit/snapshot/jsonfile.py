@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from supportkit.errors import InputError, PolicyError
+from supportkit.iam.jsonobject import json_object
 
 
 def read_json(path: Path) -> Any:
@@ -32,7 +33,7 @@ def read_json(path: Path) -> Any:
     if not text.strip():
         raise InputError(str(path), "the file is empty")
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=json_object)  # repeated keys in a policy are found when parsed
     except json.JSONDecodeError as error:
         hint = "; the file ends before the JSON does (truncated?)" if error.pos >= len(text.rstrip()) else ""
         raise InputError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from supportkit.iam.jsonobject import has_repeated_keys
 from supportkit.iam.policy import Policy, decode_document, policy_from_value
 
 
@@ -16,6 +17,8 @@ class PolicyParser:
 
     def parse(self, document: Any) -> Policy:
         value = decode_document(document)
+        if has_repeated_keys(value):  # its JSON text would look like a valid document's
+            return policy_from_value(value)
         key = json.dumps(value, sort_keys=True, separators=(",", ":"))
         policy = self._parsed.get(key)
         if policy is None:

@@ -137,6 +137,15 @@ class TestPolicyVariables:
         assert holds(self.BLOCK, {"s3:prefix": "", "aws:username": "David"})
         assert holds(self.BLOCK, {"s3:prefix": "home/"})
 
+    def test_a_variable_with_an_empty_value_is_null(self) -> None:
+        # [variables] "When policy variables reference a condition context key that has no value or is not
+        # present in an authorization context for a request, the value is effectively null. There is no equal
+        # or like value." (IAM User Guide, "IAM policy elements: Variables and tags",
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html)
+        assert not holds(self.BLOCK, {"s3:prefix": "home//", "aws:username": ""})
+        block = {"StringEquals": {"aws:PrincipalTag/team": "${aws:PrincipalTag/lead, 'none'}"}}
+        assert holds(block, {"aws:PrincipalTag/team": "none", "aws:PrincipalTag/lead": ""})  # the default applies
+
     def test_unresolvable_variable_matches_nothing(self) -> None:
         # [variables] "When you use a variable with no value in the condition element of an IAM policy,
         # condition operators like StringEquals or StringLike do not match".
@@ -389,6 +398,20 @@ class TestArn:
         assert holds({"ArnLike": {"aws:SourceArn": pattern}},
                      {"aws:SourceArn": "arn:aws:someservice:eu-west-1:111122223333:finance/a:b"})
 
+    def test_fewer_than_six_components_never_match(self) -> None:
+        # [operators] ArnEquals, ArnLike: "Each of the six colon-delimited components of the ARN is checked
+        # separately" (IAM User Guide, "IAM JSON policy elements: Condition operators",
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html):
+        # a pattern without six components has no components to check against an ARN's, nor has a value.
+        short = "arn:aws:iam::*"  # five components: the wildcard does not stand for "account:resource"
+        role = {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/Ops"}
+        assert holds({"StringLike": {"aws:PrincipalArn": short}}, role)
+        assert not holds({"ArnLike": {"aws:PrincipalArn": short}}, role)
+        assert holds({"ArnNotLike": {"aws:PrincipalArn": short}}, role)
+        assert not holds({"ArnLike": {"aws:SourceArn": "arn:*:*:*:*:*"}}, {"aws:SourceArn": "arn:aws:sns"})
+        assert holds({"ArnLike": {"aws:SourceArn": "*"}}, {"aws:SourceArn": "anything"})
+        assert any("fewer than the six" in w for w in warnings_of({"ArnLike": {"aws:PrincipalArn": short}}))
+
     def test_arn_equals_and_arn_like_behave_identically(self) -> None:
         # [operators] "The ArnEquals and ArnLike condition operators behave identically."
         for operator in ("ArnEquals", "ArnLike"):
@@ -536,9 +559,15 @@ class TestSetOperators:
         assert holds(block, {"aws:TagKeys": ["env", "cost"]})
 
     def test_if_exists_on_set_operators(self) -> None:
-        # [operators] IfExists goes on "any condition operator name except the Null condition": absent -> true.
-        assert holds({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {})
+        # [multi] ForAnyValue: "For no matching context key or a null dataset, the condition returns false"
+        # (IAM User Guide, "Single-valued vs. multivalued context keys",
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
+        # The set operator's rule holds with IfExists too: an absent aws:TagKeys fails
+        # ForAnyValue:StringEqualsIfExists, as AWS answers for sqs:ListQueues (re:Post QU9HFmDzP0QGuU-fd7rS6B7w).
+        assert not holds({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {})
         assert not holds({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {"aws:TagKeys": ["owner"]})
+        assert holds({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {"aws:TagKeys": ["env1"]})
+        assert holds({"ForAllValues:StringLikeIfExists": {"aws:TagKeys": "env*"}}, {})
 
     def test_set_operators_on_other_families(self) -> None:
         assert holds({"ForAllValues:NumericLessThan": {"k": "10"}}, {"k": [1, 2, 9]})
@@ -762,7 +791,8 @@ def test_precompiled_matching_agrees_with_pattern(patterns: list[str], value: st
     (like,) = compile_ok({"StringLike": {"k": patterns}})
     (arn,) = compile_ok({"ArnLike": {"k": patterns}})
     assert like.evaluate(request) == any(Pattern.compile(p).matches(value, request) for p in patterns)
-    assert arn.evaluate(request) == any(Pattern.compile(p, arn=True).matches(value, request) for p in patterns)
+    assert arn.evaluate(request) == any(Pattern.compile(p, arn=True).matches_components(value, request)
+                                        for p in patterns)
 
 
 @settings(max_examples=300)

@@ -191,3 +191,24 @@ def test_action_lists_match_like_a_case_insensitive_glob(patterns, action):
 
     expected = any(re.fullmatch(glob(p), action, re.IGNORECASE | re.DOTALL) for p in patterns)
     assert ActionSet.of(tuple(patterns)).matches(action) == expected
+
+
+def test_a_key_given_twice_is_refused_with_its_json_path():
+    """IAM User Guide, "Grammar of the IAM JSON policy language"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html): "Individual elements
+    must not contain multiple instances of the same key. For example, you cannot include the Effect block twice
+    in the same statement."""
+    two_effects = '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(two_effects)
+    assert str(raised.value).startswith("Statement[0]: 'Effect' given more than once")
+    two_operators = ('{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {'
+                     '"StringEquals": {"aws:username": "a"}, "StringEquals": {"aws:username": "b"}}}}')
+    with pytest.raises(PolicyError, match=r"^Statement.Condition: 'StringEquals' given more than once"):
+        parse_policy(two_operators)
+    two_keys = '{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Bool": {"k": "true", "k": "false"}}}}'
+    with pytest.raises(PolicyError, match=r"^Statement.Condition.Bool: 'k' given more than once"):
+        parse_policy(two_keys)
+    twice_top = '{"Version": "2012-10-17", "Version": "2012-10-17", "Statement": []}'
+    with pytest.raises(PolicyError, match="'Version' given more than once"):
+        parse_policy(twice_top)

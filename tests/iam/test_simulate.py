@@ -213,3 +213,13 @@ def test_a_service_linked_role_session_is_exempt_from_scps():
         request(principal=ordinary, identity_policies=[ALLOW_ALL], scps=[[deny_all]]),
     ]))
     assert [r["decision"] for r in results] == ["allowed", "explicitDeny"]
+
+
+def test_a_policy_with_a_repeated_key_in_a_request_is_a_located_error():
+    """IAM User Guide, "Grammar of the IAM JSON policy language": an element must not repeat a key."""
+    line = ('{"id": 1, "principal": "arn:aws:iam::111122223333:user/alice", "action": "support:CreateCase", '
+            '"identity_policies": [{"Statement": {"Effect": "Allow", "Effect": "Deny", "Action": "*", "Resource": "*"}}]}')
+    ok = json.dumps(request(id=2))
+    results = list(simulate(read_requests(f"{line}\n{ok}\n")))
+    assert results[0]["error"].startswith("identity_policies[0]: Statement: 'Effect' given more than once")
+    assert results[1]["decision"] == "allowed"

@@ -737,3 +737,18 @@ def test_identical_duplicates_across_pages_are_one_identity(tmp_path: Path) -> N
 def write_text(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_a_repeated_key_in_an_inline_policy_marks_its_identity_incomplete(tmp_path: Path) -> None:
+    """IAM User Guide, "Grammar of the IAM JSON policy language": "you cannot include the Effect block twice in
+    the same statement"; json would keep the last one silently."""
+    text = ('{"UserDetailList": [{"UserName": "a", "Arn": "arn:aws:iam::111122223333:user/a", "UserPolicyList": ['
+            '{"PolicyName": "Twice", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", '
+            '"Effect": "Allow", "Action": "support:*", "Resource": "*"}]}}]}, '
+            '{"UserName": "b", "Arn": "arn:aws:iam::111122223333:user/b"}]}')
+    (tmp_path / "authorization-details.json").write_text(text)
+    loaded = load_account(tmp_path)
+    assert loaded.identity("a").problems == (
+        "authorization-details.json, at UserDetailList[0].UserPolicyList[0].PolicyDocument.Statement[0]: "
+        "'Effect' given more than once; the policy grammar allows each key once (JSON would keep only the last)",)
+    assert not loaded.identity("b").incomplete

@@ -1,0 +1,50 @@
+"""JSON objects as policies read them: a key given twice is an error, not "the last one wins".
+
+"Individual elements must not contain multiple instances of the same key" (IAM User Guide, "Grammar of the IAM
+JSON policy language", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html), but
+``json.loads`` keeps the last. Readers decode with :func:`json_object`; the parsers check each object they read
+with :func:`check_unique_keys`, so the error names the JSON path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from supportkit.errors import PolicyError
+
+
+class RepeatedKeys(dict):  # type: ignore[type-arg]
+    """A JSON object that named a key more than once: the value kept is the last, ``repeated`` the names."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for policy JSON: a plain dict, or a :class:`RepeatedKeys` naming repeated keys."""
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    repeated = RepeatedKeys(value)
+    seen: set[str] = set()
+    repeated.repeated = tuple(dict.fromkeys(key for key, _ in pairs if key in seen or seen.add(key)))
+    return repeated
+
+
+def check_unique_keys(value: Any, path: str) -> None:
+    """Raise PolicyError at ``path`` when the JSON object ``value`` repeated a key."""
+    if isinstance(value, RepeatedKeys):
+        keys = ", ".join(map(repr, value.repeated))
+        raise PolicyError(path, f"{keys} given more than once; the policy grammar allows each key once "
+                          "(JSON would keep only the last)")
+
+
+def has_repeated_keys(value: Any) -> bool:
+    """Whether a decoded document holds an object that repeated a key anywhere (parse caches must not reuse it)."""
+    if isinstance(value, RepeatedKeys):
+        return True
+    if isinstance(value, Mapping):
+        return any(has_repeated_keys(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_repeated_keys(item) for item in value)
+    return False
