@@ -16,7 +16,6 @@ from typing import Sequence
 from supportkit.iam.context import RequestContext
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
-_DEFAULT = re.compile(r"^\s*([^,]+?)\s*,\s*'([^']*)'\s*$")
 _SPECIAL = {"*": "*", "?": "?", "$": "$"}
 
 
@@ -48,8 +47,7 @@ def _split(text: str, *, variables: bool, wildcards: bool) -> tuple[Literal | Va
         if body in _SPECIAL:
             parts.append(Literal(_SPECIAL[body], False))
         else:
-            defaulted = _DEFAULT.match(body)
-            key, default = (defaulted.group(1), defaulted.group(2)) if defaulted else (body.strip(), None)
+            key, default = _key_and_default(body)
             if not key or any(ch in key for ch in " ,'${"):
                 raise PatternError(f"malformed policy variable ${{{body}}}")
             parts.append(Variable(key, default))
@@ -60,6 +58,15 @@ def _split(text: str, *, variables: bool, wildcards: bool) -> tuple[Literal | Va
     if rest:
         parts.append(Literal(rest, wildcards))
     return tuple(parts)
+
+
+def _key_and_default(body: str) -> tuple[str, str | None]:
+    """``key`` or ``key, 'default'``, split by hand: a regex for it backtracked cubically on long blanks."""
+    key, comma, rest = body.partition(",")
+    default = rest.strip()
+    if comma and len(default) >= 2 and default[0] == default[-1] == "'" and "'" not in default[1:-1]:
+        return key.strip(), default[1:-1]
+    return body.strip(), None
 
 
 @lru_cache(maxsize=65536)
@@ -185,12 +192,13 @@ def wildcard_regex(characters: Sequence[tuple[str, bool]], star: str = ".*", one
     A part between two ``*`` can always take its leftmost place in a glob match, so it is searched lazily
     inside an atomic group: matching stays polynomial where plain ``.*a.*a.*b`` backtracks exponentially.
     """
-    chunks = [""]
+    pieces: list[list[str]] = [[]]  # joined once at the end: repeated += was quadratic on long literals
     for ch, wild in characters:
         if wild and ch == "*":
-            chunks.append("")
+            pieces.append([])
         else:
-            chunks[-1] += one if wild and ch == "?" else re.escape(ch)
+            pieces[-1].append(one if wild and ch == "?" else re.escape(ch))
+    chunks = ["".join(chunk) for chunk in pieces]
     if len(chunks) == 1:
         return chunks[0]
     first, *middle, last = chunks
