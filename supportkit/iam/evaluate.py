@@ -321,7 +321,7 @@ NO_MATCH = PolicyMatch((), (), ())
 
 def match_policy(policy: Policy, action: str, resource: str, context: RequestContext) -> PolicyMatch:
     """The statements of ``policy`` that apply to the request (Action, then Resource, then Condition)."""
-    candidates = policy.statements_for(action)
+    candidates = policy.statements_for_request(action, resource)
     if not candidates:
         return NO_MATCH
     allows: list[Statement] = []

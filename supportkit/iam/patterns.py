@@ -96,6 +96,23 @@ class Pattern:
         return tuple(part.key.lower() for part in self.parts if isinstance(part, Variable))
 
     @cached_property
+    def literal_tail(self) -> str | None:
+        """For a case-sensitive ARN pattern without variables: its sixth component, when it has no wildcard.
+
+        Such a pattern matches only values (of six components or more) whose sixth component is that text.
+        """
+        if not self.arn or self.ignore_case or any(isinstance(part, Variable) for part in self.parts):
+            return None
+        characters = _characters(self.parts)  # type: ignore[arg-type]
+        colons = [i for i, (ch, _) in enumerate(characters) if ch == ":"][:5]
+        if len(colons) < 5:
+            return None
+        tail = characters[colons[-1] + 1:]
+        if any(wild and ch in "*?" for ch, wild in tail):
+            return None
+        return "".join(ch for ch, _ in tail)
+
+    @cached_property
     def matches_everything(self) -> bool:
         return self.wildcards and self.text == "*"
 

@@ -84,6 +84,15 @@ class Statement:
         """Whether another request context could change whether this statement applies."""
         return bool(self.conditions) or bool(self.resource_variables)
 
+    @cached_property
+    def resource_tails(self) -> frozenset[str] | None:
+        """The literal resource parts (after the fifth colon) of the ARNs this statement can apply to, when
+        every Resource pattern has one and nothing else (NotResource, a condition) is involved; else None."""
+        if self.not_resource or self.context_dependent:
+            return None
+        tails = [pattern.literal_tail for pattern in self.resources]
+        return None if any(tail is None for tail in tails) else frozenset(tails)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True, eq=False)
 class Policy:
@@ -98,6 +107,8 @@ class Policy:
     warnings: tuple[str, ...]
     document: Mapping[str, Any] = field(compare=False, repr=False)
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
+    _by_resource: dict[str, tuple[tuple[Statement, ...], dict[str, tuple[Statement, ...]]]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def keys_read(self) -> tuple[str, ...]:
@@ -112,6 +123,37 @@ class Policy:
             found = tuple(statement for statement in self.statements if statement.matches_action(action))
             self._by_action[key] = found
         return found
+
+    def statements_for_request(self, action: str, resource: str) -> tuple[Statement, ...]:
+        """``statements_for(action)`` less the statements whose Resource ARNs cannot name ``resource``.
+
+        IAM matches each ARN component separately, so a pattern whose resource part (after the fifth
+        colon) has no wildcard matches only ARNs with that very resource part, whatever its wildcards in
+        the region or account.
+        A policy naming thousands of ARNs one by one is then matched against one request in time
+        proportional to the statements that can apply, not to the whole policy.
+        """
+        key = action.lower()
+        split = self._by_resource.get(key)
+        if split is None:
+            general: list[Statement] = []
+            literal: dict[str, list[Statement]] = {}
+            for statement in self.statements_for(action):
+                if statement.resource_tails is None:
+                    general.append(statement)
+                else:
+                    for text in statement.resource_tails:
+                        literal.setdefault(text, []).append(statement)
+            split = self._by_resource[key] = (tuple(general), {k: tuple(v) for k, v in literal.items()})
+        general_statements, by_tail = split
+        if not by_tail:
+            return general_statements
+        if resource.count(":") < 5:  # matched as a whole string (see Pattern.matches): no index
+            return self.statements_for(action)
+        named = by_tail.get(resource.split(":", 5)[5])
+        if not named:
+            return general_statements
+        return tuple(sorted((*general_statements, *named), key=lambda statement: statement.index))
 
 
 def decode_document(document: Any) -> Any:
