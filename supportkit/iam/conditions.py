@@ -67,12 +67,12 @@ _SINGLE_VALUED_PREFIXES = ("aws:principaltag/", "aws:resourcetag/", "aws:request
 
 # --- values as they appear in requests -------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_EPOCH = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)  # AWS reads ASCII digits only
+_EPOCH = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
 _ISO_DATE = re.compile(
-    r"(\d{4})-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?)?)?"
+    r"(\d{4})-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?)?)?", re.ASCII
 )
-_CIDR = re.compile(r"[0-9A-Fa-f:.]+(?:/\d{1,3})?")
+_CIDR = re.compile(r"[0-9A-Fa-f:.]+(?:/\d{1,3})?", re.ASCII)
 
 
 def parse_number(text: str) -> Decimal | None:
@@ -234,8 +234,13 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
         fixed = [pattern for pattern in patterns if not pattern.variables]
         dynamic = [pattern for pattern in patterns if pattern.variables]
         matcher: Matcher | None = None
-        if fixed and wildcards:
-            matcher = _in_regex(_alternation([pattern.source(EMPTY_CONTEXT) for pattern in fixed]))
+        wild = [pattern for pattern in fixed if pattern.literal is None] if wildcards else []
+        if wild:
+            matcher = _in_regex(_alternation([pattern.source(EMPTY_CONTEXT) for pattern in wild]))
+            literal = frozenset(pattern.literal for pattern in fixed if pattern.literal is not None)
+            if literal:  # values without wildcards compared by a set lookup: no regex to build for them
+                regex_matcher = matcher
+                matcher = lambda value, context: value in literal or regex_matcher(value, context)  # noqa: E731
         elif fixed:
             texts = (_literal(pattern) for pattern in fixed)
             literals = frozenset(text.lower() for text in texts) if ignore_case else frozenset(texts)

@@ -72,7 +72,7 @@ class PrincipalError(SupportkitError, ValueError):
 
 _PRINCIPAL = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):(?P<service>iam|sts)::"
-    r"(?P<account>\d{12}):(?P<resource>.+)$"
+    r"(?P<account>[0-9]{12}):(?P<resource>.+)\Z"
 )
 
 

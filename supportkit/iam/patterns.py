@@ -16,6 +16,7 @@ from typing import Sequence
 from supportkit.iam.context import RequestContext
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_WILDCARD = re.compile(r"([*?])")
 _SPECIAL = {"*": "*", "?": "?", "$": "$"}
 
 
@@ -103,14 +104,20 @@ class Pattern:
         """
         if not self.arn or self.ignore_case or any(isinstance(part, Variable) for part in self.parts):
             return None
-        characters = _characters(self.parts)  # type: ignore[arg-type]
-        colons = [i for i, (ch, _) in enumerate(characters) if ch == ":"][:5]
-        if len(colons) < 5:
+        segments = _arn_segments(_runs(self.parts))  # type: ignore[arg-type]
+        if len(segments) < 6 or any(wild and ("*" in text or "?" in text) for text, wild in segments[5]):
             return None
-        tail = characters[colons[-1] + 1:]
-        if any(wild and ch in "*?" for ch, wild in tail):
+        return "".join(text for text, _ in segments[5])
+
+    @cached_property
+    def literal(self) -> str | None:
+        """The one value a case-sensitive pattern without wildcards nor variables matches (equality, no regex)."""
+        if self.ignore_case or any(
+            isinstance(part, Variable) or (part.wildcards and ("*" in part.text or "?" in part.text))
+            for part in self.parts
+        ):
             return None
-        return "".join(ch for ch, _ in tail)
+        return "".join(part.text for part in self.parts if isinstance(part, Literal))
 
     @cached_property
     def matches_everything(self) -> bool:
@@ -144,20 +151,21 @@ class Pattern:
         resolved = self.resolve(context) if self.variables else self.parts
         if resolved is None:
             return None
-        return (arn_regex if self.arn and not whole else wildcard_regex)(_characters(resolved))
+        return (arn_regex if self.arn and not whole else wildcard_regex)(_runs(resolved))
 
     def matches(self, value: str, context: RequestContext) -> bool:
         """Whether ``value`` matches this pattern in ``context``."""
         if self.matches_everything:
             return True
+        if self.literal is not None:  # an ARN without wildcards matches itself only, component by component too
+            return value == self.literal
         resolved = self.resolve(context) if self.variables else self.parts
         if resolved is None:
             return False
         if self.arn:
             whole, segmented = _arn_regexes(resolved, self.ignore_case)
             return (segmented if value.count(":") >= 5 else whole).fullmatch(value) is not None
-        return _compiled(wildcard_regex(_characters(resolved)), self.ignore_case).fullmatch(value) is not None
-
+        return _compiled(wildcard_regex(_runs(resolved)), self.ignore_case).fullmatch(value) is not None
 
     def matches_components(self, value: str, context: RequestContext) -> bool:
         """Whether ``value`` matches as the ARN condition operators compare: "Each of the six colon-delimited
@@ -173,48 +181,64 @@ class Pattern:
         return _arn_regexes(resolved, self.ignore_case)[1].fullmatch(value) is not None
 
 
-def _characters(parts: Sequence[Literal]) -> list[tuple[str, bool]]:
-    return [(ch, part.wildcards) for part in parts for ch in part.text]
+def _runs(parts: Sequence[Literal]) -> list[tuple[str, bool]]:
+    """Resolved parts as (text, wildcards) runs: the regex builders work run by run, never character by character."""
+    return [(part.text, part.wildcards) for part in parts]
 
 
 @lru_cache(maxsize=16384)
 def _arn_regexes(resolved: tuple[Literal, ...], ignore_case: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """For values with fewer than six components the whole string is compared; else each component."""
-    characters = _characters(resolved)
-    return _compiled(wildcard_regex(characters), ignore_case), _compiled(arn_regex(characters), ignore_case)
+    runs = _runs(resolved)
+    return _compiled(wildcard_regex(runs), ignore_case), _compiled(arn_regex(runs), ignore_case)
 
 
-def arn_regex(characters: Sequence[tuple[str, bool]]) -> str:
+def _arn_segments(runs: Sequence[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:
+    """Runs split at the first five colons: up to six components, each a list of runs."""
+    segments: list[list[tuple[str, bool]]] = [[]]
+    for text, wild in runs:
+        while len(segments) < 6 and ":" in text:
+            head, _, text = text.partition(":")
+            segments[-1].append((head, wild))
+            segments.append([])
+        segments[-1].append((text, wild))
+    return segments
+
+
+def arn_regex(runs: Sequence[tuple[str, bool]]) -> str:
     """An ARN pattern as one regex that matches its six colon-delimited components separately.
 
     IAM checks each component on its own (ARN condition operators, Resource element): a wildcard in one
     of the first five cannot cross a colon. The regex is meant for values with at least five colons; a
     pattern with fewer than six components is compared as a whole string.
     """
-    segments: list[list[tuple[str, bool]]] = [[]]
-    for ch, wild in characters:
-        if ch == ":" and len(segments) < 6:
-            segments.append([])
-        else:
-            segments[-1].append((ch, wild))
+    segments = _arn_segments(runs)
     if len(segments) < 6:
-        return wildcard_regex(characters)
+        return wildcard_regex(runs)
     head = ":".join(wildcard_regex(segment, "[^:]*", "[^:]") for segment in segments[:5])
     return f"{head}:{wildcard_regex(segments[5])}"
 
 
-def wildcard_regex(characters: Sequence[tuple[str, bool]], star: str = ".*", one: str = ".") -> str:
+def wildcard_regex(runs: Sequence[tuple[str, bool]], star: str = ".*", one: str = ".") -> str:
     """Wildcards as a regex for ``fullmatch``: ``*`` becomes ``star``, ``?`` becomes ``one``.
+
+    ``runs`` are (text, wildcards) pairs: in a run whose flag is False, ``*`` and ``?`` are literal.
 
     A part between two ``*`` can always take its leftmost place in a glob match, so it is searched lazily
     inside an atomic group: matching stays polynomial where plain ``.*a.*a.*b`` backtracks exponentially.
     """
     pieces: list[list[str]] = [[]]  # joined once at the end: repeated += was quadratic on long literals
-    for ch, wild in characters:
-        if wild and ch == "*":
-            pieces.append([])
-        else:
-            pieces[-1].append(one if wild and ch == "?" else re.escape(ch))
+    for text, wild in runs:
+        if not wild:
+            pieces[-1].append(re.escape(text))
+            continue
+        for i, piece in enumerate(_WILDCARD.split(text)):  # literal, wildcard, literal, ...
+            if i % 2 == 0:
+                pieces[-1].append(re.escape(piece))
+            elif piece == "*":
+                pieces.append([])
+            else:
+                pieces[-1].append(one)
     chunks = ["".join(chunk) for chunk in pieces]
     if len(chunks) == 1:
         return chunks[0]

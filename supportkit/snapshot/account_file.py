@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -10,19 +11,25 @@ from supportkit.errors import InputError, json_type
 from supportkit.snapshot.jsonfile import read_json
 from supportkit.support.plans import SupportPlan
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")  # ASCII only, nothing after (\d and $ accept more)
 _ACCOUNT_KEYS = ("account_id", "name", "management_account", "support_plan", "notes")
 
 
 def read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     """The validated fields of ``account.json`` and its notes (e.g. why SCPs could not be fetched)."""
-    value = read_json(path)
+    replaced: list[str] = []
+    value = read_json(path, replaced)
     if not isinstance(value, Mapping):
         raise InputError(str(path), f"expected an object with {', '.join(_ACCOUNT_KEYS)}, not {json_type(value)}")
+    for key in value:
+        if key not in _ACCOUNT_KEYS:
+            close = difflib.get_close_matches(str(key), _ACCOUNT_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the keys are {', '.join(_ACCOUNT_KEYS)}"
+            raise InputError(str(path), f"unknown key {str(key)[:80]!r}{hint}", json_path=str(key)[:80])
     fields: dict[str, Any] = {}
     account_id = value.get("account_id")
     if account_id is not None:
-        if not isinstance(account_id, str) or not _ACCOUNT_ID.match(account_id):
+        if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
             raise InputError(
                 str(path), f"must be 12 digits as a string (leading zeros matter), not {account_id!r}",
                 json_path="account_id",
@@ -49,5 +56,5 @@ def read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     notes = value.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
         raise InputError(str(path), "must be a list of strings", json_path="notes")
-    return fields, [f"{path.name}: {note}" for note in notes]
+    return fields, [*replaced, *(f"{path.name}: {note}" for note in notes)]
 

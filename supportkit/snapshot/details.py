@@ -16,6 +16,7 @@ _DETAILS_NAME = re.compile(r"^authorization-details.*\.json(?:\.gz)?$")
 _LISTS = {"UserDetailList": "UserName", "GroupDetailList": "GroupName", "RoleDetailList": "RoleName", "Policies": "Arn"}
 _KIND = {"UserDetailList": "user", "GroupDetailList": "group", "RoleDetailList": "role", "Policies": "managed policy"}
 _PRINCIPAL_TYPES = {"UserDetailList": PrincipalType.USER, "RoleDetailList": PrincipalType.ASSUMED_ROLE}
+_ASCII_DIGITS = re.compile(r"([0-9]+)")
 _PAGING_KEYS = frozenset({"IsTruncated", "Marker", "ResponseMetadata"})
 
 
@@ -39,7 +40,7 @@ class Details:
     warnings: list[str] = field(default_factory=list)
 
     def add_file(self, path: Path) -> None:
-        value = read_json(path)
+        value = read_json(path, self.warnings)
         expected = ", ".join(_LISTS)
         if not isinstance(value, Mapping):
             raise InputError(
@@ -56,16 +57,14 @@ class Details:
         for key, name_key in _LISTS.items():
             items = value.get(key, [])
             if not isinstance(items, list):
-                raise InputError(str(path), f"must be a list, not {json_type(items)}", json_path=key)
+                self.warnings.append(located(path.name, key, f"must be a list, not {json_type(items)}; ignored"))
+                continue
             for index, item in enumerate(items):
                 where = f"{key}[{index}]"
-                if not isinstance(item, Mapping):
-                    raise InputError(str(path), f"must be an object, not {json_type(item)}", json_path=where)
-                for required in (name_key, "Arn"):
-                    if not isinstance(item.get(required), str) or not item[required]:
-                        raise InputError(str(path), "missing or not a string", json_path=f"{where}.{required}")
-                if key in _PRINCIPAL_TYPES:
-                    _check_principal_arn(path, item["Arn"], _PRINCIPAL_TYPES[key], f"{where}.Arn")
+                problem = _entry_problem(key, name_key, item, where)
+                if problem is not None:  # one bad entry is skipped; whoever refers to it is marked incomplete
+                    self.warnings.append(located(path.name, problem[0], f"{problem[1]}; entry skipped"))
+                    continue
                 self._add(key, item[name_key], Entry(item, path.name, where))
 
     def _add(self, key: str, name: str, entry: Entry) -> None:
@@ -81,14 +80,24 @@ class Details:
         return {key: [dict(entry.data) for entry in entries.values()] for key, entries in self.entries.items()}
 
 
-def _check_principal_arn(path: Path, arn: str, expected: PrincipalType, where: str) -> None:
+def _entry_problem(key: str, name_key: str, item: Any, where: str) -> tuple[str, str] | None:
+    """Why a detail-list element cannot be used (JSON path, message), or None."""
+    if not isinstance(item, Mapping):
+        return where, f"must be an object, not {json_type(item)}"
+    for required in (name_key, "Arn"):
+        if not isinstance(item.get(required), str) or not item[required]:
+            return f"{where}.{required}", "missing or not a string"
+    expected = _PRINCIPAL_TYPES.get(key)
+    if expected is None:
+        return None
     try:
-        principal = Principal.parse(arn)
+        principal = Principal.parse(item["Arn"])
     except PrincipalError as error:
-        raise InputError(str(path), str(error), json_path=where) from None
+        return f"{where}.Arn", str(error)
     if principal.type is not expected or principal.session_name is not None:
         kind = "user" if expected is PrincipalType.USER else "role"
-        raise InputError(str(path), f"{arn!r} is not an IAM {kind} ARN", json_path=where)
+        return f"{where}.Arn", f"{item['Arn']!r} is not an IAM {kind} ARN"
+    return None
 
 
 def read_details(paths: Sequence[Path]) -> Details:
@@ -110,12 +119,19 @@ def load_authorization_details(paths: Sequence[str | Path]) -> dict[str, list[An
 
 
 def natural_key(path: Path) -> tuple:
-    """Sort page-2 before page-10."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name))
+    """Sort page-2 before page-10. Only ASCII digits are numbers: ``²`` is a digit to str.isdigit, not to int."""
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(_ASCII_DIGITS.split(path.name)))
+
+
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError as error:
+        raise InputError(str(folder), f"cannot list the folder: {error.strerror or error}") from None
 
 
 def detail_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_file() and _DETAILS_NAME.match(p.name)), key=natural_key)
+    return sorted((p for p in _listing(folder) if p.is_file() and _DETAILS_NAME.match(p.name)), key=natural_key)
 
 
 def find_snapshots(path: str | Path) -> list[Path]:
@@ -127,7 +143,7 @@ def find_snapshots(path: str | Path) -> list[Path]:
         raise InputError(str(path), "no such file or folder")
     if detail_files(path):
         return [path]
-    found = sorted((child for child in path.iterdir() if child.is_dir() and detail_files(child)), key=natural_key)
+    found = sorted((child for child in _listing(path) if child.is_dir() and detail_files(child)), key=natural_key)
     if not found:
         raise InputError(str(path), f"no {DETAILS_FILE} here nor in any subfolder")
     return found

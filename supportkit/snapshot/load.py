@@ -12,6 +12,7 @@ Each distinct policy is parsed once, and every identity that attaches it shares 
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections import Counter
@@ -32,7 +33,22 @@ from supportkit.snapshot.policies import PolicyParser, policy_warnings
 from supportkit.snapshot.scps import Scps, read_scps
 from supportkit.support.rcps import rcp_services
 
-_ARN = re.compile(r"^arn:(?P<partition>[a-z-]+):[a-z0-9-]*:[a-z0-9-]*:(?P<account>\d{12}):")
+_ARN = re.compile(r"^arn:(?P<partition>[a-z-]+):[a-z0-9-]*:[a-z0-9-]*:(?P<account>[0-9]{12}):")
+_IAM_PATH = re.compile(r"/(?:[\x21-\x7e]{1,510}/)?")
+"""IAM API Reference, User/Role "Path": pattern ``(\u002F)|(\u002F[\u0021-\u007E]+\u002F)``, length 1 to 512."""
+_ENTRY_KEYS = {
+    "user": frozenset({"Path", "UserName", "UserId", "Arn", "CreateDate", "UserPolicyList", "GroupList",
+                       "AttachedManagedPolicies", "PermissionsBoundary", "Tags"}),
+    "role": frozenset({"Path", "RoleName", "RoleId", "Arn", "CreateDate", "AssumeRolePolicyDocument",
+                       "InstanceProfileList", "RolePolicyList", "AttachedManagedPolicies", "PermissionsBoundary",
+                       "Tags", "RoleLastUsed"}),
+    "group": frozenset({"Path", "GroupName", "GroupId", "Arn", "CreateDate", "GroupPolicyList",
+                        "AttachedManagedPolicies"}),
+}
+"""The fields of UserDetail, RoleDetail and GroupDetail (IAM API Reference, GetAccountAuthorizationDetails)."""
+_GOVERNING_KEYS = frozenset({"UserPolicyList", "GroupList", "AttachedManagedPolicies", "PermissionsBoundary", "Tags",
+                             "RolePolicyList", "GroupPolicyList"})
+"""The fields whose content changes decisions: a key misspelt for one of them leaves policies out."""
 
 
 class _Builder:
@@ -143,6 +159,8 @@ class _Builder:
         """The elements of an optional list field with their JSON paths; a non-list is a problem."""
         value = entry.data.get(key)
         if value is None:
+            if key in entry.data:  # null is not an empty list: what it held is unknown
+                problems.append(located(entry.file, entry.at(f".{key}"), "null where a list is expected"))
             return []
         if not isinstance(value, list):
             problems.append(located(entry.file, entry.at(f".{key}"), f"must be a list, not {json_type(value)}"))
@@ -152,7 +170,7 @@ class _Builder:
     def _attachments(self, entry: Entry, owner: str, inline_key: str) -> tuple[list[NamedPolicy], list[str]]:
         """The inline then the attached managed policies of a user, group or role, and the problems met."""
         policies: list[NamedPolicy] = []
-        problems: list[str] = []
+        problems: list[str] = self._unknown_keys(entry, inline_key)
 
         def add(found: NamedPolicy | str) -> None:
             if isinstance(found, str):
@@ -178,6 +196,24 @@ class _Builder:
                 continue
             add(self.managed(arn))
         return policies, problems
+
+    def _unknown_keys(self, entry: Entry, inline_key: str) -> list[str]:
+        """Warnings for fields AWS does not print; problems for those that look like a misspelt policy field."""
+        kind = {"UserPolicyList": "user", "RolePolicyList": "role", "GroupPolicyList": "group"}[inline_key]
+        known = _ENTRY_KEYS[kind]
+        problems: list[str] = []
+        for key in entry.data:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            where = entry.at(f".{key}")
+            if close and close[0] in _GOVERNING_KEYS:
+                problems.append(located(entry.file, where, f"unknown field; did you mean {close[0]}? Its policies "
+                                                           "were not read"))
+            else:
+                hint = f"; did you mean {close[0]}?" if close else ""
+                self.warnings.append(located(entry.file, where, f"unknown field, ignored{hint}"))
+        return problems
 
     def group(self, name: str) -> tuple[list[NamedPolicy], list[str]] | None:
         entry = self.details.entries["GroupDetailList"].get(name)
@@ -226,7 +262,11 @@ class _Builder:
         arn = entry.data["Arn"]
         principal = Principal.parse(arn)  # checked when the file was read
         path = entry.data.get("Path")
-        if isinstance(path, str) and path.startswith("/") and path.endswith("/") and path != principal.path:
+        if path is not None and not (isinstance(path, str) and _IAM_PATH.fullmatch(path)):
+            shown = repr(path) if isinstance(path, str) else json_type(path)
+            problems.append(located(entry.file, entry.at(".Path"), f"{shown[:80]} is not an IAM path; the ARN's "
+                                                                    f"path {principal.path!r} is used"))
+        elif isinstance(path, str) and path != principal.path:
             # The path decides whether a role is service-linked (exempt from SCPs): trust the Path field.
             arn = f"arn:{principal.partition}:iam::{principal.account}:{kind.value}{path}{principal.name}"
             self.warnings.append(located(
@@ -315,14 +355,18 @@ def _arn_accounts(details: Details) -> Counter[tuple[str, str]]:
     return Counter()
 
 
-def _account_id(arns: Counter[tuple[str, str]], given: str | None, source: str, warnings: list[str]) -> str:
+def _account_id(
+    arns: Counter[tuple[str, str]], given: str | None, source: str, warnings: list[str], read: Sequence[str] = ()
+) -> str:
     """The account id: as given, else the most common one in the ARNs (with a warning when they disagree)."""
     accounts: Counter[str] = Counter()
     for (_, account), count in arns.items():
         accounts[account] += count
     if given is None:
         if not accounts:
-            raise InputError(source, f"cannot tell the account id: no ARN names one; give it in {ACCOUNT_FILE}")
+            skipped = next((w for w in read if "entry skipped" in w), None)
+            why = f" (entries were skipped, e.g. {skipped})" if skipped else ""
+            raise InputError(source, f"cannot tell the account id: no ARN names one; give it in {ACCOUNT_FILE}{why}")
         given = accounts.most_common(1)[0][0]
     others = ", ".join(f"{account} ({count})" for account, count in sorted(accounts.items()) if account != given)
     if others:
@@ -374,7 +418,7 @@ def load_account(
     if management_account is not None:
         fields["management_account"] = management_account
     arns = _arn_accounts(details)
-    fields["account_id"] = _account_id(arns, fields.get("account_id"), source, warnings)
+    fields["account_id"] = _account_id(arns, fields.get("account_id"), source, warnings, details.warnings)
     info = AccountInfo(**fields)
     partitions = Counter({p: n for (p, account), n in arns.items() if account == info.account_id})
     partition = partitions.most_common(1)[0][0] if partitions else "aws"
@@ -399,8 +443,15 @@ def load_account(
 
     builder = _Builder(details, parser, info, partition, scp_data, rcp_data)
     identities = [builder.root()]
-    identities.extend(builder.user(name, entry) for name, entry in _sorted_by_name(details.entries["UserDetailList"]))
-    identities.extend(builder.role(name, entry) for name, entry in _sorted_by_name(details.entries["RoleDetailList"]))
+    by_arn: dict[str, Entry] = {}
+    for kind, build in (("UserDetailList", builder.user), ("RoleDetailList", builder.role)):
+        for name, entry in _sorted_by_name(details.entries[kind]):
+            first = by_arn.setdefault(entry.data["Arn"], entry)
+            if first is not entry:  # an ARN names one principal: results keyed by ARN need it unique
+                warnings.append(located(entry.file, entry.path, f"the same ARN as {first.file}, {first.path} "
+                                                                "(another name); this entry is skipped"))
+                continue
+            identities.append(build(name, entry))
     org_policies = [named for levels in (builder.scp_levels, builder.rcp_levels) for level in levels for named in level]
     return Account(
         info, tuple(identities), builder.scp_levels, (*builder.policies.values(), *org_policies),

@@ -28,7 +28,8 @@ class Scps:
 def read_scps(path: Path, parser: PolicyParser, kind: PolicyKind = PolicyKind.SCP) -> Scps:
     """The levels of an scps.json (or, with ``kind`` RCP, an rcps.json); bad policies go to ``errors``."""
     label = kind.value.upper()
-    value = read_json(path)
+    warnings: list[str] = []
+    value = read_json(path, warnings)
     shape = 'expected {"levels": [{"target": ..., "policies": [...]}, ...]} from the organization root to the account'
     if not isinstance(value, Mapping):
         raise InputError(str(path), f"{shape}, not {json_type(value)}")
@@ -38,7 +39,6 @@ def read_scps(path: Path, parser: PolicyParser, kind: PolicyKind = PolicyKind.SC
     levels: list[tuple[NamedPolicy, ...]] = []
     targets: list[str] = []
     errors: list[InputError] = []
-    warnings: list[str] = []
     for i, raw_level in enumerate(raw_levels):
         where = f"levels[{i}]"
         if not isinstance(raw_level, Mapping):

@@ -33,7 +33,7 @@ _FLAGS = ("api", "support_center_internal", "requires_paid_plan")
 _REQUIRED_KEYS = frozenset((*_FLAGS, "capability"))
 _OPTIONAL_KEYS = frozenset({"note"})
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
-_ACCOUNT_ID = re.compile(r"\d{12}|\*")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}|\*")
 
 
 class AccessLevel(Enum):

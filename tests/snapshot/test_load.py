@@ -544,15 +544,6 @@ def test_missing_inputs(tmp_path: Path) -> None:
     [
         ([], "", "not a list"),
         ({"Users": []}, "", "not the output of aws iam get-account-authorization-details"),
-        ({"UserDetailList": {}}, "UserDetailList", "must be a list, not an object"),
-        ({"UserDetailList": [user("a"), "b"]}, "UserDetailList[1]", "must be an object, not a string"),
-        ({"RoleDetailList": [{"RoleName": "R"}]}, "RoleDetailList[0].Arn", "missing or not a string"),
-        ({"UserDetailList": [{"Arn": f"arn:aws:iam::{ACCT}:user/a"}]}, "UserDetailList[0].UserName", "missing"),
-        (
-            {"UserDetailList": [user("a", Arn=f"arn:aws:iam::{ACCT}:role/a")]}, "UserDetailList[0].Arn",
-            "not an IAM user",
-        ),
-        ({"Policies": [{"PolicyName": "P"}]}, "Policies[0].Arn", "missing"),
     ],
 )
 def test_wrong_shapes_name_the_json_path(tmp_path: Path, value: Any, json_path: str, message: str) -> None:
@@ -561,6 +552,28 @@ def test_wrong_shapes_name_the_json_path(tmp_path: Path, value: Any, json_path: 
         load_account(path)
     assert raised.value.json_path == json_path
     assert raised.value.file == str(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "json_path", "message"),
+    [
+        ({"UserDetailList": {}}, "UserDetailList", "must be a list, not an object; ignored"),
+        ({"UserDetailList": [user("a"), "b"]}, "UserDetailList[1]", "must be an object, not a string; entry skipped"),
+        ({"RoleDetailList": [{"RoleName": "R"}]}, "RoleDetailList[0].Arn", "missing or not a string; entry skipped"),
+        ({"UserDetailList": [{"Arn": f"arn:aws:iam::{ACCT}:user/a"}]}, "UserDetailList[0].UserName", "missing"),
+        (
+            {"UserDetailList": [user("a", Arn=f"arn:aws:iam::{ACCT}:role/a")]}, "UserDetailList[0].Arn",
+            "not an IAM user",
+        ),
+        ({"Policies": [{"PolicyName": "P"}]}, "Policies[0].Arn", "missing"),
+    ],
+)
+def test_a_malformed_entry_is_skipped_with_a_warning_naming_the_json_path(
+    tmp_path: Path, value: Any, json_path: str, message: str
+) -> None:
+    value = {**value, "GroupDetailList": [{"GroupName": "g", "Arn": f"arn:aws:iam::{ACCT}:group/g"}]}
+    account = load_account(write_json(tmp_path / "gaad.json", value))
+    assert any(w.startswith(f"gaad.json, at {json_path}: ") and message in w for w in account.warnings), account.warnings
 
 
 def test_malformed_fields_inside_an_identity_make_it_incomplete(tmp_path: Path) -> None:

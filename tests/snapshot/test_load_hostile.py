@@ -1,0 +1,170 @@
+"""Broken and hostile snapshots (issue 12): one bad item never loses the good ones, nothing passes silently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supportkit.errors import InputError
+from supportkit.snapshot import find_snapshots, load_account
+from supportkit.snapshot.details import detail_files, natural_key
+
+ACCT = "111122223333"
+ALLOW = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:*", "Resource": "*"}]}
+
+
+def user(name: str, **fields: Any) -> dict[str, Any]:
+    return {"UserName": name, "Arn": f"arn:aws:iam::{ACCT}:user/{name}", **fields}
+
+
+def snapshot(folder: Path, details: dict[str, Any], account: dict[str, Any] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "authorization-details.json").write_text(json.dumps(details))
+    if account is not None:
+        (folder / "account.json").write_text(json.dumps(account))
+    return folder
+
+
+def test_natural_sort_takes_only_ascii_digits_as_numbers(tmp_path):
+    # "²".isdigit() is True but int("²") fails: the sort raised ValueError and the report batch was lost.
+    names = ["authorization-details-1²2.json", "authorization-details-10.json", "authorization-details-2.json"]
+    for name in names:
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in detail_files(tmp_path)] == [
+        "authorization-details-1²2.json", "authorization-details-2.json", "authorization-details-10.json"]
+    assert natural_key(Path("a٣")) == ("a٣",)  # an Arabic-Indic digit is text here too
+
+
+def test_a_batch_subfolder_with_a_superscript_digit_is_found(tmp_path):
+    for name in ("a1²", "a2"):
+        snapshot(tmp_path / name, {"UserDetailList": [user("u")]})
+    assert [p.name for p in find_snapshots(tmp_path)] == ["a1²", "a2"]
+
+
+def test_an_unlistable_folder_is_one_located_error(tmp_path, monkeypatch):
+    def refuse(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    with pytest.raises(InputError, match="Permission denied") as caught:
+        find_snapshots(tmp_path)
+    assert str(tmp_path) in str(caught.value)
+    with pytest.raises(InputError, match="Permission denied"):
+        load_account(tmp_path)
+
+
+def test_two_users_sharing_an_arn_warn_and_the_first_is_kept(tmp_path):
+    arn = f"arn:aws:iam::{ACCT}:user/alice"
+    folder = snapshot(tmp_path / "s", {"UserDetailList": [
+        {"UserName": "alice", "Arn": arn}, {"UserName": "alice2", "Arn": arn}]})
+    account = load_account(folder)
+    assert [i.name for i in account.identities if i.type.value == "user"] == ["alice"]
+    assert any("UserDetailList[1]" in w and "same ARN" in w for w in account.warnings), account.warnings
+
+
+def test_diff_and_wide_matrix_work_with_a_duplicate_arn(tmp_path):
+    from supportkit.analysis.diff import diff_accounts
+    from supportkit.analysis.matrix import build_matrix, wide
+
+    arn = f"arn:aws:iam::{ACCT}:user/alice"
+    before = snapshot(tmp_path / "b", {"UserDetailList": [{"UserName": "alice", "Arn": arn}]})
+    after = snapshot(tmp_path / "a", {"UserDetailList": [
+        {"UserName": "alice", "Arn": arn, "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": ALLOW}]},
+        {"UserName": "bob", "Arn": arn}]})
+    assert len(wide(build_matrix(load_account(after)))) == 2  # root and alice
+    changes = diff_accounts(load_account(before), load_account(after))
+    assert set(changes.cells["identity_arn"]) == {arn}
+
+
+def test_a_lone_surrogate_in_a_name_is_replaced_with_a_located_warning(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    text = json.dumps({"UserDetailList": [user("ok"), {"UserName": "bad\ud800", "Arn": f"arn:aws:iam::{ACCT}:user/bad"}]})
+    assert "\\ud800" in text
+    (folder / "authorization-details.json").write_text(text)
+    account = load_account(folder)
+    names = sorted(i.name for i in account.identities)
+    assert names == ["bad\ufffd", "ok", "root"]
+    assert any("authorization-details.json" in w and "UserDetailList[1].UserName" in w and "surrogate" in w
+               for w in account.warnings), account.warnings
+
+
+def test_one_malformed_user_is_skipped_and_the_others_kept(tmp_path):
+    folder = snapshot(tmp_path / "s", {"UserDetailList": [
+        user("good"), {"UserName": 7, "Arn": f"arn:aws:iam::{ACCT}:user/seven"}, "not an object",
+        {"UserName": "x", "Arn": "arn:aws:iam::111122223333:group/x"}]})
+    account = load_account(folder)
+    assert sorted(i.name for i in account.identities) == ["good", "root"]
+    joined = "\n".join(account.warnings)
+    for where in ("UserDetailList[1].UserName", "UserDetailList[2]", "UserDetailList[3].Arn"):
+        assert f"authorization-details.json, at {where}" in joined, joined
+
+
+def test_a_malformed_group_marks_its_members_incomplete(tmp_path):
+    folder = snapshot(tmp_path / "s", {
+        "UserDetailList": [user("member", GroupList=["admins"]), user("other")],
+        "GroupDetailList": [{"GroupName": ["admins"], "Arn": f"arn:aws:iam::{ACCT}:group/admins"}],
+    })
+    account = load_account(folder)
+    assert account.identity("user/member").incomplete
+    assert not account.identity("user/other").incomplete
+    assert any("GroupDetailList[0].GroupName" in w for w in account.warnings)
+
+
+def test_a_detail_list_that_is_not_a_list_is_a_warning_and_the_other_lists_load(tmp_path):
+    folder = snapshot(tmp_path / "s", {"UserDetailList": [user("good")], "RoleDetailList": {"oops": 1}})
+    account = load_account(folder)
+    assert [i.name for i in account.identities] == ["root", "good"]
+    assert any("RoleDetailList" in w and "must be a list" in w for w in account.warnings)
+
+
+@pytest.mark.parametrize("fields, where", [
+    ({"AttachedManagedPolicies": None}, "AttachedManagedPolicies"),
+    ({"UserPolicyList": None}, "UserPolicyList"),
+    ({"AttachedManagedPolicys": [{"PolicyArn": "arn:aws:iam::aws:policy/AWSSupportAccess"}]}, "AttachedManagedPolicys"),
+])
+def test_null_or_misspelt_policy_lists_mark_the_identity_incomplete(tmp_path, fields, where):
+    folder = snapshot(tmp_path / "s", {"UserDetailList": [user("u", **fields), user("fine")]})
+    account = load_account(folder)
+    problems = account.identity("user/u").problems
+    assert any(where in p for p in problems), problems
+    assert not account.identity("user/fine").incomplete
+
+
+def test_a_misspelt_list_key_names_the_key_it_resembles(tmp_path):
+    folder = snapshot(tmp_path / "s", {"UserDetailList": [user("u", AttachedManagedPolicys=[])]})
+    (problem,) = load_account(folder).identity("user/u").problems
+    assert "AttachedManagedPolicies" in problem
+
+
+@pytest.mark.parametrize("account_id", ["٤٤٤٤٥٥٥٥٦٦٦٦", "444455556666\n", "４４４４５５５５６６６６"])
+def test_account_id_is_twelve_ascii_digits(tmp_path, account_id):
+    folder = snapshot(tmp_path / "s", {"UserDetailList": [user("u")]}, {"account_id": account_id})
+    with pytest.raises(InputError, match="account_id"):
+        load_account(folder)
+
+
+def test_an_unknown_key_in_account_json_is_an_error_with_a_suggestion(tmp_path):
+    folder = snapshot(tmp_path / "s", {"UserDetailList": [user("u")]}, {"management_acount": True})
+    with pytest.raises(InputError, match="management_acount.*management_account") as caught:
+        load_account(folder)
+    assert "account.json" in str(caught.value)
+
+
+def test_a_path_with_a_newline_is_a_located_problem_not_a_rejection(tmp_path):
+    folder = snapshot(tmp_path / "s", {"RoleDetailList": [
+        {"RoleName": "r", "Path": "/a\nb/", "Arn": f"arn:aws:iam::{ACCT}:role/r"},
+        {"RoleName": "fine", "Path": "/", "Arn": f"arn:aws:iam::{ACCT}:role/fine"}]})
+    account = load_account(folder)
+    (problem,) = account.identity("role/r").problems
+    assert "authorization-details.json, at RoleDetailList[0].Path" in problem
+    assert not account.identity("role/fine").incomplete
+
+
+def test_a_byte_order_mark_is_accepted_in_account_json(tmp_path):
+    folder = snapshot(tmp_path / "s", {"UserDetailList": [user("u")]})
+    (folder / "account.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({"account_id": ACCT}).encode())
+    assert load_account(folder).info.account_id == ACCT
