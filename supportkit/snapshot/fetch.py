@@ -43,11 +43,16 @@ def fetch_snapshot(
     boto3 = _boto3()
     from botocore.exceptions import BotoCoreError, ClientError
 
-    session = session or boto3.Session(profile_name=profile, region_name=region)
+    if session is None:
+        try:
+            session = boto3.Session(profile_name=profile, region_name=region)
+        except BotoCoreError as error:  # ProfileNotFound: "The config profile (x) could not be found"
+            raise FetchError(str(error)) from None
     api_region = session.region_name or "us-east-1"
+    config = _client_config()
     try:
-        account_id = session.client("sts", region_name=api_region).get_caller_identity()["Account"]
-        iam = session.client("iam", region_name=api_region)
+        account_id = session.client("sts", region_name=api_region, config=config).get_caller_identity()["Account"]
+        iam = session.client("iam", region_name=api_region, config=config)
         details = _authorization_details(iam)
     except (BotoCoreError, ClientError) as error:
         raise FetchError(f"cannot read the account's IAM data: {error}") from None
@@ -60,7 +65,8 @@ def fetch_snapshot(
     else:
         if aliases:
             account["name"] = aliases[0]
-    scps = _organization(session.client("organizations", region_name=api_region), account_id, account, notes)
+    organizations = session.client("organizations", region_name=api_region, config=config)
+    scps = _organization(organizations, account_id, account, notes)
     if notes:
         account["notes"] = notes
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -69,6 +75,18 @@ def fetch_snapshot(
         _write(out_dir / SCPS_FILE, scps)
     _write(out_dir / ACCOUNT_FILE, account)
     return out_dir
+
+
+MAX_ATTEMPTS = 8
+"""Attempts per call, the first included: botocore's standard retry mode, whose default is three
+("Retries", Boto3 guide, https://docs.aws.amazon.com/boto3/latest/guide/retries.html). Paging through
+get-account-authorization-details in a large account is throttled sooner than a single call."""
+
+
+def _client_config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
 
 
 def _boto3() -> Any:

@@ -250,3 +250,53 @@ def test_cli_fetch_writes_a_folder_that_matrix_reads(tmp_path: Path, capsys: pyt
     assert [r["decision"] for r in user000_create] == ["allowed"]
     assert main(["fetch", "-o", str(out)]) == 2  # an existing, non-empty folder is refused
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_unknown_profile_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from supportkit.cli.main import main
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    assert main(["fetch", "-o", str(tmp_path / "out"), "--profile", "no-such-profile"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no-such-profile" in err and "Traceback" not in err, err
+
+
+def test_throttled_calls_are_retried_with_botocores_standard_mode(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Retries", Boto3 guide (https://docs.aws.amazon.com/boto3/latest/guide/retries.html): standard mode
+    # retries ThrottlingException ("Throttling" errors) with backoff, up to max attempts.
+    from botocore.awsrequest import AWSResponse
+
+    from supportkit.snapshot.fetch import MAX_ATTEMPTS
+
+    create_identities(boto3.client("iam"))
+    throttled = {"left": MAX_ATTEMPTS - 1, "calls": 0}
+
+    class Raw:
+        def stream(self, **kwargs: Any) -> Iterator[bytes]:
+            yield b""
+
+    def throttle(request: Any, **kwargs: Any) -> Any:
+        throttled["calls"] += 1
+        if throttled["left"] == 0:
+            return None  # moto answers
+        throttled["left"] -= 1
+        body = (b'<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded'
+                b'</Message></Error><RequestId>1</RequestId></ErrorResponse>')
+        response = AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, Raw())
+        response._content = body
+        return response
+
+    session = boto3.Session(region_name="us-east-1")
+    session.events.register_first("before-send.iam.GetAccountAuthorizationDetails", throttle)
+    import botocore.endpoint
+
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda seconds: None)  # the backoff, not waited for
+    folder = fetch_snapshot(tmp_path / "snapshot", session=session)
+    assert throttled == {"left": 0, "calls": MAX_ATTEMPTS}
+    assert load_account(folder).identity("user/user000")
+
+    throttled.update(left=MAX_ATTEMPTS, calls=0)  # one throttle more than the attempts: a clear error
+    with pytest.raises(FetchError, match="Throttling"):
+        fetch_snapshot(tmp_path / "again", session=session)
