@@ -14,16 +14,17 @@ from supportkit.errors import SupportkitError
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from supportkit.iam.simulate import Simulator, read_requests, simulate
+    from supportkit.iam.simulate import Simulator, decode_requests, read_requests, simulate
     from supportkit.support.rcps import rcp_services
 
     if args.file in (None, "-"):
-        text = sys.stdin.read()
+        stdin = sys.stdin
+        data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8", "surrogateescape")
     else:
-        text = _read_text(Path(args.file))
+        data = _read_bytes(Path(args.file))
     failed = False
     out = sys.stdout
-    for result in simulate(read_requests(text), Simulator(rcp_services=rcp_services())):
+    for result in simulate(read_requests(decode_requests(data)), Simulator(rcp_services=rcp_services())):
         failed = failed or "error" in result
         out.write(json.dumps(result, separators=(",", ":")) + "\n")
     return 1 if failed else 0
@@ -102,13 +103,11 @@ def _fetch_organization(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except OSError as error:
         raise SupportkitError(f"{path}: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise SupportkitError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ parsed once per :class:`Simulator`, so a stream of requests sharing policies cos
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -20,6 +21,10 @@ _REQUEST_FIELDS = frozenset(
     {"id", "principal", "action", "resource", "context", "identity_policies", "permissions_boundary",
      "session_policy", "scps", "rcps", "management_account"}
 )
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")
+"""The characters ``surrogateescape`` decodes an invalid UTF-8 byte to."""
 
 
 class RequestError(SupportkitError, ValueError):
@@ -160,11 +165,16 @@ def read_requests(text: str) -> Iterator[Any]:
     """Requests from text holding one JSON request (possibly pretty-printed) or JSON Lines.
 
     A line that is not JSON yields an :class:`RequestError` in its place, so the other lines still run.
+    Lines end at ``\n`` (and ``\r\n``) only: U+2028, U+2029 and U+0085 are characters of a JSON string,
+    not line breaks as ``str.splitlines`` has them. A leading byte order mark is skipped. Text decoded
+    with ``errors="surrogateescape"`` (see :func:`decode_requests`) marks undecodable bytes, and a line
+    holding one is an error of its own.
     """
+    text = text.removeprefix("\ufeff")
     stripped = text.strip()
     if not stripped:
         return
-    if "\n" in stripped:
+    if "\n" in stripped and _UNDECODED.search(stripped) is None:
         try:
             single = json.loads(stripped, object_pairs_hook=json_object)
         except (ValueError, RecursionError):
@@ -172,8 +182,13 @@ def read_requests(text: str) -> Iterator[Any]:
         else:
             yield single
             return
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
+            continue
+        undecoded = _UNDECODED.search(line)
+        if undecoded is not None:
+            byte = ord(undecoded.group()) - 0xDC00
+            yield RequestError(f"line {number}: not UTF-8 text (byte 0x{byte:02x} at column {undecoded.start() + 1})")
             continue
         try:
             request = json.loads(line, object_pairs_hook=json_object)
@@ -182,6 +197,11 @@ def read_requests(text: str) -> Iterator[Any]:
         except (ValueError, RecursionError) as error:  # valid JSON past Python's limits
             request = RequestError(f"line {number}: not valid JSON: {json_limit(error)}")
         yield request
+
+
+def decode_requests(data: bytes) -> str:
+    """Bytes of requests as text for :func:`read_requests`: an undecodable byte spoils its line only."""
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 def simulate(requests: Iterable[Any], simulator: Simulator | None = None) -> Iterator[dict[str, Any]]:

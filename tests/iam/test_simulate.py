@@ -223,3 +223,42 @@ def test_a_policy_with_a_repeated_key_in_a_request_is_a_located_error():
     results = list(simulate(read_requests(f"{line}\n{ok}\n")))
     assert results[0]["error"].startswith("identity_policies[0]: Statement: 'Effect' given more than once")
     assert results[1]["decision"] == "allowed"
+
+
+def test_an_undecodable_byte_costs_only_its_line(tmp_path, capsys):
+    good = json.dumps(request(id="ok")).encode()
+    path = tmp_path / "requests.jsonl"
+    path.write_bytes(b"\n".join([good, b'{"id": "bad\xff", "principal": 1}', good]) + b"\n")
+    assert main(["simulate", str(path)]) == 1
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r.get("decision") for r in results] == ["allowed", None, "allowed"]
+    assert results[1]["error"].startswith("line 2: not UTF-8 text")
+
+
+def test_the_same_byte_on_standard_input_gives_the_same_error_line(capsys, monkeypatch):
+    good = json.dumps(request(id="ok")).encode()
+    stdin = __import__("io").TextIOWrapper(__import__("io").BytesIO(good + b"\n\xff\n" + good + b"\n"))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert main(["simulate"]) == 1
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r.get("decision") for r in results] == ["allowed", None, "allowed"]
+    assert results[1]["error"].startswith("line 2: not UTF-8 text")
+
+
+def test_only_newlines_split_requests(capsys, monkeypatch):
+    # U+2028, U+2029 and U+0085 are line breaks to str.splitlines, but plain characters inside a JSON string.
+    lines = [json.dumps(request(id=f"a{sep}b"), ensure_ascii=False) for sep in ("\u2028", "\u2029", "\x85", "\x0c")]
+    status, results = run_cli(capsys, monkeypatch, "\r\n".join(lines) + "\r\n")
+    assert status == 0
+    assert [r["id"] for r in results] == ["a\u2028b", "a\u2029b", "a\x85b", "a\x0cb"]
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path, capsys):
+    path = tmp_path / "requests.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(request(id=1)).encode() + b"\n" + json.dumps(request(id=2)).encode())
+    assert main(["simulate", str(path)]) == 0
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [1, 2]
+    single = tmp_path / "one.json"
+    single.write_bytes(b"\xef\xbb\xbf" + json.dumps(request(id=3), indent=2).encode())
+    assert main(["simulate", str(single)]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == 3
