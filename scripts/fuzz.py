@@ -9,8 +9,8 @@ duplicated identity) and runs it through the command line or the Python API. A c
 * ``clean error``: it was refused with supportkit's own one-line error;
 * ``traceback``: any other exception escaped (a bug);
 * ``hang``: it did not finish within ``--limit`` seconds (the worker is killed and replaced);
-* ``lost``: a result in which fewer identities came out than went in, with no warning saying an entry
-  was skipped (counted besides ``result``).
+* ``lost``: it gave an answer, but with fewer identities than went in and no warning saying an entry
+  was skipped (a result of its own, not counted in ``result``).
 
 Cases run in long-lived worker processes (one per ``--workers``) so that imports are paid once; the
 parent only sends case numbers and kills a worker that overruns. Case ``n`` of seed ``s`` is always
@@ -328,7 +328,7 @@ def _worker(connection: Connection, seed: int, show: bool) -> None:
 
 
 def run(cases: int, seed: int, start: int, workers: int, limit: float, show: bool,
-        report: Callable[[str], None] = print) -> Counter[str]:
+        report: Callable[[str], None] = print, progress: int = 0) -> Counter[str]:
     counts: Counter[str] = Counter({outcome: 0 for outcome in OUTCOMES})
     context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
     pending = iter(range(start, start + cases))
@@ -366,6 +366,8 @@ def run(cases: int, seed: int, start: int, workers: int, limit: float, show: boo
                 feed(spawn())
                 continue
             counts[outcome] += 1
+            if progress and sum(counts.values()) % progress == 0:
+                report(_summary(counts, sum(counts.values()), seed))
             if described and (show or outcome in ("traceback", "lost")):
                 report(f"case {number}: {outcome}: {described}")
             feed(connection)
@@ -381,6 +383,10 @@ def run(cases: int, seed: int, start: int, workers: int, limit: float, show: boo
     return counts
 
 
+def _summary(counts: Counter[str], cases: int, seed: int) -> str:
+    return f"{cases} cases (seed {seed}): " + ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=3000)
@@ -389,12 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=float, default=10.0, help="seconds per case before it counts as a hang")
     parser.add_argument("--show", action="store_true", help="print every case")
+    parser.add_argument("--progress", type=int, default=0, metavar="N", help="print the counts every N cases")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    counts = run(args.cases, args.seed, args.start, args.workers, args.limit, args.show)
-    seconds = time.monotonic() - started
-    print(f"{args.cases} cases (seed {args.seed}) in {seconds:.0f} s: "
-          + ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES))
+    counts = run(args.cases, args.seed, args.start, args.workers, args.limit, args.show,
+                 lambda line: print(line, flush=True), args.progress)
+    print(f"{_summary(counts, args.cases, args.seed)}; {time.monotonic() - started:.0f} s")
     return 1 if counts["traceback"] or counts["hang"] else 0
 
 
