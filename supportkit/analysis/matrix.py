@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, BinaryIO, Iterator, Mapping, Sequence, TextIO
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from supportkit.support.catalog import Catalog, check_arn, load_catalog
 from supportkit.support.request_context import assumed_context
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
+from supportkit.files import open_atomically
 from supportkit.iam.evaluate import (
     Decision, NamedPolicy, PolicyKind, Result, StatementRef, Subject, applicable_policies, decide, explain,
     match_policy, refs,
@@ -562,31 +563,57 @@ def wide(matrix: pd.DataFrame) -> pd.DataFrame:
     return view.reindex(index=matrix["identity_arn"].unique(), columns=matrix["action"].cat.categories)
 
 
+BATCH_ROWS = 65_536
+"""Rows converted and written at a time: memory for the output stays one batch, whatever the matrix size."""
+
+
+def _batches(matrix: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    for start in range(0, max(len(matrix), 1), BATCH_ROWS):
+        yield matrix.iloc[start:start + BATCH_ROWS]
+
+
+def _write_json_lines(matrix: pd.DataFrame, out: TextIO) -> None:
+    for batch in _batches(matrix):
+        if len(batch):
+            text = batch.to_json(orient="records", lines=True)
+            out.write(text if text.endswith("\n") else text + "\n")
+
+
+def _write_arrow(matrix: pd.DataFrame, fmt: str, out: BinaryIO) -> None:
+    """CSV or Parquet through Arrow, one batch (one Parquet row group at most) at a time."""
+    writer: Any = None
+    try:
+        for batch in _batches(matrix):
+            table = pa.Table.from_pandas(batch, preserve_index=False)
+            if writer is None:
+                writer = (pq.ParquetWriter(out, table.schema) if fmt == "parquet" else
+                          pa_csv.CSVWriter(out, table.schema, write_options=pa_csv.WriteOptions(quoting_style="needed")))
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
 def write_matrix(matrix: pd.DataFrame, fmt: str, output: str | Path | None) -> None:
     """Write the long form as CSV, JSON Lines or Parquet to ``output`` (standard output for text formats).
 
-    CSV and Parquet go through Arrow, which writes a million rows in well under a second.
+    Rows are converted and written in batches, so the output costs one batch of memory, not a copy of
+    the matrix in another form; a file is written atomically (whole, or the previous one is left).
     """
     if fmt == "parquet" and output is None:
         raise SupportkitError("--format parquet needs -o FILE: Parquet is binary")
     try:
-        if fmt == "json":
-            text = matrix.to_json(orient="records", lines=True)
-            text += "" if text.endswith("\n") else "\n"
-            if output is None:
-                sys.stdout.write(text)
-            else:
-                Path(output).write_text(text, encoding="utf-8")
-            return
-        table = pa.Table.from_pandas(matrix, preserve_index=False)
-        if fmt == "parquet":
-            pq.write_table(table, output)
-            return
-        options = pa_csv.WriteOptions(quoting_style="needed")
         if output is None:
-            sys.stdout.flush()
-            pa_csv.write_csv(table, sys.stdout.buffer, write_options=options)
-        else:
-            pa_csv.write_csv(table, str(output), write_options=options)
+            if fmt == "json":
+                _write_json_lines(matrix, sys.stdout)
+            else:
+                sys.stdout.flush()
+                _write_arrow(matrix, fmt, sys.stdout.buffer)
+            return
+        with open_atomically(Path(output), "w" if fmt == "json" else "wb") as out:
+            if fmt == "json":
+                _write_json_lines(matrix, out)
+            else:
+                _write_arrow(matrix, fmt, out)
     except OSError as error:
         raise SupportkitError(f"{output or 'standard output'}: {error.strerror or error}") from None
