@@ -323,8 +323,8 @@ def _worker(connection: Connection, seed: int, show: bool) -> None:
             try:
                 outcome, described = run_case(seed, number, Path(work))
             except Exception:  # noqa: BLE001 - the point: every escaping exception is counted
-                outcome, described = "traceback", traceback.format_exc(limit=-6)
-            connection.send((number, outcome, described if show or outcome == "traceback" else ""))
+                outcome, described = "traceback", traceback.format_exc(limit=-4)
+            connection.send((number, outcome, described if show or outcome in ("traceback", "lost") else ""))
 
 
 def run(cases: int, seed: int, start: int, workers: int, limit: float, show: bool,

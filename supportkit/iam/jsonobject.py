@@ -40,11 +40,17 @@ def check_unique_keys(value: Any, path: str) -> None:
 
 
 def has_repeated_keys(value: Any) -> bool:
-    """Whether a decoded document holds an object that repeated a key anywhere (parse caches must not reuse it)."""
-    if isinstance(value, RepeatedKeys):
-        return True
-    if isinstance(value, Mapping):
-        return any(has_repeated_keys(item) for item in value.values())
-    if isinstance(value, list):
-        return any(has_repeated_keys(item) for item in value)
+    """Whether a decoded document holds an object that repeated a key anywhere (parse caches must not reuse it).
+
+    Iterative: a document nested as deeply as ``json.loads`` allows must not exhaust Python's stack here.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, RepeatedKeys):
+            return True
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False

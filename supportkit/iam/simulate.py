@@ -145,9 +145,12 @@ class Simulator:
         """The result line for one request object: the decision, or an ``error`` naming the problem."""
         request_id = raw.get("id") if isinstance(raw, dict) else None
         try:
+            json.dumps(request_id)  # echoed as given: it must be writable back
             request = self.parse(raw)
         except SupportkitError as error:
             return {"id": request_id, "error": str(error)}
+        except RecursionError:  # valid JSON nested deeper than Python's stack lets it be walked
+            return {"id": None, "error": "the request is nested too deeply to read"}
         result = evaluate(request.subject, request.action, request.resource, request.context)
         response = {"id": request_id, **result.to_json()}
         warnings = request.warnings

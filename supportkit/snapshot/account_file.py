@@ -13,6 +13,8 @@ from supportkit.support.plans import SupportPlan
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")  # ASCII only, nothing after (\d and $ accept more)
 _ACCOUNT_KEYS = ("account_id", "name", "management_account", "support_plan", "notes")
+_RECORDED_KEYS = ("snapshot_time",)
+"""Written by ``fetch --organization`` for the record; the loader has no use for it."""
 
 
 def read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -22,7 +24,7 @@ def read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(value, Mapping):
         raise InputError(str(path), f"expected an object with {', '.join(_ACCOUNT_KEYS)}, not {json_type(value)}")
     for key in value:
-        if key not in _ACCOUNT_KEYS:
+        if key not in _ACCOUNT_KEYS and key not in _RECORDED_KEYS:
             close = difflib.get_close_matches(str(key), _ACCOUNT_KEYS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; the keys are {', '.join(_ACCOUNT_KEYS)}"
             raise InputError(str(path), f"unknown key {str(key)[:80]!r}{hint}", json_path=str(key)[:80])

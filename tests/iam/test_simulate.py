@@ -262,3 +262,12 @@ def test_a_byte_order_mark_is_accepted(tmp_path, capsys):
     single.write_bytes(b"\xef\xbb\xbf" + json.dumps(request(id=3), indent=2).encode())
     assert main(["simulate", str(single)]) == 0
     assert json.loads(capsys.readouterr().out)["id"] == 3
+
+
+def test_a_deeply_nested_document_in_a_request_is_an_error_line_not_a_recursion_error():
+    # json.loads reads ~900 levels; a recursive walk of them overflowed Python's stack (found by scripts/fuzz.py).
+    deep = {"Version": "2012-10-17", "Statement": []}
+    for _ in range(900):
+        deep = {"a": [deep]}
+    (result,) = simulate([request(identity_policies=[deep])])
+    assert result == {"id": None, "error": "the request is nested too deeply to read"}
