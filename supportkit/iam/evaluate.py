@@ -48,6 +48,7 @@ class PolicyKind(str, Enum):
     SESSION = "session policy"
     SCP = "scp"
     RCP = "rcp"
+    TRUST = "role trust policy"  # a role's trust policy, in role assumptions (supportkit.iam.trust)
 
 
 EVALUATION_ORDER: tuple[PolicyKind, ...] = (
@@ -222,13 +223,13 @@ class Subject:
         layers: list[Layer] = []
         for kind in MUST_ALLOW:
             if kind is PolicyKind.SCP and self.scps_apply:
-                layers.extend(Layer(_scp_level_name(level, i), level) for i, level in enumerate(self.scp_levels))
+                layers.extend(Layer(_scp_level_name(level, i), level, kind) for i, level in enumerate(self.scp_levels))
             elif kind is PolicyKind.IDENTITY and not self.principal.is_root:
-                layers.append(Layer("identity-based policy", self.identity_policies))
+                layers.append(Layer("identity-based policy", self.identity_policies, kind))
             elif kind is PolicyKind.BOUNDARY and self.permissions_boundary is not None and not self.principal.is_root:
-                layers.append(Layer(PolicyKind.BOUNDARY.value, (self.permissions_boundary,)))
+                layers.append(Layer(PolicyKind.BOUNDARY.value, (self.permissions_boundary,), kind))
             elif kind is PolicyKind.SESSION and self.session_policy_in_force is not None and not self.principal.is_root:
-                layers.append(Layer(PolicyKind.SESSION.value, (self.session_policy_in_force,)))
+                layers.append(Layer(PolicyKind.SESSION.value, (self.session_policy_in_force,), kind))
         return tuple(layers)
 
 
@@ -238,6 +239,7 @@ class Layer:
 
     name: str
     policies: tuple[NamedPolicy, ...]
+    kind: PolicyKind
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,7 @@ class Result:
             return "explicitly denied by " + "; ".join(ref.description for ref in self.deciding)
         if self.decision is Decision.IMPLICIT_DENY:
             return f"implicitly denied: no {self.blocked_by} statement allows it"
-        granted = [ref.description for ref in self.deciding if ref.kind is PolicyKind.IDENTITY]
+        granted = [ref.description for ref in self.deciding if ref.kind in (PolicyKind.IDENTITY, PolicyKind.TRUST)]
         return "allowed by " + ("; ".join(granted) if granted else "the root user's full access")
 
     def to_json(self) -> dict[str, Any]:
@@ -357,7 +359,8 @@ _PRINCIPAL_KEYS = frozenset({
     "aws:principalorgid", "aws:principalorgpaths", "aws:principalisawsservice", "aws:principalservicename",
     "aws:principalservicenameslist",
 })
-_KIND_ORDER = {kind: rank for rank, kind in enumerate(EVALUATION_ORDER)}
+# A role's trust policy is checked after the SCPs, before the identity-based policies (the documented flow).
+_KIND_ORDER = {kind: rank for rank, kind in enumerate((*EVALUATION_ORDER[:2], PolicyKind.TRUST, *EVALUATION_ORDER[2:]))}
 
 
 def is_principal_key(key: str) -> bool:
@@ -388,10 +391,17 @@ def explain(decision: Decision, deciding: list[StatementRef], blocked_by: str | 
     return Result(decision, _canonical(deciding), blocked_by, context_keys, conditional)
 
 
-def decide(subject: Subject, matches: dict[NamedPolicy, PolicyMatch]) -> Result:
+def decide(
+    subject: Subject, matches: dict[NamedPolicy, PolicyMatch], *, trust: NamedPolicy | None = None,
+    trust_grants_directly: bool = False,
+) -> Result:
     """Combine per-policy matches into the decision, following the documented evaluation order.
 
     The order is :attr:`Subject.layers` after a first pass for explicit denies; the matrix reads the same.
+    ``trust``: the request is a role assumption, and ``matches`` holds the role's trust policy too, which
+    must explicitly allow it (checked after the SCPs). ``trust_grants_directly``: the trust policy names
+    this same-account principal itself, so no identity-based policy needs to allow; denies, SCPs and the
+    boundary still apply.
     """
     keys: set[str] = set()
     denies: list[StatementRef] = []
@@ -403,9 +413,13 @@ def decide(subject: Subject, matches: dict[NamedPolicy, PolicyMatch]) -> Result:
     if denies:
         return explain(Decision.EXPLICIT_DENY, denies, None, keys)
     allows: list[StatementRef] = []
-    for layer in subject.layers:
+    layers = subject.layers
+    if trust is not None:  # after the SCPs, before the identity-based policies, as the documented flow orders
+        at = sum(layer.kind is PolicyKind.SCP for layer in layers)
+        layers = (*layers[:at], Layer(trust.kind.value, (trust,), PolicyKind.TRUST), *layers[at:])
+    for layer in layers:
         layer_allows = [ref for named in layer.policies for ref in refs(named, matches[named].allows)]
-        if not layer_allows:
+        if not layer_allows and not (trust_grants_directly and layer.kind is PolicyKind.IDENTITY):
             return explain(Decision.IMPLICIT_DENY, [], layer.name, keys)
         allows.extend(layer_allows)
     return explain(Decision.ALLOWED, allows, None, keys)

@@ -49,6 +49,7 @@ class Statement:
     conditions: tuple[ConditionClause, ...]
     action_set: "ActionSet" = field(compare=False, repr=False)
     _resource_matches: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    principal: "PrincipalElement | None" = None  # resource-based policies only (trust policies)
 
     def matches_action(self, action: str) -> bool:
         """Action/NotAction against ``prefix:Name``, case-insensitively, with ``*`` and ``?``."""
@@ -182,12 +183,17 @@ def json_limit(error: ValueError | RecursionError) -> str:
     return str(error).split(":")[0]
 
 
-def parse_policy(document: Any) -> Policy:
-    """Parse and validate one policy document; raises PolicyError naming the JSON path of the first problem."""
-    return policy_from_value(decode_document(document))
+def parse_policy(document: Any, *, resource_policy: bool = False) -> Policy:
+    """Parse and validate one policy document; raises PolicyError naming the JSON path of the first problem.
+
+    ``resource_policy``: the document is resource-based (a role trust policy), so each statement names
+    its Principal or NotPrincipal, which is kept; in identity policies and SCPs the element is an error
+    AWS rejects, reported as a warning and ignored.
+    """
+    return policy_from_value(decode_document(document), resource_policy=resource_policy)
 
 
-def policy_from_value(value: Any) -> Policy:
+def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
     """:func:`parse_policy` for a document already decoded from JSON (see :func:`decode_document`)."""
     if not isinstance(value, Mapping):
         raise PolicyError("", f"a policy document must be a JSON object, not {json_type(value)}")
@@ -223,7 +229,7 @@ def policy_from_value(value: Any) -> Policy:
     sids: set[str] = set()
     for index, raw in enumerate(raw_statements):
         path = "Statement" if single else f"Statement[{index}]"
-        statement = _parse_statement(raw, index, path, variables, warnings)
+        statement = _parse_statement(raw, index, path, variables, warnings, resource_policy)
         if statement.sid is not None:
             if statement.sid in sids:
                 warnings.append(f"{path}.Sid: {statement.sid!r} is used by an earlier statement too")
@@ -232,7 +238,9 @@ def policy_from_value(value: Any) -> Policy:
     return Policy(tuple(statements), version, policy_id, tuple(warnings), value)
 
 
-def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings: list[str]) -> Statement:
+def _parse_statement(
+    raw: Any, index: int, path: str, variables: bool, warnings: list[str], resource_policy: bool = False
+) -> Statement:
     if not isinstance(raw, Mapping):
         raise PolicyError(path, f"a statement must be an object, not {json_type(raw)}")
     check_unique_keys(raw, path)
@@ -247,13 +255,24 @@ def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings:
         raise PolicyError(path, "missing element Effect")
     if effect_text not in ("Allow", "Deny"):
         raise PolicyError(f"{path}.Effect", f"must be 'Allow' or 'Deny', not {effect_text!r}")
+    principal: PrincipalElement | None = None
     for element in ("Principal", "NotPrincipal"):
         if element in raw:
-            _check_principal(raw[element], f"{path}.{element}")
-            warnings.append(
-                f"{path}.{element}: identity-based policies and SCPs take no principal; AWS rejects such a "
-                "document, and supportkit ignores the element (an RCP's Principal must be \"*\")"
-            )
+            principal = _parse_principal(raw[element], f"{path}.{element}", element == "NotPrincipal", resource_policy)
+            if not resource_policy:
+                principal = None
+                warnings.append(
+                    f"{path}.{element}: identity-based policies and SCPs take no principal; AWS rejects such a "
+                    "document, and supportkit ignores the element (an RCP's Principal must be \"*\")"
+                )
+    if resource_policy:
+        if "Principal" in raw and "NotPrincipal" in raw:
+            raise PolicyError(path, "has both Principal and NotPrincipal; a statement takes one of them")
+        if principal is None:
+            raise PolicyError(path, "missing element Principal (or NotPrincipal): a resource-based policy names "
+                              "who it applies to")
+        if "Resource" not in raw and "NotResource" not in raw:
+            raw = {**raw, "Resource": "*"}  # a trust policy's statements apply to the role they are attached to
     actions, not_action = _pair(raw, path, "Action", "NotAction")
     resources, not_resource = _pair(raw, path, "Resource", "NotResource")
     action_path = f"{path}.{'NotAction' if not_action else 'Action'}"
@@ -276,7 +295,7 @@ def _parse_statement(raw: Any, index: int, path: str, variables: bool, warnings:
         warnings.append(f"{path}: Allow with NotAction and NotResource grants very broadly")
     return Statement(
         index, sid, Effect(effect_text), actions, not_action, resource_patterns, not_resource, conditions,
-        ActionSet.of(actions),
+        ActionSet.of(actions), principal=principal,
     )
 
 
@@ -362,15 +381,43 @@ def _variable_before_resource_part(pattern: Pattern) -> bool:
     return False
 
 
-def _check_principal(value: Any, path: str) -> None:
+_PRINCIPAL_KINDS = ("AWS", "Service", "Federated", "CanonicalUser")
+
+
+@dataclass(frozen=True)
+class PrincipalElement:
+    """The Principal (or NotPrincipal) of a resource-based statement, its values as written, by kind.
+
+    ``everyone`` is ``"Principal": "*"`` (or ``{"AWS": "*"}``): every principal, in any account.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
+    """
+
+    negated: bool
+    everyone: bool = False
+    aws: tuple[str, ...] = ()
+    service: tuple[str, ...] = ()
+    federated: tuple[str, ...] = ()
+    canonical_user: tuple[str, ...] = ()
+
+
+def _parse_principal(value: Any, path: str, negated: bool, strict: bool) -> PrincipalElement:
     if value == "*":
-        return
+        return PrincipalElement(negated, everyone=True)
     if not isinstance(value, Mapping):
         raise PolicyError(path, f"must be '*' or an object such as {{\"AWS\": ...}}, not {json_type(value)}")
+    found: dict[str, tuple[str, ...]] = {}
     for kind, ids in value.items():
         items = [ids] if isinstance(ids, str) else ids
         if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
             raise PolicyError(f"{path}.{kind}", "must be a string or a list of strings")
+        if strict and kind not in _PRINCIPAL_KINDS:
+            raise PolicyError(f"{path}.{kind}", f"unknown principal type{_did_you_mean(kind, _PRINCIPAL_KINDS)}")
+        found[kind] = tuple(items)
+    aws = found.get("AWS", ())
+    return PrincipalElement(
+        negated, "*" in aws, tuple(a for a in aws if a != "*"), found.get("Service", ()), found.get("Federated", ()),
+        found.get("CanonicalUser", ()),
+    )
 
 
 def _did_you_mean(key: str, known: tuple[str, ...]) -> str:

@@ -1,0 +1,197 @@
+"""Role trust policies: which callers a trust policy admits, and whether a caller can assume a role.
+
+A trust policy is the role's resource-based policy (parsed with ``resource_policy=True``, so each
+statement keeps its Principal). What AWS documents, and what this module applies:
+
+- The trust policy must explicitly allow the caller: "IAM role trust policies and KMS key policies are
+  exceptions to this logic, because they must explicitly allow access for principals."
+  (How AWS enforcement code logic evaluates requests to allow or deny access,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html)
+- Same account, trust policy naming the caller's own user or role ARN: no identity-based policy needs to
+  allow; naming only the account (``:root`` or the account id): the caller's identity-based policies must
+  allow ``sts:AssumeRole`` on the role (STS API Reference, AssumeRole,
+  https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+- Another account: both the trust policy and the caller's own policies must allow (Cross-account policy
+  evaluation logic,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html).
+- The root user cannot call AssumeRole ("You cannot use AWS account root user credentials to call
+  AssumeRole", STS API Reference, AssumeRole).
+- Explicit denies and SCPs apply in every case.
+
+Where AWS's pages disagree, the stricter reading is applied and reported as a caveat: the evaluation
+logic page says a user named directly is not limited by its permissions boundary, while "Update a role
+trust policy" (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-trust-policy.html)
+says "If a permissions boundary is set for the user, then it must allow the sts:AssumeRole action";
+here the boundary must allow. Principals named by a unique id (``AIDA...``, ``AROA...``) are principals
+that were deleted (AWS replaces the ARN by the id): they match no caller.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
+from supportkit.iam.evaluate import (
+    Decision, NamedPolicy, PolicyKind, PolicyMatch, Principal, PrincipalType, Result, Subject, applicable_policies,
+    decide, match_policy,
+)
+from supportkit.iam.policy import Effect, Policy, PrincipalElement, Statement
+
+ASSUME_ROLE = "sts:AssumeRole"
+ASSUME_ROLE_WITH_SAML = "sts:AssumeRoleWithSAML"
+ASSUME_ROLE_WITH_WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+ASSUME_ACTIONS = (ASSUME_ROLE, ASSUME_ROLE_WITH_SAML, ASSUME_ROLE_WITH_WEB_IDENTITY)
+
+BOUNDARY_CAVEAT = (
+    "the user is named in the trust policy and has a permissions boundary: AWS's pages disagree on whether the "
+    "boundary must allow sts:AssumeRole (policy evaluation logic: no; 'Update a role trust policy': yes); "
+    "supportkit applies the stricter reading, so the boundary had to allow it"
+)
+
+_ACCOUNT = re.compile(r"^(?:\d{12}|arn:[a-z-]+:iam::(\d{12}):root)$")
+_UNIQUE_ID = re.compile(r"^A[A-Z0-9]{3}[A-Z0-9]{12,}$")
+
+
+class CallerKind(str, Enum):
+    AWS = "AWS"  # an IAM user or role session (or the root user) of some account
+    SERVICE = "Service"
+    FEDERATED = "Federated"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks to assume a role: an IAM principal, an AWS service, or a SAML/OIDC provider's users."""
+
+    kind: CallerKind
+    name: str  # the principal ARN, the service principal (lambda.amazonaws.com), or the provider ARN
+    account: str | None = None  # the caller's account, for IAM principals
+    principal: Principal | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> "Caller":
+        return cls(CallerKind.AWS, principal.arn, principal.account, principal)
+
+    @classmethod
+    def account_principal(cls, account: str, partition: str = "aws") -> "Caller":
+        """Some IAM principal of ``account``, not known any further (an external account)."""
+        return cls(CallerKind.AWS, f"arn:{partition}:iam::{account}:root", account)
+
+
+class Grant(str, Enum):
+    """How a trust statement's Principal admits a caller."""
+
+    NONE = "none"
+    ACCOUNT = "account"  # names the caller's account: its own policies must allow too
+    DIRECT = "direct"  # names the caller itself, or every principal
+
+
+def unique_id_principals(element: PrincipalElement) -> tuple[str, ...]:
+    """AWS entries that are unique ids: the principal they named was deleted, so they match nobody."""
+    return tuple(entry for entry in element.aws if _UNIQUE_ID.match(entry))
+
+
+def _aws_grant(entry: str, caller: Caller) -> Grant:
+    match = _ACCOUNT.match(entry)
+    if match:
+        account = match.group(1) or entry
+        return Grant.ACCOUNT if account == caller.account else Grant.NONE
+    principal = caller.principal
+    if principal is None:
+        return Grant.NONE
+    if entry == principal.arn:
+        return Grant.DIRECT
+    if principal.type is PrincipalType.ASSUMED_ROLE and entry == principal.principal_arn:
+        return Grant.DIRECT  # a role ARN admits every session of that role
+    return Grant.NONE
+
+
+def principal_grant(element: PrincipalElement, caller: Caller) -> Grant:
+    """How ``element`` admits ``caller`` (for NotPrincipal: admitted when the caller is not listed)."""
+    if element.everyone:  # "*": every principal, of any kind and any account
+        listed = Grant.DIRECT
+    elif caller.kind is CallerKind.SERVICE:
+        listed = Grant.DIRECT if caller.name.lower() in {s.lower() for s in element.service} else Grant.NONE
+    elif caller.kind is CallerKind.FEDERATED:
+        listed = Grant.DIRECT if caller.name in element.federated else Grant.NONE
+    else:
+        grants = {_aws_grant(entry, caller) for entry in element.aws}
+        listed = Grant.DIRECT if Grant.DIRECT in grants else Grant.ACCOUNT if Grant.ACCOUNT in grants else Grant.NONE
+    if element.negated:
+        return Grant.DIRECT if listed is Grant.NONE else Grant.NONE
+    return listed
+
+
+@dataclass(frozen=True)
+class TrustMatch:
+    """What a trust policy says of one caller's request: the matching statements and how they admit it."""
+
+    match: PolicyMatch
+    direct: bool  # some matching Allow names the caller itself (or everyone)
+
+
+def match_trust(
+    policy: Policy, caller: Caller, action: str, role_arn: str, context: RequestContext = EMPTY_CONTEXT
+) -> TrustMatch:
+    """The statements of a trust policy that apply to ``caller`` asking ``action`` on the role."""
+    found = match_policy(policy, action, role_arn, context)
+    allows: list[Statement] = []
+    denies: list[Statement] = []
+    direct = False
+    for statement in (*found.allows, *found.denies):
+        grant = principal_grant(statement.principal, caller) if statement.principal else Grant.NONE
+        if grant is Grant.NONE:
+            continue
+        if statement.effect is Effect.ALLOW:
+            allows.append(statement)
+            direct = direct or grant is Grant.DIRECT
+        else:
+            denies.append(statement)
+    return TrustMatch(PolicyMatch(tuple(allows), tuple(denies), found.keys), direct)
+
+
+@dataclass(frozen=True)
+class AssumeResult:
+    """The decision on one role assumption, why, and the caveats of the reading applied."""
+
+    result: Result
+    direct: bool  # the trust policy named the caller, so no identity-based policy had to allow
+    caveats: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.result.decision is Decision.ALLOWED
+
+
+def can_assume(
+    caller: Subject, trust: NamedPolicy, role_arn: str, action: str = ASSUME_ROLE,
+    context: RequestContext = EMPTY_CONTEXT,
+) -> AssumeResult:
+    """Whether the IAM principal governed by ``caller`` can assume the role ``role_arn`` whose trust is ``trust``.
+
+    ``caller`` holds the caller's own policies, boundary and SCPs; for a caller of another account they
+    are that account's. ``trust.kind`` must be :attr:`PolicyKind.TRUST`.
+    """
+    principal = caller.principal
+    if principal.is_root:
+        return AssumeResult(Result(Decision.IMPLICIT_DENY, (), "root user (cannot call AssumeRole)", (), False), False)
+    full_context = context.with_defaults(principal.derived_context)
+    trusted = match_trust(trust.policy, Caller.of(principal), action, role_arn, full_context)
+    matches = {
+        named: match_policy(named.policy, action, role_arn, full_context) for named in applicable_policies(caller, action)
+    }
+    matches[trust] = trusted.match
+    same_account = role_arn.split(":")[4:5] == [principal.account]
+    direct = trusted.direct and same_account
+    result = decide(caller, matches, trust=trust, trust_grants_directly=direct)
+    caveats: tuple[str, ...] = ()
+    if (direct and result.decision is Decision.ALLOWED and principal.type is PrincipalType.USER
+            and caller.permissions_boundary is not None):
+        caveats = (BOUNDARY_CAVEAT,)
+    return AssumeResult(result, direct, caveats)
+
+
+def trust_policy(name: str, policy: Policy) -> NamedPolicy:
+    """A parsed trust policy as the ``trust`` argument of :func:`can_assume`."""
+    return NamedPolicy(name, PolicyKind.TRUST, policy)
