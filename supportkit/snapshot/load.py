@@ -16,6 +16,7 @@ import difflib
 import os
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +24,7 @@ from typing import Any, Mapping, Sequence
 
 from supportkit.errors import InputError, PolicyError, json_type
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject
+from supportkit.iam.trust import trust_policy
 from supportkit.snapshot.account_file import read_account_file
 from supportkit.snapshot.details import Details, Entry, detail_files, read_details
 from supportkit.snapshot.jsonfile import join_path, located
@@ -253,7 +255,24 @@ class _Builder:
 
     def role(self, name: str, entry: Entry) -> Identity:
         policies, problems = self._attachments(entry, f"role/{name}", "RolePolicyList")
-        return self._identity(IdentityType.ROLE, name, entry, "RoleId", policies, problems, ())
+        identity = self._identity(IdentityType.ROLE, name, entry, "RoleId", policies, problems, ())
+        trust = self._trust(name, entry)
+        if isinstance(trust, str):
+            self.warnings.append(f"trust policy left out: {trust}")
+            return replace(identity, trust_problems=(trust,))
+        return replace(identity, trust=trust)
+
+    def _trust(self, name: str, entry: Entry) -> NamedPolicy | str:
+        """The role's trust policy, or the problem (file and JSON path) when it is missing or does not parse."""
+        where = entry.at(".AssumeRolePolicyDocument")
+        if "AssumeRolePolicyDocument" not in entry.data:
+            return located(entry.file, where, "missing: nobody is known to be able to assume the role")
+        try:
+            policy = self.parser.parse(entry.data["AssumeRolePolicyDocument"], resource_policy=True)
+        except PolicyError as error:
+            return located(entry.file, join_path(where, error), error.message)
+        self.warnings.extend(policy_warnings(f"{entry.file}, at {where} (role/{name} trust policy)", policy))
+        return trust_policy(f"role/{name}: trust policy", policy)
 
     def _identity(
         self, kind: IdentityType, name: str, entry: Entry, id_key: str, policies: list[NamedPolicy],

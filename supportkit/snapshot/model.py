@@ -44,6 +44,8 @@ class Identity:
     created: datetime | None
     subject: Subject
     problems: tuple[str, ...] = ()
+    trust: NamedPolicy | None = None  # a role's trust policy (AssumeRolePolicyDocument), when it parsed
+    trust_problems: tuple[str, ...] = ()  # why a role's trust policy is missing or was left out
 
     @property
     def service_linked(self) -> bool:

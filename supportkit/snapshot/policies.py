@@ -13,16 +13,17 @@ class PolicyParser:
     """Parses each distinct document once, so identical documents share one Policy (and its caches)."""
 
     def __init__(self) -> None:
-        self._parsed: dict[str, Policy] = {}
+        self._parsed: dict[tuple[bool, str], Policy] = {}
 
-    def parse(self, document: Any) -> Policy:
+    def parse(self, document: Any, *, resource_policy: bool = False) -> Policy:
+        """``resource_policy``: a role trust policy, whose statements keep their Principal."""
         value = decode_document(document)
         if has_repeated_keys(value):  # its JSON text would look like a valid document's
-            return policy_from_value(value)
-        key = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            return policy_from_value(value, resource_policy=resource_policy)
+        key = (resource_policy, json.dumps(value, sort_keys=True, separators=(",", ":")))
         policy = self._parsed.get(key)
         if policy is None:
-            policy = self._parsed[key] = policy_from_value(value)
+            policy = self._parsed[key] = policy_from_value(value, resource_policy=resource_policy)
         return policy
 
 

@@ -7,6 +7,7 @@ import copy
 import gzip
 import json
 import shutil
+import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -140,9 +141,10 @@ def test_dates_in_both_iso_forms_are_parsed() -> None:
 def test_each_distinct_policy_is_parsed_once_and_shared(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
     real = account_module.policy_from_value
-    monkeypatch.setattr(account_module, "policy_from_value", lambda document: calls.append(document) or real(document))
+    monkeypatch.setattr(account_module, "policy_from_value",
+                        lambda document, **kind: calls.append((kind, document)) or real(document, **kind))
     loaded = load_account(GAAD / "cloudsplaining-example.json")
-    canonical = [json.dumps(document, sort_keys=True) for document in calls]
+    canonical = [json.dumps(call, sort_keys=True) for call in calls]
     assert len(canonical) == len(set(canonical))
     admins = [
         named for identity in loaded.identities for named in identity.subject.identity_policies
@@ -765,3 +767,27 @@ def test_a_repeated_key_in_an_inline_policy_marks_its_identity_incomplete(tmp_pa
         "authorization-details.json, at UserDetailList[0].UserPolicyList[0].PolicyDocument.Statement[0]: "
         "'Effect' given more than once; the policy grammar allows each key once (JSON would keep only the last)",)
     assert not loaded.identity("b").incomplete
+
+
+def test_trust_policies_are_read_as_objects_or_url_encoded_text_and_a_bad_one_is_located(tmp_path: Path) -> None:
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    encoded = urllib.parse.quote(json.dumps(trust))
+    bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+    details = {"UserDetailList": [], "GroupDetailList": [], "Policies": [], "RoleDetailList": [
+        role("Fn", AssumeRolePolicyDocument=trust, RolePolicyList=[], AttachedManagedPolicies=[]),
+        role("Encoded", AssumeRolePolicyDocument=encoded, RolePolicyList=[], AttachedManagedPolicies=[]),
+        role("Broken", AssumeRolePolicyDocument=bad, RolePolicyList=[], AttachedManagedPolicies=[]),
+    ]}
+    path = write_json(tmp_path / "authorization-details.json", details)
+    account = load_account(path)
+    fn, encoded_role, broken = (account.identity(f"role/{n}") for n in ("Fn", "Encoded", "Broken"))
+    assert fn.trust is not None and fn.trust.kind is PolicyKind.TRUST
+    assert fn.trust.policy.statements[0].principal.service == ("lambda.amazonaws.com",)
+    assert encoded_role.trust is not None and encoded_role.trust.policy is fn.trust.policy  # parsed once
+    assert broken.trust is None and not broken.incomplete  # its own permissions are still known
+    assert broken.trust_problems == (
+        f"{path.name}, at RoleDetailList[2].AssumeRolePolicyDocument.Statement[0]: missing element Principal (or "
+        "NotPrincipal): a resource-based policy names who it applies to",
+    )
+    assert any(w.startswith("trust policy left out:") for w in account.warnings)
