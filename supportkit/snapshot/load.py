@@ -29,7 +29,7 @@ from supportkit.snapshot.account_file import read_account_file
 from supportkit.snapshot.details import Details, Entry, detail_files, read_details
 from supportkit.snapshot.jsonfile import join_path, located
 from supportkit.snapshot.model import (
-    ACCOUNT_FILE, DETAILS_FILE, RCPS_FILE, SCPS_FILE, Account, AccountInfo, Identity, IdentityType,
+    ACCOUNT_FILE, DETAILS_FILE, RCPS_FILE, SCPS_FILE, Account, AccountInfo, Group, Identity, IdentityType,
 )
 from supportkit.snapshot.policies import PolicyParser, policy_warnings
 from supportkit.snapshot.scps import Scps, read_scps
@@ -71,6 +71,7 @@ class _Builder:
         self.warnings: list[str] = list(details.warnings)
         self.policies: dict[int, NamedPolicy] = {}  # every NamedPolicy attached to someone, in first-use order
         self._managed: dict[str, NamedPolicy | str] = {}
+        self._managed_arns: dict[int, str] = {}  # id of a managed policy's NamedPolicy -> its ARN
         self._boundaries: dict[str, NamedPolicy] = {}
         self._groups: dict[str, tuple[list[NamedPolicy], list[str]]] = {}
 
@@ -95,6 +96,8 @@ class _Builder:
             self._managed[arn] = found
             if isinstance(found, str):
                 self.warnings.append(f"policy left out: {found}")
+            else:
+                self._managed_arns[id(found)] = arn
         return found
 
     def _load_managed(self, arn: str) -> NamedPolicy | str:
@@ -169,8 +172,13 @@ class _Builder:
             return []
         return [(entry.at(f".{key}[{i}]"), item) for i, item in enumerate(value)]
 
-    def _attachments(self, entry: Entry, owner: str, inline_key: str) -> tuple[list[NamedPolicy], list[str]]:
-        """The inline then the attached managed policies of a user, group or role, and the problems met."""
+    def _attachments(
+        self, entry: Entry, owner: str, inline_key: str, keep: bool = True
+    ) -> tuple[list[NamedPolicy], list[str]]:
+        """The inline then the attached managed policies of a user, group or role, and the problems met.
+
+        ``keep``: the policies are in use (listed in ``Account.policies``); a group without members gives none.
+        """
         policies: list[NamedPolicy] = []
         problems: list[str] = self._unknown_keys(entry, inline_key)
 
@@ -178,7 +186,7 @@ class _Builder:
             if isinstance(found, str):
                 problems.append(found)
             else:
-                policies.append(self._keep(found))
+                policies.append(self._keep(found) if keep else found)
 
         for where, item in self._list(entry, inline_key, problems):
             name = item.get("PolicyName") if isinstance(item, Mapping) else None
@@ -217,12 +225,12 @@ class _Builder:
                 self.warnings.append(located(entry.file, where, f"unknown field, ignored{hint}"))
         return problems
 
-    def group(self, name: str) -> tuple[list[NamedPolicy], list[str]] | None:
+    def group(self, name: str, keep: bool = True) -> tuple[list[NamedPolicy], list[str]] | None:
         entry = self.details.entries["GroupDetailList"].get(name)
         if entry is None:
             return None
         if name not in self._groups:
-            self._groups[name] = self._attachments(entry, f"group/{name}", "GroupPolicyList")
+            self._groups[name] = self._attachments(entry, f"group/{name}", "GroupPolicyList", keep)
         return self._groups[name]
 
     def root(self) -> Identity:
@@ -305,6 +313,8 @@ class _Builder:
             kind, name, arn, identity_id if isinstance(identity_id, str) else None,
             principal.path, self._tags(entry, problems), groups,
             self._date(entry, "CreateDate"), subject, tuple(dict.fromkeys(problems)),
+            managed_policy_arns=tuple(dict.fromkeys(
+                self._managed_arns[id(named)] for named in policies if id(named) in self._managed_arns)),
         )
 
     def _boundary(self, entry: Entry, problems: list[str]) -> NamedPolicy | None:
@@ -471,9 +481,14 @@ def load_account(
                                                                 "(another name); this entry is skipped"))
                 continue
             identities.append(build(name, entry))
+    groups = tuple(
+        Group(name, entry.data["Arn"], tuple(found[0]))
+        for name, entry in _sorted_by_name(details.entries["GroupDetailList"])
+        if (found := builder.group(name, keep=False)) is not None  # groups without members: policies not in use
+    )
     org_policies = [named for levels in (builder.scp_levels, builder.rcp_levels) for level in levels for named in level]
     return Account(
         info, tuple(identities), builder.scp_levels, (*builder.policies.values(), *org_policies),
-        (*warnings, *builder.warnings), source, builder.rcp_levels,
+        (*warnings, *builder.warnings), source, builder.rcp_levels, groups,
     )
 

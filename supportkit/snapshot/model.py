@@ -46,6 +46,7 @@ class Identity:
     problems: tuple[str, ...] = ()
     trust: NamedPolicy | None = None  # a role's trust policy (AssumeRolePolicyDocument), when it parsed
     trust_problems: tuple[str, ...] = ()  # why a role's trust policy is missing or was left out
+    managed_policy_arns: tuple[str, ...] = ()  # managed policies attached to it or to its groups
 
     @property
     def service_linked(self) -> bool:
@@ -69,6 +70,15 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Group:
+    """An IAM group: its ARN (with its path) and the policies it gives its members."""
+
+    name: str
+    arn: str
+    policies: tuple[NamedPolicy, ...]
+
+
+@dataclass(frozen=True)
 class AccountInfo:
     account_id: str
     name: str | None = None
@@ -87,6 +97,7 @@ class Account:
     warnings: tuple[str, ...]
     source: str
     rcp_levels: tuple[tuple[NamedPolicy, ...], ...] = ()
+    groups: tuple[Group, ...] = ()  # every group of the file, by name
 
     @property
     def partition(self) -> str:
