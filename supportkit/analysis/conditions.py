@@ -207,13 +207,18 @@ def _candidates(key: str, clauses: list[ConditionClause]) -> list[Requirement]:
 
 def enumerate_conditions(
     allows: Callable[[RequestContext], bool], clauses: Iterable[ConditionClause], base: RequestContext,
+    fixed: Callable[[str], bool] = lambda key: False,
 ) -> Conditions:
-    """Under which values of the keys ``clauses`` test (and ``base`` does not fix) ``allows`` is true."""
+    """Under which values of the keys ``clauses`` test ``allows`` is true.
+
+    Keys ``base`` holds, and keys ``fixed`` says are facts (absent from ``base`` means absent for good,
+    e.g. a tag the user does not have), are not enumerated.
+    """
     by_key: dict[str, list[ConditionClause]] = {}
     written: dict[str, str] = {}
     for clause in clauses:
         lowered = clause.key.lower()
-        if lowered in base:
+        if lowered in base or fixed(lowered):
             continue
         by_key.setdefault(lowered, []).append(clause)
         written.setdefault(lowered, clause.key)

@@ -1,0 +1,84 @@
+"""What kind of identity each principal is: a person's, a workload's, AWS's own, or another account's.
+
+- human: an IAM user; a role reached through SAML, OIDC or Identity Center; a role that the account's
+  own principals, or a human role, can assume;
+- workload: a role that only AWS services (or workload roles) can assume;
+- service-linked: a role under ``/aws-service-role/``, defined and managed by its service: "An IAM
+  administrator can view, but not edit the permissions for service-linked roles" (Using service-linked
+  roles, https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html);
+- external: a role another account (or anyone) can assume;
+- federated: an identity provider or Identity Center permission set, as a source of a path;
+- root: the account root user.
+
+A role's kind follows from its trust sources; a role assumable by a human role is human too.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Iterable, Mapping
+
+from supportkit.analysis.trust import SourceKind, TrustSource
+from supportkit.snapshot.model import Account, Identity, IdentityType
+
+
+class IdentityKind(str, Enum):
+    HUMAN = "human"
+    WORKLOAD = "workload"
+    SERVICE_LINKED = "service-linked"
+    EXTERNAL = "external"
+    FEDERATED = "federated"
+    ROOT = "root"
+
+    @property
+    def people(self) -> bool:
+        """Whether people sign in as it (console findings concern these kinds only)."""
+        return self in (IdentityKind.HUMAN, IdentityKind.EXTERNAL, IdentityKind.ROOT, IdentityKind.FEDERATED)
+
+
+SOURCE_KINDS = {
+    SourceKind.USER: IdentityKind.HUMAN,
+    SourceKind.ACCOUNT: IdentityKind.HUMAN,
+    SourceKind.EXTERNAL: IdentityKind.EXTERNAL,
+    SourceKind.ANYONE: IdentityKind.EXTERNAL,
+    SourceKind.SERVICE: IdentityKind.WORKLOAD,
+    SourceKind.SAML: IdentityKind.FEDERATED,
+    SourceKind.OIDC: IdentityKind.FEDERATED,
+    SourceKind.IDENTITY_CENTER: IdentityKind.FEDERATED,
+}
+"""The kind of a path's first principal, by the kind of trust source it is."""
+
+
+def identity_kinds(account: Account, sources: Mapping[str, Iterable[TrustSource]]) -> dict[str, IdentityKind]:
+    """The kind of every identity of ``account``, by ARN; ``sources`` are the trust sources of each role."""
+    kinds: dict[str, IdentityKind] = {}
+    roles: list[Identity] = []
+    for identity in account.identities:
+        if identity.type is IdentityType.ROOT:
+            kinds[identity.arn] = IdentityKind.ROOT
+        elif identity.type is IdentityType.USER:
+            kinds[identity.arn] = IdentityKind.HUMAN
+        elif identity.service_linked:
+            kinds[identity.arn] = IdentityKind.SERVICE_LINKED
+        else:
+            roles.append(identity)
+    own: dict[str, set[IdentityKind]] = {}
+    for role in roles:
+        found = {SOURCE_KINDS[s.kind] for s in sources.get(role.arn, ()) if s.kind is not SourceKind.ROLE}
+        own[role.arn] = {IdentityKind.HUMAN if k is IdentityKind.FEDERATED else k for k in found}
+    role_sources = {role.arn: [s.principal for s in sources.get(role.arn, ()) if s.kind is SourceKind.ROLE]
+                    for role in roles}
+    changed = True
+    while changed:  # a role a human (or external) role can assume is human (or external) too
+        changed = False
+        for arn, callers in role_sources.items():
+            for caller in callers:
+                inherited = own.get(caller, set()) & {IdentityKind.HUMAN, IdentityKind.EXTERNAL}
+                if not inherited <= own[arn]:
+                    own[arn] |= inherited
+                    changed = True
+    for role in roles:
+        found = own[role.arn]
+        kinds[role.arn] = (IdentityKind.EXTERNAL if IdentityKind.EXTERNAL in found
+                           else IdentityKind.HUMAN if IdentityKind.HUMAN in found else IdentityKind.WORKLOAD)
+    return kinds

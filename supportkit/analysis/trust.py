@@ -1,0 +1,153 @@
+"""Who can become each role: the sources its trust policy admits, each with the conditions it asks.
+
+Sources, from the Principal element of each Allow statement that covers ``sts:AssumeRole``,
+``sts:AssumeRoleWithSAML`` or ``sts:AssumeRoleWithWebIdentity``
+(AWS JSON policy elements: Principal,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html):
+
+- an IAM user or role of the account, named by ARN;
+- the account itself (``arn:aws:iam::ACCOUNT:root`` or the account id): any of its principals whose own
+  policies allow ``sts:AssumeRole`` on the role ("Using the account ARN in the Principal element does not
+  limit permissions to only the root user of the account");
+- another AWS account, or a principal of one (external: its own policies are not in the snapshot);
+- an AWS service (``lambda.amazonaws.com``): a service role;
+- a SAML or OIDC identity provider: anyone the provider issues a matching assertion or token to;
+- IAM Identity Center: roles under ``/aws-reserved/sso.amazonaws.com/`` named
+  ``AWSReservedSSO_<PermissionSet>_<suffix>`` ("IAM roles created by IAM Identity Center",
+  https://docs.aws.amazon.com/singlesignon/latest/userguide/identity-center-and-iam-roles.html); the
+  source is the permission set.
+
+Which same-account principal can actually assume a role is decided in :mod:`supportkit.analysis.paths`
+with :func:`supportkit.iam.trust.can_assume`; this module reads the trust policy alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from supportkit.analysis.conditions import Conditions, enumerate_conditions
+from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
+from supportkit.iam.evaluate import Principal, PrincipalError
+from supportkit.iam.policy import Effect
+from supportkit.iam.trust import ASSUME_ACTIONS, Caller, CallerKind, match_trust, unique_id_principals
+from supportkit.snapshot.model import Identity
+
+IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/"
+_PERMISSION_SET = re.compile(r"^AWSReservedSSO_(?P<name>.+)_[0-9A-Fa-f]+$")
+_ACCOUNT = re.compile(r"^(?:(\d{12})|arn:[a-z-]+:iam::(\d{12}):root)$")
+
+
+class SourceKind(str, Enum):
+    USER = "user"
+    ROLE = "role"
+    ACCOUNT = "account"  # the role's own account: any principal its policies allow
+    EXTERNAL = "external account"
+    SERVICE = "service"
+    SAML = "SAML provider"
+    OIDC = "OIDC provider"
+    IDENTITY_CENTER = "Identity Center permission set"
+    ANYONE = "anyone"  # "Principal": "*" or NotPrincipal
+
+
+@dataclass(frozen=True)
+class TrustSource:
+    """One way into a role: who the trust policy admits, by which action, under which request conditions."""
+
+    role: str  # the role's ARN
+    kind: SourceKind
+    principal: str  # as the trust policy names it: ARN, account id, service or provider ARN, "*"
+    action: str
+    conditions: Conditions  # what the trust policy needs from the request, for this source
+    permission_set: str | None = None  # Identity Center only
+
+    @property
+    def label(self) -> str:
+        """The principal as people name it: the permission set for Identity Center."""
+        return f"Identity Center permission set {self.permission_set}" if self.permission_set else self.principal
+
+
+def permission_set(identity: Identity) -> str | None:
+    """The Identity Center permission set behind an ``AWSReservedSSO_`` role, None for other roles."""
+    if not identity.path.startswith(IDENTITY_CENTER_PATH):
+        return None
+    match = _PERMISSION_SET.match(identity.name)
+    return match.group("name") if match else None
+
+
+def _aws_source(entry: str, account_id: str) -> tuple[SourceKind, Caller] | None:
+    match = _ACCOUNT.match(entry)
+    if match:
+        account = match.group(1) or match.group(2)
+        kind = SourceKind.ACCOUNT if account == account_id else SourceKind.EXTERNAL
+        return kind, Caller.account_principal(account)
+    try:
+        principal = Principal.parse(entry)
+    except PrincipalError:
+        return None  # a unique id (deleted principal) or text AWS would reject
+    if principal.account != account_id:
+        return SourceKind.EXTERNAL, Caller.of(principal)
+    return (SourceKind.USER if principal.type.value == "User" else SourceKind.ROLE), Caller.of(principal)
+
+
+def _federated_kind(entry: str, identity: Identity) -> SourceKind:
+    if ":saml-provider/" in entry:
+        return SourceKind.IDENTITY_CENTER if permission_set(identity) else SourceKind.SAML
+    return SourceKind.OIDC  # an oidc-provider ARN, or a web identity provider (accounts.google.com, ...)
+
+
+def _base_context(caller: Caller) -> RequestContext:
+    if caller.principal is not None:
+        return caller.principal.derived_context
+    if caller.account is not None:
+        return RequestContext.of({"aws:PrincipalAccount": caller.account})
+    return EMPTY_CONTEXT
+
+
+def trust_sources(identity: Identity, account_id: str) -> tuple[TrustSource, ...]:
+    """The sources a role's trust policy admits (none for users, the root user, or a role whose trust is unknown)."""
+    if identity.trust is None:
+        return ()
+    policy = identity.trust.policy
+    found: dict[tuple[SourceKind, str, str], TrustSource] = {}
+    for statement in policy.statements:
+        if statement.effect is not Effect.ALLOW or statement.principal is None:
+            continue
+        element = statement.principal
+        stale = set(unique_id_principals(element))
+        candidates: list[tuple[SourceKind, str, Caller]] = []
+        if element.everyone or element.negated:
+            candidates.append((SourceKind.ANYONE, "*", Caller(CallerKind.AWS, "*")))
+        else:
+            for entry in element.aws:
+                source = None if entry in stale else _aws_source(entry, account_id)
+                if source is not None:
+                    candidates.append((source[0], entry, source[1]))
+            candidates.extend((SourceKind.SERVICE, s, Caller(CallerKind.SERVICE, s)) for s in element.service)
+            candidates.extend((_federated_kind(f, identity), f, Caller(CallerKind.FEDERATED, f))
+                              for f in element.federated)
+        for action in ASSUME_ACTIONS:
+            if not statement.matches_action(action):
+                continue
+            for kind, principal, caller in candidates:
+                key = (kind, principal, action)
+                if key in found:
+                    continue
+                conditions = _trust_conditions(identity, caller, action)
+                if conditions.ever:
+                    found[key] = TrustSource(identity.arn, kind, principal, action, conditions, permission_set(identity))
+    return tuple(found.values())
+
+
+def _trust_conditions(identity: Identity, caller: Caller, action: str) -> Conditions:
+    """Under which request values the trust policy alone admits ``caller``."""
+    assert identity.trust is not None
+    policy = identity.trust.policy
+
+    def admits(context: RequestContext) -> bool:
+        found = match_trust(policy, caller, action, identity.arn, context).match
+        return bool(found.allows) and not found.denies
+
+    clauses = [clause for statement in policy.statements_for(action) for clause in statement.conditions]
+    return enumerate_conditions(admits, clauses, _base_context(caller))
