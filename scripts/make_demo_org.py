@@ -447,6 +447,34 @@ class DemoAccount:
     rcps: dict[str, Any] | None = None
 
 
+IDENTITY_CENTER_PROVIDER = f"arn:aws:iam::{MANAGEMENT_ID}:saml-provider/AWSSSO_6a1d3c2b9e8f7a01_DO_NOT_DELETE"
+
+
+def paths_to_support(iam: AccountIam) -> None:
+    """Who-can paths (issue 9): an Identity Center role, and a chain user -> OpsJump -> CaseResolver.
+
+    The Identity Center role is shaped as IAM Identity Center creates them (path
+    /aws-reserved/sso.amazonaws.com/, name AWSReservedSSO_<PermissionSet>_<hex>, trusting the
+    AWSSSO_..._DO_NOT_DELETE SAML provider). CaseResolver trusts OpsJump by ARN and may assume OpsJump
+    back: a loop that who-can must not follow.
+    """
+    iam.role("AWSReservedSSO_SupportEngineer_5f2c1a9be07d4c13", doc({
+        "Effect": "Allow", "Principal": {"Federated": IDENTITY_CENTER_PROVIDER},
+        "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+        "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
+    }), managed=[iam.aws_policy("AWSSupportAccess")], path="/aws-reserved/sso.amazonaws.com/", last_used="us-east-1")
+    jump = f"arn:aws:iam::{MANAGEMENT_ID}:role/OpsJump"
+    resolver = f"arn:aws:iam::{MANAGEMENT_ID}:role/CaseResolver"
+    iam.user("sam.oncall", inline={"AssumeOpsJump": doc(allow("sts:AssumeRole", jump, sid="AssumeOpsJump"))},
+             tags={"team": "operations"})
+    iam.role("OpsJump", account_trust(MANAGEMENT_ID),
+             inline={"AssumeCaseResolver": doc(allow("sts:AssumeRole", resolver, sid="AssumeCaseResolver"))})
+    iam.role("CaseResolver", trust({"AWS": jump}), inline={"ResolveCases": doc(
+        allow(["support:DescribeCases", "support:ResolveCase"], sid="ResolveCases"),
+        allow("sts:AssumeRole", jump, sid="BackToJump"),
+    )})
+
+
 def management() -> DemoAccount:
     """The management account: enterprise support; SCPs exist in the org but never apply here."""
     iam = AccountIam(MANAGEMENT_ID, "cli", datetime.datetime(2020, 11, 3, 8, 12, 40))
@@ -472,6 +500,7 @@ def management() -> DemoAccount:
     iam.service_linked_role("support.amazonaws.com", "AWSServiceRoleForSupport", "AWSSupportServiceRolePolicy")
     iam.service_linked_role("trustedadvisor.amazonaws.com", "AWSServiceRoleForTrustedAdvisor",
                             "AWSTrustedAdvisorServiceRolePolicy")
+    paths_to_support(iam)
     return DemoAccount(
         "management",
         {"account_id": MANAGEMENT_ID, "name": "management", "management_account": True, "support_plan": "enterprise"},
@@ -673,6 +702,11 @@ def validate(account: DemoAccount) -> None:
         else:
             if expected_invalid:
                 raise SystemExit(f"{account.folder}: {where} was meant to be invalid but parses")
+    for role in account.iam.roles:  # trust policies are resource-based: each statement names its Principal
+        try:
+            parse_policy(role["AssumeRolePolicyDocument"], resource_policy=True)
+        except PolicyError as error:
+            raise SystemExit(f"{account.folder}: role {role['RoleName']} trust policy: {error}") from None
     count = len(account.iam.users) + len(account.iam.roles) + 1
     if not 5 <= count <= 15:
         raise SystemExit(f"{account.folder}: {count} identities; keep each account between 5 and 15")

@@ -119,7 +119,8 @@ class Conditions:
         return "; or ".join(s.text() for s in self.scenarios)
 
     def to_json(self) -> list[list[dict[str, Any]]]:
-        return [s.to_json() for s in self.scenarios]
+        """Alternatives (any one suffices), each a list of requirements (all needed); ``[]``: none needed."""
+        return [] if self.always else [s.to_json() for s in self.scenarios]
 
 
 UNCONDITIONAL = Conditions((), (Scenario(()),))

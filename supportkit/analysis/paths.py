@@ -33,14 +33,17 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from supportkit.analysis.matrix import probe_check_arn
 from supportkit.analysis.conditions import NEVER, UNCONDITIONAL, Conditions, clauses_for, enumerate_conditions
 from supportkit.analysis.kinds import SOURCE_KINDS, IdentityKind, identity_kinds
 from supportkit.analysis.trust import SourceKind, TrustSource, permission_set, trust_sources
+from supportkit.errors import SupportkitError
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Result, Subject, evaluate, is_principal_key
 from supportkit.iam.policy import Policy, parse_policy
 from supportkit.iam.trust import ASSUME_ROLE, can_assume, trust_policy
 from supportkit.snapshot.model import Account, Identity, IdentityType
+from supportkit.support.catalog import Action, Capability, Catalog
 
 MAX_DEPTH = 3
 """Role assumptions followed at most (a user, then up to three roles)."""
@@ -101,7 +104,7 @@ class AccessPath:
         return {
             "principal": self.principal, "kind": self.kind.value, "action": self.action, "via": self.via.value,
             "decision": self.decision.value, "path": [step.to_json() for step in self.steps],
-            "conditions": self.conditions.to_json(), "caveats": list(self.all_caveats),
+            "conditions": self.conditions.to_json(), "caveats": list(self.all_caveats), "summary": self.text(),
         }
 
     def text(self) -> str:
@@ -335,3 +338,42 @@ def _retrust(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Identi
                      Step(identity.arn, arn, ASSUME_ROLE, assume, notes), *tail.steps)
             yield AccessPath(identity.arn, kinds[identity.arn], tail.action, Via.ESCALATION, steps, tail.conditions,
                              tail.caveats)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What ``who-can`` asks about: a capability's actions, or one action (or pattern) of the catalog."""
+
+    label: str
+    actions: tuple[Action, ...]
+
+    def resource_of(self, account_id: str) -> Callable[[str], str]:
+        """The resource each action is requested on: ``*``, or a probe check ARN for Trusted Advisor checks."""
+        probe = probe_check_arn(account_id)
+        takes = {a.name for a in self.actions if a.takes_check_arns}
+        return lambda action: probe if action in takes else "*"
+
+
+def resolve_target(catalog: Catalog, text: str) -> Target:
+    """A capability (its enum name such as ``READ_CASES``, or its label) or a catalog action or pattern."""
+    wanted = text.strip()
+    for capability in Capability:
+        if wanted.upper().replace("-", "_") == capability.name or wanted.lower() == capability.value.lower():
+            return Target(capability.value, catalog.by_capability()[capability])
+    if "*" in wanted or "?" in wanted:
+        found = catalog.expand(wanted)
+        if not found:
+            raise TargetError(f"{text!r} names no action of the catalog")
+        return Target(wanted, found)
+    return Target(catalog.get(wanted).name, (catalog.get(wanted),))
+
+
+class TargetError(SupportkitError, ValueError):
+    """A who-can target that is neither a capability nor a catalog action."""
+
+
+def who_can_target(account: Account, target: Target, *, context: Mapping[str, Any] | None = None,
+                   depth: int = MAX_DEPTH) -> tuple[AccessPath, ...]:
+    """:func:`who_can` for a resolved :class:`Target` (one best path per principal, over its actions)."""
+    return who_can(account, [a.name for a in target.actions], resource_of=target.resource_of(account.info.account_id),
+                   context=context, depth=depth)

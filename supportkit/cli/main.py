@@ -60,6 +60,26 @@ def _matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _who_can(args: argparse.Namespace) -> int:
+    from supportkit.analysis.paths import resolve_target, who_can_target
+    from supportkit.snapshot import load_account
+    from supportkit.support.catalog import load_catalog
+
+    target = resolve_target(load_catalog(), args.target)
+    account = load_account(args.snapshot, scps=args.scps, management_account=args.management_account or None)
+    for warning in account.warnings:
+        print(f"supportkit who-can: warning: {warning}", file=sys.stderr)
+    paths = who_can_target(account, target, context=context_from_arguments(args.context), depth=args.depth)
+    out = sys.stdout
+    for path in paths:
+        if args.format == "json":
+            out.write(json.dumps(path.to_json(), separators=(",", ":")) + "\n")
+        else:
+            caveats = "".join(f"  [caveat: {c}]" for c in path.all_caveats)
+            out.write(f"{path.kind.value:<14} {path.decision.value:<11} {path.text()}{caveats}\n")
+    return 0
+
+
 def _diff(args: argparse.Namespace) -> int:
     from supportkit.snapshot import load_account
     from supportkit.analysis.diff import diff_accounts
@@ -140,6 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="csv (default), json (JSON Lines, one row per line) or parquet (needs -o)")
     matrix.add_argument("-o", "--output", help="output file (standard output when absent)")
     matrix.set_defaults(run=_matrix)
+
+    who_can = commands.add_parser(
+        "who-can", help="every principal (users, roles, root, other accounts, identity providers, Identity Center "
+        "permission sets, services) that can perform an action or capability, directly or through a path"
+    )
+    who_can.add_argument("target", metavar="ACTION_OR_CAPABILITY",
+                         help="a catalog action (support:ResolveCase), an action pattern (support:Describe*), or a "
+                         "capability, by name (RESOLVE) or label ('Resolve support cases')")
+    who_can.add_argument("snapshot", help="account snapshot folder, or an authorization-details JSON file (.gz too)")
+    who_can.add_argument("--scps", help="SCPs in force, from the organization root to the account (scps.json shape)")
+    who_can.add_argument("--management-account", action="store_true",
+                         help="the account is the organization's management account: SCPs do not apply")
+    who_can.add_argument("--context", action="append", default=[], metavar="KEY=VALUE", help=CONTEXT_HELP)
+    who_can.add_argument("--depth", type=int, default=3, choices=range(0, 6), metavar="N",
+                         help="role assumptions followed at most (0 to 5, default 3)")
+    who_can.add_argument("--format", choices=("table", "json"), default="table",
+                         help="table (default: one line per principal) or json (JSON Lines)")
+    who_can.set_defaults(run=_who_can)
 
     from supportkit.report.pipeline import add_report_arguments
 
