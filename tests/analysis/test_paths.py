@@ -1,0 +1,304 @@
+"""Trust sources, identity kinds and who-can paths on synthetic accounts, with AWS's documented outcomes.
+
+Pages the expectations come from:
+- STS API Reference, AssumeRole (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html):
+  a same-account user named in the trust policy needs no identity-based Allow; trusting the account, it does.
+- How AWS enforcement code logic evaluates requests to allow or deny access
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html):
+  "Resource-based policies that grant permissions to an IAM role ARN are limited by an implicit deny in a
+  permissions boundary".
+- Roles terms and concepts, role chaining
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining).
+- AWS JSON policy elements: Principal
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html): services,
+  SAML and OIDC providers, other accounts.
+- IAM roles created by IAM Identity Center
+  (https://docs.aws.amazon.com/singlesignon/latest/userguide/identity-center-and-iam-roles.html): roles
+  named ``AWSReservedSSO_<permission set>_...`` under ``/aws-reserved/sso.amazonaws.com/``.
+- Using service-linked roles (https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html).
+- Service Authorization Reference, IAM actions
+  (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html):
+  iam:PutUserPolicy / AttachUserPolicy are authorized on the user, PutGroupPolicy / AttachGroupPolicy /
+  AddUserToGroup on the group, CreatePolicyVersion on the policy, UpdateAssumeRolePolicy on the role.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supportkit.analysis.kinds import IdentityKind, identity_kinds
+from supportkit.analysis.paths import AccessDecision, Via, who_can
+from supportkit.analysis.trust import SourceKind, trust_sources
+from supportkit.iam.trust import BOUNDARY_CAVEAT
+from supportkit.snapshot import load_account
+
+ACCT = "111122223333"
+OTHER = "444455556666"
+RESOLVE = "support:ResolveCase"
+
+
+def arn(kind: str, name: str, path: str = "/") -> str:
+    return f"arn:aws:iam::{ACCT}:{kind}{path}{name}"
+
+
+def doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def trusts(principal: Any, action: Any = "sts:AssumeRole", **extra: Any) -> dict[str, Any]:
+    return doc({"Effect": "Allow", "Principal": principal, "Action": action, **extra})
+
+
+ACCOUNT_TRUST = trusts({"AWS": f"arn:aws:iam::{ACCT}:root"})
+SUPPORT = doc(allow(RESOLVE))
+
+
+def user(name: str, *inline: dict[str, Any], groups: tuple[str, ...] = (), managed: tuple[str, ...] = (),
+         boundary: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "UserName": name, "UserId": f"AIDA{name.upper()}", "Arn": arn("user", name), "Path": "/",
+        "UserPolicyList": [{"PolicyName": f"p{i}", "PolicyDocument": d} for i, d in enumerate(inline)],
+        "GroupList": list(groups), "AttachedManagedPolicies": [{"PolicyArn": a, "PolicyName": a} for a in managed],
+    }
+    if boundary:
+        entry["PermissionsBoundary"] = {"PermissionsBoundaryArn": boundary}
+    return entry
+
+
+def role(name: str, trust: dict[str, Any], *inline: dict[str, Any], path: str = "/",
+         boundary: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "RoleName": name, "RoleId": f"AROA{name.upper()[:12]}", "Arn": arn("role", name, path), "Path": path,
+        "AssumeRolePolicyDocument": trust,
+        "RolePolicyList": [{"PolicyName": f"p{i}", "PolicyDocument": d} for i, d in enumerate(inline)],
+        "AttachedManagedPolicies": [],
+    }
+    if boundary:
+        entry["PermissionsBoundary"] = {"PermissionsBoundaryArn": boundary}
+    return entry
+
+
+def policy(name: str, document: dict[str, Any]) -> dict[str, Any]:
+    return {"PolicyName": name, "Arn": arn("policy", name), "DefaultVersionId": "v1",
+            "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": document}]}
+
+
+def group(name: str, *inline: dict[str, Any]) -> dict[str, Any]:
+    return {"GroupName": name, "GroupId": f"AGPA{name.upper()}", "Arn": arn("group", name), "Path": "/",
+            "GroupPolicyList": [{"PolicyName": f"g{i}", "PolicyDocument": d} for i, d in enumerate(inline)],
+            "AttachedManagedPolicies": []}
+
+
+def account(tmp_path: Path, users=(), roles=(), groups=(), policies=()):
+    details = {"UserDetailList": list(users), "RoleDetailList": list(roles), "GroupDetailList": list(groups),
+               "Policies": list(policies)}
+    path = tmp_path / "authorization-details.json"
+    path.write_text(json.dumps(details))
+    (tmp_path / "account.json").write_text(json.dumps({"account_id": ACCT}))
+    return load_account(tmp_path)
+
+
+def paths(loaded, action=RESOLVE, **options):
+    return {p.principal: p for p in who_can(loaded, [action], **options)}
+
+
+# --- trust sources and kinds ---------------------------------------------------------------------------
+
+def test_trust_sources_name_users_roles_the_account_other_accounts_services_and_providers(tmp_path: Path) -> None:
+    saml = f"arn:aws:iam::{ACCT}:saml-provider/Okta"
+    oidc = f"arn:aws:iam::{ACCT}:oidc-provider/token.actions.githubusercontent.com"
+    loaded = account(tmp_path, roles=[
+        role("Named", trusts({"AWS": [arn("user", "alice"), arn("role", "Ops"), ACCT, "AIDAJQABLZS4A3QDU576Q"]})),
+        role("Vendor", trusts({"AWS": f"arn:aws:iam::{OTHER}:root"},
+                              Condition={"StringEquals": {"sts:ExternalId": "vendor-42"}})),
+        role("Fn", trusts({"Service": "lambda.amazonaws.com"})),
+        role("Saml", trusts({"Federated": saml}, "sts:AssumeRoleWithSAML",
+                            Condition={"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}})),
+        role("Ci", trusts({"Federated": oidc}, "sts:AssumeRoleWithWebIdentity", Condition={
+            "StringLike": {"token.actions.githubusercontent.com:sub": "repo:example-org/app:*"}})),
+    ])
+    found = {i.name: trust_sources(i, ACCT) for i in loaded.identities if i.type.value == "role"}
+    assert [(s.kind, s.principal) for s in found["Named"]] == [
+        (SourceKind.USER, arn("user", "alice")), (SourceKind.ROLE, arn("role", "Ops")), (SourceKind.ACCOUNT, ACCT),
+    ]  # the unique id of a deleted principal matches nobody
+    (vendor,) = found["Vendor"]
+    assert vendor.kind is SourceKind.EXTERNAL
+    assert [[r.to_json() for r in s.requirements] for s in vendor.conditions.scenarios] == [
+        [{"key": "sts:ExternalId", "relation": "=", "value": "vendor-42"}]]
+    assert [(s.kind, s.principal, s.conditions.always) for s in found["Fn"]] == [
+        (SourceKind.SERVICE, "lambda.amazonaws.com", True)]
+    ((saml_source,), (oidc_source,)) = found["Saml"], found["Ci"]
+    assert (saml_source.kind, saml_source.action) == (SourceKind.SAML, "sts:AssumeRoleWithSAML")
+    assert saml_source.conditions.text() == "when SAML:aud = https://signin.aws.amazon.com/saml"
+    assert (oidc_source.kind, oidc_source.action) == (SourceKind.OIDC, "sts:AssumeRoleWithWebIdentity")
+    assert oidc_source.conditions.text() == "when token.actions.githubusercontent.com:sub like repo:example-org/app:*"
+
+
+def test_identity_center_role_reports_its_permission_set_and_is_human(tmp_path: Path) -> None:
+    provider = f"arn:aws:iam::{ACCT}:saml-provider/AWSSSO_0123456789abcdef_DO_NOT_DELETE"
+    loaded = account(tmp_path, roles=[role(
+        "AWSReservedSSO_SupportEngineer_5f2c1a9be07d4c13",
+        trusts({"Federated": provider}, ["sts:AssumeRoleWithSAML", "sts:TagSession"]), SUPPORT,
+        path="/aws-reserved/sso.amazonaws.com/eu-central-1/",
+    )])
+    sso = loaded.identities[-1]
+    (source,) = trust_sources(sso, ACCT)
+    assert (source.kind, source.permission_set) == (SourceKind.IDENTITY_CENTER, "SupportEngineer")
+    assert identity_kinds(loaded, {sso.arn: (source,)})[sso.arn] is IdentityKind.HUMAN
+    found = paths(loaded)
+    line = found["Identity Center permission set SupportEngineer"]
+    assert line.kind is IdentityKind.FEDERATED and line.decision is AccessDecision.ALLOWED
+    assert [(s.action, s.target) for s in line.steps] == [("sts:AssumeRoleWithSAML", sso.arn)]
+
+
+def test_kinds_of_users_root_service_roles_service_linked_and_cross_account_roles(tmp_path: Path) -> None:
+    loaded = account(tmp_path, users=[user("alice")], roles=[
+        role("Fn", trusts({"Service": "lambda.amazonaws.com"})),
+        role("AWSServiceRoleForSupport", trusts({"Service": "support.amazonaws.com"}),
+             path="/aws-service-role/support.amazonaws.com/"),
+        role("Vendor", trusts({"AWS": OTHER})),
+        role("Jump", ACCOUNT_TRUST),
+        role("Inner", trusts({"AWS": arn("role", "Jump")})),
+        role("FnInner", trusts({"AWS": arn("role", "Fn")})),
+    ])
+    sources = {i.arn: trust_sources(i, ACCT) for i in loaded.identities}
+    kinds = {i.name: kind for i in loaded.identities for a, kind in identity_kinds(loaded, sources).items()
+             if a == i.arn}
+    assert kinds == {
+        "root": IdentityKind.ROOT, "alice": IdentityKind.HUMAN, "Fn": IdentityKind.WORKLOAD,
+        "AWSServiceRoleForSupport": IdentityKind.SERVICE_LINKED, "Vendor": IdentityKind.EXTERNAL,
+        "Jump": IdentityKind.HUMAN, "Inner": IdentityKind.HUMAN, "FnInner": IdentityKind.WORKLOAD,
+    }
+
+
+# --- same-account assumption --------------------------------------------------------------------------
+
+def test_account_trust_needs_the_callers_permission_and_a_named_user_does_not(tmp_path: Path) -> None:
+    loaded = account(tmp_path, users=[
+        user("allowed", doc(allow("sts:AssumeRole", arn("role", "Support")))),
+        user("no-permission", doc(allow("s3:ListBucket"))),
+        user("named"),
+    ], roles=[
+        role("Support", ACCOUNT_TRUST, SUPPORT),
+        role("Named", trusts({"AWS": arn("user", "named")}), SUPPORT),
+    ])
+    found = paths(loaded)
+    assert [(s.source, s.target) for s in found[arn("user", "allowed")].steps] == [
+        (arn("user", "allowed"), arn("role", "Support"))]
+    assert arn("user", "no-permission") not in found
+    assert [s.target for s in found[arn("user", "named")].steps] == [arn("role", "Named")]
+
+
+def test_a_boundary_that_blocks_assume_role_blocks_the_path(tmp_path: Path) -> None:
+    boundary = arn("policy", "OnlyS3")
+    allows = policy("OnlyS3", doc(allow("s3:*")))
+    assume_boundary = policy("AssumeOnly", doc(allow("sts:AssumeRole")))
+    loaded = account(tmp_path, users=[
+        user("bounded", doc(allow("sts:AssumeRole", "*")), boundary=boundary),
+        user("named-bounded", boundary=boundary),
+        user("named-allowed", boundary=arn("policy", "AssumeOnly")),
+    ], roles=[
+        role("Support", ACCOUNT_TRUST, SUPPORT),
+        role("Named", trusts({"AWS": [arn("user", "named-bounded"), arn("user", "named-allowed")]}), SUPPORT),
+    ], policies=[allows, assume_boundary])
+    found = paths(loaded)
+    assert arn("user", "bounded") not in found
+    assert arn("user", "named-bounded") not in found  # the stricter of AWS's two readings
+    assert found[arn("user", "named-allowed")].all_caveats == (BOUNDARY_CAVEAT,)
+
+
+def test_mfa_and_source_ip_on_the_trust_and_on_the_permission(tmp_path: Path) -> None:
+    # Configuring MFA-protected API access
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html);
+    # aws:SourceIp (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+    mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    office = {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
+    loaded = account(tmp_path, users=[
+        user("caller", doc(allow("sts:AssumeRole", "*", Condition=office))),
+        user("direct", doc(allow(RESOLVE, Condition=mfa))),
+    ], roles=[role("Support", trusts({"AWS": ACCT}, Condition=mfa), SUPPORT)])
+    found = paths(loaded)
+    direct = found[arn("user", "direct")]
+    assert direct.decision is AccessDecision.CONDITIONAL and direct.conditions.text() == "with MFA"
+    (step,) = found[arn("user", "caller")].steps
+    assert step.conditions.text() == "with MFA and from 10.0.0.0/8"  # keys in name order
+    assert found[arn("user", "caller")].decision is AccessDecision.CONDITIONAL
+    # --context fixes a key: without MFA the direct user cannot, and the scenario is not enumerated.
+    fixed = paths(loaded, context={"aws:MultiFactorAuthPresent": "false"})
+    assert arn("user", "direct") not in fixed and arn("user", "caller") not in fixed
+
+
+# --- role chains --------------------------------------------------------------------------------------
+
+def test_a_chain_of_depth_three_with_a_loop(tmp_path: Path) -> None:
+    loaded = account(tmp_path, users=[user("u", doc(allow("sts:AssumeRole", arn("role", "A"))))], roles=[
+        role("A", trusts({"AWS": [arn("user", "u"), arn("role", "C")]})),
+        role("B", trusts({"AWS": arn("role", "A")})),
+        role("C", trusts({"AWS": arn("role", "B")}), SUPPORT),  # C can go back to A: a loop
+    ])
+    found = paths(loaded)
+    assert [(s.source, s.target) for s in found[arn("user", "u")].steps] == [
+        (arn("user", "u"), arn("role", "A")), (arn("role", "A"), arn("role", "B")),
+        (arn("role", "B"), arn("role", "C"))]
+    for path in found.values():
+        visited = [path.principal, *(s.target for s in path.steps)]
+        assert len(visited) == len(set(visited))
+    assert arn("user", "u") not in paths(loaded, depth=2)
+    assert set(paths(loaded, depth=2)) == {arn("role", n) for n in "ABC"} | {f"arn:aws:iam::{ACCT}:root"}
+
+
+def test_external_accounts_are_listed_with_their_conditions_and_a_caveat(tmp_path: Path) -> None:
+    loaded = account(tmp_path, roles=[role("Vendor", trusts(
+        {"AWS": f"arn:aws:iam::{OTHER}:root"}, Condition={"StringEquals": {"sts:ExternalId": "vendor-42"}}), SUPPORT)])
+    line = paths(loaded)[f"arn:aws:iam::{OTHER}:root"]
+    assert line.kind is IdentityKind.EXTERNAL and line.decision is AccessDecision.CONDITIONAL
+    assert line.steps[0].conditions.text() == "when sts:ExternalId = vendor-42"
+    assert "other account's own policies" in line.all_caveats[0]
+
+
+# --- privilege escalation -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("grant, target", [
+    (allow("iam:PutUserPolicy", arn("user", "esc")), arn("user", "esc")),
+    (allow("iam:AttachUserPolicy", arn("user", "esc")), arn("user", "esc")),
+    (allow("iam:AttachGroupPolicy", arn("group", "devs")), arn("group", "devs")),
+    (allow("iam:PutGroupPolicy", arn("group", "devs")), arn("group", "devs")),
+    (allow("iam:CreatePolicyVersion", arn("policy", "DevTools")), arn("policy", "DevTools")),
+    (allow("iam:AddUserToGroup", arn("group", "support")), arn("group", "support")),
+])
+def test_a_user_that_can_grant_itself_support_access(tmp_path: Path, grant: dict, target: str) -> None:
+    loaded = account(tmp_path, users=[user("esc", doc(grant), groups=("devs",), managed=(arn("policy", "DevTools"),))],
+                     groups=[group("devs", doc(allow("s3:ListBucket"))), group("support", SUPPORT)],
+                     policies=[policy("DevTools", doc(allow("ec2:Describe*")))])
+    line = paths(loaded)[arn("user", "esc")]
+    assert line.via is Via.ESCALATION and line.decision is AccessDecision.ALLOWED
+    assert [(s.action, s.target) for s in line.steps] == [(grant["Action"], target)]
+
+
+def test_escalation_does_not_pass_the_boundary_and_wrong_targets_do_not_count(tmp_path: Path) -> None:
+    loaded = account(tmp_path, users=[
+        user("bounded", doc(allow("iam:PutUserPolicy", arn("user", "bounded"))), boundary=arn("policy", "OnlyS3")),
+        user("other-target", doc(allow("iam:PutUserPolicy", arn("user", "someone-else")))),
+    ], policies=[policy("OnlyS3", doc(allow(["s3:*", "iam:*"])))])
+    assert not {arn("user", "bounded"), arn("user", "other-target")} & set(paths(loaded))
+
+
+def test_update_assume_role_policy_on_a_role_with_support_access(tmp_path: Path) -> None:
+    loaded = account(tmp_path, users=[user("esc", doc(allow("iam:UpdateAssumeRolePolicy", arn("role", "Support"))))],
+                     roles=[role("Support", trusts({"Service": "lambda.amazonaws.com"}), SUPPORT),
+                            role("AWSServiceRoleForSupport", trusts({"Service": "support.amazonaws.com"}), SUPPORT,
+                                 path="/aws-service-role/support.amazonaws.com/")])
+    line = paths(loaded)[arn("user", "esc")]
+    assert [(s.action, s.target) for s in line.steps] == [
+        ("iam:UpdateAssumeRolePolicy", arn("role", "Support")), ("sts:AssumeRole", arn("role", "Support"))]
+    # A service-linked role's trust policy cannot be changed: no path through it.
+    assert all(s.target != arn("role", "AWSServiceRoleForSupport", "/aws-service-role/support.amazonaws.com/")
+               for s in line.steps)
