@@ -120,3 +120,47 @@ def test_a_recursion_error_anywhere_is_one_line(tmp_path, monkeypatch, capsys):
 def test_a_one_element_json_list_stays_multivalued():
     assert context_from_arguments(['aws:TagKeys=["env"]', "aws:SourceIp=1.2.3.4"]) == {
         "aws:TagKeys": ["env"], "aws:SourceIp": "1.2.3.4"}
+
+
+DEMO = Path(__file__).parents[2] / "data" / "demo"
+
+
+def who_can(capsys, *args):
+    assert main(["who-can", *args, "--format", "json"]) == 0
+    return {line["principal"]: line for line in map(json.loads, capsys.readouterr().out.splitlines())}
+
+
+def test_who_can_follows_the_demo_chain_identity_center_and_service_role(capsys):
+    lines = who_can(capsys, "RESOLVE", str(DEMO / "management"))
+    mgmt = "arn:aws:iam::111122223333"
+    sam = lines[f"{mgmt}:user/sam.oncall"]
+    assert (sam["kind"], sam["decision"], sam["via"]) == ("human", "allowed", "role chain")
+    assert [(s["from"], s["to"], s["action"]) for s in sam["path"]] == [
+        (f"{mgmt}:user/sam.oncall", f"{mgmt}:role/OpsJump", "sts:AssumeRole"),
+        (f"{mgmt}:role/OpsJump", f"{mgmt}:role/CaseResolver", "sts:AssumeRole"),
+    ]
+    sso = lines["Identity Center permission set SupportEngineer"]
+    assert sso["kind"] == "federated" and sso["path"][0]["action"] == "sts:AssumeRoleWithSAML"
+    assert lines["supportapp.amazonaws.com"]["kind"] == "workload"
+    assert lines[f"{mgmt}:root"]["kind"] == "root"
+
+
+def test_who_can_states_mfa_and_cross_account_conditions(capsys):
+    sandbox = who_can(capsys, "support:ResolveCase", str(DEMO / "sandbox-dev"))
+    kim = sandbox["arn:aws:iam::777788889999:user/kim.support"]
+    assert kim["decision"] == "conditional"
+    assert kim["conditions"] == [[{"key": "aws:MultiFactorAuthPresent", "relation": "=", "value": "true"}]]
+    prod = who_can(capsys, "support:ResolveCase", str(DEMO / "workload-prod"))
+    external = prod["arn:aws:iam::111122223333:root"]
+    assert (external["kind"], external["decision"]) == ("external", "conditional")
+    assert external["path"][0]["to"] == "arn:aws:iam::444455556666:role/ProdSupportLead"
+    assert external["caveats"]
+
+
+def test_who_can_table_and_unknown_target(capsys):
+    assert main(["who-can", "Resolve support cases", str(DEMO / "sandbox-dev")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:2] == ["human", "conditional"] and "kim.support" in line for line in table)
+    assert main(["who-can", "support:ResolveCas", str(DEMO / "sandbox-dev")]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean support:ResolveCase" in err and "Traceback" not in err
