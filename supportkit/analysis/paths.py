@@ -30,6 +30,7 @@ Center roles are "only modifiable by AWS").
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from enum import Enum
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -39,10 +40,12 @@ from supportkit.analysis.kinds import SOURCE_KINDS, IdentityKind, identity_kinds
 from supportkit.analysis.trust import SourceKind, TrustSource, permission_set, trust_sources
 from supportkit.errors import SupportkitError
 from supportkit.iam.context import RequestContext
-from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Result, Subject, evaluate, is_principal_key
-from supportkit.iam.policy import Policy, parse_policy
-from supportkit.iam.trust import ASSUME_ROLE, can_assume, trust_policy
-from supportkit.snapshot.model import Account, Identity, IdentityType
+from supportkit.iam.evaluate import (
+    Decision, NamedPolicy, PolicyKind, Result, Subject, applicable_policies, evaluate, is_principal_key,
+)
+from supportkit.iam.policy import Effect, Policy, Statement, parse_policy
+from supportkit.iam.trust import ASSUME_ROLE, Caller, Grant, can_assume, principal_grant, trust_policy
+from supportkit.snapshot.model import Account, Group, Identity, IdentityType
 from supportkit.support.catalog import Action, Capability, Catalog
 
 MAX_DEPTH = 3
@@ -122,6 +125,7 @@ def _when(conditions: Conditions) -> str:
     return "" if conditions.always else f" ({conditions.text()})"
 
 
+@lru_cache(maxsize=1024)
 def _grant(action: str) -> NamedPolicy:
     """The policy a principal would give itself: the action, on every resource."""
     return NamedPolicy(f"self-granted {action}", PolicyKind.IDENTITY, parse_policy(
@@ -135,19 +139,65 @@ class _Evaluator:
         self.account = account
         self.extra = RequestContext.of(context or {})
         self.contexts = {i.arn: self.extra.with_defaults(i.context()) for i in account.identities}
+        self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
 
     def conditions(self, subject: Subject, arn: str, action: str, resource: str,
                    extra_policies: Iterable[NamedPolicy] = ()) -> Conditions:
         """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``."""
         base = self.contexts[arn]
+        layers = [[st for named in layer.policies for st in named.policy.statements_for(action)]
+                  for layer in subject.layers]
+        settled = _settled(layers, [st for layer in layers for st in layer], resource, base)
+        if settled is not None:
+            return settled
         result = evaluate(subject, action, resource, base)
         return self._conditions(result, lambda c: evaluate(subject, action, resource, c), base,
                                 [n.policy for n in (*subject.identity_policies, *extra_policies, *_others(subject))],
                                 action)
 
+    def first(self, subject: Subject | Callable[[str], Subject], arn: str, actions: Sequence[str],
+              resource_of: Callable[[str], str], extra: Mapping[str, Iterable[NamedPolicy]] | None = None,
+              ) -> tuple[str, Conditions] | None:
+        """The first of ``actions`` allowed unconditionally, else the first allowed under some conditions.
+
+        One evaluation per action finds an unconditional one; conditions are enumerated only when there is
+        none, and only until an action is found that some request allows.
+        """
+        def subject_of(action: str) -> Subject:
+            return subject(action) if callable(subject) else subject
+
+        for action in actions:
+            result = evaluate(subject_of(action), action, resource_of(action), self.contexts[arn])
+            if result.decision is Decision.ALLOWED and not result.conditional:
+                return action, UNCONDITIONAL
+        for action in actions:
+            conditions = self.conditions(subject_of(action), arn, action, resource_of(action),
+                                         (extra or {}).get(action, ()))
+            if conditions.ever:
+                return action, conditions
+        return None
+
     def assume(self, caller: Identity, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
+        """When ``caller`` can assume ``role``; shared by roles with the same trust policy (one parsed object
+        for equal documents) that the caller's statements match alike."""
         base = self.contexts[caller.arn]
+        statements = [st for named in applicable_policies(caller.subject)
+                      for st in named.policy.statements_for(ASSUME_ROLE)]
+        key = (caller.arn, id(trust.policy), role.arn.split(":")[4],
+               tuple(st.matches_resource(role.arn, base) for st in statements))
+        known = self._assumed.get(key)
+        if known is None:
+            known = self._assumed[key] = self._assume(caller, role, trust, base)
+        return known
+
+    def _assume(self, caller: Identity, role: Identity, trust: NamedPolicy,
+                base: RequestContext) -> tuple[Conditions, tuple[str, ...]]:
+        settled = _settled_assume(caller, role, trust, base)
+        if settled is NEVER:
+            return settled, ()
         found = can_assume(caller.subject, trust, role.arn, ASSUME_ROLE, base)
+        if settled is not None:
+            return settled, found.caveats
         conditions = self._conditions(
             found.result, lambda c: can_assume(caller.subject, trust, role.arn, ASSUME_ROLE, c).result, base,
             [trust.policy, *(n.policy for n in (*caller.subject.identity_policies, *_others(caller.subject)))],
@@ -162,6 +212,57 @@ class _Evaluator:
         # The principal's own keys (ARN, tags, ...) are facts of the snapshot: not enumerated.
         return enumerate_conditions(lambda c: decide(c).decision is Decision.ALLOWED, clauses_for(policies, action),
                                     base, is_principal_key)
+
+
+def _settled(allow_layers: Sequence[Sequence[Statement]], statements: Iterable[Statement], resource: str,
+             context: RequestContext) -> Conditions | None:
+    """A decision no request value can change, read from the statements alone, or None.
+
+    ``allow_layers``: per layer that must allow, the statements covering the action; ``statements``: every
+    statement covering it. An unconditional matching Deny, or a layer with no Allow that could match, denies
+    whatever the request says; an unconditional Allow in every layer with no Deny that depends on the
+    request allows whatever it says. Otherwise the request's keys must be enumerated.
+    """
+    changeable_deny = False
+    for statement in statements:
+        if statement.effect is Effect.DENY:
+            if statement.context_dependent:
+                changeable_deny = True
+            elif statement.matches_resource(resource, context):
+                return NEVER
+    fixed_allows = True
+    for layer in allow_layers:
+        allows = [st for st in layer if st.effect is Effect.ALLOW
+                  and (st.context_dependent or st.matches_resource(resource, context))]
+        if not allows:
+            return NEVER
+        fixed_allows = fixed_allows and any(not st.context_dependent for st in allows)
+    return UNCONDITIONAL if fixed_allows and not changeable_deny else None
+
+
+def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, context: RequestContext) -> Conditions | None:
+    """:func:`_settled` for a role assumption: the trust statements that admit the caller form a layer."""
+    principal = caller.subject.principal
+    admitting = {st: principal_grant(st.principal, Caller.of(principal))
+                 for st in trust.policy.statements_for(ASSUME_ROLE) if st.principal is not None}
+    admitting = {st: grant for st, grant in admitting.items() if grant is not Grant.NONE}
+    same_account = role.arn.split(":")[4] == principal.account
+    fixed_direct = any(grant is Grant.DIRECT and st.effect is Effect.ALLOW and not st.context_dependent
+                       for st, grant in admitting.items())
+    any_direct = any(grant is Grant.DIRECT and st.effect is Effect.ALLOW for st, grant in admitting.items())
+    layers: list[list[Statement]] = []
+    for layer in caller.subject.layers:
+        found = [st for named in layer.policies for st in named.policy.statements_for(ASSUME_ROLE)]
+        if layer.kind is PolicyKind.IDENTITY and same_account and (fixed_direct or any_direct):
+            if fixed_direct:
+                continue  # named directly, unconditionally: no identity-based Allow needed
+            found = [*found, *(st for st, grant in admitting.items() if grant is Grant.DIRECT)]
+        layers.append(found)
+    statements = [*(st for layer in caller.subject.layers for named in layer.policies
+                    for st in named.policy.statements_for(ASSUME_ROLE)), *admitting]
+    if principal.is_root:
+        return NEVER
+    return _settled([*layers, list(admitting)], statements, role.arn, context)
 
 
 def _others(subject: Subject) -> Iterable[NamedPolicy]:
@@ -179,6 +280,12 @@ def _mentions(subject: Subject, action: str) -> bool:
     return any(named.policy.statements_for(action) for named in subject.identity_policies)
 
 
+def _may_allow(subject: Subject, action: str, resource: str, context: RequestContext) -> bool:
+    """Whether some identity-based Allow covers ``action`` on ``resource``, conditions aside: a cheap filter."""
+    return any(statement.effect is Effect.ALLOW and statement.matches_resource(resource, context)
+               for named in subject.identity_policies for statement in named.policy.statements_for(action))
+
+
 def _changeable(identity: Identity) -> bool:
     return (identity.type is not IdentityType.ROOT and not identity.service_linked
             and permission_set(identity) is None)
@@ -188,60 +295,73 @@ def who_can(
     account: Account, actions: Sequence[str], *, resource_of: Callable[[str], str] = lambda action: "*",
     context: Mapping[str, Any] | None = None, depth: int = MAX_DEPTH,
 ) -> tuple[AccessPath, ...]:
-    """One best path per principal that can perform one of ``actions`` (directly, by role chain, by escalation)."""
+    """One best path per principal that can perform one of ``actions`` (directly, by role chain, by escalation).
+
+    Each identity's direct access is its best over ``actions`` (the first unconditional one ends the
+    search); chains and escalations are then followed once, each path keeping the action it ends with.
+    """
     evaluator = _Evaluator(account, context)
     sources = {i.arn: trust_sources(i, account.info.account_id) for i in account.identities
                if i.type is IdentityType.ROLE}
     kinds = identity_kinds(account, sources)
+    reached = _direct(account, evaluator, kinds, actions, resource_of)
     best: dict[str, AccessPath] = {}
-    for action in actions:
-        for path in _paths(account, evaluator, sources, kinds, action, resource_of(action), depth):
-            known = best.get(path.principal)
-            if known is None or path.rank() < known.rank():
-                best[path.principal] = path
+    for path in (*_chains(account, evaluator, sources, kinds, reached, depth),
+                 *_escalations(account, evaluator, kinds, actions, resource_of, reached)):
+        known = best.get(path.principal)
+        if known is None or path.rank() < known.rank():
+            best[path.principal] = path
     order = list(IdentityKind)
     return tuple(sorted(best.values(), key=lambda p: (order.index(p.kind), p.principal)))
 
 
-def _paths(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple[TrustSource, ...]],
-           kinds: Mapping[str, IdentityKind], action: str, resource: str, depth: int) -> list[AccessPath]:
+def _direct(account: Account, evaluator: _Evaluator, kinds: Mapping[str, IdentityKind], actions: Sequence[str],
+            resource_of: Callable[[str], str]) -> dict[str, AccessPath]:
+    """Each identity's direct access to ``actions``: an unconditional one if any, else the first conditional one."""
+    reached: dict[str, AccessPath] = {}
+    for identity in account.identities:
+        found = evaluator.first(identity.subject, identity.arn, actions, resource_of)
+        if found is not None:
+            notes = (INCOMPLETE_CAVEAT,) if identity.incomplete else ()
+            reached[identity.arn] = AccessPath(identity.arn, kinds[identity.arn], found[0], Via.DIRECT, (), found[1],
+                                               notes)
+    return reached
+
+
+def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple[TrustSource, ...]],
+            kinds: Mapping[str, IdentityKind], reached: dict[str, AccessPath], depth: int) -> list[AccessPath]:
+    """Breadth-first role chains into the roles of ``reached`` (updated with the identities found)."""
     by_arn = {i.arn: i for i in account.identities}
     found: list[AccessPath] = []
-    reached: dict[str, AccessPath] = {}  # identities of the account with their best path so far
-
-    def caveats(identity: Identity) -> tuple[str, ...]:
-        return (INCOMPLETE_CAVEAT,) if identity.incomplete else ()
-
-    for identity in account.identities:
-        conditions = evaluator.conditions(identity.subject, identity.arn, action, resource)
-        if conditions.ever:
-            reached[identity.arn] = AccessPath(identity.arn, kinds[identity.arn], action, Via.DIRECT, (), conditions,
-                                               caveats(identity))
-    frontier = [arn for arn, path in reached.items() if by_arn[arn].type is IdentityType.ROLE]
+    frontier = [arn for arn in reached if by_arn[arn].type is IdentityType.ROLE]
     for _ in range(depth):
         next_frontier: list[str] = []
         for role_arn in frontier:
             role, tail = by_arn[role_arn], reached[role_arn]
-            for path in _into(account, evaluator, role, sources[role_arn], kinds, tail):
-                if path.principal in by_arn:
-                    known = reached.get(path.principal)
-                    if known is None:
-                        reached[path.principal] = path
-                        if by_arn[path.principal].type is IdentityType.ROLE:
-                            next_frontier.append(path.principal)
-                    elif path.rank() < known.rank():
-                        reached[path.principal] = path
-                else:
+            best_new = (tail.decision is not AccessDecision.ALLOWED, len(tail.steps) + 1, list(Via).index(Via.ROLE))
+
+            def settled(caller: str) -> bool:  # a path through this role could not rank better than the known one
+                known = reached.get(caller)
+                return known is not None and known.rank() <= best_new
+
+            for path in _into(account, evaluator, role, sources[role_arn], kinds, tail, settled):
+                if path.principal not in by_arn:
                     found.append(path)
+                    continue
+                known = reached.get(path.principal)
+                if known is None:
+                    reached[path.principal] = path
+                    if by_arn[path.principal].type is IdentityType.ROLE:
+                        next_frontier.append(path.principal)
+                elif path.rank() < known.rank():
+                    reached[path.principal] = path
         frontier = next_frontier
-    found.extend(reached.values())
-    found.extend(_escalations(account, evaluator, kinds, action, resource, reached))
-    return found
+    return [*found, *reached.values()]
 
 
 def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tuple[TrustSource, ...],
-          kinds: Mapping[str, IdentityKind], tail: AccessPath) -> Iterable[AccessPath]:
-    """Paths that end by assuming ``role`` and continuing as ``tail``."""
+          kinds: Mapping[str, IdentityKind], tail: AccessPath, settled: Callable[[str], bool]) -> Iterable[AccessPath]:
+    """Paths that end by assuming ``role`` and continuing as ``tail`` (not for callers ``settled`` already)."""
     if role.trust is None:
         return
     chain = {tail.principal, *(step.source for step in tail.steps)}
@@ -249,10 +369,11 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
     account_wide = any(s.kind is SourceKind.ACCOUNT for s in sources)
     named = {s.principal for s in sources if s.kind in (SourceKind.USER, SourceKind.ROLE)}
     for caller in account.identities:
-        if caller.arn in chain or caller.type is IdentityType.ROOT:
-            continue  # no loops; the root user cannot call AssumeRole
+        if caller.arn in chain or caller.type is IdentityType.ROOT or settled(caller.arn):
+            continue  # no loops; the root user cannot call AssumeRole; no worse path than one known
         # Trusting only the account, a caller needs an identity-based Allow: skip those with no statement for it.
-        if not (caller.arn in named or anyone or (account_wide and _mentions(caller.subject, ASSUME_ROLE))):
+        if not (caller.arn in named or anyone or (
+                account_wide and _may_allow(caller.subject, ASSUME_ROLE, role.arn, evaluator.contexts[caller.arn]))):
             continue
         conditions, notes = evaluator.assume(caller, role, role.trust)
         if conditions.ever:
@@ -268,52 +389,62 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
                          tail.conditions, tail.caveats)
 
 
-def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, IdentityKind], action: str,
-                 resource: str, reached: Mapping[str, AccessPath]) -> Iterable[AccessPath]:
-    """Principals that can give themselves the action (see the module docstring)."""
-    grant = _grant(action)
+def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, IdentityKind], actions: Sequence[str],
+                 resource_of: Callable[[str], str], reached: Mapping[str, AccessPath]) -> Iterable[AccessPath]:
+    """Principals that can give themselves one of ``actions`` (see the module docstring)."""
     groups = {g.name: g for g in account.groups}
     targets = [arn for arn, path in reached.items() if path.decision is AccessDecision.ALLOWED]
     for identity in account.identities:
-        if not _changeable(identity):
-            continue
         known = reached.get(identity.arn)
-        if known is not None and known.decision is AccessDecision.ALLOWED:
+        if not _changeable(identity) or (known is not None and known.decision is AccessDecision.ALLOWED):
             continue
         subject = identity.subject
-        granted = replace(subject, identity_policies=(*subject.identity_policies, grant))
-        after = evaluator.conditions(granted, identity.arn, action, resource, (grant,))
-        moves: list[tuple[str, str]] = []  # (IAM action, the ARN it changes)
-        if after.ever:
-            if identity.type is IdentityType.USER:
-                moves += [("iam:PutUserPolicy", identity.arn), ("iam:AttachUserPolicy", identity.arn)]
-                for name in identity.groups:
-                    if name in groups:
-                        moves += [("iam:PutGroupPolicy", groups[name].arn), ("iam:AttachGroupPolicy", groups[name].arn)]
-            else:
-                moves += [("iam:PutRolePolicy", identity.arn), ("iam:AttachRolePolicy", identity.arn)]
-            moves += [("iam:CreatePolicyVersion", arn) for arn in identity.managed_policy_arns
-                      if ":iam::aws:policy/" not in arn]
-        for iam_action, target in moves:
-            if not _mentions(subject, iam_action):
-                continue
-            step_conditions = evaluator.conditions(subject, identity.arn, iam_action, target)
-            if step_conditions.ever:
-                yield AccessPath(identity.arn, kinds[identity.arn], action, Via.ESCALATION,
-                                 (Step(identity.arn, target, iam_action, step_conditions),), after)
+        moves = [(a, t) for a, t in _self_changes(identity, groups) if _mentions(subject, a)]
+        if moves:
+            after = _best_after(evaluator, identity, actions, resource_of, lambda grant: (grant,))
+            for iam_action, target in moves if after is not None else ():
+                step_conditions = evaluator.conditions(subject, identity.arn, iam_action, target)
+                if step_conditions.ever:
+                    yield AccessPath(identity.arn, kinds[identity.arn], after[0], Via.ESCALATION,
+                                     (Step(identity.arn, target, iam_action, step_conditions),), after[1])
         if identity.type is IdentityType.USER and _mentions(subject, "iam:AddUserToGroup"):
             for group in account.groups:
                 if group.name in identity.groups:
                     continue
-                joined = replace(subject, identity_policies=(*subject.identity_policies, *group.policies))
-                with_group = evaluator.conditions(joined, identity.arn, action, resource, group.policies)
                 step_conditions = evaluator.conditions(subject, identity.arn, "iam:AddUserToGroup", group.arn)
-                if with_group.ever and step_conditions.ever:
-                    yield AccessPath(identity.arn, kinds[identity.arn], action, Via.ESCALATION,
-                                     (Step(identity.arn, group.arn, "iam:AddUserToGroup", step_conditions),),
-                                     with_group)
+                joined = (_best_after(evaluator, identity, actions, resource_of, lambda grant: group.policies)
+                          if step_conditions.ever else None)
+                if joined is not None:
+                    yield AccessPath(identity.arn, kinds[identity.arn], joined[0], Via.ESCALATION,
+                                     (Step(identity.arn, group.arn, "iam:AddUserToGroup", step_conditions),), joined[1])
         if _mentions(subject, "iam:UpdateAssumeRolePolicy"):
             yield from _retrust(account, evaluator, kinds, identity, targets, reached)
+
+
+def _self_changes(identity: Identity, groups: Mapping[str, Group]) -> list[tuple[str, str]]:
+    """The (IAM action, ARN it changes) by which ``identity`` could add a policy to itself."""
+    if identity.type is IdentityType.USER:
+        moves = [("iam:PutUserPolicy", identity.arn), ("iam:AttachUserPolicy", identity.arn)]
+        for name in identity.groups:
+            if name in groups:
+                moves += [("iam:PutGroupPolicy", groups[name].arn), ("iam:AttachGroupPolicy", groups[name].arn)]
+    else:
+        moves = [("iam:PutRolePolicy", identity.arn), ("iam:AttachRolePolicy", identity.arn)]
+    # AWS managed policies cannot be versioned by their users.
+    return moves + [("iam:CreatePolicyVersion", arn) for arn in identity.managed_policy_arns
+                    if ":iam::aws:policy/" not in arn]
+
+
+def _best_after(evaluator: _Evaluator, identity: Identity, actions: Sequence[str], resource_of: Callable[[str], str],
+                added: Callable[[NamedPolicy], tuple[NamedPolicy, ...]]) -> tuple[str, Conditions] | None:
+    """The action of ``actions`` the identity could perform with the ``added`` policies, and when."""
+    extras = {action: added(_grant(action)) for action in actions}
+
+    def subject_for(action: str) -> Subject:
+        subject = identity.subject
+        return replace(subject, identity_policies=(*subject.identity_policies, *extras[action]))
+
+    return evaluator.first(subject_for, identity.arn, actions, resource_of, extras)
 
 
 def _retrust(account: Account, evaluator: _Evaluator, kinds: Mapping[str, IdentityKind], identity: Identity,

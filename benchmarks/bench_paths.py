@@ -1,0 +1,121 @@
+"""Time of the who-can paths (trust, role chains, escalation, conditions) beside the matrix time.
+
+Run: python benchmarks/bench_paths.py [--sizes 1000 10000] [--seed 11]
+
+The account is bench_matrix's generated one (0.4 N users, 0.6 N roles, conditions on MFA, source IP and
+tags, boundaries, a 3-level SCP chain), with trust policies made varied: of the roles, 30 % trust the
+account, 10 % a user by ARN, 10 % another role by ARN (chains), 5 % another account with an external id,
+5 % a SAML provider with MFA, 3 % are Identity Center roles, the rest trust services. A fifth of the users
+may assume ``role/app/*``, and 2 % of the users can change their own policies (escalation). The matrix is
+the long-form matrix of every identity and catalog action; the paths are ``who_can`` for one capability.
+Figures are wall-clock seconds of one run each, in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_matrix import ACCOUNT, generate  # noqa: E402
+
+OTHER = "444455556666"
+
+
+def _trust(principal: dict, action: str = "sts:AssumeRole", condition: dict | None = None) -> dict:
+    statement = {"Effect": "Allow", "Principal": principal, "Action": action}
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def vary_trust(details: dict, seed: int) -> dict:
+    """bench_matrix's account with varied trust policies, assume permissions and a few escalations."""
+    rng = random.Random(seed)
+    users, roles = details["UserDetailList"], details["RoleDetailList"]
+    for index, entry in enumerate(roles):
+        if entry["Path"].startswith("/aws-service-role/"):
+            continue
+        pick = rng.random()
+        if pick < 0.30:
+            trust = _trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
+        elif pick < 0.40:
+            trust = _trust({"AWS": rng.choice(users)["Arn"]})
+        elif pick < 0.50 and index:
+            trust = _trust({"AWS": roles[rng.randrange(index)]["Arn"]})
+        elif pick < 0.55:
+            trust = _trust({"AWS": f"arn:aws:iam::{OTHER}:root"}, condition={"StringEquals": {"sts:ExternalId": "x"}})
+        elif pick < 0.60:
+            trust = _trust({"Federated": f"arn:aws:iam::{ACCOUNT}:saml-provider/Okta"}, "sts:AssumeRoleWithSAML",
+                           {"Bool": {"aws:MultiFactorAuthPresent": "true"}})
+        elif pick < 0.63:
+            entry["Path"] = "/aws-reserved/sso.amazonaws.com/"
+            entry["RoleName"] = f"AWSReservedSSO_Set{index}_{index:016x}"
+            entry["Arn"] = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/{entry['RoleName']}"
+            trust = _trust({"Federated": f"arn:aws:iam::{ACCOUNT}:saml-provider/AWSSSO_0a1b_DO_NOT_DELETE"},
+                           "sts:AssumeRoleWithSAML")
+        else:
+            trust = _trust({"Service": rng.choice(["lambda.amazonaws.com", "ec2.amazonaws.com"])})
+        entry["AssumeRolePolicyDocument"] = trust
+    for entry in users:
+        pick = rng.random()
+        if pick < 0.2:
+            entry["UserPolicyList"].append({"PolicyName": "AssumeApp", "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/app/*"}]}})
+        elif pick < 0.22:
+            entry["UserPolicyList"].append({"PolicyName": "SelfService", "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["iam:PutUserPolicy", "iam:AttachUserPolicy"],
+                               "Resource": entry["Arn"]}]}})
+    return details
+
+
+def run(size: int, seed: int, folder: Path) -> None:
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.analysis.paths import resolve_target, who_can_target
+    from supportkit.snapshot import load_account
+    from supportkit.support.catalog import load_catalog
+
+    details, scps = generate(size, seed)
+    snapshot = folder / f"account-{size}"
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (snapshot / "authorization-details.json").write_text(json.dumps(vary_trust(details, seed)))
+    (snapshot / "scps.json").write_text(json.dumps(scps))
+    (snapshot / "account.json").write_text(json.dumps({"account_id": ACCOUNT, "support_plan": "business"}))
+    catalog = load_catalog()
+    start = time.perf_counter()
+    account = load_account(snapshot)
+    loaded = time.perf_counter()
+    matrix = build_matrix(account, catalog)
+    built = time.perf_counter()
+    figures = []
+    for capability in ("RESOLVE", "READ_CASES"):
+        began = time.perf_counter()
+        paths = who_can_target(account, resolve_target(catalog, capability))
+        figures.append((capability, time.perf_counter() - began, paths))
+    print(f"{size:>6} identities: load {loaded - start:6.2f} s   matrix {built - loaded:6.2f} s "
+          f"({len(matrix):,} cells)")
+    for capability, seconds, paths in figures:
+        chained = sum(1 for p in paths if p.steps)
+        print(f"{'':>6}  who-can {capability:<11} {seconds:6.2f} s   {len(paths):,} principals, {chained:,} through a path")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        for size in args.sizes:
+            run(size, args.seed, Path(folder))
+
+
+if __name__ == "__main__":
+    main()
