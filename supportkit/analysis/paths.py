@@ -334,6 +334,7 @@ def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple
     by_arn = {i.arn: i for i in account.identities}
     found: list[AccessPath] = []
     frontier = [arn for arn in reached if by_arn[arn].type is IdentityType.ROLE]
+    assumers = [i for i in account.identities if _mentions(i.subject, ASSUME_ROLE)]
     for _ in range(depth):
         next_frontier: list[str] = []
         for role_arn in frontier:
@@ -344,7 +345,7 @@ def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple
                 known = reached.get(caller)
                 return known is not None and known.rank() <= best_new
 
-            for path in _into(account, evaluator, role, sources[role_arn], kinds, tail, settled):
+            for path in _into(account, evaluator, role, sources[role_arn], kinds, tail, settled, assumers, by_arn):
                 if path.principal not in by_arn:
                     found.append(path)
                     continue
@@ -360,20 +361,27 @@ def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple
 
 
 def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tuple[TrustSource, ...],
-          kinds: Mapping[str, IdentityKind], tail: AccessPath, settled: Callable[[str], bool]) -> Iterable[AccessPath]:
-    """Paths that end by assuming ``role`` and continuing as ``tail`` (not for callers ``settled`` already)."""
+          kinds: Mapping[str, IdentityKind], tail: AccessPath, settled: Callable[[str], bool],
+          assumers: Sequence[Identity], by_arn: Mapping[str, Identity]) -> Iterable[AccessPath]:
+    """Paths that end by assuming ``role`` and continuing as ``tail`` (not for callers ``settled`` already).
+
+    ``assumers``: the identities with some identity-based Allow for ``sts:AssumeRole``, the only ones a trust
+    in the account alone can admit.
+    """
     if role.trust is None:
         return
     chain = {tail.principal, *(step.source for step in tail.steps)}
     anyone = any(s.kind is SourceKind.ANYONE for s in sources)
     account_wide = any(s.kind is SourceKind.ACCOUNT for s in sources)
-    named = {s.principal for s in sources if s.kind in (SourceKind.USER, SourceKind.ROLE)}
-    for caller in account.identities:
+    named = {s.principal: by_arn[s.principal] for s in sources
+             if s.kind in (SourceKind.USER, SourceKind.ROLE) and s.principal in by_arn}
+    callers: Iterable[Identity] = account.identities if anyone else dict.fromkeys(
+        (*named.values(), *(assumers if account_wide else ()))).keys()
+    for caller in callers:
         if caller.arn in chain or caller.type is IdentityType.ROOT or settled(caller.arn):
             continue  # no loops; the root user cannot call AssumeRole; no worse path than one known
-        # Trusting only the account, a caller needs an identity-based Allow: skip those with no statement for it.
-        if not (caller.arn in named or anyone or (
-                account_wide and _may_allow(caller.subject, ASSUME_ROLE, role.arn, evaluator.contexts[caller.arn]))):
+        if not (anyone or caller.arn in named
+                or _may_allow(caller.subject, ASSUME_ROLE, role.arn, evaluator.contexts[caller.arn])):
             continue
         conditions, notes = evaluator.assume(caller, role, role.trust)
         if conditions.ever:
@@ -400,13 +408,18 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
             continue
         subject = identity.subject
         moves = [(a, t) for a, t in _self_changes(identity, groups) if _mentions(subject, a)]
+        done = False  # an unconditional one-step escalation: nothing longer can rank better
         if moves:
             after = _best_after(evaluator, identity, actions, resource_of, lambda grant: (grant,))
             for iam_action, target in moves if after is not None else ():
                 step_conditions = evaluator.conditions(subject, identity.arn, iam_action, target)
                 if step_conditions.ever:
-                    yield AccessPath(identity.arn, kinds[identity.arn], after[0], Via.ESCALATION,
-                                     (Step(identity.arn, target, iam_action, step_conditions),), after[1])
+                    path = AccessPath(identity.arn, kinds[identity.arn], after[0], Via.ESCALATION,
+                                      (Step(identity.arn, target, iam_action, step_conditions),), after[1])
+                    done = done or path.decision is AccessDecision.ALLOWED
+                    yield path
+        if done:
+            continue
         if identity.type is IdentityType.USER and _mentions(subject, "iam:AddUserToGroup"):
             for group in account.groups:
                 if group.name in identity.groups:
@@ -451,9 +464,11 @@ def _retrust(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Identi
              targets: Sequence[str], reached: Mapping[str, AccessPath]) -> Iterable[AccessPath]:
     """``iam:UpdateAssumeRolePolicy`` on a role that has the action, then assuming it as newly trusted."""
     by_arn = {i.arn: i for i in account.identities}
-    for arn in targets:
+    base = evaluator.contexts[identity.arn]
+    for arn in sorted(targets, key=lambda target: reached[target].rank()):  # the best tails first
         role = by_arn[arn]
-        if role.type is not IdentityType.ROLE or not _changeable(role) or arn == identity.arn:
+        if (role.type is not IdentityType.ROLE or not _changeable(role) or arn == identity.arn
+                or not _may_allow(identity.subject, "iam:UpdateAssumeRolePolicy", arn, base)):
             continue
         update = evaluator.conditions(identity.subject, identity.arn, "iam:UpdateAssumeRolePolicy", arn)
         if not update.ever:
@@ -467,8 +482,11 @@ def _retrust(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Identi
             tail = reached[arn]
             steps = (Step(identity.arn, arn, "iam:UpdateAssumeRolePolicy", update),
                      Step(identity.arn, arn, ASSUME_ROLE, assume, notes), *tail.steps)
-            yield AccessPath(identity.arn, kinds[identity.arn], tail.action, Via.ESCALATION, steps, tail.conditions,
-                             tail.caveats)
+            path = AccessPath(identity.arn, kinds[identity.arn], tail.action, Via.ESCALATION, steps, tail.conditions,
+                              tail.caveats)
+            yield path
+            if path.decision is AccessDecision.ALLOWED:
+                return  # targets come best first: no later one gives a better path
 
 
 @dataclass(frozen=True)
