@@ -23,6 +23,7 @@ from supportkit.support.catalog import AccessLevel, Capability, Catalog, load_ca
 from supportkit.support.console import console_requirement
 from supportkit.iam.context import EMPTY_CONTEXT
 from supportkit.iam.evaluate import Decision
+from supportkit.analysis.kinds import IdentityKind, account_kinds
 from supportkit.analysis.matrix import SOME_CHECKS
 from supportkit.iam.policy import Effect
 
@@ -194,7 +195,8 @@ def _console_missing(grid: _Grid, catalog: Catalog) -> tuple[list[str], np.ndarr
     return needed_actions, can_open, can_read, needed & ~grid.select(needed_actions)
 
 
-def console_breakage(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+def console_breakage(matrix: pd.DataFrame, catalog: Catalog,
+                     kinds: Mapping[str, IdentityKind] | None = None) -> pd.DataFrame:
     """Identities that may open, read or answer cases whose Support Center console breaks: a needed action is denied.
 
     Support Center calls eight ``support:`` actions and, since 16 November 2026, the ``support-console:``
@@ -202,10 +204,15 @@ def console_breakage(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     them; someone who can only read cases needs the Read ones, so read-only viewers are not flagged for
     lacking chat, call, rating or draft actions. ``missing_actions`` is what to add; ``requirement`` says
     where AWS requires the ``support-console:`` ones.
+    With ``kinds`` (identity kinds by ARN), only identities people sign in as are listed: a workload or a
+    service-linked role never opens the console.
     """
     grid = _Grid.of(matrix)
     internal, can_open, can_read, missing = _console_missing(grid, catalog)
     rows = missing.any(axis=1)
+    if kinds is not None:
+        people = [kinds[arn].people if arn in kinds else True for arn in grid.identities["identity_arn"]]
+        rows &= np.array(people, dtype=bool)
     requirement = console_requirement()
     console = np.array([name.lower() in {a.lower() for a in requirement.actions} for name in internal])
     needs_console = (missing[rows] & console[None, :]).any(axis=1)
@@ -502,7 +509,7 @@ def all_findings(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> di
         "can_open_cases": can_open_cases(matrix),
         "can_read_all_cases": can_read_all_cases(matrix),
         "can_resolve_cases": can_resolve_cases(matrix),
-        "console_breakage": console_breakage(matrix, catalog),
+        "console_breakage": console_breakage(matrix, catalog, account_kinds(account)),
         "can_permit_support_access": can_permit_support_access(matrix),
         "namespace_mixups": namespace_mixups(matrix, catalog),
         "plan_gaps": plan_gaps(matrix, account, catalog),

@@ -18,7 +18,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Iterable, Mapping
 
-from supportkit.analysis.trust import SourceKind, TrustSource
+from supportkit.analysis.trust import SourceKind, TrustSource, role_sources
 from supportkit.snapshot.model import Account, Identity, IdentityType
 
 
@@ -82,3 +82,8 @@ def identity_kinds(account: Account, sources: Mapping[str, Iterable[TrustSource]
         kinds[role.arn] = (IdentityKind.EXTERNAL if IdentityKind.EXTERNAL in found
                            else IdentityKind.HUMAN if IdentityKind.HUMAN in found else IdentityKind.WORKLOAD)
     return kinds
+
+
+def account_kinds(account: Account) -> dict[str, IdentityKind]:
+    """:func:`identity_kinds` with each role's trust sources read from ``account``."""
+    return identity_kinds(account, role_sources(account))

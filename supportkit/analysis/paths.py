@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from supportkit.analysis.matrix import probe_check_arn
 from supportkit.analysis.conditions import NEVER, UNCONDITIONAL, Conditions, clauses_for, enumerate_conditions
 from supportkit.analysis.kinds import SOURCE_KINDS, IdentityKind, identity_kinds
-from supportkit.analysis.trust import SourceKind, TrustSource, permission_set, trust_sources
+from supportkit.analysis.trust import SourceKind, TrustSource, permission_set, role_sources
 from supportkit.errors import SupportkitError
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import (
@@ -301,8 +301,7 @@ def who_can(
     search); chains and escalations are then followed once, each path keeping the action it ends with.
     """
     evaluator = _Evaluator(account, context)
-    sources = {i.arn: trust_sources(i, account.info.account_id) for i in account.identities
-               if i.type is IdentityType.ROLE}
+    sources = role_sources(account)
     kinds = identity_kinds(account, sources)
     reached = _direct(account, evaluator, kinds, actions, resource_of)
     best: dict[str, AccessPath] = {}

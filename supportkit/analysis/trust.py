@@ -32,7 +32,7 @@ from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import Principal, PrincipalError
 from supportkit.iam.policy import Effect
 from supportkit.iam.trust import ASSUME_ACTIONS, Caller, CallerKind, match_trust, unique_id_principals
-from supportkit.snapshot.model import Identity
+from supportkit.snapshot.model import Account, Identity, IdentityType
 
 IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/"
 _PERMISSION_SET = re.compile(r"^AWSReservedSSO_(?P<name>.+)_[0-9A-Fa-f]+$")
@@ -151,3 +151,9 @@ def _trust_conditions(identity: Identity, caller: Caller, action: str) -> Condit
 
     clauses = [clause for statement in policy.statements_for(action) for clause in statement.conditions]
     return enumerate_conditions(admits, clauses, _base_context(caller))
+
+
+def role_sources(account: Account) -> dict[str, tuple[TrustSource, ...]]:
+    """The trust sources of every role of ``account``, by role ARN."""
+    return {i.arn: trust_sources(i, account.info.account_id) for i in account.identities
+            if i.type is IdentityType.ROLE}

@@ -302,3 +302,19 @@ def test_update_assume_role_policy_on_a_role_with_support_access(tmp_path: Path)
     # A service-linked role's trust policy cannot be changed: no path through it.
     assert all(s.target != arn("role", "AWSServiceRoleForSupport", "/aws-service-role/support.amazonaws.com/")
                for s in line.steps)
+
+
+def test_console_breakage_is_a_finding_for_people_only(tmp_path: Path) -> None:
+    # A workload (a role only a service can assume) never opens Support Center; a user does.
+    from supportkit.analysis import findings
+    from supportkit.analysis.kinds import account_kinds
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.support.catalog import load_catalog
+
+    reader = doc(allow("support:DescribeCases"))
+    loaded = account(tmp_path, users=[user("reader", reader)],
+                     roles=[role("Fn", trusts({"Service": "lambda.amazonaws.com"}), reader)])
+    catalog = load_catalog()
+    matrix = build_matrix(loaded, catalog)
+    assert set(findings.console_breakage(matrix, catalog)["identity_name"]) == {"reader", "Fn"}
+    assert list(findings.console_breakage(matrix, catalog, account_kinds(loaded))["identity_name"]) == ["reader"]
