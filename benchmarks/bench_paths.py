@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_matrix import ACCOUNT, generate  # noqa: E402
+from bench_matrix import ACCOUNT, generate
 
 OTHER = "444455556666"
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from supportkit.iam.conditions import ConditionClause, date_value
 from supportkit.iam.context import ContextValue, RequestContext
@@ -135,7 +136,7 @@ def clauses_for(policies: Iterable[Policy], action: str) -> list[ConditionClause
 
 def _base(operator: str) -> str:
     name = operator.split(":", 1)[1] if ":" in operator else operator
-    return name[: -len("IfExists")] if name.endswith("IfExists") else name
+    return name.removesuffix("IfExists")
 
 
 def _instance(text: str) -> str:
@@ -143,7 +144,7 @@ def _instance(text: str) -> str:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _candidates(key: str, clauses: list[ConditionClause]) -> list[Requirement]:
@@ -154,7 +155,7 @@ def _candidates(key: str, clauses: list[ConditionClause]) -> list[Requirement]:
     for clause in clauses:
         base = _base(clause.operator)
         values = [v for v in clause.values if "${" not in v]
-        if base.startswith("String") or base.startswith("Arn"):
+        if base.startswith(("String", "Arn")):
             like = "Like" in base or base.startswith("Arn")
             for v in values:
                 found.append(Requirement(key, Relation.LIKE if like and ("*" in v or "?" in v) else Relation.EQUALS,

@@ -15,8 +15,8 @@ A role's kind follows from its trust sources; a role assumable by a human role i
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Iterable, Mapping
 
 from supportkit.analysis.trust import SourceKind, TrustSource, role_sources
 from supportkit.snapshot.model import Account, Identity, IdentityType

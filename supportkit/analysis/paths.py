@@ -29,22 +29,48 @@ Center roles are "only modifiable by AWS").
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from enum import Enum
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
 
-from supportkit.analysis.matrix import probe_check_arn
-from supportkit.analysis.conditions import NEVER, UNCONDITIONAL, Conditions, clauses_for, enumerate_conditions
+from supportkit.analysis.conditions import (
+    NEVER,
+    UNCONDITIONAL,
+    Conditions,
+    clauses_for,
+    enumerate_conditions,
+)
 from supportkit.analysis.kinds import SOURCE_KINDS, IdentityKind, identity_kinds
-from supportkit.analysis.trust import SourceKind, TrustSource, permission_set, role_sources
+from supportkit.analysis.matrix import probe_check_arn
+from supportkit.analysis.trust import (
+    SourceKind,
+    TrustSource,
+    permission_set,
+    role_sources,
+)
 from supportkit.errors import SupportkitError
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import (
-    Decision, NamedPolicy, PolicyKind, Result, Subject, applicable_policies, evaluate, is_principal_key,
+    Decision,
+    NamedPolicy,
+    PolicyKind,
+    Result,
+    Subject,
+    applicable_policies,
+    evaluate,
+    is_principal_key,
 )
 from supportkit.iam.policy import Effect, Policy, Statement, parse_policy
-from supportkit.iam.trust import ASSUME_ROLE, Caller, Grant, can_assume, principal_grant, trust_policy
+from supportkit.iam.trust import (
+    ASSUME_ROLE,
+    Caller,
+    Grant,
+    can_assume,
+    principal_grant,
+    trust_policy,
+)
 from supportkit.snapshot.model import Account, Group, Identity, IdentityType
 from supportkit.support.catalog import Action, Capability, Catalog
 
@@ -340,7 +366,8 @@ def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple
             role, tail = by_arn[role_arn], reached[role_arn]
             best_new = (tail.decision is not AccessDecision.ALLOWED, len(tail.steps) + 1, list(Via).index(Via.ROLE))
 
-            def settled(caller: str) -> bool:  # a path through this role could not rank better than the known one
+            def settled(caller: str, best_new: tuple[bool, int, int] = best_new) -> bool:
+                """A path through this role could not rank better than the one known."""
                 known = reached.get(caller)
                 return known is not None and known.rank() <= best_new
 
@@ -408,13 +435,14 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
         subject = identity.subject
         moves = [(a, t) for a, t in _self_changes(identity, groups) if _mentions(subject, a)]
         done = False  # an unconditional one-step escalation: nothing longer can rank better
-        if moves:
-            after = _best_after(evaluator, identity, actions, resource_of, lambda grant: (grant,))
-            for iam_action, target in moves if after is not None else ():
+        after = _best_after(evaluator, identity, actions, resource_of, lambda grant: (grant,)) if moves else None
+        if after is not None:
+            action, final = after
+            for iam_action, target in moves:
                 step_conditions = evaluator.conditions(subject, identity.arn, iam_action, target)
                 if step_conditions.ever:
-                    path = AccessPath(identity.arn, kinds[identity.arn], after[0], Via.ESCALATION,
-                                      (Step(identity.arn, target, iam_action, step_conditions),), after[1])
+                    path = AccessPath(identity.arn, kinds[identity.arn], action, Via.ESCALATION,
+                                      (Step(identity.arn, target, iam_action, step_conditions),), final)
                     done = done or path.decision is AccessDecision.ALLOWED
                     yield path
         if done:
@@ -424,7 +452,7 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
                 if group.name in identity.groups:
                     continue
                 step_conditions = evaluator.conditions(subject, identity.arn, "iam:AddUserToGroup", group.arn)
-                joined = (_best_after(evaluator, identity, actions, resource_of, lambda grant: group.policies)
+                joined = (_best_after(evaluator, identity, actions, resource_of, _constant(group.policies))
                           if step_conditions.ever else None)
                 if joined is not None:
                     yield AccessPath(identity.arn, kinds[identity.arn], joined[0], Via.ESCALATION,
@@ -445,6 +473,11 @@ def _self_changes(identity: Identity, groups: Mapping[str, Group]) -> list[tuple
     # AWS managed policies cannot be versioned by their users.
     return moves + [("iam:CreatePolicyVersion", arn) for arn in identity.managed_policy_arns
                     if ":iam::aws:policy/" not in arn]
+
+
+def _constant(policies: tuple[NamedPolicy, ...]) -> Callable[[NamedPolicy], tuple[NamedPolicy, ...]]:
+    """Added policies that do not depend on the action (a group's), for :func:`_best_after`."""
+    return lambda grant: policies
 
 
 def _best_after(evaluator: _Evaluator, identity: Identity, actions: Sequence[str], resource_of: Callable[[str], str],

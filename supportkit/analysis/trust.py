@@ -31,7 +31,13 @@ from supportkit.analysis.conditions import Conditions, enumerate_conditions
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import Principal, PrincipalError
 from supportkit.iam.policy import Effect
-from supportkit.iam.trust import ASSUME_ACTIONS, Caller, CallerKind, match_trust, unique_id_principals
+from supportkit.iam.trust import (
+    ASSUME_ACTIONS,
+    Caller,
+    CallerKind,
+    match_trust,
+    unique_id_principals,
+)
 from supportkit.snapshot.model import Account, Identity, IdentityType
 
 IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/"

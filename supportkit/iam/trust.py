@@ -34,8 +34,17 @@ from enum import Enum
 
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import (
-    Decision, NamedPolicy, PolicyKind, PolicyMatch, Principal, PrincipalType, Result, Subject, applicable_policies,
-    decide, match_policy,
+    Decision,
+    NamedPolicy,
+    PolicyKind,
+    PolicyMatch,
+    Principal,
+    PrincipalType,
+    Result,
+    Subject,
+    applicable_policies,
+    decide,
+    match_policy,
 )
 from supportkit.iam.policy import Effect, Policy, PrincipalElement, Statement
 
@@ -70,11 +79,11 @@ class Caller:
     principal: Principal | None = None
 
     @classmethod
-    def of(cls, principal: Principal) -> "Caller":
+    def of(cls, principal: Principal) -> Caller:
         return cls(CallerKind.AWS, principal.arn, principal.account, principal)
 
     @classmethod
-    def account_principal(cls, account: str, partition: str = "aws") -> "Caller":
+    def account_principal(cls, account: str, partition: str = "aws") -> Caller:
         """Some IAM principal of ``account``, not known any further (an external account)."""
         return cls(CallerKind.AWS, f"arn:{partition}:iam::{account}:root", account)
 

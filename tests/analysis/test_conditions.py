@@ -17,7 +17,15 @@ import pytest
 
 from supportkit.analysis.conditions import Relation, clauses_for, enumerate_conditions
 from supportkit.iam.context import RequestContext
-from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Principal, Subject, evaluate, is_principal_key
+from supportkit.iam.evaluate import (
+    Decision,
+    NamedPolicy,
+    PolicyKind,
+    Principal,
+    Subject,
+    evaluate,
+    is_principal_key,
+)
 from supportkit.iam.policy import parse_policy
 
 ALICE = Principal.parse("arn:aws:iam::111122223333:user/alice")

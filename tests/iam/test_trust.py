@@ -25,11 +25,24 @@ import pytest
 
 from supportkit.errors import PolicyError
 from supportkit.iam.context import RequestContext
-from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Principal, Subject
+from supportkit.iam.evaluate import (
+    Decision,
+    NamedPolicy,
+    PolicyKind,
+    Principal,
+    Subject,
+)
 from supportkit.iam.policy import parse_policy
 from supportkit.iam.trust import (
-    ASSUME_ROLE, ASSUME_ROLE_WITH_SAML, ASSUME_ROLE_WITH_WEB_IDENTITY, BOUNDARY_CAVEAT, Caller, CallerKind,
-    can_assume, match_trust, trust_policy,
+    ASSUME_ROLE,
+    ASSUME_ROLE_WITH_SAML,
+    ASSUME_ROLE_WITH_WEB_IDENTITY,
+    BOUNDARY_CAVEAT,
+    Caller,
+    CallerKind,
+    can_assume,
+    match_trust,
+    trust_policy,
 )
 
 ACCOUNT = "111122223333"
