@@ -166,6 +166,7 @@ class _Evaluator:
         self.extra = RequestContext.of(context or {})
         self.contexts = {i.arn: self.extra.with_defaults(i.context()) for i in account.identities}
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
+        self._enumerated: dict[tuple, Conditions] = {}
 
     def conditions(self, subject: Subject, arn: str, action: str, resource: str,
                    extra_policies: Iterable[NamedPolicy] = ()) -> Conditions:
@@ -176,10 +177,16 @@ class _Evaluator:
         settled = _settled(layers, [st for layer in layers for st in layer], resource, base)
         if settled is not None:
             return settled
-        result = evaluate(subject, action, resource, base)
-        return self._conditions(result, lambda c: evaluate(subject, action, resource, c), base,
-                                [n.policy for n in (*subject.identity_policies, *extra_policies, *_others(subject))],
-                                action)
+        signature = _signature(layers, action, resource, base)
+        known = self._enumerated.get(signature) if signature is not None else None
+        if known is None:
+            result = evaluate(subject, action, resource, base)
+            known = self._conditions(
+                result, lambda c: evaluate(subject, action, resource, c), base,
+                [n.policy for n in (*subject.identity_policies, *extra_policies, *_others(subject))], action)
+            if signature is not None:
+                self._enumerated[signature] = known
+        return known
 
     def first(self, subject: Subject | Callable[[str], Subject], arn: str, actions: Sequence[str],
               resource_of: Callable[[str], str], extra: Mapping[str, Iterable[NamedPolicy]] | None = None,
@@ -264,6 +271,45 @@ def _settled(allow_layers: Sequence[Sequence[Statement]], statements: Iterable[S
             return NEVER
         fixed_allows = fixed_allows and any(not st.context_dependent for st in allows)
     return UNCONDITIONAL if fixed_allows and not changeable_deny else None
+
+
+def _signature(layers: Sequence[Sequence[Statement]], action: str, resource: str,
+               context: RequestContext) -> tuple | None:
+    """What a decision's dependence on the request comes down to, so that equal signatures enumerate alike.
+
+    Per layer that must allow (and for the denies): whether an unconditional statement matches, and the
+    conditions of the others, with the values of the principal's own keys they read. Statements whose
+    Resource does not match are left out; one with a policy variable in its Resource makes the decision
+    unshareable (None).
+    """
+    def settled_by_facts(st: Statement) -> bool:
+        """Conditions on the principal's own keys only: true or false once for all requests."""
+        return all(is_principal_key(k) for k in st.keys_read)
+
+    def conditional(statements: Iterable[Statement]) -> tuple:
+        found = []
+        for st in statements:
+            if st.resource_variables:
+                raise LookupError
+            if st.conditions and not settled_by_facts(st) and st.matches_resource(resource, context):
+                clauses = tuple((c.operator, c.key.lower(), c.values) for c in st.conditions)
+                facts = tuple((k, context.get(k)) for k in st.keys_read if is_principal_key(k))
+                found.append((clauses, facts))
+        return tuple(sorted(found, key=repr))
+
+    def fixed(statements: Iterable[Statement], effect: Effect) -> bool:
+        return any(st.effect is effect and st.matches_resource(resource, context)
+                   and (not st.conditions or (settled_by_facts(st) and st.conditions_hold(context)))
+                   for st in statements)
+
+    try:
+        every = [st for layer in layers for st in layer]
+        denies = [st for st in every if st.effect is Effect.DENY]
+        return (action.lower(), fixed(denies, Effect.DENY), conditional(denies), tuple(
+            (fixed(layer, Effect.ALLOW), conditional(st for st in layer if st.effect is Effect.ALLOW))
+            for layer in layers))
+    except LookupError:
+        return None
 
 
 def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, context: RequestContext) -> Conditions | None:
