@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
-from supportkit.iam.conditions import ConditionClause, date_value
+from supportkit.iam.conditions import ConditionClause, parse_date
 from supportkit.iam.context import ContextValue, RequestContext
 from supportkit.iam.policy import Policy
 
@@ -171,7 +171,7 @@ def _candidates(key: str, clauses: list[ConditionClause]) -> list[Requirement]:
                           Requirement(key, Relation.GREATER, v, str(number + 1))]
         elif base.startswith("Date"):
             for v in values:
-                epoch = date_value(v)
+                epoch = parse_date(v)
                 if epoch is None:
                     continue
                 found += [Requirement(key, Relation.BEFORE, v, _iso(epoch - 1)),

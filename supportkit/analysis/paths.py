@@ -43,7 +43,7 @@ from supportkit.analysis.conditions import (
     enumerate_conditions,
 )
 from supportkit.analysis.kinds import SOURCE_KINDS, IdentityKind, identity_kinds
-from supportkit.analysis.matrix import probe_check_arn
+from supportkit.analysis.matrix import identity_context, probe_check_arn
 from supportkit.analysis.trust import (
     SourceKind,
     TrustSource,
@@ -73,6 +73,7 @@ from supportkit.iam.trust import (
 )
 from supportkit.snapshot.model import Account, Group, Identity, IdentityType
 from supportkit.support.catalog import Action, Capability, Catalog
+from supportkit.support.request_context import assumed_context
 
 MAX_DEPTH = 3
 """Role assumptions followed at most (a user, then up to three roles)."""
@@ -163,8 +164,11 @@ class _Evaluator:
 
     def __init__(self, account: Account, context: Mapping[str, Any] | None) -> None:
         self.account = account
-        self.extra = RequestContext.of(context or {})
-        self.contexts = {i.arn: self.extra.with_defaults(i.context()) for i in account.identities}
+        # The keys every request carries, as the matrix assumes them, except the time: date conditions are
+        # part of the answer ("allowed before 2027-01-01"), so the time is enumerated, not fixed.
+        assumed = {k: v for k, v in assumed_context(account.partition).items()
+                   if k.lower() not in ("aws:currenttime", "aws:epochtime")}
+        self.contexts = {i.arn: identity_context(i, context, assumed) for i in account.identities}
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._enumerated: dict[tuple, Conditions] = {}
 
@@ -174,10 +178,11 @@ class _Evaluator:
         base = self.contexts[arn]
         layers = [[st for named in layer.policies for st in named.policy.statements_for(action)]
                   for layer in subject.layers]
-        settled = _settled(layers, [st for layer in layers for st in layer], resource, base)
+        rcp = [st for named in subject.rcps if subject.rcps_apply_to(action) for st in named.policy.statements_for(action)]
+        settled = _settled(layers, [*rcp, *(st for layer in layers for st in layer)], resource, base)
         if settled is not None:
             return settled
-        signature = _signature(layers, action, resource, base)
+        signature = _signature(layers, action, resource, base) if not rcp else None  # RCP denies: not shared
         known = self._enumerated.get(signature) if signature is not None else None
         if known is None:
             result = evaluate(subject, action, resource, base)
@@ -214,7 +219,7 @@ class _Evaluator:
         """When ``caller`` can assume ``role``; shared by roles with the same trust policy (one parsed object
         for equal documents) that the caller's statements match alike."""
         base = self.contexts[caller.arn]
-        statements = [st for named in applicable_policies(caller.subject)
+        statements = [st for named in applicable_policies(caller.subject, ASSUME_ROLE)
                       for st in named.policy.statements_for(ASSUME_ROLE)]
         key = (caller.arn, id(trust.policy), role.arn.split(":")[4],
                tuple(st.matches_resource(role.arn, base) for st in statements))
@@ -330,7 +335,7 @@ def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, contex
                 continue  # named directly, unconditionally: no identity-based Allow needed
             found = [*found, *(st for st, grant in admitting.items() if grant is Grant.DIRECT)]
         layers.append(found)
-    statements = [*(st for layer in caller.subject.layers for named in layer.policies
+    statements = [*(st for named in applicable_policies(caller.subject, ASSUME_ROLE)
                     for st in named.policy.statements_for(ASSUME_ROLE)), *admitting]
     if principal.is_root:
         return NEVER
@@ -338,7 +343,8 @@ def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, contex
 
 
 def _others(subject: Subject) -> Iterable[NamedPolicy]:
-    """The boundary, session policy and SCPs of a subject: their conditions matter too."""
+    """The boundary, session policy, SCPs and RCPs of a subject: their conditions matter too."""
+    yield from subject.rcps
     if subject.permissions_boundary is not None:
         yield subject.permissions_boundary
     if subject.session_policy is not None:

@@ -65,11 +65,13 @@ def _who_can(args: argparse.Namespace) -> int:
     from supportkit.snapshot import load_account
     from supportkit.support.catalog import load_catalog
 
+    context = _analysis_context(args.context)
     target = resolve_target(load_catalog(), args.target)
-    account = load_account(args.snapshot, scps=args.scps, management_account=args.management_account or None)
+    account = load_account(args.snapshot, scps=args.scps, rcps=args.rcps,
+                           management_account=args.management_account or None)
     for warning in account.warnings:
         print(f"supportkit who-can: warning: {warning}", file=sys.stderr)
-    paths = who_can_target(account, target, context=context_from_arguments(args.context), depth=args.depth)
+    paths = who_can_target(account, target, context=context, depth=args.depth)
     out = sys.stdout
     for path in paths:
         if args.format == "json":
@@ -170,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "capability, by name (RESOLVE) or label ('Resolve support cases')")
     who_can.add_argument("snapshot", help="account snapshot folder, or an authorization-details JSON file (.gz too)")
     who_can.add_argument("--scps", help="SCPs in force, from the organization root to the account (scps.json shape)")
+    who_can.add_argument("--rcps", help="RCPs in force, from the organization root to the account (same shape; "
+                         "RCPFullAWSAccess need not be listed)")
     who_can.add_argument("--management-account", action="store_true",
                          help="the account is the organization's management account: SCPs do not apply")
     who_can.add_argument("--context", action="append", default=[], metavar="KEY=VALUE", help=CONTEXT_HELP)

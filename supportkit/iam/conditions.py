@@ -107,11 +107,6 @@ def parse_date(text: str) -> float | None:
     return moment.timestamp()
 
 
-def date_value(text: str) -> float | None:
-    """Epoch seconds of a Date operator's value, read as the operators read it (None: not a date)."""
-    return _parse_date(text)
-
-
 def _parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """A CIDR range or a single address (IAM uses /32, or /128 for IPv6, when the prefix is missing)."""
     if not _CIDR.fullmatch(text):
