@@ -141,6 +141,10 @@ class _Engine:
         distinct, inverse = np.unique(np.array(resources, dtype=object).astype(str), return_inverse=True)
         self.resources = [str(r) for r in distinct]
         self.resource_of = inverse.reshape(-1)
+        self._by_tail: dict[str, list[int]] = {}  # resource part (after the fifth colon) -> distinct resources
+        for index, resource in enumerate(self.resources):
+            if resource.count(":") >= 5:
+                self._by_tail.setdefault(resource.split(":", 5)[5], []).append(index)
         self.statement_sets: list[tuple[Statement, ...]] = [()]
         self._set_ids: dict[tuple[int, tuple[int, ...]], int] = {}
         self.key_sets: list[frozenset[str]] = [frozenset()]
@@ -184,8 +188,15 @@ class _Engine:
     def resource_mask(self, statement: Statement, context: RequestContext) -> np.ndarray:
         if not statement.not_resource and any(p.matches_everything for p in statement.resources):
             return np.ones(self.width, dtype=bool)
-        distinct = np.fromiter((statement.matches_resource(r, context) for r in self.resources), dtype=bool,
-                               count=len(self.resources))
+        tails = statement.resource_tails
+        if tails is None:
+            distinct = np.fromiter((statement.matches_resource(r, context) for r in self.resources), dtype=bool,
+                                   count=len(self.resources))
+        else:  # only resources with one of its literal resource parts can match: thousands of named ARNs stay linear
+            distinct = np.zeros(len(self.resources), dtype=bool)
+            for tail in tails:
+                for index in self._by_tail.get(tail, ()):
+                    distinct[index] = statement.matches_resource(self.resources[index], context)
         return distinct[self.resource_of]
 
     def holds(self, statement: Statement, context: RequestContext) -> bool:
