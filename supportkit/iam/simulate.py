@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from supportkit.iam.context import ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
-from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate
+from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate, not_restricted_by_scps
 from supportkit.iam.jsonobject import has_repeated_keys, json_object
 from supportkit.iam.policy import Policy, json_limit, parse_policy
 
@@ -57,10 +57,14 @@ class Simulator:
 
     ``rcp_services``: the lower-cased service prefixes RCPs apply to (AWS's list, which the caller passes as
     data, e.g. :func:`supportkit.support.rcps.rcp_services`); None applies a request's RCPs to every action.
+    ``scp_exempt``: lower-cased actions SCPs cannot restrict for the root user, with the reason (see
+    :func:`~supportkit.iam.evaluate.not_restricted_by_scps`); a result they deny through SCPs only gets it in
+    ``not_restricted_by_scps``.
     """
 
-    def __init__(self, rcp_services: frozenset[str] | None = None) -> None:
+    def __init__(self, rcp_services: frozenset[str] | None = None, scp_exempt: Mapping[str, str] | None = None) -> None:
         self.rcp_services = rcp_services
+        self.scp_exempt = scp_exempt or {}
         self._parsed: dict[str, Policy] = {}
         self._named: dict[tuple[str, str], NamedPolicy] = {}
         self._principals: dict[str, Principal] = {}
@@ -153,6 +157,9 @@ class Simulator:
             return {"id": None, "error": "the request is nested too deeply to read"}
         result = evaluate(request.subject, request.action, request.resource, request.context)
         response = {"id": request_id, **result.to_json()}
+        exemption = not_restricted_by_scps(request.subject, request.action, result, self.scp_exempt)
+        if exemption is not None:
+            response["not_restricted_by_scps"] = exemption
         warnings = request.warnings
         if warnings:
             response["warnings"] = list(warnings)

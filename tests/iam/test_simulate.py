@@ -271,3 +271,25 @@ def test_a_deeply_nested_document_in_a_request_is_an_error_line_not_a_recursion_
         deep = {"a": [deep]}
     (result,) = simulate([request(identity_policies=[deep])])
     assert result == {"id": None, "error": "the request is nested too deeply to read"}
+
+
+def test_the_root_users_plan_change_under_an_scp_is_not_a_firm_deny(capsys, monkeypatch):
+    """Organizations, "Service control policies (SCPs)", "Tasks and entities not restricted by SCPs"
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html#not-restricted-by-scp):
+    "Register for the Enterprise support plan as the root user"."""
+    root = "arn:aws:iam::111122223333:root"
+    deny_plans = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "supportplans:StartSupportPlanUpdate", "Resource": "*"}]}
+    lines = [
+        request(id="root", principal=root, action="supportplans:StartSupportPlanUpdate", scps=[[deny_plans]]),
+        request(id="alice", action="supportplans:StartSupportPlanUpdate", identity_policies=[ALLOW_ALL],
+                scps=[[deny_plans]]),
+        request(id="read", principal=root, action="supportplans:GetSupportPlan", scps=[[{
+            "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}]]),
+    ]
+    status, results = run_cli(capsys, monkeypatch, "\n".join(json.dumps(x) for x in lines))
+    assert [r["decision"] for r in results] == ["explicitDeny", "explicitDeny", "explicitDeny"]
+    assert "Register for the Enterprise support plan as the root user" in results[0]["not_restricted_by_scps"]
+    assert "not_restricted_by_scps" not in results[1]  # a user, not the root user
+    assert "not_restricted_by_scps" not in results[2]  # reading the plan is not the exempt task
