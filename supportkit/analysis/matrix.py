@@ -455,7 +455,7 @@ def build_matrix(
     return frame
 
 
-def _caveats(explainer: "_Explainer", names: list[str]) -> pd.Categorical:
+def _caveats(explainer: _Explainer, names: list[str]) -> pd.Categorical:
     """Per cell, why its denial is not firm (the root user's plan change under an SCP), else ""."""
     n = len(names)
     codes = np.zeros(len(explainer.subjects) * n, dtype=np.int32)

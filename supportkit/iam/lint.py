@@ -12,7 +12,7 @@ Support catalog. Everything here is pure.
 from __future__ import annotations
 
 import difflib
-from typing import Mapping
+from collections.abc import Mapping
 
 from supportkit.iam.keys import is_global_key, suggest_global_key
 from supportkit.iam.policy import ActionSet, Policy
