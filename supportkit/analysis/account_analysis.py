@@ -176,7 +176,7 @@ def analyse(
     if context is not None and not isinstance(context, Mapping):
         raise SupportkitError(f"context must be an object of condition keys, not {json_type(context)}")
     catalog = catalog or load_catalog()
-    matrix = build_matrix(account, catalog, context=context)
+    matrix = build_matrix(account, catalog, context=context, at=analysed_at)  # aws:CurrentTime: the analysis time
     findings = all_findings(matrix, account, catalog)
     from supportkit import __version__
 

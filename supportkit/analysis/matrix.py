@@ -27,13 +27,14 @@ import pyarrow.parquet as pq
 
 from supportkit.snapshot import Account, Identity
 from supportkit.support.catalog import Catalog, check_arn, load_catalog
+from supportkit.support.plans import ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS
 from supportkit.support.request_context import assumed_context
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.files import open_atomically
 from supportkit.iam.evaluate import (
     Decision, NamedPolicy, PolicyKind, Result, StatementRef, Subject, applicable_policies, decide, explain,
-    match_policy, refs,
+    match_policy, not_restricted_by_scps, refs,
 )
 from supportkit.iam.keys import check_analyst_context
 from supportkit.iam.patterns import Pattern
@@ -45,6 +46,7 @@ SOME_CHECKS = "some checks"
 LONG_COLUMNS = [
     "identity_arn", "identity_type", "identity_name", "action", "prefix", "capability", "access_level", "decision",
     "explanation", "deciding_statements", "blocked_by", "conditional", "context_keys", "check_scope", "incomplete",
+    "caveat",
 ]
 DECISIONS = [d.value for d in Decision]
 _ALLOWED, _EXPLICIT, _IMPLICIT = (DECISIONS.index(d.value) for d in Decision)
@@ -457,9 +459,30 @@ def build_matrix(
     contexts = [identity_context(identity, context, assumed) for identity in identities]
     rows = _rows(engine, subjects, contexts)
     cells = _decide_all(engine, rows, len(actions))
-    frame = _frame(account, catalog, _Explainer(engine, rows, subjects, contexts, cells), cells)
+    explainer = _Explainer(engine, rows, subjects, contexts, cells)
+    frame = _frame(account, catalog, explainer, cells)
+    frame["caveat"] = _caveats(explainer, names)
     frame.attrs["request_context"] = {**assumed, **dict(context or {})}
     return frame
+
+
+def _caveats(explainer: _Explainer, names: list[str]) -> pd.Categorical:
+    """Per cell, why its denial is not firm (the root user's plan change under an SCP), else ""."""
+    n = len(names)
+    codes = np.zeros(len(explainer.subjects) * n, dtype=np.int32)
+    reasons = [""]
+    exempt = [a for a, name in enumerate(names) if name.lower() in ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS]
+    for i, subject in enumerate(explainer.subjects):
+        if not subject.principal.is_root:
+            continue
+        for a in exempt:
+            reason = not_restricted_by_scps(subject, names[a], explainer.result(i, a),
+                                            ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS)
+            if reason is not None:
+                if reason not in reasons:
+                    reasons.append(reason)
+                codes[i * n + a] = reasons.index(reason)
+    return pd.Categorical.from_codes(codes, categories=reasons)
 
 
 class _Explainer:

@@ -34,6 +34,7 @@ import pandas as pd
 from supportkit.analysis.account_analysis import analyse
 from supportkit.analysis.findings import TITLES, Persona
 from supportkit.analysis.matrix import identity_context
+from supportkit.support.rcps import rcp_services
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Subject, evaluate
@@ -363,21 +364,21 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
 
 
 def _rcp_levels(path: Path) -> tuple[tuple[NamedPolicy, ...], ...]:
-    return read_scps(path, PolicyParser()).levels
+    return read_scps(path, PolicyParser(), PolicyKind.RCP).levels
 
 
 def _rcp_denies(levels: tuple[tuple[NamedPolicy, ...], ...] | None, subject: Subject, role_arn: str,
                 context: RequestContext) -> bool:
-    """Whether the RCPs of the role's account refuse the call: evaluated with the engine's level rules.
+    """Whether the RCPs of the role's account refuse the call, with the engine's RCP layer.
 
-    RCPs, like SCPs, need an Allow at every level (RCPFullAWSAccess is attached everywhere) and any
-    Deny wins; service-linked roles are exempt from both ("Resource control policies", AWS
-    Organizations User Guide, https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html).
+    RCPs decide by Deny only (RCPFullAWSAccess, attached everywhere, allows), on the services AWS lists (sts
+    is one), and service-linked roles are exempt ("Resource control policies", AWS Organizations User Guide,
+    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html).
     """
     if not levels:
         return False
     allow_all = NamedPolicy("allow", PolicyKind.IDENTITY, _ALLOW_ALL)
-    gate = Subject(subject.principal, (allow_all,), scp_levels=levels)
+    gate = Subject(subject.principal, (allow_all,), rcp_levels=levels, rcp_services=rcp_services())
     return evaluate(gate, ASSUME_ROLE, role_arn, context).decision is not Decision.ALLOWED
 
 

@@ -15,6 +15,8 @@ from supportkit.errors import SupportkitError
 
 def _simulate(args: argparse.Namespace) -> int:
     from supportkit.iam.simulate import Simulator, decode_requests, read_requests, simulate
+    from supportkit.support.catalog import load_catalog
+    from supportkit.support.plans import ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS
     from supportkit.support.rcps import rcp_services
 
     if args.file in (None, "-"):
@@ -24,7 +26,9 @@ def _simulate(args: argparse.Namespace) -> int:
         data = _read_bytes(Path(args.file))
     failed = False
     out = sys.stdout
-    for result in simulate(read_requests(decode_requests(data)), Simulator(rcp_services=rcp_services())):
+    simulator = Simulator(rcp_services=rcp_services(), scp_exempt=ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS,
+                          known_actions=load_catalog().known_actions)
+    for result in simulate(read_requests(decode_requests(data)), simulator):
         failed = failed or "error" in result
         out.write(json.dumps(result, separators=(",", ":")) + "\n")
     return 1 if failed else 0

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from enum import Enum
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
@@ -423,6 +423,24 @@ def decide(
             return explain(Decision.IMPLICIT_DENY, [], layer.name, keys)
         allows.extend(layer_allows)
     return explain(Decision.ALLOWED, allows, None, keys)
+
+
+def not_restricted_by_scps(subject: Subject, action: str, result: Result, exempt: Mapping[str, str]) -> str | None:
+    """Why ``result``'s denial is not firm, when only SCPs deny a task AWS says SCPs cannot restrict; else None.
+
+    Organizations, "Service control policies (SCPs)", "Tasks and entities not restricted by SCPs"
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html#not-restricted-by-scp),
+    lists tasks of the root user, such as "Register for the Enterprise support plan as the root user". Which
+    actions those tasks are is Support knowledge, passed in as ``exempt``: lower-cased action -> the reason.
+    """
+    reason = exempt.get(action.lower())
+    if reason is None or not subject.principal.is_root or not subject.scps_apply:
+        return None
+    if result.decision is Decision.EXPLICIT_DENY and all(ref.kind is PolicyKind.SCP for ref in result.deciding):
+        return reason
+    if result.decision is Decision.IMPLICIT_DENY and (result.blocked_by or "").startswith("SCP level"):
+        return reason
+    return None
 
 
 def applicable_policies(subject: Subject, action: str | None = None) -> tuple[NamedPolicy, ...]:

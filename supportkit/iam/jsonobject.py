@@ -27,7 +27,12 @@ def json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         return value
     repeated = RepeatedKeys(value)
     seen: set[str] = set()
-    repeated.repeated = tuple(dict.fromkeys(key for key, _ in pairs if key in seen or seen.add(key)))
+    again: dict[str, None] = {}
+    for key, _ in pairs:
+        if key in seen:
+            again[key] = None
+        seen.add(key)
+    repeated.repeated = tuple(again)
     return repeated
 
 

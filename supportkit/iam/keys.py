@@ -27,7 +27,7 @@ class KeyType(str, Enum):
 
 
 _S, _A, _B, _D, _N, _IP = KeyType.STRING, KeyType.ARN, KeyType.BOOL, KeyType.DATE, KeyType.NUMERIC, KeyType.IP
-GLOBAL_KEYS: Mapping[str, KeyType] = {key.lower(): kind for key, kind in {
+_SPELLED: Mapping[str, KeyType] = {
     # Properties of the principal
     "aws:PrincipalArn": _A, "aws:PrincipalAccount": _S, "aws:PrincipalOrgPaths": _S, "aws:PrincipalOrgID": _S,
     "aws:PrincipalIsAWSService": _B, "aws:PrincipalServiceName": _S, "aws:PrincipalServiceNamesList": _S,
@@ -47,7 +47,8 @@ GLOBAL_KEYS: Mapping[str, KeyType] = {key.lower(): kind for key, kind in {
     "aws:referer": _S, "aws:RequestedRegion": _S, "aws:TagKeys": _S, "aws:SecureTransport": _B,
     "aws:SourceAccount": _S, "aws:SourceArn": _A, "aws:SourceOrgID": _S, "aws:SourceOrgPaths": _S,
     "aws:UserAgent": _S, "aws:IsMcpServiceAction": _B,
-}.items()}
+}
+GLOBAL_KEYS: Mapping[str, KeyType] = {key.lower(): kind for key, kind in _SPELLED.items()}
 """Every global key of the page's summary table, with its data type (aws:EpochTime is Date or Numeric)."""
 
 GLOBAL_KEY_PREFIXES = ("aws:principaltag/", "aws:requesttag/", "aws:resourcetag/")
@@ -67,10 +68,13 @@ def is_global_key(key: str) -> bool:
                                       and lowered.split("/", 1)[1] != "")
 
 
+_SPELLINGS = {key.lower(): key for key in _SPELLED}
+
+
 def suggest_global_key(key: str) -> str | None:
-    """The global key ``key`` most likely misspells (aws:usrname -> aws:username), or None."""
+    """The global key ``key`` most likely misspells (aws:usrname -> aws:username), as AWS spells it, or None."""
     close = difflib.get_close_matches(key.lower(), list(GLOBAL_KEYS), n=1, cutoff=0.8)
-    return close[0] if close else None
+    return _SPELLINGS[close[0]] if close else None
 
 
 def derived_from_principal(key: str) -> bool:

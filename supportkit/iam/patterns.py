@@ -176,7 +176,8 @@ class Pattern:
         if self.matches_everything:
             return True
         resolved = self.resolve(context) if self.variables else self.parts
-        if resolved is None or value.count(":") < 5 or sum(part.text.count(":") for part in resolved) < 5:
+        text = "".join(part.text for part in resolved or () if isinstance(part, Literal))
+        if resolved is None or value.count(":") < 5 or text.count(":") < 5:
             return False
         return _arn_regexes(resolved, self.ignore_case)[1].fullmatch(value) is not None
 

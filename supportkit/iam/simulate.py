@@ -13,8 +13,9 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from supportkit.iam.context import ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
-from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate
+from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate, not_restricted_by_scps
 from supportkit.iam.jsonobject import has_repeated_keys, json_object
+from supportkit.iam.lint import Known, lint_policy
 from supportkit.iam.policy import Policy, json_limit, parse_policy
 
 _REQUEST_FIELDS = frozenset(
@@ -41,15 +42,25 @@ class Request:
     context: RequestContext
 
     @property
+    def policies(self) -> tuple[NamedPolicy, ...]:
+        """Every policy of the request, in request order."""
+        subject = self.subject
+        return (*subject.identity_policies, *(p for p in (subject.permissions_boundary, subject.session_policy) if p),
+                *(p for level in subject.scp_levels for p in level), *subject.rcps)
+
+    @property
     def warnings(self) -> tuple[str, ...]:
         """The warnings of the request's policies, each prefixed with where the policy sits in the request."""
         subject = self.subject
-        policies = (*subject.identity_policies, *(p for p in (subject.permissions_boundary, subject.session_policy) if p),
-                    *(p for level in subject.scp_levels for p in level), *subject.rcps)
-        warnings = [f"{named.name}: {warning}" for named in policies for warning in named.policy.warnings]
+        warnings = [f"{named.name}: {warning}" for named in self.policies for warning in named.policy.warnings]
         if subject.session_policy is not None and subject.session_policy_in_force is None:
             warnings.append("session_policy: only a role session has a session policy; ignored for this principal")
         return tuple(warnings)
+
+
+    def lint(self, known: Known) -> tuple[str, ...]:
+        """Lint warnings of the request's policies (unknown actions, prefixes, global keys), located alike."""
+        return tuple(f"{named.name}: {warning}" for named in self.policies for warning in lint_policy(named.policy, known))
 
 
 class Simulator:
@@ -57,10 +68,16 @@ class Simulator:
 
     ``rcp_services``: the lower-cased service prefixes RCPs apply to (AWS's list, which the caller passes as
     data, e.g. :func:`supportkit.support.rcps.rcp_services`); None applies a request's RCPs to every action.
+    ``scp_exempt``: lower-cased actions SCPs cannot restrict for the root user, with the reason (see
+    :func:`~supportkit.iam.evaluate.not_restricted_by_scps`); a result they deny through SCPs only gets it in
+    ``not_restricted_by_scps``.
     """
 
-    def __init__(self, rcp_services: frozenset[str] | None = None) -> None:
+    def __init__(self, rcp_services: frozenset[str] | None = None, scp_exempt: Mapping[str, str] | None = None,
+                 known_actions: Known | None = None) -> None:
         self.rcp_services = rcp_services
+        self.scp_exempt = scp_exempt or {}
+        self.known_actions = known_actions  # for the lint warnings (see supportkit.iam.lint); None: no lint
         self._parsed: dict[str, Policy] = {}
         self._named: dict[tuple[str, str], NamedPolicy] = {}
         self._principals: dict[str, Principal] = {}
@@ -153,7 +170,12 @@ class Simulator:
             return {"id": None, "error": "the request is nested too deeply to read"}
         result = evaluate(request.subject, request.action, request.resource, request.context)
         response = {"id": request_id, **result.to_json()}
+        exemption = not_restricted_by_scps(request.subject, request.action, result, self.scp_exempt)
+        if exemption is not None:
+            response["not_restricted_by_scps"] = exemption
         warnings = request.warnings
+        if self.known_actions is not None:
+            warnings = (*warnings, *request.lint(self.known_actions))
         if warnings:
             response["warnings"] = list(warnings)
         return response

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from supportkit.iam.jsonobject import has_repeated_keys
+from supportkit.iam.lint import lint_policy
 from supportkit.iam.policy import Policy, decode_document, policy_from_value
 
 
@@ -28,5 +29,9 @@ class PolicyParser:
 
 
 def policy_warnings(where: str, policy: Policy) -> list[str]:
-    return [f"{where}: {warning}" for warning in policy.warnings]
+    """The policy's own warnings and its lint against the Support catalog, each prefixed with ``where``."""
+    from supportkit.support.catalog import load_catalog
+
+    lint = lint_policy(policy, load_catalog().known_actions)
+    return [f"{where}: {warning}" for warning in (*policy.warnings, *lint)]
 

