@@ -18,6 +18,9 @@ _EXPORTS = {
     "all_findings": "supportkit.analysis.findings",
     "analyse": "supportkit.analysis.account_analysis",
     "AccountAnalysis": "supportkit.analysis.account_analysis",
+    "Finding": "supportkit.analysis.finding",
+    "Severity": "supportkit.analysis.finding",
+    "produce_findings": "supportkit.analysis.finding",
     "simulate": "supportkit.iam.simulate",
     "run_reports": "supportkit.report.pipeline",
     "load_catalog": "supportkit.support.catalog",
@@ -27,6 +30,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from supportkit.analysis.account_analysis import AccountAnalysis, analyse
+    from supportkit.analysis.finding import Finding, Severity, produce_findings
     from supportkit.analysis.findings import all_findings
     from supportkit.analysis.matrix import build_matrix
     from supportkit.iam.simulate import simulate
