@@ -195,18 +195,30 @@ class FindingSources:
 
 FindingProducer = Callable[[FindingSources], Iterable[Finding]]
 _PRODUCERS: dict[str, FindingProducer] = {}
+_CLEAR: dict[str, str] = {}
 
 
-def finding_producer(kind: str) -> Callable[[FindingProducer], FindingProducer]:
-    """Register ``function`` as the producer of findings of ``kind`` (a second producer of a kind is an error)."""
+def finding_producer(kind: str, *, clear: str) -> Callable[[FindingProducer], FindingProducer]:
+    """Register ``function`` as the producer of findings of ``kind`` (a second producer of a kind is an error).
+
+    ``clear`` is what the report says when the producer finds nothing: what was checked, e.g. "No identity
+    other than root can change the support plan."
+    """
 
     def register(function: FindingProducer) -> FindingProducer:
         if kind in _PRODUCERS and _PRODUCERS[kind] is not function:
             raise ValueError(f"a producer of {kind!r} findings is already registered")
         _PRODUCERS[kind] = function
+        _CLEAR[kind] = clear
         return function
 
     return register
+
+
+def clear_sentences() -> Mapping[str, str]:
+    """Per kind, what the report says when its producer found nothing."""
+    producers()
+    return dict(_CLEAR)
 
 
 def producers() -> Mapping[str, FindingProducer]:

@@ -56,14 +56,16 @@ def _who_can(sources: FindingSources, table: str, action: str, kind: str, title:
     )
 
 
-@finding_producer("read-all-cases")
+@finding_producer(
+    "read-all-cases", clear="No identity other than root can read the account's support cases.")
 def read_all_cases(sources: FindingSources) -> Iterator[Finding]:
     """Who reads every case: there is no per-case access, and cases carry logs, keys and customer data."""
     yield from _who_can(sources, "can_read_all_cases", DESCRIBE_CASES, "read-all-cases",
                         "{count} identit{s} other than root can read every support case of the account")
 
 
-@finding_producer("change-plan")
+@finding_producer(
+    "change-plan", clear="No identity other than root can change the support plan.")
 def change_plan(sources: FindingSources) -> Iterator[Finding]:
     """Who can change the support plan: a paid commitment (Enterprise starts at thousands of dollars a month)."""
     matrix = sources.matrix
@@ -80,7 +82,8 @@ def change_plan(sources: FindingSources) -> Iterator[Finding]:
     )
 
 
-@finding_producer("console-breakage")
+@finding_producer(
+    "console-breakage", clear="Every identity allowed to open or read cases has the actions Support Center uses internally.")
 def console_breakage(sources: FindingSources) -> Iterator[Finding]:
     """Per identity: the Support Center actions it lacks, once, and the statement or policy that would fix it."""
     for row in sources.tables["console_breakage"].itertuples(index=False):
@@ -111,7 +114,8 @@ def _case_grant(sources: FindingSources, arn: str) -> str:
     return ""
 
 
-@finding_producer("root-only")
+@finding_producer(
+    "root-only", clear="Users or roles can use AWS Support: nobody needs the root user for it.")
 def root_only(sources: FindingSources) -> Iterator[Finding]:
     """Only root can use support: every case then means signing in with the root credentials."""
     for row in sources.tables["root_only_access"].itertuples(index=False):
@@ -125,7 +129,8 @@ def root_only(sources: FindingSources) -> Iterator[Finding]:
         )
 
 
-@finding_producer("plan-gap")
+@finding_producer(
+    "plan-gap", clear="The support plan serves every API permission identities hold (or the plan is unknown).")
 def plan_gap(sources: FindingSources) -> Iterator[Finding]:
     """One line per plan: the API actions the plan does not serve, and how many identities hold them."""
     frame = sources.tables["plan_gaps"]
@@ -140,7 +145,8 @@ def plan_gap(sources: FindingSources) -> Iterator[Finding]:
         )
 
 
-@finding_producer("dead-statement")
+@finding_producer(
+    "dead-statement", clear="No statement names support actions with a Resource other than \"*\".")
 def dead_statement(sources: FindingSources) -> Iterator[Finding]:
     """Statements scoped to resources support actions never use: a Deny that protects nothing is high."""
     for row in sources.tables["resource_scoped_support_statements"].itertuples(index=False):
@@ -154,7 +160,8 @@ def dead_statement(sources: FindingSources) -> Iterator[Finding]:
         )
 
 
-@finding_producer("namespace-mixup")
+@finding_producer(
+    "namespace-mixup", clear="Nobody has Trusted Advisor in one IAM namespace only (support: vs trustedadvisor:).")
 def namespace_mixup(sources: FindingSources) -> Iterator[Finding]:
     """Trusted Advisor granted in one IAM namespace only: the other surface (console or API) stays closed."""
     for row in sources.tables["namespace_mixups"].itertuples(index=False):
@@ -169,7 +176,8 @@ def namespace_mixup(sources: FindingSources) -> Iterator[Finding]:
         )
 
 
-@finding_producer("incomplete")
+@finding_producer(
+    "incomplete", clear="Every policy governing an identity was read.")
 def incomplete(sources: FindingSources) -> Iterator[Finding]:
     """Identities with a policy that could not be read: their decisions may be wrong."""
     frame = sources.tables["incomplete_identities"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -12,9 +13,7 @@ from supportkit.snapshot.jsonfile import read_json
 from supportkit.support.plans import SupportPlan
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")  # ASCII only, nothing after (\d and $ accept more)
-_ACCOUNT_KEYS = ("account_id", "name", "management_account", "support_plan", "notes")
-_RECORDED_KEYS = ("snapshot_time",)
-"""Written by ``fetch --organization`` for the record; the loader has no use for it."""
+_ACCOUNT_KEYS = ("account_id", "name", "management_account", "support_plan", "snapshot_time", "notes")
 
 
 def read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -24,7 +23,7 @@ def read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(value, Mapping):
         raise InputError(str(path), f"expected an object with {', '.join(_ACCOUNT_KEYS)}, not {json_type(value)}")
     for key in value:
-        if key not in _ACCOUNT_KEYS and key not in _RECORDED_KEYS:
+        if key not in _ACCOUNT_KEYS:
             close = difflib.get_close_matches(str(key), _ACCOUNT_KEYS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; the keys are {', '.join(_ACCOUNT_KEYS)}"
             raise InputError(str(path), f"unknown key {str(key)[:80]!r}{hint}", json_path=str(key)[:80])
@@ -55,8 +54,22 @@ def read_account_file(path: Path) -> tuple[dict[str, Any], list[str]]:
             fields["support_plan"] = SupportPlan.parse(plan)
         except ValueError as error:
             raise InputError(str(path), str(error), json_path="support_plan") from None
+    taken = value.get("snapshot_time")
+    if taken is not None:
+        fields["snapshot_time"] = _snapshot_time(path, taken)
     notes = value.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
         raise InputError(str(path), "must be a list of strings", json_path="notes")
     return fields, [*replaced, *(f"{path.name}: {note}" for note in notes)]
 
+
+def _snapshot_time(path: Path, value: object) -> datetime:
+    """When ``fetch`` read the account: an ISO 8601 time with its UTC offset (a time without one is ambiguous)."""
+    try:
+        taken = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        taken = None
+    if taken is None or taken.utcoffset() is None:
+        raise InputError(str(path), f"must be an ISO 8601 time with a UTC offset, such as 2026-12-01T09:30:00+00:00, "
+                         f"not {value!r}", json_path="snapshot_time")
+    return taken

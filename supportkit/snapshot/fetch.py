@@ -9,7 +9,7 @@ the folder has no ``scps.json`` and ``account.json`` says why in its ``notes``.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ def fetch_snapshot(
             session = boto3.Session(profile_name=profile, region_name=region)
         except BotoCoreError as error:  # ProfileNotFound: "The config profile (x) could not be found"
             raise FetchError(str(error)) from None
+    taken = datetime.now(timezone.utc).isoformat(timespec="seconds")  # before the first read: nothing is older
     api_region = session.region_name or "us-east-1"
     config = _client_config()
     try:
@@ -56,7 +57,7 @@ def fetch_snapshot(
         details = _authorization_details(iam)
     except (BotoCoreError, ClientError) as error:
         raise FetchError(f"cannot read the account's IAM data: {error}") from None
-    account: dict[str, Any] = {"account_id": account_id}
+    account: dict[str, Any] = {"account_id": account_id, "snapshot_time": taken}
     notes: list[str] = []
     try:
         aliases = iam.list_account_aliases()["AccountAliases"]

@@ -84,6 +84,7 @@ class AccountInfo:
     name: str | None = None
     management_account: bool = False
     support_plan: SupportPlan | None = None
+    snapshot_time: datetime | None = None  # when fetch read the account (account.json), if known
 
 
 @dataclass(frozen=True)

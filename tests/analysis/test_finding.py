@@ -117,14 +117,16 @@ def test_finding_ids_are_fragment_safe_whatever_the_subject():
 
 
 def test_a_new_producer_plugs_in_and_a_kind_registers_once(main, monkeypatch):
+    monkeypatch.setattr(model, "_CLEAR", dict(model.clear_sentences()))
     monkeypatch.setattr(model, "_PRODUCERS", dict(model.producers()))
 
-    @model.finding_producer("extra")
+    @model.finding_producer("extra", clear="Nothing extra.")
     def extra(sources):
         yield Finding("extra", "x", Severity.CRITICAL, "an extra finding", Remedy(Fix.READ_POLICIES))
 
     assert "extra" in model.producers()
+    assert model.clear_sentences()["extra"] == "Nothing extra."
     with pytest.raises(ValueError, match="already registered"):
-        model.finding_producer("extra")(lambda sources: ())
+        model.finding_producer("extra", clear="x")(lambda sources: ())
     with pytest.raises(ValueError, match="no producer of nope"):
         produce_findings(FindingSources({}, None, None), kinds=["nope"])  # type: ignore[arg-type]

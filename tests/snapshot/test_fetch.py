@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -105,12 +106,15 @@ def test_fetch_management_account_with_organization(tmp_path: Path) -> None:
     ids = create_organization(boto3.client("organizations"), MANAGEMENT)
     session = PagedIam(size=2)
 
+    before = datetime.now(timezone.utc).replace(microsecond=0)
     folder = fetch_snapshot(tmp_path / "snapshot", session=session)
+    after = datetime.now(timezone.utc)
 
     assert sorted(p.name for p in folder.iterdir()) == ["account.json", "authorization-details.json", "scps.json"]
-    assert json.loads((folder / "account.json").read_text()) == {
-        "account_id": MANAGEMENT, "name": "acme-management", "management_account": True,
-    }
+    written = json.loads((folder / "account.json").read_text())
+    taken = datetime.fromisoformat(written.pop("snapshot_time"))
+    assert before <= taken <= after
+    assert written == {"account_id": MANAGEMENT, "name": "acme-management", "management_account": True}
     assert session.filters == [["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"]]
     raw = json.loads((folder / "authorization-details.json").read_text())
     assert len(raw["UserDetailList"]) == 5
@@ -118,6 +122,7 @@ def test_fetch_management_account_with_organization(tmp_path: Path) -> None:
 
     account = load_account(folder)
     assert account.info.account_id == MANAGEMENT
+    assert account.info.snapshot_time == taken
     assert account.info.management_account
     assert not account.warnings
     users = [i for i in account.identities if i.type is IdentityType.USER]

@@ -604,14 +604,17 @@ def test_account_json_is_validated(tmp_path: Path) -> None:
     for value, json_path in [
         ({"support_plan": "gold"}, "support_plan"), ({"account_id": 111122223333}, "account_id"),
         ({"management_account": "yes"}, "management_account"), ({"notes": "x"}, "notes"),
+        ({"snapshot_time": "2026-12-01T09:30:00"}, "snapshot_time"), ({"snapshot_time": "yesterday"}, "snapshot_time"),
     ]:
         write_json(folder / "account.json", value)
         with pytest.raises(InputError) as raised:
             load_account(folder)
         assert raised.value.json_path == json_path
-    write_json(folder / "account.json", {"support_plan": "Enterprise_On_Ramp", "notes": ["SCPs not fetched: denied"]})
+    write_json(folder / "account.json", {"support_plan": "Enterprise_On_Ramp", "notes": ["SCPs not fetched: denied"],
+                                         "snapshot_time": "2026-12-01T09:30:00+01:00"})
     loaded = load_account(folder)
     assert loaded.info.support_plan is SupportPlan.ENTERPRISE_ON_RAMP
+    assert loaded.info.snapshot_time == datetime(2026, 12, 1, 8, 30, tzinfo=timezone.utc)
     assert "account.json: SCPs not fetched: denied" in loaded.warnings
     assert load_account(folder, management_account=True).info.management_account
     write_json(folder / "account.json", {"support_plan": "Business Support+"})  # today's name (Trusted Advisor API page)
