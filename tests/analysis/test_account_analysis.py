@@ -69,9 +69,11 @@ def test_scps_replace_the_folders_own(tmp_path, catalog):
 
 def test_save_then_load_gives_equal_frames_and_fields(analysis, tmp_path):
     folder = analysis.save(tmp_path / "saved")
-    assert sorted(p.name for p in folder.iterdir()) == ["analysis.json", "findings", "matrix.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "analysis.json", "findings", "identities.parquet", "matrix.parquet"]
     loaded = AccountAnalysis.load(folder)
     pd.testing.assert_frame_equal(loaded.matrix, analysis.matrix)
+    pd.testing.assert_frame_equal(loaded.identities, analysis.identities)
     assert list(loaded.findings) == list(analysis.findings)
     for key, frame in analysis.findings.items():
         pd.testing.assert_frame_equal(loaded.findings[key], frame, check_dtype=not frame.empty)
@@ -109,3 +111,17 @@ def test_loading_something_else_is_a_one_line_input_error(tmp_path, analysis):
     (folder / ANALYSIS_FILE).write_text(json.dumps(data))
     with pytest.raises(InputError, match="missing element summary"):
         AccountAnalysis.load(folder)
+
+
+def test_the_identities_table_keeps_what_a_report_shows_of_each_identity(tmp_path):
+    # acme (tests/data/accounts/README.md): alice is in group Admins, has tags, an inline policy, her group's
+    # inline policy, the customer policy SupportCustom and the boundary SupportBoundary; dave's boundary is unknown.
+    acme = Path(__file__).parents[1] / "data" / "accounts" / "acme"
+    loaded = AccountAnalysis.load(analyse(acme).save(tmp_path / "acme"))
+    alice = loaded.identities.set_index("identity_name").loc["alice"]
+    assert (alice["groups"], alice["tags"], alice["boundary"]) == ("Admins", "team=ops; cost-center=42",
+                                                                   "SupportBoundary")
+    assert alice["policies"].split("; ") == [
+        "user/alice: AliceCases (inline)", "group/Admins: AdminsTrustedAdvisor (inline)", "SupportCustom"]
+    assert loaded.identities.set_index("identity_name").loc["dave", "problems"] != ""
+    assert bool(loaded.identities.set_index("identity_name").loc["AWSServiceRoleForSupport", "service_linked"])
