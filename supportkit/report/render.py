@@ -1,0 +1,422 @@
+"""The report's HTML pieces: interactive tables, capability heatmaps, findings, identity sections, the header.
+
+Every function returns an HTML string in which each input text (names, tags, Sids, policy names,
+explanations) is escaped; nothing here builds markup by pasting input. Interactive tables reach the page as
+data: a ``<table>`` placeholder and a ``<script type="application/vnd.supportkit.table+json">`` holding the
+arguments itables computes (cells already HTML-escaped by itables, the JSON escaped so that no ``<`` can end
+its element). The one executable script, :func:`shipped_script` (DataTables as itables bundles it, and a few
+lines that hand each table its data), is added by the export template with its sha256 in the page's
+Content-Security-Policy (see :func:`content_security_policy`).
+
+Why not ``itables.init_notebook_mode(connected=False)``: it loads the bundle through a ``blob:`` URL and a
+dynamic ``import()``, which a policy allowing only hashed scripts must refuse (``script-src blob:`` would let
+any blob script run).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from html import escape
+from importlib.resources import files
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from supportkit.analysis.finding import Finding, Severity
+from supportkit.support.catalog import Capability
+
+TABLE_DATA_TYPE = "application/vnd.supportkit.table+json"
+"""The type of the script elements that carry a table's data: not JavaScript, so never run."""
+
+KEY_ACTIONS = (
+    "support:CreateCase", "support:DescribeCases", "support:AddCommunicationToCase", "support:ResolveCase",
+    "support:DescribeTrustedAdvisorChecks", "trustedadvisor:DescribeChecks", "trustedadvisor:RefreshCheck",
+    "supportplans:GetSupportPlan", "supportplans:StartSupportPlanUpdate", "supportapp:CreateSlackChannelConfiguration",
+)
+"""The actions whose decision and explanation the explanations table lists for every identity."""
+
+DETAILED_IDENTITIES = 100
+"""Up to this many identities the heatmap has one row per identity; above, one row per persona and type."""
+DRILL_DOWN_ROWS = 200
+"""Rows per group in a large account's drill-down heatmaps (the identities table has every identity)."""
+
+SEVERITY_COLOURS = {
+    Severity.CRITICAL: "#7b1fa2", Severity.HIGH: "#c62828", Severity.MEDIUM: "#ef6c00", Severity.LOW: "#f9a825",
+    Severity.INFO: "#607d8b",
+}
+CELL_STATES = (  # (colour, meaning) of a heatmap cell, by code
+    ("#2e7d32", "every action allowed"),
+    ("#81c784", "some actions allowed"),
+    ("#c5e1a5", "allowed only under some request contexts"),
+    ("#c62828", "explicitly denied"),
+    ("#eceff1", "not allowed"),
+)
+ALL, SOME, CONDITIONAL, DENIED, NONE = range(len(CELL_STATES))
+_BUNDLE_EXPORT = re.compile(r"export\{([^}]*)\};?(?=\s*(?:/\*.*?\*/\s*)*$)", re.S)
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SCRIPT_TAG = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.S | re.I)
+
+
+# Anchors and labels
+
+
+def identity_label(kind: str, name: str) -> str:
+    return "root user" if kind == "root" else f"{kind} {name}"
+
+
+_ANCHOR_SAFE = "/:@=+-._,"  # with letters and digits, every character IAM allows in names (and in finding ids)
+
+
+def identity_anchor(kind: str, name: str) -> str:
+    """``identity-root``, ``identity-user/alice``, ``identity-role/Admin``: stable and unique in an account.
+
+    A character IAM does not allow in names (only a hand-made snapshot has one) is percent-encoded, so an
+    anchor is always a plain URL fragment.
+    """
+    return "identity-root" if kind == "root" else f"identity-{kind}/{quote(name, safe=_ANCHOR_SAFE)}"
+
+
+def link(anchor: str, text: str) -> str:
+    """A link to ``#anchor`` (an id made by this module: already fragment-safe) showing ``text`` (escaped)."""
+    return f'<a href="#{escape(quote(anchor, safe=_ANCHOR_SAFE + "%"))}">{escape(text)}</a>'
+
+
+def _arn_kind_name(arn: str) -> tuple[str, str]:
+    resource = arn.split(":", 5)[-1]
+    if resource == "root":
+        return "root", "root"
+    kind, _, rest = resource.partition("/")
+    return kind, rest.rsplit("/", 1)[-1]
+
+
+def identity_link(arn: str) -> str:
+    kind, name = _arn_kind_name(arn)
+    return link(identity_anchor(kind, name), identity_label(kind, name))
+
+
+def section(anchor: str, title: str, body: str, level: int = 2) -> str:
+    return f'<section id="{escape(anchor)}"><h{level}>{escape(title)}</h{level}>{body}</section>'
+
+
+def table_of_contents(entries: Iterable[tuple[str, str]]) -> str:
+    items = "".join(f"<li>{link(anchor, title)}</li>" for anchor, title in entries)
+    return f'<nav class="toc" aria-label="Contents"><ol>{items}</ol></nav>'
+
+
+def facts(pairs: Iterable[tuple[str, str]]) -> str:
+    """A definition list of labelled facts (the report's audit block)."""
+    items = "".join(f"<dt>{escape(term)}</dt><dd>{escape(value)}</dd>" for term, value in pairs)
+    return f'<dl class="facts">{items}</dl>'
+
+
+# Static and interactive tables
+
+
+def static_table(frame: pd.DataFrame, *, index: bool = False) -> str:
+    """A small table as HTML, every label and value escaped; True shows as "yes", False and NaN as nothing."""
+    head = ([f"<th>{escape(str(frame.index.name or ''))}</th>"] if index else []) + [
+        f"<th>{escape(str(column).replace('_', ' '))}</th>" for column in frame.columns]
+    rows = []
+    for label, values in zip(frame.index, frame.itertuples(index=False, name=None)):
+        cells = [f"<th>{escape(str(label))}</th>"] if index else []
+        cells += [_cell(value) for value in values]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return f"<td>{'yes' if value else ''}</td>"
+    if isinstance(value, (int, np.integer)):
+        return f'<td class="number">{int(value)}</td>'
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "<td></td>"
+    return f"<td>{escape(str(value))}</td>"
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Booleans as "yes"/"", categories and objects as str, so itables shows words and sorts them as text."""
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == bool:
+            out[str(column).replace("_", " ")] = np.where(values.to_numpy(), "yes", "")
+        elif values.dtype.kind in "iu":
+            out[str(column).replace("_", " ")] = values.to_numpy()
+        else:
+            out[str(column).replace("_", " ")] = values.astype(str).to_numpy(dtype=object)
+    return pd.DataFrame(out)
+
+
+def script_json(value: Any) -> str:
+    """JSON that can sit inside a ``<script>`` element: no ``<``, ``>`` or ``&`` to end or confuse it."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)  # stable for nbval
+    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group(0)], text)
+
+
+def interactive_table(frame: pd.DataFrame, table_id: str, *, panes: Sequence[str] = (), page_length: int = 10,
+                      caption: str | None = None) -> str:
+    """A sortable, searchable, paged table (DataTables through itables), with filter panes on ``panes`` columns.
+
+    itables computes the DataTables arguments and HTML-escapes every cell; they travel as escaped JSON.
+    """
+    from itables.javascript import get_itable_arguments
+
+    shown = _plain(frame)
+    columns = list(shown.columns)
+    options: dict[str, Any] = {"showIndex": False, "pageLength": page_length, "deferRender": True,
+                               "lengthMenu": [10, 25, 100, 500], "autoWidth": False, "maxBytes": 0}
+    if panes:
+        options["layout"] = {"top1": "searchPanes"}
+        options["searchPanes"] = {"columns": [columns.index(name.replace("_", " ")) for name in panes],
+                                  "layout": f"columns-{min(len(panes), 4)}", "cascadePanes": True,
+                                  "initCollapsed": False, "viewTotal": True}
+    arguments = dict(get_itable_arguments(shown, caption, app_mode=True, **options))
+    classes = arguments.pop("classes", "display")
+    for python_only in ("style", "warn_on_unexpected_option_type", "warn_on_undocumented_option"):
+        arguments.pop(python_only, None)
+    classes = " ".join(classes) if isinstance(classes, list) else str(classes)
+    return (f'<table id="{escape(table_id)}" class="{escape(classes)} skit-table"></table>'
+            f'<script type="{TABLE_DATA_TYPE}" data-table="{escape(table_id)}">{script_json(arguments)}</script>')
+
+
+# The shipped script and the page's policy
+
+
+@dataclass(frozen=True)
+class Assets:
+    """What the export template adds to every report: one script, one style sheet, and the policy for them."""
+
+    script: str
+    style: str
+    csp: str
+
+
+_INIT = """
+for (const data of document.querySelectorAll('script[type="%s"]')) {
+  const table = document.getElementById(data.dataset.table);
+  new skitTables.ITable(table, JSON.parse(data.textContent));
+}
+document.documentElement.dataset.tablesReady = "true";
+"""
+
+
+@cache
+def assets() -> Assets:
+    """DataTables as itables ships it, its exports bound to a name, then the initialisation; and the CSP."""
+    folder = files("itables") / "html"
+    bundle = (folder / "dt_bundle.js").read_text(encoding="utf-8")
+    found = _BUNDLE_EXPORT.search(bundle)
+    if found is None:
+        raise RuntimeError("itables' dt_bundle.js no longer ends with an export list: supportkit needs updating")
+    names = ",".join(f"{exported.strip()}:{local.strip()}" for local, _, exported in
+                     (item.strip().partition(" as ") for item in found.group(1).split(",")))
+    script = inline_safe(bundle[:found.start()] + f"const skitTables={{{names}}};" + _INIT % TABLE_DATA_TYPE
+                         + bundle[found.end():])
+    style = (folder / "dt_bundle.css").read_text(encoding="utf-8")
+    return Assets(script, style, content_security_policy([script]))
+
+
+def inline_safe(script: str) -> str:
+    """``script`` rewritten so that the HTML parser ends its element at the right ``</script>`` and nowhere else.
+
+    ``<!--`` followed later by ``<script`` (both occur in jQuery's and DataTables' regular expressions and
+    strings) would put the parser in the "double escaped" state, where the element's own end tag is not
+    seen. Each is rewritten with escapes that mean the same in JavaScript strings and regular expressions
+    (``\\-`` is ``-``, ``\\x73`` is ``s``, ``\\/`` is ``/``).
+    """
+    script = script.replace("<!--", "<!\\-\\-")
+    script = re.sub(r"<(/?)(script)", lambda m: "<" + ("\\/" if m[1] else "") + f"\\x{ord(m[2][0]):02x}" + m[2][1:], script,
+                    flags=re.I)
+    return script
+
+
+def script_hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def content_security_policy(scripts: Sequence[str]) -> str:
+    """Nothing from anywhere; the given inline scripts by hash; inline styles; data: images."""
+    allowed = " ".join(script_hash(script) for script in scripts) or "'none'"
+    return (f"default-src 'none'; script-src {allowed}; img-src data:; style-src 'unsafe-inline'; "
+            "base-uri 'none'; form-action 'none'")
+
+
+def executable_scripts(page: str) -> list[str]:
+    """The contents of the page's script elements that a browser would run (data blocks excluded)."""
+    found = []
+    for attributes, body in _SCRIPT_TAG.findall(page):
+        kind = re.search(r"""\btype\s*=\s*["']?([^"'\s>]+)""", attributes)
+        if kind is None or kind.group(1).lower() in {"module", "text/javascript", "application/javascript"}:
+            found.append(body)
+    return found
+
+
+# Findings
+
+
+def severity_badge(severity: Severity) -> str:
+    return (f'<span class="severity" style="background:{SEVERITY_COLOURS[severity]}">'
+            f"{escape(severity.value)}</span>")
+
+
+def top_risks(findings: Sequence[Finding], limit: int = 10) -> str:
+    """The most severe findings, one line each: severity, title (linking to the finding), what to change."""
+    shown = [f for f in findings if f.severity is not Severity.INFO][:limit]
+    if not shown:
+        return "<p>No risk found: every check listed under Findings passed; see there what was checked.</p>"
+    items = "".join(f"<li>{severity_badge(f.severity)} {link('finding-' + f.id, f.title)}. "
+                    f"{escape(f.remedy.sentence())}</li>" for f in shown)
+    more = len([f for f in findings if f.severity is not Severity.INFO]) - len(shown)
+    tail = f"<p>{more} more below, under Findings.</p>" if more > 0 else ""
+    return f'<ol class="risks">{items}</ol>{tail}'
+
+
+def findings_table(findings: Sequence[Finding]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "severity": [f.severity.value for f in findings],
+        "finding": [f.title for f in findings],
+        "identities": [f.count or len(f.identities) for f in findings],
+        "remedy": [f.remedy.sentence() for f in findings],
+        "id": [f.id for f in findings],
+    })
+
+
+def finding_details(finding: Finding, identity_limit: int = 50) -> str:
+    """One finding, anchored at ``#finding-<id>``: severity, what is concerned, what to change."""
+    parts = [f"<p>{severity_badge(finding.severity)} <strong>What to change:</strong> "
+             f"{escape(finding.remedy.sentence())}</p>"]
+    if finding.identities:
+        shown = ", ".join(identity_link(arn) for arn in finding.identities[:identity_limit])
+        more = len(finding.identities) - identity_limit
+        parts.append(f"<p>Identities: {shown}{f' and {more} more' if more > 0 else ''}.</p>")
+    if finding.statements:
+        parts.append("<p>Statements: " + escape("; ".join(s.label() for s in finding.statements)) + ".</p>")
+    return section(f"finding-{finding.id}", finding.title, "".join(parts), level=3)
+
+
+def checked_without_findings(clear: Mapping[str, str], findings: Sequence[Finding]) -> str:
+    """What each producer that found nothing checked, in its own words ("No identity can change the plan")."""
+    found = {f.kind for f in findings}
+    items = "".join(f"<li>{escape(text)}</li>" for kind, text in clear.items() if kind not in found)
+    return f"<p>Checked and found nothing:</p><ul>{items}</ul>" if items else ""
+
+
+# Heatmaps
+
+
+@dataclass(frozen=True)
+class CapabilityGrid:
+    """Per identity (rows, in ``identities`` order) and capability: a cell state and a one-line reason."""
+
+    identities: pd.DataFrame  # identity_arn, identity_type, identity_name, persona
+    capabilities: list[str]
+    states: np.ndarray  # int codes of CELL_STATES, identities x capabilities
+    allowed: np.ndarray  # actions allowed per cell
+    totals: np.ndarray  # actions per capability
+    reasons: np.ndarray  # str per cell: the first explanation that decided it
+
+
+def capability_grid(matrix: pd.DataFrame, people: pd.DataFrame) -> CapabilityGrid:
+    """Summarise the long matrix per identity and capability, in the order of ``people`` (the personas table)."""
+    arns = list(people["identity_arn"])
+    row_of = {arn: i for i, arn in enumerate(arns)}
+    present = set(matrix["capability"].astype(str).unique())
+    capabilities = [c.value for c in Capability if c.value in present] + sorted(present - {c.value for c in Capability})
+    column_of = {c: j for j, c in enumerate(capabilities)}
+    rows = matrix["identity_arn"].astype(str).map(row_of).to_numpy()
+    columns = matrix["capability"].astype(str).map(column_of).to_numpy()
+    decision = matrix["decision"].astype(str).to_numpy()
+    granted = (decision == "allowed") | (matrix["check_scope"].astype(str).to_numpy() == "some checks")
+    conditional = granted & matrix["conditional"].to_numpy()
+    denied = decision == "explicitDeny"
+    shape = (len(arns), len(capabilities))
+    allowed, conditional_count, denied_count, actions = (np.zeros(shape, dtype=int) for _ in range(4))
+    np.add.at(allowed, (rows, columns), granted)
+    np.add.at(conditional_count, (rows, columns), conditional)
+    np.add.at(denied_count, (rows, columns), denied)
+    np.add.at(actions, (rows, columns), 1)
+    states = np.select(
+        [(allowed > 0) & (conditional_count == allowed), allowed == actions, allowed > 0, denied_count > 0],
+        [CONDITIONAL, ALL, SOME, DENIED], default=NONE)
+    reasons = np.full(shape, "", dtype=object)
+    deciding = granted | denied
+    explanations = matrix["explanation"].astype(str).to_numpy()
+    for r, c, text in zip(rows[deciding][::-1], columns[deciding][::-1], explanations[deciding][::-1]):
+        reasons[r, c] = text  # reversed: the first deciding action of each cell wins
+    return CapabilityGrid(people[["identity_arn", "identity_type", "identity_name", "persona"]].reset_index(drop=True),
+                          capabilities, states, allowed, actions.max(axis=0), reasons)
+
+
+def _svg_grid(row_labels: Sequence[tuple[str, str | None]], states: np.ndarray, titles: np.ndarray,
+              columns: int) -> str:
+    """Cells of CELL_STATES colours with a <title> each; rows labelled on the left (linked when an anchor is given)."""
+    cell, label_width = 16, 260
+    width, height = label_width + cell * columns, cell * len(row_labels) + 20
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img">']
+    for j in range(columns):
+        parts.append(f'<text x="{label_width + j * cell + cell / 2}" y="14" text-anchor="middle">{j + 1}</text>')
+    for i, (label, anchor) in enumerate(row_labels):
+        y = 20 + i * cell
+        text = escape(label if len(label) <= 40 else label[:39] + "…")
+        text_element = f'<text x="{label_width - 6}" y="{y + 12}" text-anchor="end"><title>{escape(label)}</title>' \
+                       f"{text}</text>"
+        if anchor:
+            text_element = f'<a href="#{escape(quote(anchor, safe=_ANCHOR_SAFE + "%"))}">{text_element}</a>'
+        parts.append(text_element)
+        for j in range(columns):
+            parts.append(f'<rect x="{label_width + j * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" '
+                         f'fill="{CELL_STATES[states[i, j]][0]}"><title>{escape(titles[i, j])}</title></rect>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _detailed(grid: CapabilityGrid, rows: np.ndarray) -> str:
+    people = grid.identities.iloc[rows]
+    labels = [identity_label(k, n) for k, n in zip(people["identity_type"], people["identity_name"])]
+    titles = np.empty((len(rows), len(grid.capabilities)), dtype=object)
+    for i, (row, label) in enumerate(zip(rows, labels)):
+        for j, capability in enumerate(grid.capabilities):
+            state = CELL_STATES[grid.states[row, j]][1]
+            why = grid.reasons[row, j]
+            titles[i, j] = (f"{label}, {capability}: {state} ({grid.allowed[row, j]} of {grid.totals[j]} actions)"
+                            + (f"; {why}" if why else ""))
+    anchors = [identity_anchor(k, n) for k, n in zip(people["identity_type"], people["identity_name"])]
+    return _svg_grid(list(zip(labels, anchors)), grid.states[rows], titles, len(grid.capabilities))
+
+
+def heatmap(grid: CapabilityGrid) -> str:
+    """Identity x capability with a title per cell; above :data:`DETAILED_IDENTITIES`, persona groups first."""
+    legend = "".join(f'<li><span class="swatch" style="background:{colour}"></span>{escape(meaning)}</li>'
+                     for colour, meaning in CELL_STATES)
+    columns = "".join(f"<li>{escape(c)} ({grid.totals[j]} actions)</li>" for j, c in enumerate(grid.capabilities))
+    key = f'<ul class="legend">{legend}</ul><p>Columns:</p><ol class="capabilities">{columns}</ol>'
+    count = len(grid.identities)
+    if count <= DETAILED_IDENTITIES:
+        return key + _detailed(grid, np.arange(count))
+    groups = grid.identities.groupby(["persona", "identity_type"], sort=False, observed=True).indices
+    labels, states, titles, drill = [], [], [], []
+    for (persona, kind), rows in groups.items():
+        label = f"{persona}, {kind} ({len(rows)})"
+        some = (grid.allowed[rows] > 0).sum(axis=0)
+        labels.append((label, None))
+        states.append(np.where(some == len(rows), ALL, np.where(some > 0, SOME, NONE)))
+        titles.append([f"{label}: {n} of {len(rows)} identities can {c.lower()}"
+                       for n, c in zip(some, grid.capabilities)])
+        cut = rows[:DRILL_DOWN_ROWS]
+        note = f"<p>The first {len(cut)} of {len(rows)}; the identities table lists them all.</p>" \
+            if len(cut) < len(rows) else ""
+        drill.append(f"<details><summary>{escape(label)}</summary>{note}{_detailed(grid, cut)}</details>")
+    summary = _svg_grid(labels, np.array(states), np.array(titles, dtype=object), len(grid.capabilities))
+    return (key + f"<p>{count} identities, grouped by persona and type: a cell is dark when every identity of "
+            "the group can use the capability, light when some can. Open a group for its identities.</p>"
+            + summary + "".join(drill))
