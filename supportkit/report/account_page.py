@@ -159,7 +159,9 @@ class AccountPage:
     def findings_section(self) -> str:
         overview = (render.interactive_table(render.findings_table(self.findings), "findings-table",
                                              panes=["severity"]) if self.findings else "")
-        details = "".join(render.finding_details(f) for f in self.findings)
+        identities = self.analysis.identities
+        names = dict(zip(identities["identity_arn"], zip(identities["identity_type"], identities["identity_name"])))
+        details = "".join(render.finding_details(f, names) for f in self.findings)
         checked = render.checked_without_findings(clear_sentences(), self.findings)
         return render.section("findings", SECTIONS["findings"], overview + details + checked)
 

@@ -687,7 +687,8 @@ def _index_html(reports: Sequence[AccountReport], out_dir: Path, *, title: str |
             if report.html is not None else html.escape(shown)
         )
         facts = report.facts
-        texts = [report.account_name or "", os.path.relpath(report.source, out_dir)]
+        relative = os.path.relpath(report.source, out_dir)
+        texts = [report.account_name or "", relative]
         texts += [facts.snapshot_time, facts.plan or "unknown",
                   "management account" if facts.management_account else str(facts.scp_levels)] if facts else [""] * 3
         cells = f"<td>{account}</td>" + "".join(f"<td>{html.escape(text)}</td>" for text in texts)
@@ -696,7 +697,7 @@ def _index_html(reports: Sequence[AccountReport], out_dir: Path, *, title: str |
             cells += "".join(f'<td class="number">{number}</td>' for number in numbers)
             row_class = ""
         else:
-            failure = f"error: {html.escape(report.error or '')}"
+            failure = f"error: {html.escape((report.error or '').replace(str(report.source), relative))}"
             if report.notebook is not None:
                 failure += f' (<a href="{html.escape(quote(report.notebook.name))}">executed notebook</a>)'
             cells += f'<td class="error" colspan="{len(HEADLINE_LABELS) + len(SEVERITIES)}">{failure}</td>'

@@ -90,6 +90,7 @@ def link(anchor: str, text: str) -> str:
 
 
 def _arn_kind_name(arn: str) -> tuple[str, str]:
+    """The type and name of an IAM ARN (a path's last segment): for ARNs a report has no name for."""
     resource = arn.split(":", 5)[-1]
     if resource == "root":
         return "root", "root"
@@ -97,8 +98,9 @@ def _arn_kind_name(arn: str) -> tuple[str, str]:
     return kind, rest.rsplit("/", 1)[-1]
 
 
-def identity_link(arn: str) -> str:
-    kind, name = _arn_kind_name(arn)
+def identity_link(arn: str, names: Mapping[str, tuple[str, str]] | None = None) -> str:
+    """A link to an identity's details; ``names`` maps ARNs to (type, name) (a name may hold a "/")."""
+    kind, name = (names or {}).get(arn) or _arn_kind_name(arn)
     return link(identity_anchor(kind, name), identity_label(kind, name))
 
 
@@ -290,12 +292,13 @@ def findings_table(findings: Sequence[Finding]) -> pd.DataFrame:
     })
 
 
-def finding_details(finding: Finding, identity_limit: int = 50) -> str:
+def finding_details(finding: Finding, names: Mapping[str, tuple[str, str]] | None = None,
+                    identity_limit: int = 50) -> str:
     """One finding, anchored at ``#finding-<id>``: severity, what is concerned, what to change."""
     parts = [f"<p>{severity_badge(finding.severity)} <strong>What to change:</strong> "
              f"{escape(finding.remedy.sentence())}</p>"]
     if finding.identities:
-        shown = ", ".join(identity_link(arn) for arn in finding.identities[:identity_limit])
+        shown = ", ".join(identity_link(arn, names) for arn in finding.identities[:identity_limit])
         more = len(finding.identities) - identity_limit
         parts.append(f"<p>Identities: {shown}{f' and {more} more' if more > 0 else ''}.</p>")
     if finding.statements:

@@ -260,6 +260,39 @@ def test_good_accounts_get_their_report_and_the_failing_one_its_error(reports):
     assert "error: " in index and "not valid JSON" in index
 
 
+def test_reports_have_the_mode_of_the_notebooks_beside_them_and_the_index_names_snapshots_relatively(reports,
+                                                                                                    snapshots):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for stem in (HOSTILE_ID, PLAIN_ID):
+        modes = {(reports.out_dir / f"{stem}.{suffix}").stat().st_mode & 0o777 for suffix in ("html", "ipynb")}
+        assert modes == {0o666 & ~mask}
+    assert reports.index.stat().st_mode & 0o777 == 0o666 & ~mask
+    index = reports.index.read_text()
+    assert str(snapshots) not in index and str(reports.out_dir) not in index
+    assert f"<td>{os.path.relpath(snapshots / 'hostile', reports.out_dir)}</td>" in index
+
+
+def test_the_command_prints_a_line_per_account_and_a_summary_and_errors_with_its_prefix(snapshots, tmp_path,
+                                                                                       capsys):
+    from supportkit.cli.main import main
+
+    status = main(["report", str(snapshots / "plain"), str(snapshots / "truncated"), "-o", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert status == 1
+    lines = err.splitlines()
+    assert "supportkit report: truncated: failed" in lines  # stderr is not a terminal here: no progress bar
+    assert any(re.fullmatch(rf"supportkit report: \[2/2\] {PLAIN_ID}: report in \d+\.\d s", line) for line in lines)
+    (error,) = [line for line in lines if "error:" in line]
+    assert error.startswith("supportkit report: error: ") and "not valid JSON" in error
+    assert error.count("authorization-details.json") == 1  # the path once, not the folder and then the file
+    summary = out.splitlines()
+    assert summary[0].split() == ["account", "open", "read", "resolve", "critical", "high", "medium", "low", "info"]
+    assert summary[1].split() == [PLAIN_ID, "1", "1", "1", "0", "0", "1", "0", "0"]  # root only: one medium finding
+    assert summary[2].split() == ["truncated", "failed"]
+    assert summary[3].endswith("1 of 2 reports in " + summary[3].rsplit(" in ", 1)[1])
+
+
 def test_the_headline_counts_who_can_open_read_and_resolve_cases(reports):
     hostile = by_stem(reports)[HOSTILE_ID]
     # root and alice (support:*) can do every support: action but change the plan, which the SCP denies; the
