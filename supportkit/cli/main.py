@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -94,11 +95,8 @@ def _diff(args: argparse.Namespace) -> int:
     before, after = load_account(args.before), load_account(args.after)
     changes = diff_accounts(before, after, context=context)
     out = sys.stdout
-    for row in changes.identities.itertuples(index=False):
-        out.write(json.dumps({"identity_arn": row.identity_arn, "identity_type": row.identity_type,
-                              "change": row.change}) + "\n")
-    for record in changes.cells.astype(str).to_dict(orient="records"):
-        out.write(json.dumps(record) + "\n")
+    for row in changes.rows():
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return 0
 
 
@@ -240,5 +238,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `supportkit matrix ... | head`: the reader has all it wanted
+        _silence_stdout()
         return 0
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush finds no closed pipe either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

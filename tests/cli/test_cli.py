@@ -1,6 +1,7 @@
 """The command line as a whole: version, diff, and errors without tracebacks."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +20,16 @@ def test_version_and_python_dash_m():
     assert done.returncode == 0 and done.stdout.strip() == f"supportkit {__version__}"
 
 
-def test_diff_lists_identity_changes_then_changed_cells(capsys):
+def test_diff_lists_identity_changes_then_changed_cells_in_rows_of_one_shape(capsys):
     assert main(["diff", str(FINDINGS / "diff_before"), str(FINDINGS / "diff_after")]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    changes = [(line["identity_arn"].rsplit("/", 1)[-1], line["change"]) for line in lines if "change" in line]
+    assert {tuple(line) for line in lines} == {(
+        "change", "identity_arn", "identity_type", "identity_name", "action", "decision_before", "decision_after",
+        "deciding_before", "deciding_after", "blocked_by_before", "blocked_by_after")}
+    changes = [(line["identity_name"], line["change"]) for line in lines if line["action"] is None]
     assert changes == [("carl", "added"), ("dan", "removed")]
-    cells = [line for line in lines if "action" in line]
+    cells = [line for line in lines if line["action"] is not None]
+    assert {line["change"] for line in cells} == {"decision changed"}
     resolve = [c for c in cells if c["identity_name"] == "alice" and c["action"] == "support:ResolveCase"]
     assert [(c["decision_before"], c["decision_after"]) for c in resolve] == [("allowed", "explicitDeny")]
 
@@ -164,3 +169,26 @@ def test_who_can_table_and_unknown_target(capsys):
     assert main(["who-can", "support:ResolveCas", str(DEMO / "sandbox-dev")]) == 2
     err = capsys.readouterr().err
     assert "did you mean support:ResolveCase" in err and "Traceback" not in err
+
+
+def test_matrix_json_writes_slashes_plain_and_keeps_backslashes(tmp_path, capsys):
+    name = "a\\b"  # a backslash in the name, then the ARN's slashes: unescaping wrongly would change the ARN
+    details = {"UserDetailList": [{"UserName": name, "Arn": f"arn:aws:iam::{ACCOUNT}:user/{name}", "UserId": "AIDAX",
+                                   "Path": "/", "UserPolicyList": [], "GroupList": [], "AttachedManagedPolicies": []}],
+               "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    source = tmp_path / "authorization-details.json"
+    source.write_text(json.dumps(details))
+    assert main(["matrix", str(source), "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert "\\/" not in out.replace("\\\\", "")  # no escaped slash anywhere
+    arns = {json.loads(line)["identity_arn"] for line in out.splitlines()}
+    assert arns == {f"arn:aws:iam::{ACCOUNT}:root", f"arn:aws:iam::{ACCOUNT}:user/{name}"}
+
+
+def test_a_closed_pipe_ends_the_matrix_quietly(tmp_path):
+    """`supportkit matrix ... | head`: status 0, nothing on stderr (no "Broken pipe" error, no traceback)."""
+    command = f"{sys.executable} -m supportkit matrix {FINDINGS / 'diff_after'} | head -c 100 >/dev/null; " \
+              "echo ${PIPESTATUS[0]} >&2"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert done.stderr.strip() == "0"
