@@ -214,8 +214,9 @@ class AccountPage:
         present = set(self.matrix["action"].astype(str).unique())
         keys = [name for name in render.KEY_ACTIONS if name in present]
         cells = self.matrix.loc[self.matrix["action"].isin(keys)]
-        active = self.people.loc[self.people["persona"].astype(str) != Persona.NO_ACCESS.value, "identity_arn"]
-        cells = cells.loc[cells["identity_arn"].isin(set(active)) | cells["decision"].ne("implicitDeny")]
+        # A cell denied implicitly with no condition consulted has nothing to explain: it is left out.
+        cells = cells.loc[cells["decision"].ne("implicitDeny") | cells["check_scope"].eq("some checks")
+                          | cells["conditional"] | cells["context_keys"].astype(str).ne("")]
         decision = cells["decision"].astype(str).map(_DECISION_WORDS)
         decision = decision.where(~(cells["conditional"].to_numpy() & decision.eq("allowed")), "allowed under conditions")
         frame = pd.DataFrame({
@@ -227,9 +228,9 @@ class AccountPage:
             "explanation": cells["explanation"].astype(str).to_numpy(),
             "context keys": cells["context_keys"].astype(str).to_numpy(),
         })
-        left_out = int((self.people["persona"].astype(str) == Persona.NO_ACCESS.value).sum())
-        body = (f"<p>The decision on {len(keys)} key actions for each identity, and why. Identities with no support "
-                f"access ({left_out}) are listed only where a statement decided.</p>"
+        body = (f"<p>Why each identity is allowed or explicitly denied {len(keys)} key actions ("
+                + escape(", ".join(keys)) + "). A request that no statement allows and no condition was consulted for "
+                "is not listed: it is denied implicitly (the heatmap shows it).</p>"
                 + render.interactive_table(frame, "explanations-table", panes=["capability", "decision"]))
         return render.section("explanations", SECTIONS["explanations"], body)
 

@@ -49,6 +49,11 @@ from supportkit.errors import SupportkitError
 from supportkit.files import _umask, write_text_atomically
 from supportkit.snapshot.model import DETAILS_FILE
 
+# nbformat imports jsonschema, whose format checkers import rfc3987_syntax when it is installed, and that
+# builds a grammar at import time (about 2 s, most of papermill's import). Notebook schemas check no IRI
+# format, so the driver and its workers go without it: jsonschema skips checkers whose module is missing.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
     from nbformat import NotebookNode

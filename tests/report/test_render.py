@@ -36,6 +36,14 @@ def test_interactive_tables_carry_escaped_cells_as_data_and_no_markup():
     assert "<img" not in out and "</script><img" not in out
 
 
+def test_repeated_text_columns_travel_as_codes_into_their_escaped_values():
+    frame = pd.DataFrame({"who": [f"u{n % 3}<" for n in range(30)], "n": range(30), "unique": [f"x{n}" for n in range(30)]})
+    arguments = json.loads(re.search(r'data-table="t">(.*)</script>', render.interactive_table(frame, "t")).group(1))
+    assert arguments["skit_codes"] == {"0": ["u0&lt;", "u1&lt;", "u2&lt;"]}  # "unique" repeats nothing: kept as is
+    rows = json.loads(arguments["data_json"])
+    assert [row[0] for row in rows[:4]] == [0, 1, 2, 0] and rows[5][2] == "x5"
+
+
 def test_the_policy_allows_exactly_the_given_scripts_by_hash():
     digest = base64.b64encode(hashlib.sha256(b"alert(1)").digest()).decode()
     assert render.content_security_policy(["alert(1)"]) == (
@@ -126,7 +134,8 @@ def test_a_large_account_gets_persona_groups_with_drill_down():
     svgs = re.findall(r"<svg .*?</svg>", out, re.S)
     assert len(svgs) == 2  # the groups (one here), then the group's identities inside <details>
     assert "Case opener, user (101): 50 of 101 identities can open support cases" in svgs[0]
-    assert out.count("<details>") == 1 and len(re.findall("<rect ", svgs[1])) == len(names)
+    assert out.count("<details>") == 1 and len(re.findall("<rect ", svgs[1])) == render.DRILL_DOWN_ROWS
+    assert f"The first {render.DRILL_DOWN_ROWS} of 101" in out
 
 
 def test_static_tables_escape_everything():

@@ -339,7 +339,11 @@ def table_data(summary: ReportSummary, name: str) -> dict[str, list[list]]:
     tables = {}
     pattern = rf'<script type="{re.escape(TABLE_DATA_TYPE)}" data-table="([^"]+)">(.*?)</script>'
     for table, text in re.findall(pattern, raw, re.S):
-        rows = json.loads(json.loads(text)["data_json"])
+        arguments = json.loads(text)
+        rows = json.loads(arguments["data_json"])
+        for column, values in arguments.get("skit_codes", {}).items():  # as the shipped script expands them
+            for row in rows:
+                row[int(column)] = values[row[int(column)]]
         tables[table] = [[html.unescape(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
     return tables
 
