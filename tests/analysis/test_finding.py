@@ -9,6 +9,7 @@ The console actions: "Support Center uses eight support: actions internally" (AW
 "Manage access to AWS Support Center", https://docs.aws.amazon.com/awssupport/latest/user/accessing-support.html).
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,27 @@ def test_the_plan_gap_is_one_finding_per_plan():
     # root and opener hold paid-plan API actions; taviewer's trustedadvisor: console actions need no paid plan
     assert set(gap.identities) == {f"arn:aws:iam::{ACCOUNT}:root", user("opener")}
     assert {"support:CreateCase", "support:DescribeCases"} <= set(gap.remedy.actions)
+
+
+def test_who_can_let_aws_support_staff_act_is_a_finding_naming_the_statement(tmp_path):
+    # "CreateSupportPermit: grants permission to create a support permit" (Service Authorization Reference,
+    # AWS Support Authorization); a user allowed supportauthz:* holds it.
+    statement = {"Sid": "Permits", "Effect": "Allow", "Action": "supportauthz:*", "Resource": "*"}
+    details = {"UserDetailList": [{
+        "UserName": "pat", "UserId": "AIDAPAT", "Arn": user("pat"), "Path": "/", "GroupList": [],
+        "AttachedManagedPolicies": [], "UserPolicyList": [{"PolicyName": "P", "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [statement]}}]}],
+        "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    (tmp_path / "authorization-details.json").write_text(json.dumps(details))
+    (tmp_path / "account.json").write_text(json.dumps({"account_id": ACCOUNT}))
+    catalog = load_catalog()
+    account = load_account(tmp_path)
+    matrix = build_matrix(account, catalog)
+    found = {f.id: f for f in produce_findings(FindingSources(all_findings(matrix, account, catalog), matrix,
+                                                              account.info), kinds=["support-permit"])}
+    permit = found["support-permit-supportauthz:CreateSupportPermit"]
+    assert permit.identities == (user("pat"),) and permit.severity is Severity.MEDIUM
+    assert permit.statements == (StatementRef("user/pat: P (inline)", 0, "Permits"),)
 
 
 def test_every_remedy_is_one_sentence():
