@@ -16,6 +16,7 @@ import pandas as pd
 from supportkit.analysis.finding import (
     MANY, Finding, FindingSources, Fix, Remedy, Severity, StatementRef, finding_producer,
 )
+from supportkit.support.managed import aws_managed_policy
 from supportkit.analysis.findings import (
     CREATE_CASE, CREATE_SUPPORT_PERMIT, DESCRIBE_CASES, GRANTS_NOTHING, OPEN_CASES, ROOT, START_SUPPORT_PLAN_UPDATE, SUPPORT_API_WITHOUT_TA_CONSOLE,
 )
@@ -101,8 +102,10 @@ def console_breakage(sources: FindingSources) -> Iterator[Finding]:
         if denying:
             remedy = Remedy(Fix.UNDENY_ACTIONS, actions=missing, statements=denying)
         else:
-            granting = statements_in(_case_grant(sources, row.identity_arn))
-            remedy = Remedy(Fix.ADD_ACTIONS, actions=missing, policy=granting[0].policy if granting else None,
+            # AWS managed policies cannot be edited: the policy to extend is the identity's own that grants access.
+            editable = [s.policy for s in statements_in(_case_grant(sources, row.identity_arn))
+                        if aws_managed_policy(s.policy) is None]
+            remedy = Remedy(Fix.ADD_ACTIONS, actions=missing, policy=editable[0] if editable else None,
                             managed_policy=SUPPORT_ACCESS_POLICY)
         uses = "open and read" if row.can_open else "read"
         yield Finding(

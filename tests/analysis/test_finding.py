@@ -84,6 +84,19 @@ def test_a_reader_missing_console_actions_is_told_which_policy_to_extend(main):
         in found.remedy.sentence()
 
 
+def test_an_aws_managed_policy_is_never_the_one_to_edit():
+    # The demo's ReadOnlyAuditor reads cases through AWS's ReadOnlyAccess, which nobody can edit (data/README.md).
+    demo = Path(__file__).parents[2] / "data" / "demo" / "workload-prod"
+    catalog = load_catalog()
+    account = load_account(demo)
+    matrix = build_matrix(account, catalog)
+    found = {f.id: f for f in produce_findings(FindingSources(all_findings(matrix, account, catalog), matrix,
+                                                              account.info), kinds=["console-breakage"])}
+    remedy = found["console-breakage-role/ReadOnlyAuditor"].remedy
+    assert remedy.fix is Fix.ADD_ACTIONS and remedy.policy is None
+    assert "to a policy of the identity, or attach the AWS managed policy AWSSupportAccess." in remedy.sentence()
+
+
 def test_the_plan_gap_is_one_finding_per_plan():
     found = [f for f in produced("developer_plan").values() if f.kind == "plan-gap"]
     assert len(found) == 1
