@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -108,11 +109,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-browser", action="store_true")
     args = parser.parse_args()
+    print(f"{os.cpu_count()} cores, load average {', '.join(f'{load:.1f}' for load in os.getloadavg())} at start")
     with tempfile.TemporaryDirectory() as folder:
         by_size(Path(folder), args.sizes, not args.skip_browser)
         if args.accounts:
             batch(Path(folder), args.accounts, args.identities, args.workers)
         single(Path(folder), args.identities)
+    print(f"load average {', '.join(f'{load:.1f}' for load in os.getloadavg())} at the end")
 
 
 if __name__ == "__main__":

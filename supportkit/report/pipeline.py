@@ -1,12 +1,13 @@
 """``supportkit report``: one self-contained HTML report per account, and an index page linking them.
 
-For each snapshot the driver reads the account id (:func:`supportkit.snapshot.load_account`, so that
-unreadable input fails in a second with the loader's own message, without starting a kernel), runs the
-packaged notebook with papermill in its worker's kernel of this interpreter, exports it to HTML once
-with the code hidden and nothing fetched from the network, and reads the headline numbers for the
-index back from the executed notebook.
+For each snapshot a worker analyses it (:func:`supportkit.analysis.account_analysis.analyse`: the only
+read of the snapshot; unreadable input fails there with the loader's own message, without a kernel) and
+saves the analysis as ``<account>.analysis/``; then a worker runs the packaged notebook on it with
+papermill in that worker's kernel of this interpreter, exports it to HTML once with the code hidden and
+nothing fetched from the network, and reads the headline numbers for the index back from the executed
+notebook.
 
-The contract with the notebook (``supportkit/notebooks/account_report.ipynb``, or one given with
+The contract with the notebook (``supportkit/report/notebooks/account_report.ipynb``, or one given with
 ``notebook=``):
 
 * a cell tagged ``parameters`` declaring ``analysis``, ``snapshot``, ``account_id``, ``context``, ``title``,

@@ -43,6 +43,8 @@ KEY_ACTIONS = (
 )
 """The actions whose decision and explanation the explanations table lists for every identity."""
 
+CASCADE_ROWS = 5000
+"""Up to this many rows, a table's filter panes show the counts left by the other panes' selections."""
 DETAILED_IDENTITIES = 100
 """Up to this many identities the heatmap has one row per identity; above, one row per persona and type."""
 DRILL_DOWN_ROWS = 20
@@ -189,9 +191,10 @@ def interactive_table(frame: pd.DataFrame, table_id: str, *, panes: Sequence[str
                                "lengthMenu": [10, 25, 100, 500], "autoWidth": False, "maxBytes": 0}
     if panes:
         options["layout"] = {"top1": "searchPanes"}
+        small = len(shown) <= CASCADE_ROWS  # cascading panes recount every pane on each click: too slow beyond
         options["searchPanes"] = {"columns": [columns.index(name.replace("_", " ")) for name in panes],
-                                  "layout": f"columns-{min(len(panes), 4)}", "cascadePanes": True,
-                                  "initCollapsed": False, "viewTotal": True}
+                                  "layout": f"columns-{min(len(panes), 4)}", "cascadePanes": small,
+                                  "initCollapsed": False, "viewTotal": small}
     arguments = dict(get_itable_arguments(shown, caption, app_mode=True, **options))
     classes = arguments.pop("classes", "display")
     for python_only in ("style", "warn_on_unexpected_option_type", "warn_on_undocumented_option"):
