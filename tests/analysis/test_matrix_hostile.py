@@ -11,7 +11,9 @@ def _one_shot(matrix, fmt, path):
     import pyarrow.csv as pa_csv
 
     if fmt == "json":
-        path.write_text(matrix.to_json(orient="records", lines=True).rstrip("\n") + "\n", encoding="utf-8")
+        # With "/" written plain, as every command writes it (pandas alone escapes it as "\/").
+        text = matrix.to_json(orient="records", lines=True).replace("\\/", "/")
+        path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     else:
         pa_csv.write_csv(pa.Table.from_pandas(matrix, preserve_index=False), str(path),
                          write_options=pa_csv.WriteOptions(quoting_style="needed"))
