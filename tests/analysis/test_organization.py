@@ -93,7 +93,11 @@ def organization(tmp_path_factory) -> Path:
         user(OPS, "carol", doc(allow("sts:AssumeRole"))),
     ], scps=[{"target": "r-ex1", "policies": [{"Name": "FullAWSAccess", "Content": FULL}]},
              {"target": OPS, "policies": [{"Name": "FullAWSAccess", "Content": FULL},
-                                          {"Name": "NoCarol", "Content": deny_carol}]}])
+                                          {"Name": "NoCarol", "Content": deny_carol}]}],
+       # ops' own RCP guards ops' roles; it does not bind what ops' people do with the roles of other accounts
+       rcps=[{"target": "r-ex1", "policies": [{"Name": "RCPFullAWSAccess", "Content": FULL}, {
+           "Name": "NoRolesHere", "Content": doc({"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
+                                                  "Resource": "*"})}]}])
     write(root / "prod", PROD, "prod", roles=[
         role(PROD, "CaseReader", trust({"AWS": f"arn:aws:iam::{OPS}:root"}), doc(READ, allow("sts:AssumeRole"))),
         role(PROD, "NeedsMfa", trust({"AWS": OPS}, {"Bool": {"aws:MultiFactorAuthPresent": "true"}}), doc(READ)),
@@ -143,7 +147,8 @@ def test_edges_need_both_the_trust_policy_and_the_callers_own_policies(analysis)
     }
     # Not there: bob (no sts:AssumeRole of his own), carol (denied by her account's SCP), ops' root user (cannot
     # call AssumeRole), alice to DirectFromOps (the sandbox's RCP denies sts:AssumeRole to ops' principals), and
-    # alice to OrgWide (her policy does not name it).
+    # alice to OrgWide (her policy does not name it). ops' own RCP, which denies sts:AssumeRole on ops' roles,
+    # stops none of them.
 
 
 def test_principals_outside_the_organization_are_named_as_such(analysis):
