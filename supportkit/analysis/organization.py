@@ -47,8 +47,8 @@ from supportkit.iam.policy import (
 )
 from supportkit.snapshot import Account, IdentityType, find_snapshots, load_account
 from supportkit.snapshot.details import detail_files, read_details
+from supportkit.snapshot.model import RCPS_FILE
 from supportkit.snapshot.organization import (
-    RCPS_FILE,
     OrganizationInfo,
     is_organization_folder,
     read_organization,
@@ -347,9 +347,7 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
             continue
         request = identity_context(identity, extra)
         full = request.with_defaults(identity.subject.principal.derived_context)
-        present = frozenset(full.values)
-        # An identity's tags are all known: a tag it lacks is absent from every request it makes.
-        known = lambda key: key in present or key.startswith("aws:principaltag/")  # noqa: E731
+        known = _own_keys(frozenset(full.values))
         for role, trusts in parsed:
             keys = _trust_decision(trusts, identity.arn, account.info.account_id, full, known)
             if keys is None:
@@ -363,6 +361,12 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
             edges.append(Edge(identity.arn, PrincipalKind.IDENTITY, account.info.account_id, role.role_arn,
                               role.account_id, conditional))
     return edges
+
+
+def _own_keys(present: frozenset[str]) -> Callable[[str], bool]:
+    """The keys decided for an identity: those in its context, and its tags (a tag it lacks is absent in every
+    request it makes)."""
+    return lambda key: key in present or key.startswith("aws:principaltag/")
 
 
 def _rcp_levels(path: Path) -> tuple[tuple[NamedPolicy, ...], ...]:
