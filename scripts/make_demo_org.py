@@ -729,7 +729,8 @@ def organization_file(accounts: Iterable[DemoAccount]) -> dict[str, Any]:
                         "parent": levels[-2], "folder": account.folder, "error": None})
     return {
         "organization": {"id": ORG_ID, "management_account_id": MANAGEMENT_ID, "feature_set": "ALL"},
-        "roots": [{"id": ROOT_ID, "name": "Root", "policy_types": ["SERVICE_CONTROL_POLICY"]}],
+        "roots": [{"id": ROOT_ID, "name": "Root",
+                   "policy_types": ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]}],
         "units": [{"id": unit, "name": name, "parent": ROOT_ID} for unit, name in units.items()],
         "accounts": members,
         "notes": ["synthetic demo organization: see data/README.md"],

@@ -47,8 +47,8 @@ from supportkit.iam.policy import (
 )
 from supportkit.snapshot import Account, IdentityType, find_snapshots, load_account
 from supportkit.snapshot.details import detail_files, read_details
+from supportkit.snapshot.model import RCPS_FILE
 from supportkit.snapshot.organization import (
-    RCPS_FILE,
     OrganizationInfo,
     is_organization_folder,
     read_organization,
@@ -277,12 +277,12 @@ def _is_root_of(value: str, account_id: str) -> bool:
 
 
 def _trust_decision(trusts: Sequence[_TrustStatement], arn: str, account_id: str, context: RequestContext,
-                    known: frozenset[str]) -> tuple[str, ...] | None:
+                    known: Callable[[str], bool]) -> tuple[str, ...] | None:
     """None when the trust policy refuses the principal; else the condition keys it still depends on.
 
-    Clauses on keys in ``known`` (the principal's own keys) are decided here; clauses on other keys
-    (``sts:ExternalId``, ``aws:MultiFactorAuthPresent``...) depend on the request: the edge exists
-    when they allow, and says so.
+    Clauses on keys ``known`` (the principal's own keys: present, or known to be absent) are decided
+    here; clauses on other keys (``sts:ExternalId``, ``aws:MultiFactorAuthPresent``...) depend on the
+    request: the edge exists when they allow, and says so.
     """
     allowed: tuple[str, ...] | None = None
     for trust in trusts:
@@ -292,7 +292,7 @@ def _trust_decision(trusts: Sequence[_TrustStatement], arn: str, account_id: str
         open_keys = []
         decided = True
         for clause in statement.conditions:
-            if set(clause.keys_read) <= known:
+            if all(known(key) for key in clause.keys_read):
                 decided = decided and clause.evaluate(context)
             else:
                 open_keys.append(clause.key)
@@ -347,7 +347,7 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
             continue
         request = identity_context(identity, extra)
         full = request.with_defaults(identity.subject.principal.derived_context)
-        known = frozenset(full.values)
+        known = _own_keys(frozenset(full.values))
         for role, trusts in parsed:
             keys = _trust_decision(trusts, identity.arn, account.info.account_id, full, known)
             if keys is None:
@@ -361,6 +361,12 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
             edges.append(Edge(identity.arn, PrincipalKind.IDENTITY, account.info.account_id, role.role_arn,
                               role.account_id, conditional))
     return edges
+
+
+def _own_keys(present: frozenset[str]) -> Callable[[str], bool]:
+    """The keys decided for an identity: those in its context, and its tags (a tag it lacks is absent in every
+    request it makes)."""
+    return lambda key: key in present or key.startswith("aws:principaltag/")
 
 
 def _rcp_levels(path: Path) -> tuple[tuple[NamedPolicy, ...], ...]:
@@ -386,6 +392,10 @@ _ALLOW_ALL: Policy = parse_policy({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
+_OUTSIDE_KEYS = frozenset({"aws:principalaccount", "aws:principalorgid"})
+"""What is known of a principal outside the organization: its account, and that it has not this organization's id."""
+
+
 def outside_edges(roles: Sequence[tuple[RoleTrust, Sequence[_TrustStatement]]], members: frozenset[str],
                   analysed: frozenset[str]) -> list[Edge]:
     """Edges from principals outside the organization (or from accounts of it that were not analysed)."""
@@ -409,9 +419,8 @@ def outside_edges(roles: Sequence[tuple[RoleTrust, Sequence[_TrustStatement]]], 
                 sources.append((f"{value} (federated, {OUTSIDE})", PrincipalKind.FEDERATED, None))
             for source, kind, source_account in sources:
                 context = RequestContext.of({"aws:PrincipalAccount": source_account} if source_account else {})
-                known = frozenset({"aws:principalaccount", "aws:principalorgid"}) if kind is not \
-                    PrincipalKind.UNANALYSED else frozenset()
-                keys = _trust_decision([trust], source, source_account or "", context, known) \
+                decided = _OUTSIDE_KEYS if kind is not PrincipalKind.UNANALYSED else frozenset()
+                keys = _trust_decision([trust], source, source_account or "", context, decided.__contains__) \
                     if not trust.negated else ()
                 if keys is not None:
                     edges.append(Edge(source, kind, source_account, role.role_arn, role.account_id, keys))

@@ -29,8 +29,8 @@ from supportkit.snapshot.fetch import (
     _code,
     _write,
 )
-from supportkit.snapshot.model import ACCOUNT_FILE, DETAILS_FILE, SCPS_FILE
-from supportkit.snapshot.organization import ORGANIZATION_FILE, POLICY_FILES, RCPS_FILE
+from supportkit.snapshot.model import ACCOUNT_FILE, DETAILS_FILE, RCPS_FILE, SCPS_FILE
+from supportkit.snapshot.organization import ORGANIZATION_FILE, POLICY_FILES
 
 MAX_ATTEMPTS = 10
 """botocore ``max_attempts``: the first call and up to nine retries of a throttled or failed request."""

@@ -16,7 +16,6 @@ from supportkit.errors import InputError, json_type
 from supportkit.snapshot.jsonfile import read_json
 
 ORGANIZATION_FILE = "organization.json"
-RCPS_FILE = "rcps.json"
 POLICY_FILES = {"SERVICE_CONTROL_POLICY": "scps", "RESOURCE_CONTROL_POLICY": "rcps"}
 """Policy type, and its key under ``policies`` in organization.json."""
 

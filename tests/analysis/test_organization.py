@@ -55,10 +55,11 @@ def trust(principal, condition=None) -> dict:
     return doc(statement)
 
 
-def user(account: str, name: str, policy: dict | None) -> dict:
+def user(account: str, name: str, policy: dict | None, tags: dict | None = None) -> dict:
     return {"UserName": name, "UserId": f"AIDA{name.upper():0<17}"[:21], "Path": "/",
             "Arn": f"arn:aws:iam::{account}:user/{name}", "GroupList": [], "AttachedManagedPolicies": [],
-            "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": policy}] if policy else [], "Tags": []}
+            "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": policy}] if policy else [],
+            "Tags": [{"Key": key, "Value": value} for key, value in (tags or {}).items()]}
 
 
 def role(account: str, name: str, assume: dict, policy: dict) -> dict:
@@ -91,12 +92,19 @@ def organization(tmp_path_factory) -> Path:
                                                         f"arn:aws:iam::{SANDBOX}:role/DirectFromOps"]))),
         user(OPS, "bob", doc(allow("s3:GetObject"))),
         user(OPS, "carol", doc(allow("sts:AssumeRole"))),
+        user(OPS, "dave", doc(allow("sts:AssumeRole", f"arn:aws:iam::{PROD}:role/TeamOnly")), {"team": "support"}),
     ], scps=[{"target": "r-ex1", "policies": [{"Name": "FullAWSAccess", "Content": FULL}]},
              {"target": OPS, "policies": [{"Name": "FullAWSAccess", "Content": FULL},
-                                          {"Name": "NoCarol", "Content": deny_carol}]}])
+                                          {"Name": "NoCarol", "Content": deny_carol}]}],
+       # ops' own RCP guards ops' roles; it does not bind what ops' people do with the roles of other accounts
+       rcps=[{"target": "r-ex1", "policies": [{"Name": "RCPFullAWSAccess", "Content": FULL}, {
+           "Name": "NoRolesHere", "Content": doc({"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
+                                                  "Resource": "*"})}]}])
     write(root / "prod", PROD, "prod", roles=[
         role(PROD, "CaseReader", trust({"AWS": f"arn:aws:iam::{OPS}:root"}), doc(READ, allow("sts:AssumeRole"))),
         role(PROD, "NeedsMfa", trust({"AWS": OPS}, {"Bool": {"aws:MultiFactorAuthPresent": "true"}}), doc(READ)),
+        # alice has no team tag: the condition is decided for her (absent key, no match), not left open
+        role(PROD, "TeamOnly", trust({"AWS": OPS}, {"StringEquals": {"aws:PrincipalTag/team": "support"}}), doc(READ)),
         role(PROD, "VendorAccess", trust({"AWS": f"arn:aws:iam::{VENDOR}:root"},
                                          {"StringEquals": {"sts:ExternalId": "v-123"}}), doc(allow("support:*"))),
     ])
@@ -138,12 +146,14 @@ def test_edges_need_both_the_trust_policy_and_the_callers_own_policies(analysis)
     assert edges == {
         (alice, case_reader): (),  # trusts ops' root, and alice's own policy allows the role's ARN
         (alice, arn(PROD, "role", "NeedsMfa")): ("aws:MultiFactorAuthPresent",),
+        (arn(OPS, "user", "dave"), arn(PROD, "role", "TeamOnly")): (),  # his tag matches the trust condition
         (case_reader, arn(SANDBOX, "role", "Chain")): (),  # named by ARN, and CaseReader allows sts:AssumeRole
         (case_reader, arn(SANDBOX, "role", "OrgWide")): (),  # "*" limited to the organization
     }
     # Not there: bob (no sts:AssumeRole of his own), carol (denied by her account's SCP), ops' root user (cannot
     # call AssumeRole), alice to DirectFromOps (the sandbox's RCP denies sts:AssumeRole to ops' principals), and
-    # alice to OrgWide (her policy does not name it).
+    # alice to OrgWide (her policy does not name it). ops' own RCP, which denies sts:AssumeRole on ops' roles,
+    # stops none of them.
 
 
 def test_principals_outside_the_organization_are_named_as_such(analysis):
@@ -178,7 +188,7 @@ def test_organization_wide_answers(analysis):
         "444444444444": "AccessDenied: not authorized to perform: sts:AssumeRole"}
     overview = analysis.overview().set_index("account_id")
     assert overview.loc[PROD, "unit"] == "Root / Prod"
-    assert overview.loc[PROD, "can_read_all_cases"] == 4  # root, CaseReader, NeedsMfa, VendorAccess
+    assert overview.loc[PROD, "can_read_all_cases"] == 5  # root, CaseReader, NeedsMfa, TeamOnly, VendorAccess
     # ops: nobody but root has support access (the root user has every permission of a member account).
     # sandbox: its roles read cases, but only root may open one.
     assert analysis.root_only_accounts().values.tolist() == [
@@ -199,8 +209,8 @@ def test_parquet_partitions_read_back_with_duckdb_and_pandas(organization, tmp_p
         f"select account_id, count(distinct identity_arn) as n from read_parquet('{dataset}/*/*.parquet', "
         "hive_partitioning = true, hive_types = {'account_id': VARCHAR}) where action = 'support:DescribeCases' and decision = 'allowed' "
         "group by account_id order by account_id").fetchall()
-    assert counts == [(OPS, 1), (PROD, 4), (SANDBOX, 4)]  # each account's root user, and its roles that read
+    assert counts == [(OPS, 1), (PROD, 5), (SANDBOX, 4)]  # each account's root user, and its roles that read
     frame = read_dataset(dataset)
     assert set(frame["account_id"]) == {OPS, PROD, SANDBOX}  # OPS keeps its leading zero
-    # one row per identity and catalog action: four identities in each account (its root user included)
-    assert len(frame) == 12 * len(load_catalog().actions)
+    # one row per identity and catalog action: 5 + 5 + 4 identities (each account's root user included)
+    assert len(frame) == 14 * len(load_catalog().actions)
