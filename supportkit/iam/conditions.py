@@ -22,6 +22,7 @@ import base64
 import binascii
 import difflib
 import ipaddress
+import json
 import math
 import operator as op
 import re
@@ -29,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext
 from supportkit.errors import PolicyError, json_type
@@ -617,7 +619,32 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
     `path` is the JSON path of the Condition element, e.g. "Statement[2].Condition"; errors raise PolicyError with
     a precise path such as `Statement[2].Condition: unknown operator 'StringLikee'` or
     `Statement[2].Condition.NumericLessThan.aws:MultiFactorAuthAge: 'abc' is not a number`.
-    `variables=False` when the policy Version is not 2012-10-17 (then `${...}` is literal text)."""
+    `variables=False` when the policy Version is not 2012-10-17 (then `${...}` is literal text).
+    Blocks are compiled once per distinct text: real accounts repeat the same conditions across thousands
+    of policies, and the compiled clauses are immutable."""
+    key = None
+    if isinstance(block, dict) and block:
+        try:
+            key = (json.dumps(block, sort_keys=True), variables)
+        except (TypeError, ValueError):  # not JSON data (a caller's own mapping): compile it afresh
+            key = None
+        found = _COMPILED.get(key) if key is not None else None
+        if found is not None:
+            return found, ()
+    clauses, warnings = _compile_conditions(block, path, variables)
+    if key is not None and not warnings:  # warnings name the statement's path: those are not shared
+        if len(_COMPILED) >= _COMPILED_LIMIT:
+            _COMPILED.clear()
+        _COMPILED[key] = clauses
+    return clauses, warnings
+
+
+_COMPILED: dict[tuple[str, bool], tuple[ConditionClause, ...]] = {}
+_COMPILED_LIMIT = 100_000
+
+
+def _compile_conditions(block: object, path: str, variables: bool
+                        ) -> tuple[tuple[ConditionClause, ...], tuple[str, ...]]:
     if not isinstance(block, Mapping):
         raise PolicyError(path, f"Condition must be an object of operator to keys, not {json_type(block)}")
     check_unique_keys(block, path)

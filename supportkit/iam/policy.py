@@ -13,7 +13,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from enum import Enum
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from supportkit.iam.conditions import ConditionClause, compile_conditions
 from supportkit.iam.jsonobject import check_unique_keys, json_object

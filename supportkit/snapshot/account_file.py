@@ -6,7 +6,8 @@ import difflib
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from supportkit.errors import InputError, json_type
 from supportkit.snapshot.jsonfile import read_json

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from supportkit.errors import InputError, json_type
 from supportkit.iam.evaluate import Principal, PrincipalError, PrincipalType

@@ -20,7 +20,8 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from supportkit.errors import InputError, PolicyError, json_type
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject

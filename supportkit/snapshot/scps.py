@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from supportkit.errors import InputError, PolicyError, json_type
 from supportkit.iam.evaluate import NamedPolicy, PolicyKind
