@@ -70,7 +70,7 @@ def _condition(rng: random.Random) -> dict:
     return {}
 
 
-def _customer_policy(rng: random.Random, number: int) -> dict:
+def customer_policy(rng: random.Random, number: int) -> dict:
     statements = []
     for s in range(rng.randint(1, 4)):
         pool = SUPPORT_ACTIONS if rng.random() < 0.6 else OTHER_ACTIONS
@@ -118,7 +118,7 @@ def generate(identities: int, seed: int = 11) -> tuple[dict, dict]:
     customer_arns = []
     for number in range(max(6, identities // 4)):
         arn = f"arn:aws:iam::{ACCOUNT}:policy/team/Customer{number}"
-        policies.append(_managed_entry(arn, f"Customer{number}", _customer_policy(rng, number), "/team/"))
+        policies.append(_managed_entry(arn, f"Customer{number}", customer_policy(rng, number), "/team/"))
         customer_arns.append(arn)
     boundary_arn = f"arn:aws:iam::{ACCOUNT}:policy/Boundary"
     policies.append(_managed_entry(boundary_arn, "Boundary", _doc(

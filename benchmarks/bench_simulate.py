@@ -2,8 +2,10 @@
 
 Run: python benchmarks/bench_simulate.py [--requests N]
 The requests mix users, roles, sessions and the root user; identity policies, boundaries, session
-policies and SCP levels; conditions with context keys; every catalog action. The timing covers what
-the command does per line: JSON decode, validation, evaluation and JSON encode of the result.
+policies and SCP levels; conditions with context keys; every catalog action. As other tools send them,
+most requests carry their own policies: drawn per request with the generator of bench_matrix.py (Sids,
+actions, conditions on MFA, source IP and tags), with a few shared ones among them. The timing covers
+what the command does per line: JSON decode, validation, evaluation and JSON encode of the result.
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ import json
 import random
 import time
 
-from supportkit.support.catalog import load_catalog
+import sys
+from pathlib import Path
+
 from supportkit.iam.simulate import read_requests, simulate
+from supportkit.support.catalog import load_catalog
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_matrix import customer_policy  # noqa: E402  (the varied policies of the matrix benchmark)
 
 ACCOUNT = "111122223333"
 POLICIES = [
@@ -65,7 +73,8 @@ def make_requests(count: int, seed: int = 7) -> list[str]:
             "principal": rng.choice(PRINCIPALS),
             "action": action,
             "context": rng.choice(CONTEXTS),
-            "identity_policies": rng.sample(POLICIES, rng.randint(0, 3)),
+            "identity_policies": [customer_policy(rng, number * 4 + k) if rng.random() < 0.8 else rng.choice(POLICIES)
+                                  for k in range(rng.randint(0, 3))],
             "scps": rng.choice(SCP_SETS),
             "management_account": rng.random() < 0.2,
         }
@@ -75,7 +84,7 @@ def make_requests(count: int, seed: int = 7) -> list[str]:
         if boundary:
             request["permissions_boundary"] = boundary
         if "role/" in request["principal"] and rng.random() < 0.3:
-            request["session_policy"] = POLICIES[2]
+            request["session_policy"] = customer_policy(rng, number * 4 + 3)
         lines.append(json.dumps(request))
     return lines
 
