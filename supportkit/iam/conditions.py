@@ -22,7 +22,6 @@ import base64
 import binascii
 import difflib
 import ipaddress
-import json
 import math
 import operator as op
 import re
@@ -623,12 +622,9 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
     Blocks are compiled once per distinct text: real accounts repeat the same conditions across thousands
     of policies, and the compiled clauses are immutable."""
     key = None
-    if isinstance(block, dict) and block:
-        try:
-            key = (json.dumps(block, sort_keys=True), variables)
-        except (TypeError, ValueError):  # not JSON data (a caller's own mapping): compile it afresh
-            key = None
-        found = _COMPILED.get(key) if key is not None else None
+    if type(block) is dict and block:
+        key = (repr(block), variables)  # exact for JSON values, and cheaper than json.dumps
+        found = _COMPILED.get(key)
         if found is not None:
             return found, ()
     clauses, warnings = _compile_conditions(block, path, variables)

@@ -75,6 +75,11 @@ def _compiled(regex: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
+@lru_cache(maxsize=65536)
+def _pattern(cls: type[Pattern], text: str, ignore_case: bool, wildcards: bool, arn: bool, variables: bool) -> Pattern:
+    return cls(text, ignore_case, wildcards, arn, _split(text, variables=variables, wildcards=wildcards))
+
+
 @dataclass(frozen=True)
 class Pattern:
     """One Action, Resource or condition value, compiled for repeated matching."""
@@ -89,7 +94,8 @@ class Pattern:
     def compile(
         cls, text: str, *, ignore_case: bool = False, wildcards: bool = True, arn: bool = False, variables: bool = True
     ) -> "Pattern":
-        return cls(text, ignore_case, wildcards, arn, _split(text, variables=variables, wildcards=wildcards))
+        """The pattern of ``text``; patterns are immutable, so equal texts share one (``"*"`` is most of them)."""
+        return _pattern(cls, text, ignore_case, wildcards, arn, variables)
 
     @cached_property
     def variables(self) -> tuple[str, ...]:

@@ -28,12 +28,16 @@ _TOP_LEVEL = ("Version", "Id", "Statement")
 _STATEMENT_ELEMENTS = (
     "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition",
 )
+_STATEMENT_KEYS = frozenset(_STATEMENT_ELEMENTS)
 _ACTION_FORMAT = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]*$")
 
 
 class Effect(str, Enum):
     ALLOW = "Allow"
     DENY = "Deny"
+
+
+_EFFECTS = {effect.value: effect for effect in Effect}
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,9 +249,10 @@ def _parse_statement(
     if not isinstance(raw, Mapping):
         raise PolicyError(path, f"a statement must be an object, not {json_type(raw)}")
     check_unique_keys(raw, path)
-    for key in raw:
-        if key not in _STATEMENT_ELEMENTS:
-            raise PolicyError(f"{path}.{key}", f"unknown element{_did_you_mean(key, _STATEMENT_ELEMENTS)}")
+    if not _STATEMENT_KEYS.issuperset(raw):
+        for key in raw:
+            if key not in _STATEMENT_KEYS:
+                raise PolicyError(f"{path}.{key}", f"unknown element{_did_you_mean(key, _STATEMENT_ELEMENTS)}")
     sid = raw.get("Sid")
     if sid is not None and not isinstance(sid, str):
         raise PolicyError(f"{path}.Sid", f"must be a string, not {json_type(sid)}")
@@ -276,16 +281,14 @@ def _parse_statement(
             raw = {**raw, "Resource": "*"}  # a trust policy's statements apply to the role they are attached to
     actions, not_action = _pair(raw, path, "Action", "NotAction")
     resources, not_resource = _pair(raw, path, "Resource", "NotResource")
-    action_path = f"{path}.{'NotAction' if not_action else 'Action'}"
-    for i, text in enumerate(actions):
-        if text != "*" and not _ACTION_FORMAT.match(text):
-            raise PolicyError(f"{action_path}[{i}]", f"{text!r} is not an action of the form service:Action (or '*')")
+    bad = _malformed_action(actions)
+    if bad >= 0:
+        raise PolicyError(f"{path}.{'NotAction' if not_action else 'Action'}[{bad}]",
+                          f"{actions[bad]!r} is not an action of the form service:Action (or '*')")
     resource_path = f"{path}.{'NotResource' if not_resource else 'Resource'}"
-    resource_patterns = tuple(
-        _resource_pattern(text, f"{resource_path}[{i}]", variables) for i, text in enumerate(resources)
-    )
+    resource_patterns = tuple(_resource_pattern(text, resource_path, i, variables) for i, text in enumerate(resources))
     for i, pattern in enumerate(resource_patterns):
-        if _variable_before_resource_part(pattern):
+        if pattern.variables and _variable_before_resource_part(pattern):
             warnings.append(f"{resource_path}[{i}]: AWS documents policy variables only in the resource part of "
                             "an ARN, after the fifth colon")
     conditions: tuple[ConditionClause, ...] = ()
@@ -295,9 +298,15 @@ def _parse_statement(
     if not_action and effect_text == "Allow" and not_resource:
         warnings.append(f"{path}: Allow with NotAction and NotResource grants very broadly")
     return Statement(
-        index, sid, Effect(effect_text), actions, not_action, resource_patterns, not_resource, conditions,
+        index, sid, _EFFECTS[effect_text], actions, not_action, resource_patterns, not_resource, conditions,
         ActionSet.of(actions), principal=principal,
     )
+
+
+@lru_cache(maxsize=16384)
+def _malformed_action(actions: tuple[str, ...]) -> int:
+    """The index of the first action not of the form ``service:Action`` (nor ``*``), or -1; lists repeat a lot."""
+    return next((i for i, text in enumerate(actions) if text != "*" and not _ACTION_FORMAT.match(text)), -1)
 
 
 def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tuple[tuple[str, ...], bool]:
@@ -365,11 +374,11 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     return lambda action: action in exact or regex.fullmatch(action) is not None
 
 
-def _resource_pattern(text: str, path: str, variables: bool) -> Pattern:
+def _resource_pattern(text: str, path: str, index: int, variables: bool) -> Pattern:
     try:
         return Pattern.compile(text, arn=True, variables=variables)
     except PatternError as error:
-        raise PolicyError(path, str(error)) from None
+        raise PolicyError(f"{path}[{index}]", str(error)) from None
 
 
 def _variable_before_resource_part(pattern: Pattern) -> bool:
