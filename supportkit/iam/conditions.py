@@ -22,7 +22,6 @@ import base64
 import binascii
 import difflib
 import ipaddress
-import math
 import operator as op
 import re
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from functools import lru_cache
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext
+from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext, json_scalar_text
 from supportkit.errors import PolicyError, json_type
 from supportkit.iam.jsonobject import check_unique_keys
 from supportkit.iam.patterns import Pattern, PatternError
@@ -573,17 +572,12 @@ def _compile_null(name: str, parsed: _Parsed, key: str,
 # --- the Condition element --------------------------------------------------------------------------
 
 def _as_text(value: object, path: str) -> str:
-    """A JSON scalar as IAM reads it: booleans as "true"/"false", numbers in plain decimal notation."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    """A policy value as IAM reads it (the same reading as a request context value's)."""
+    text = json_scalar_text(value)
+    if text is not None:
+        return text
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise PolicyError(path, f"{value!r} is not a valid condition value")
-        return format(Decimal(repr(value)), "f")
-    if isinstance(value, str):
-        return value
+        raise PolicyError(path, f"{value!r} is not a valid condition value")
     raise PolicyError(path, f"a condition value must be a string, number or boolean, not {json_type(value)}")
 
 

@@ -7,7 +7,9 @@ strings once here; a list means a multivalued key (``aws:TagKeys``), kept as a t
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from supportkit.errors import SupportkitError
@@ -19,12 +21,28 @@ class ContextError(SupportkitError, ValueError):
     """A context value that no condition operator could ever compare (an object, a nested list)."""
 
 
-def _as_text(value: Any, key: str) -> str:
+def json_scalar_text(value: object) -> str | None:
+    """A JSON scalar as IAM reads it, in request contexts and policies alike: booleans as "true"/"false",
+    numbers in plain decimal notation (1e-7 is "0.0000001"), strings as they are; None for anything else
+    (an object, a list, NaN, an infinity)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
         return str(value)
-    raise ContextError(f"context key {key!r}: a value must be a string, number or boolean, not {type(value).__name__}")
+    if isinstance(value, float) and math.isfinite(value):
+        return format(Decimal(repr(value)), "f")
+    return None
+
+
+def _as_text(value: Any, key: str) -> str:
+    text = json_scalar_text(value)
+    if text is None:
+        raise ContextError(f"context key {key!r}: a value must be a string, number or boolean, not {value!r}"
+                           if isinstance(value, float) else
+                           f"context key {key!r}: a value must be a string, number or boolean, not {type(value).__name__}")
+    return text
 
 
 def normalise_value(key: str, value: Any) -> ContextValue:

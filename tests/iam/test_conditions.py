@@ -234,6 +234,15 @@ class TestNumeric:
     def test_integers_and_decimals(self, operator: str, request_value: str, expected: bool) -> None:
         assert holds({operator: {"s3:max-keys": 10}}, {"s3:max-keys": request_value}) is expected
 
+    def test_a_json_number_reads_alike_in_the_context_and_in_the_policy(self) -> None:
+        # [operators] Numeric condition operators compare "integer and decimal" values: the JSON number 1e-7
+        # is the decimal 0.0000001 whether the policy or the request context carries it (one reading of JSON
+        # scalars for both, supportkit.iam.context.json_scalar_text).
+        assert holds({"NumericEquals": {"aws:MultiFactorAuthAge": 1e-7}}, {"aws:MultiFactorAuthAge": 1e-7})
+        assert holds({"NumericEquals": {"aws:MultiFactorAuthAge": "0.0000001"}}, {"aws:MultiFactorAuthAge": 1e-7})
+        assert holds({"NumericLessThan": {"aws:MultiFactorAuthAge": 1e-6}}, {"aws:MultiFactorAuthAge": 1e-7})
+        assert RequestContext.of({"k": 1e-7}).get("k") == "0.0000001"
+
     def test_unparsable_request_value_matches_nothing(self) -> None:
         assert not holds({"NumericEquals": {"s3:max-keys": "10"}}, {"s3:max-keys": "ten"})
         assert holds({"NumericNotEquals": {"s3:max-keys": "10"}}, {"s3:max-keys": "ten"})
