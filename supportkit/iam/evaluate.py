@@ -23,12 +23,12 @@ Everything here is pure: no I/O, policies already parsed.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from enum import Enum
 from typing import Any, Iterable, Mapping, Sequence
 
+from supportkit.iam.arn import Arn
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.iam.policy import Effect, Policy, Statement
@@ -71,10 +71,6 @@ class PrincipalError(SupportkitError, ValueError):
     """A principal ARN that is not a user, role, assumed-role session or account root."""
 
 
-_PRINCIPAL = re.compile(
-    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):(?P<service>iam|sts)::"
-    r"(?P<account>[0-9]{12}):(?P<resource>.+)\Z"
-)
 
 
 @dataclass(frozen=True)
@@ -93,10 +89,11 @@ class Principal:
     def parse(cls, arn: Any) -> "Principal":
         if not isinstance(arn, str):
             raise PrincipalError(f"principal must be an ARN string, not {type(arn).__name__}")
-        match = _PRINCIPAL.match(arn)
-        if not match:
+        parsed = Arn.parse(arn)
+        if (parsed is None or not parsed.in_known_partition or parsed.service not in ("iam", "sts") or parsed.region
+                or not parsed.in_an_account or not parsed.resource):
             raise PrincipalError(f"principal {arn!r} is not an IAM user, role, assumed-role or root ARN")
-        partition, service, account, resource = match.group("partition", "service", "account", "resource")
+        partition, service, account, resource = parsed.partition, parsed.service, parsed.account, parsed.resource
         if service == "iam" and resource == "root":
             return cls(arn, partition, account, PrincipalType.ROOT, account)
         if service == "iam" and resource.startswith(("user/", "role/")):

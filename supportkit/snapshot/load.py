@@ -32,11 +32,11 @@ from supportkit.snapshot.jsonfile import join_path, located
 from supportkit.snapshot.model import (
     ACCOUNT_FILE, DETAILS_FILE, RCPS_FILE, SCPS_FILE, Account, AccountInfo, Group, Identity, IdentityType,
 )
+from supportkit.iam.arn import Arn
 from supportkit.snapshot.policies import PolicyParser, policy_warnings
 from supportkit.snapshot.scps import Scps, read_scps
 from supportkit.support.rcps import rcp_services
 
-_ARN = re.compile(r"^arn:(?P<partition>[a-z-]+):[a-z0-9-]*:[a-z0-9-]*:(?P<account>[0-9]{12}):")
 _IAM_PATH = re.compile(r"/(?:[\x21-\x7e]{1,510}/)?")
 """IAM API Reference, User/Role "Path": pattern ``(\u002F)|(\u002F[\u0021-\u007E]+\u002F)``, length 1 to 512."""
 _ENTRY_KEYS = {
@@ -375,10 +375,10 @@ def _arn_accounts(details: Details) -> Counter[tuple[str, str]]:
     """(partition, account id) of each user and role ARN; of group and customer policy ARNs when there are none."""
     for keys in (("UserDetailList", "RoleDetailList"), ("GroupDetailList", "Policies")):
         found: Counter[tuple[str, str]] = Counter(
-            (match["partition"], match["account"])
+            (arn.partition, arn.account)
             for key in keys
             for entry in details.entries[key].values()
-            if (match := _ARN.match(entry.data["Arn"]))
+            if (arn := Arn.parse(entry.data["Arn"])) is not None and arn.in_an_account
         )
         if found:
             return found

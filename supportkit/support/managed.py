@@ -13,13 +13,13 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import re
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any, Mapping
 
+from supportkit.iam.arn import Arn
+
 _SNAPSHOT = "aws_managed_policies.json.gz"
-_ARN_START = re.compile(r"arn:aws(?:-[a-z]+)*")  # arn:aws, arn:aws-cn, arn:aws-us-gov...
 _POLICY_INFIX = ":iam::aws:policy/"
 
 
@@ -50,8 +50,8 @@ def _snapshot() -> tuple[str, dict[str, ManagedPolicy]]:
 
 def is_aws_managed_arn(arn: str) -> bool:
     """Whether an IAM ARN belongs to AWS itself (account field ``aws``), in any partition."""
-    parts = arn.split(":", 5)
-    return len(parts) == 6 and parts[0] == "arn" and parts[4] == "aws"
+    parsed = Arn.parse(arn)
+    return parsed is not None and parsed.account == "aws"
 
 
 def aws_managed_policy(arn_or_name: str) -> ManagedPolicy | None:
@@ -64,9 +64,12 @@ def aws_managed_policy(arn_or_name: str) -> ManagedPolicy | None:
     policies = _snapshot()[1]
     if not arn_or_name.startswith("arn:"):
         return policies.get(arn_or_name)
-    start, _, path_and_name = arn_or_name.partition(_POLICY_INFIX)
+    arn = Arn.parse(arn_or_name)
+    if arn is None or not arn.in_known_partition or (arn.service, arn.region, arn.account) != ("iam", "", "aws"):
+        return None
+    path_and_name = arn.resource.removeprefix("policy/")
     policy = policies.get(path_and_name.rsplit("/", 1)[-1])
-    if policy is None or not _ARN_START.fullmatch(start):
+    if policy is None or path_and_name == arn.resource:
         return None
     return policy if policy.arn == f"arn:aws{_POLICY_INFIX}{path_and_name}" else None
 
