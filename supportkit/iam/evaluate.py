@@ -147,8 +147,12 @@ class Principal:
         """The global condition keys AWS sets from the principal alone."""
         return RequestContext.of(self.derived_keys())
 
-    def derived_keys(self) -> dict[str, str]:
-        """The global condition keys AWS sets from the principal alone."""
+    def derived_keys(self, *, unique_id: str | None = None, tags: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The global condition keys AWS sets from the principal: the one place supportkit derives them.
+
+        ``unique_id`` is ``aws:userid`` for a user (its user id) or role session (``ROLEID:SESSION``), when known;
+        ``tags`` are the principal's tags (``aws:PrincipalTag/KEY``).
+        """
         keys = {
             "aws:PrincipalArn": self.principal_arn,
             "aws:PrincipalAccount": self.account,
@@ -160,6 +164,10 @@ class Principal:
             keys["aws:username"] = self.name
         if self.type is PrincipalType.ROOT:
             keys["aws:userid"] = self.account
+        elif unique_id:
+            keys["aws:userid"] = unique_id
+        for key, value in (tags or {}).items():
+            keys[f"aws:PrincipalTag/{key}"] = value
         return keys
 
 

@@ -59,14 +59,10 @@ class Identity:
 
     def context(self) -> dict[str, str]:
         """The condition keys AWS derives from this identity for each of its requests."""
-        keys = self.subject.principal.derived_keys()
-        if self.type is IdentityType.USER and self.id:
-            keys["aws:userid"] = self.id
-        elif self.type is IdentityType.ROLE and self.id:
-            keys["aws:userid"] = f"{self.id}:{ROLE_SESSION_NAME}"
-        for key, value in self.tags.items():
-            keys[f"aws:PrincipalTag/{key}"] = value
-        return keys
+        unique_id = self.id
+        if self.type is IdentityType.ROLE and self.id:
+            unique_id = f"{self.id}:{ROLE_SESSION_NAME}"
+        return self.subject.principal.derived_keys(unique_id=unique_id, tags=self.tags)
 
 
 @dataclass(frozen=True)
