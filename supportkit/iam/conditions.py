@@ -33,7 +33,7 @@ from typing import Any
 
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext, json_scalar_text
 from supportkit.errors import PolicyError, json_type
-from supportkit.iam.jsonobject import check_unique_keys
+from supportkit.iam.jsonobject import check_unique_keys, has_repeated_keys
 from supportkit.iam.patterns import Pattern, PatternError
 
 Matcher = Callable[[str, RequestContext], bool]
@@ -616,7 +616,7 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
     Blocks are compiled once per distinct text: real accounts repeat the same conditions across thousands
     of policies, and the compiled clauses are immutable."""
     key = None
-    if type(block) is dict and block:
+    if type(block) is dict and block and not has_repeated_keys(block):  # a repeated key must still be an error
         key = (repr(block), variables)  # exact for JSON values, and cheaper than json.dumps
         found = _COMPILED.get(key)
         if found is not None:

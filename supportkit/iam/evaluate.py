@@ -91,7 +91,7 @@ class Principal:
             raise PrincipalError(f"principal must be an ARN string, not {type(arn).__name__}")
         parsed = Arn.parse(arn)
         if (parsed is None or not parsed.in_known_partition or parsed.service not in ("iam", "sts") or parsed.region
-                or not parsed.in_an_account or not parsed.resource):
+                or not parsed.in_an_account or not parsed.resource or "\n" in parsed.resource):
             raise PrincipalError(f"principal {arn!r} is not an IAM user, role, assumed-role or root ARN")
         partition, service, account, resource = parsed.partition, parsed.service, parsed.account, parsed.resource
         if service == "iam" and resource == "root":
