@@ -16,8 +16,9 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Mapping, Sequence, TextIO
+from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence, TextIO
 
 import numpy as np
 import pandas as pd
@@ -32,13 +33,14 @@ from supportkit.support.request_context import assumed_context
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.files import open_atomically
+from supportkit.heap import no_collection
 from supportkit.iam.evaluate import (
-    Decision, NamedPolicy, PolicyKind, Result, StatementRef, Subject, applicable_policies, decide, explain,
-    match_policy, not_restricted_by_scps, refs,
+    Decision, NamedPolicy, PolicyKind, Result, StatementRef, Subject, applicable_policies, consulted_keys, decide,
+    explain, match_policy, not_restricted_by_scps, refs,
 )
 from supportkit.iam.keys import check_analyst_context
 from supportkit.iam.patterns import Pattern
-from supportkit.iam.policy import ActionSet, Effect, Policy, Statement
+from supportkit.iam.policy import Effect, Policy, Statement
 
 ALL_CHECKS = "all checks"
 SOME_CHECKS = "some checks"
@@ -116,90 +118,123 @@ CROSS_CHECKS = 64
 """How many distinct explanations of each matrix are also decided one request at a time by decide()."""
 
 
-def _codes(hits: np.ndarray) -> tuple[np.ndarray, list[tuple[int, ...]]]:
-    """For a statements x columns boolean array: a code per column, and per code the statements (rows) it holds."""
-    if not len(hits):
-        return np.zeros(hits.shape[1], dtype=np.int64), [()]
-    if len(hits) <= 62:
-        packed = np.bitwise_or.reduce(hits.astype(np.int64) << np.arange(len(hits), dtype=np.int64)[:, None], axis=0)
-        found, inverse = np.unique(packed, return_inverse=True)
-        return inverse, [tuple(int(s) for s in range(len(hits)) if (int(code) >> s) & 1) for code in found]
-    found, inverse = np.unique(hits.T, axis=0, return_inverse=True)
-    return inverse.reshape(-1), [tuple(int(s) for s in np.flatnonzero(column)) for column in found]
-
-
 class _Engine:
     """The catalog's columns, each distinct policy compiled over them once, and the tables rows point into.
 
-    Tables hold, per column, the id of a set of statements (0: none): which Allow statements match and which
-    Deny statements match (per policy and outcome of its conditions), and which keys the statements covering
-    the action consult (per policy). A row of the matrix is then three table indices, not a Python loop.
+    Tables hold per column a code of a set of a policy's statements (0: none; see ``_Shape.pack``): the
+    Allow statements that match and the Deny statements that match (per policy shape and outcome of its
+    conditions), and the statements covering the action that consult context keys (per shape). A row of
+    the matrix is then two table indices, not a Python loop.
     """
 
     def __init__(self, names: list[str], resources: list[str], action_of: list[int]) -> None:
         self.names = names
         self.action_of = action_of  # the catalog action of each column
         self.width = len(names)
-        distinct, inverse = np.unique(np.array(resources, dtype=object).astype(str), return_inverse=True)
-        self.resources = [str(r) for r in distinct]
-        self.resource_of = inverse.reshape(-1)
-        self._by_tail: dict[str, list[int]] = {}  # resource part (after the fifth colon) -> distinct resources
-        for index, resource in enumerate(self.resources):
-            if resource.count(":") >= 5:
-                self._by_tail.setdefault(resource.split(":", 5)[5], []).append(index)
-        self.statement_sets: list[tuple[Statement, ...]] = [()]
-        self._set_ids: dict[tuple[int, tuple[int, ...]], int] = {}
+        distinct = list(dict.fromkeys(resources))
+        self.resources = distinct
+        position = {resource: i for i, resource in enumerate(distinct)}
+        self.resource_of = np.array([position[r] for r in resources], dtype=np.int64)
+        nothing = np.zeros(self.width, dtype=np.int64)
+        self.allow: list[np.ndarray] = [nothing]  # per variant; variant 0 matches nothing
+        self.deny: list[np.ndarray] = [nothing]  # per variant
+        self.keyed: list[np.ndarray] = [nothing]  # ids of key_sets, per shape that reads keys
         self.key_sets: list[frozenset[str]] = [frozenset()]
         self._key_set_ids: dict[frozenset[str], int] = {frozenset(): 0}
-        self.allow: list[np.ndarray] = []
-        self.deny: list[np.ndarray] = []
-        self.keyed: list[np.ndarray] = []
-        self.compiled: dict[int, _Compiled] = {}
-        self._action_masks: dict[tuple[bool, ActionSet], np.ndarray] = {}
+        self.policies: list[_Compiled] = []
+        self._compiled: dict[int, _Compiled] = {}
+        self._shapes: dict[tuple, _Shape] = {}
+        self._actions: dict[tuple[bool, frozenset[str]], tuple[int, np.ndarray]] = {}
         self._holds: dict[tuple[int, tuple], bool] = {}
-        self.rcp_scopes: dict[frozenset[str] | None, np.ndarray] = {}
-        self.compiled_rcps: dict[tuple[int, frozenset[str] | None], _Compiled] = {}
+        self._everywhere = ("at", tuple(range(len(distinct))))
+        self._by_tail: dict[str, list[int]] = {}  # resource part (after the fifth colon) -> distinct resources
+        self._whole: list[int] = []  # resources matched as whole strings (fewer than five colons)
+        for index, resource in enumerate(distinct):
+            if resource.count(":") < 5:
+                self._whole.append(index)
+            else:
+                self._by_tail.setdefault(resource.split(":", 5)[5], []).append(index)
+        self._rcp_scopes: dict[frozenset[str] | None, tuple[int, np.ndarray]] = {}
+        self._rcps: dict[tuple[int, frozenset[str] | None], _Compiled] = {}
 
     def policy(self, policy: Policy) -> _Compiled:
-        found = self.compiled.get(id(policy))
+        found = self._compiled.get(id(policy))
         if found is None:
-            found = self.compiled[id(policy)] = _Compiled(self, policy)
+            found = self._compiled[id(policy)] = self._compile(policy)
+            self.policies.append(found)
         return found
 
     def rcp(self, policy: Policy, services: frozenset[str] | None) -> _Compiled:
         """An RCP, compiled over the columns of the services RCPs apply to only (elsewhere it takes no part)."""
         key = (id(policy), services)
-        found = self.compiled_rcps.get(key)
+        found = self._rcps.get(key)
         if found is None:
-            scope = self.rcp_scopes.get(services)
+            scope = self._rcp_scopes.get(services)
             if scope is None:
-                scope = self.rcp_scopes[services] = np.fromiter(
+                scope = self._rcp_scopes[services] = (len(self._rcp_scopes) + 1, np.fromiter(
                     (services is None or name.partition(":")[0].lower() in services for name in self.names),
-                    dtype=bool, count=self.width)
-            found = self.compiled_rcps[key] = _Compiled(self, policy, scope)
+                    dtype=bool, count=self.width))
+            found = self._rcps[key] = self._compile(policy, scope)
+            self.policies.append(found)
         return found
 
-    def action_mask(self, statement: Statement) -> np.ndarray:
-        key = (statement.not_action, statement.action_set)  # ActionSet.of shares equal lists
-        mask = self._action_masks.get(key)
-        if mask is None:
-            mask = self._action_masks[key] = np.fromiter(
-                (statement.matches_action(name) for name in self.names), dtype=bool, count=self.width)
-        return mask
+    def _compile(self, policy: Policy, scope: tuple[int, np.ndarray] | None = None) -> _Compiled:
+        """The statements that can take part in a cell, and the shape they share with alike policies.
 
-    def resource_mask(self, statement: Statement, context: RequestContext) -> np.ndarray:
+        ``scope``: an id and the columns the policy takes part in (an RCP's services), else every column.
+        """
+        statements, shape = [], []
+        for statement in policy.statements:
+            action, mask = self.action(statement)
+            if scope is not None:
+                action, mask = (action, scope[0]), mask & scope[1]
+            if not mask.any():
+                continue  # reaches no catalog action
+            dependent = statement.context_dependent
+            if statement.resource_variables:
+                where: tuple = ("variables", id(statement))
+            else:
+                where = self.resource_key(statement)
+                if not dependent and not where[1]:
+                    continue  # names no resource of the catalog's requests, and reads no key
+            statements.append(statement)
+            shape.append((statement.effect is Effect.ALLOW, action, where, statement.keys_read if dependent else None))
+        key = tuple(shape)
+        found = self._shapes.get(key)
+        if found is None:
+            found = self._shapes[key] = _Shape(self, key, statements, scope[1] if scope is not None else None)
+        return _Compiled(found, tuple(statements), len(self.policies))
+
+    def action(self, statement: Statement) -> tuple[int, np.ndarray]:
+        """An id and the column mask of the statement's Action/NotAction element."""
+        key = (statement.not_action, frozenset(action.lower() for action in statement.actions))
+        found = self._actions.get(key)
+        if found is None:
+            mask = np.fromiter((statement.matches_action(name) for name in self.names), dtype=bool, count=self.width)
+            found = self._actions[key] = (len(self._actions), mask)
+        return found
+
+    def resource_key(self, statement: Statement, context: RequestContext = EMPTY_CONTEXT) -> tuple[str, tuple[int, ...]]:
+        """The distinct resources of the columns that the statement's Resource/NotResource covers.
+
+        A statement naming ARNs whose resource part has no wildcard can cover only resources with that part
+        (IAM compares ARN components one by one): thousands of named checks cost linear, not quadratic, time.
+        """
         if not statement.not_resource and any(p.matches_everything for p in statement.resources):
-            return np.ones(self.width, dtype=bool)
-        tails = statement.resource_tails
+            return self._everywhere
+        tails = None if context is not EMPTY_CONTEXT else statement.resource_tails
         if tails is None:
-            distinct = np.fromiter((statement.matches_resource(r, context) for r in self.resources), dtype=bool,
-                                   count=len(self.resources))
-        else:  # only resources with one of its literal resource parts can match: thousands of named ARNs stay linear
-            distinct = np.zeros(len(self.resources), dtype=bool)
-            for tail in tails:
-                for index in self._by_tail.get(tail, ()):
-                    distinct[index] = statement.matches_resource(self.resources[index], context)
-        return distinct[self.resource_of]
+            candidates: Iterable[int] = range(len(self.resources))
+        else:
+            candidates = sorted({*self._whole, *(i for tail in tails for i in self._by_tail.get(tail, ()))})
+        return ("at", tuple(i for i in candidates if statement.matches_resource(self.resources[i], context)))
+
+    def key_set(self, keys: frozenset[str]) -> int:
+        found = self._key_set_ids.get(keys)
+        if found is None:
+            found = self._key_set_ids[keys] = len(self.key_sets)
+            self.key_sets.append(keys)
+        return found
 
     def holds(self, statement: Statement, context: RequestContext) -> bool:
         """Whether the statement's conditions hold: evaluated once per distinct value of the keys it reads."""
@@ -209,73 +244,106 @@ class _Engine:
             found = self._holds[key] = statement.conditions_hold(context)
         return found
 
-    def statement_set(self, policy: Policy, statements: tuple[Statement, ...], members: tuple[int, ...]) -> int:
-        if not members:
-            return 0
-        key = (id(policy), members)
-        found = self._set_ids.get(key)
-        if found is None:
-            found = self._set_ids[key] = len(self.statement_sets)
-            self.statement_sets.append(tuple(statements[m] for m in members))
-        return found
 
-    def key_set(self, keys: frozenset[str]) -> int:
-        found = self._key_set_ids.get(keys)
-        if found is None:
-            found = self._key_set_ids[keys] = len(self.key_sets)
-            self.key_sets.append(keys)
-        return found
+class _Shape:
+    """What policies alike over the columns share: per statement its effect, Action and Resource masks and
+    keys read. Its tables per outcome of the context-dependent statements serve every such policy."""
 
-
-class _Compiled:
-    """One policy over the columns: the statements that reach a catalog action, and its tables per variant.
-
-    A variant is one outcome of the statements whose result depends on the context (conditions, policy
-    variables in resources): identities whose keys give equal outcomes share its table rows.
-    """
-
-    def __init__(self, engine: _Engine, policy: Policy, scope: np.ndarray | None = None) -> None:
+    def __init__(self, engine: _Engine, key: tuple, statements: list[Statement], scope: np.ndarray | None) -> None:
         self.engine = engine
-        self.policy = policy
-        masks = ((s, engine.action_mask(s) if scope is None else engine.action_mask(s) & scope)
-                 for s in policy.statements)
-        reached = [(s, mask) for s, mask in masks if mask.any()]
-        self.statements = tuple(s for s, _ in reached)
-        self.actions = np.array([mask for _, mask in reached], dtype=bool).reshape(len(reached), engine.width)
-        self.allows = np.array([s.effect is Effect.ALLOW for s in self.statements], dtype=bool)
-        self.dynamic = tuple(s for s in self.statements if s.context_dependent)
-        self.variables = tuple(s for s in self.dynamic if s.resource_variables)
-        self._static = [None if s.resource_variables else engine.resource_mask(s, EMPTY_CONTEXT)
-                        for s in self.statements]
-        dependent = np.array([s.context_dependent for s in self.statements], dtype=bool)
-        codes, members = _codes(self.actions & dependent[:, None])
-        ids = [engine.key_set(frozenset(k for m in found for k in self.statements[m].keys_read)) for found in members]
-        self.keyed = len(engine.keyed)
-        engine.keyed.append(np.array(ids, dtype=np.int32)[codes])
+        size = len(key)
+        self.actions = np.array([engine.action(s)[1] for s in statements], dtype=bool).reshape(size, engine.width)
+        if scope is not None:
+            self.actions &= scope
+        self.allows = np.array([allow for allow, _, _, _ in key], dtype=bool)
+        covered = np.zeros((size, len(engine.resources)), dtype=bool)
+        for i, (_, _, where, _) in enumerate(key):
+            if where[0] == "at":
+                covered[i, list(where[1])] = True
+        self.resources = covered[:, engine.resource_of]
+        self.variables = [i for i, (_, _, where, _) in enumerate(key) if where[0] == "variables"]
+        self.dependent = np.array([keys is not None for _, _, _, keys in key], dtype=bool)
+        self._bits = np.int64(1) << np.arange(size, dtype=np.int64)[:, None] if size <= 62 else None
+        self._patterns: dict[bytes, int] = {}
+        self._members: dict[int, tuple[int, ...]] = {}
+        self.keyed = 0  # the row of engine.keyed: 0 when no statement covering an action reads keys
+        if self.dependent.any():
+            codes, inverse = np.unique(self.pack(self.actions & self.dependent[:, None]), return_inverse=True)
+            ids = [engine.key_set(frozenset(k for m in self.members(int(c)) for k in key[m][3])) for c in codes]
+            self.keyed = len(engine.keyed)
+            engine.keyed.append(np.array(ids, dtype=np.int64)[inverse.reshape(-1)])
         self._variants: dict[tuple, int] = {}
+
+    def pack(self, hits: np.ndarray) -> np.ndarray:
+        """Per column, a code of the statements (rows of ``hits``) that hit it: 0 for none."""
+        if self._bits is not None:
+            return (hits * self._bits).sum(axis=0)
+        packed = np.ascontiguousarray(np.packbits(hits, axis=0).T)  # one row of bytes per column
+        codes = np.zeros(hits.shape[1], dtype=np.int64)
+        for column in np.flatnonzero(packed.any(axis=1)).tolist():
+            row = packed[column]
+            codes[column] = code = self._patterns.setdefault(row.tobytes(), len(self._patterns) + 1)
+            if code not in self._members:
+                self._members[code] = tuple(np.flatnonzero(np.unpackbits(row)[:len(hits)]).tolist())
+        return codes
+
+    def members(self, code: int) -> tuple[int, ...]:
+        """The positions of the statements of a code of :meth:`pack`, in document order."""
+        found = self._members.get(code)
+        if found is None:
+            found = self._members[code] = tuple(b for b in range(len(self.allows)) if (code >> b) & 1)
+        return found
+
+    def variant(self, holds: tuple[bool, ...], compiled: _Compiled, context: RequestContext) -> int:
+        """The index of the Allow and Deny tables when the dependent statements hold as ``holds`` says."""
+        key: tuple[object, ...] = holds
+        if self.variables:
+            key += tuple(context.signature(compiled.statements[i].resource_variables) for i in self.variables)
+        found = self._variants.get(key)
+        if found is None:
+            found = self._variants[key] = self._tables(holds, compiled, context)
+        return found
+
+    def _tables(self, holds: tuple[bool, ...], compiled: _Compiled, context: RequestContext) -> int:
+        engine = self.engine
+        condition = ~self.dependent
+        condition[self.dependent] = holds
+        resources = self.resources.copy()
+        for i in self.variables:
+            found = np.zeros(len(engine.resources), dtype=bool)
+            found[list(engine.resource_key(compiled.statements[i], context)[1])] = True
+            resources[i] = found[engine.resource_of]
+        hits = self.actions & resources & condition[:, None]
+        if not hits.any():
+            return 0
+        engine.allow.append(self.pack(hits & self.allows[:, None]))
+        engine.deny.append(self.pack(hits & ~self.allows[:, None]))
+        return len(engine.allow) - 1
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """One policy: its statements that can take part in a cell, and their shape."""
+
+    shape: _Shape
+    statements: tuple[Statement, ...]
+    index: int
+
+    @cached_property
+    def dynamic(self) -> tuple[Statement, ...]:
+        return tuple(s for s, dependent in zip(self.statements, self.shape.dependent) if dependent)
+
+    @property
+    def keyed(self) -> int:
+        return self.shape.keyed
 
     def variant(self, context: RequestContext) -> int:
         """The index of this policy's Allow and Deny tables under ``context``."""
-        engine = self.engine
-        key = tuple(engine.holds(s, context) for s in self.dynamic)
-        if self.variables:
-            key += tuple(context.signature(s.resource_variables) for s in self.variables)
-        found = self._variants.get(key)
-        if found is None:
-            found = self._variants[key] = self._tables(context)
-        return found
+        holds = self.shape.engine.holds
+        return self.shape.variant(tuple(holds(s, context) for s in self.dynamic), self, context)
 
-    def _tables(self, context: RequestContext) -> int:
-        engine = self.engine
-        holds = np.array([not s.context_dependent or engine.holds(s, context) for s in self.statements], dtype=bool)
-        resources = np.array([engine.resource_mask(s, context) if mask is None else mask
-                              for s, mask in zip(self.statements, self._static)], dtype=bool)
-        hits = self.actions & resources.reshape(self.actions.shape) & holds[:, None]
-        for effect_rows, table in ((self.allows, engine.allow), (~self.allows, engine.deny)):
-            codes, members = _codes(hits & effect_rows[:, None])
-            ids = [engine.statement_set(self.policy, self.statements, found) for found in members]
-            table.append(np.array(ids, dtype=np.int32)[codes])
-        return len(engine.allow) - 1
+    def members(self, code: int) -> tuple[Statement, ...]:
+        return tuple(self.statements[i] for i in self.shape.members(code))
 
 
 @dataclass
@@ -286,8 +354,8 @@ class _Rows:
     layer: np.ndarray
     first: np.ndarray  # the row's NamedPolicy appears here for the first time for this identity
     named: np.ndarray  # an id per NamedPolicy object
-    variant: np.ndarray
-    keyed: np.ndarray
+    variant: np.ndarray  # the row of the engine's allow and deny tables
+    policy: np.ndarray  # the compiled policy
     start: np.ndarray  # identity i's rows are start[i]:start[i + 1]
     deny_only: np.ndarray  # the row is an RCP's: it takes part in the deny step only
     layers: np.ndarray  # per identity, how many layers must allow
@@ -302,7 +370,7 @@ def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[Reque
     first: list[bool] = []
     named_ids: list[int] = []
     variant: list[int] = []
-    keyed: list[int] = []
+    compiled_ids: list[int] = []
     named_index: dict[int, int] = {}
     policies: list[NamedPolicy] = []
     names: dict[str, int] = {"": 0}
@@ -326,14 +394,17 @@ def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[Reque
                     policies.append(named)
                 rcp = named.kind is PolicyKind.RCP
                 compiled = engine.rcp(named.policy, subject.rcp_services) if rcp else engine.policy(named.policy)
+                row_variant = compiled.variant(context)
+                if not row_variant and not compiled.keyed:
+                    continue  # matches nothing and reads no keys here: the row would change no cell
                 deny_only.append(rcp)
                 identity.append(i)
                 layer.append(position)
                 first.append(number not in seen)
                 seen.add(number)
                 named_ids.append(number)
-                variant.append(compiled.variant(context))
-                keyed.append(compiled.keyed)
+                variant.append(row_variant)
+                compiled_ids.append(compiled.index)
         layer_names.append(own_names)
     width = max(map(len, layer_names), default=0)
     names_table = np.zeros((len(subjects), max(width, 1)), dtype=np.int32)
@@ -342,28 +413,47 @@ def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[Reque
     row_identity = np.array(identity, dtype=np.int64)
     return _Rows(
         row_identity, np.array(layer, dtype=np.int64), np.array(first, dtype=bool), np.array(named_ids, dtype=np.int64),
-        np.array(variant, dtype=np.int64), np.array(keyed, dtype=np.int64),
+        np.array(variant, dtype=np.int64), np.array(compiled_ids, dtype=np.int64),
         np.searchsorted(row_identity, np.arange(len(subjects) + 1)), np.array(deny_only, dtype=bool),
         np.array(must, dtype=np.int64), names_table, list(names), policies,
     )
 
 
-def _spread(ids: np.ndarray, salt: int, owner: np.ndarray | int = 0) -> np.ndarray:
-    """A 64-bit hash of each (owner, id) pair; an id of 0 (nothing) hashes to 0, so that sums skip it."""
-    x = (np.asarray(owner, dtype=np.uint64) << np.uint64(32)) + ids.astype(np.uint64)
-    x = x * np.uint64(0x9E3779B97F4A7C15) + np.uint64(salt)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _spread(codes: np.ndarray, salt: int, owner: np.ndarray | None = None) -> np.ndarray:
+    """A 64-bit hash of each code (of each (owner, code) pair); a code of 0 (nothing) hashes to 0, so sums skip it."""
+    x = codes.astype(np.uint64) * _GOLDEN + np.uint64(salt)
+    if owner is not None:
+        x ^= owner.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
     x = (x ^ (x >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
-    return np.where(ids != 0, x ^ (x >> np.uint64(29)), np.uint64(0))
+    return np.where(codes != 0, x ^ (x >> np.uint64(29)), np.uint64(0))
+
+
+def _pair(hashed: np.ndarray, salt: np.ndarray) -> np.ndarray:
+    """Hashes of ``_spread`` codes combined with a per-row salt, non-linearly; zero stays zero."""
+    x = (hashed ^ salt) * _GOLDEN
+    return np.where(hashed != 0, x ^ (x >> np.uint64(32)), np.uint64(0))
 
 
 @dataclass
 class _Cells:
-    """Per identity and catalog action: the decision, the blocking layer's name, and the key of its explanation."""
+    """Per identity and catalog action: the decision, the blocking layer's name, and two keys of its explanation.
+
+    ``verdict`` keys what decided (decision, blocking layer, deciding statements); ``consulted`` keys the
+    context keys the statements covering the action read. Each is explained once per distinct value.
+    """
 
     decision: np.ndarray
     blocked: np.ndarray
     some_checks: np.ndarray
-    key: np.ndarray
+    verdict: np.ndarray
+    consulted: np.ndarray
+
+
+def _table(tables: list[np.ndarray], width: int) -> np.ndarray:
+    return np.array(tables, dtype=np.int64).reshape(len(tables), width)
 
 
 def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cells:
@@ -371,12 +461,15 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
 
     An explicit Deny in any row wins; otherwise each of an identity's layers (``Subject.layers``) must have
     an Allow, the first without one blocks. The key of a cell's explanation hashes what decided it: the
-    (policy, statements) pairs that denied or allowed, the blocking layer, the keys consulted.
+    (policy, statements) pairs that denied or allowed, the blocking layer, the statements that read keys.
     """
     n_identities, width = len(rows.layers), engine.width
-    allow_table = np.array(engine.allow, dtype=np.int32).reshape(len(engine.allow), width)
-    deny_table = np.array(engine.deny, dtype=np.int32).reshape(len(engine.deny), width)
-    keyed_table = np.array(engine.keyed, dtype=np.int32).reshape(len(engine.keyed), width)
+    allow_table, deny_table = _table(engine.allow, width), _table(engine.deny, width)
+    allow_hash, deny_hash = _spread(allow_table[:, :n], 2), _spread(deny_table[:, :n], 1)
+    keyed_table = _table(engine.keyed, width)[:, :n]
+    keyed_hash_table = _spread(keyed_table, 3)
+    keyed_row = np.array([compiled.keyed for compiled in engine.policies], dtype=np.int64)
+    salts = np.random.default_rng(20261202).integers(1, 2**63, size=max(len(rows.policies), 1), dtype=np.uint64)
     n_layers = rows.layer_names.shape[1]
     decision = np.empty((n_identities, width), dtype=np.int8)
     blocked = np.zeros((n_identities, n), dtype=np.int32)
@@ -391,36 +484,35 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
         denied = np.zeros((m, width), dtype=bool)
         if r1 > r0:
             owner = rows.identity[r0:r1] - lo
-            allow_ids = allow_table[rows.variant[r0:r1]]
-            deny_ids = deny_table[rows.variant[r0:r1]]
+            variant = rows.variant[r0:r1]
             segment = owner * n_layers + rows.layer[r0:r1]
             starts = np.flatnonzero(np.r_[True, np.diff(segment) != 0])
-            ok.reshape(m * n_layers, width)[segment[starts]] = np.logical_or.reduceat(allow_ids > 0, starts, axis=0)
+            ok.reshape(m * n_layers, width)[segment[starts]] = np.logical_or.reduceat(
+                allow_table[variant] != 0, starts, axis=0)
             runs = np.flatnonzero(np.r_[True, np.diff(owner) != 0])
-            denied[owner[runs]] = np.logical_or.reduceat(deny_ids > 0, runs, axis=0)
+            denied[owner[runs]] = np.logical_or.reduceat(deny_table[variant] != 0, runs, axis=0)
         ok[np.arange(n_layers)[None, :] >= rows.layers[lo:hi, None]] = True  # RCP rows only deny
-        passed = ok.all(axis=1)
-        verdict = np.where(denied, _EXPLICIT, np.where(passed, _ALLOWED, _IMPLICIT)).astype(np.int8)
+        verdict = np.where(denied, _EXPLICIT, np.where(ok.all(axis=1), _ALLOWED, _IMPLICIT)).astype(np.int8)
         decision[lo:hi] = verdict
         first_failing = (~ok[:, :, :n]).argmax(axis=1)
         blocked[lo:hi] = np.where(verdict[:, :n] == _IMPLICIT,
                                   np.take_along_axis(rows.layer_names[lo:hi], first_failing, axis=1), 0)
         if r1 > r0:
             row_verdict = verdict[owner, :n]
-            named = rows.named[r0:r1, None]
+            salt = salts[rows.named[r0:r1], None]
             first = rows.first[r0:r1, None]
-            decided = np.where((row_verdict == _EXPLICIT) & first, _spread(deny_ids[:, :n], 1, named), np.uint64(0))
+            decided = np.where((row_verdict == _EXPLICIT) & first, _pair(deny_hash[variant], salt), np.uint64(0))
             allowing = (row_verdict == _ALLOWED) & ~rows.deny_only[r0:r1, None]
-            decided += np.where(allowing, _spread(allow_ids[:, :n], 2, named), np.uint64(0))
+            decided += np.where(allowing, _pair(allow_hash[variant], salt), np.uint64(0))
             decided_hash[lo + owner[runs]] = np.add.reduceat(decided, runs, axis=0)
-            keys = np.where(first, _spread(keyed_table[rows.keyed[r0:r1], :n], 3), np.uint64(0))
+            keys = np.where(first, keyed_hash_table[keyed_row[rows.policy[r0:r1]]], np.uint64(0))
             keyed_hash[lo + owner[runs]] = np.add.reduceat(keys, runs, axis=0)
     some_checks = np.zeros((n_identities, n), dtype=bool)
     for column in range(n, width):
         a = engine.action_of[column]
         some_checks[:, a] |= (decision[:, column] == _ALLOWED) != (decision[:, a] == _ALLOWED)
     decision = np.ascontiguousarray(decision[:, :n])
-    return _Cells(decision, blocked, some_checks, _mix(decision, blocked, decided_hash, keyed_hash).ravel())
+    return _Cells(decision, blocked, some_checks, _mix(decision, blocked, decided_hash).ravel(), keyed_hash.ravel())
 
 
 def build_matrix(
@@ -438,6 +530,14 @@ def build_matrix(
     check_analyst_context(context)
     assumed = assumed_context(account.partition, at)
     catalog = catalog or load_catalog()
+    with no_collection():
+        frame = _build(account, catalog, context, assumed)
+    frame.attrs["request_context"] = {**assumed, **dict(context or {})}
+    return frame
+
+
+def _build(account: Account, catalog: Catalog, context: Mapping[str, Any] | None, assumed: Mapping[str, str]
+           ) -> pd.DataFrame:
     actions = catalog.actions
     names = [a.name for a in actions]
     identities = account.identities
@@ -462,7 +562,6 @@ def build_matrix(
     explainer = _Explainer(engine, rows, subjects, contexts, cells)
     frame = _frame(account, catalog, explainer, cells)
     frame["caveat"] = _caveats(explainer, names)
-    frame.attrs["request_context"] = {**assumed, **dict(context or {})}
     return frame
 
 
@@ -491,29 +590,44 @@ class _Explainer:
     def __init__(self, engine: _Engine, rows: _Rows, subjects: Sequence[Subject], contexts: Sequence[RequestContext],
                  cells: _Cells) -> None:
         self.engine, self.rows, self.subjects, self.contexts, self.cells = engine, rows, subjects, contexts, cells
+        # Python lists: this reads a few rows per explanation, where numpy's scalar indexing is slow.
+        self.start, self.first, self.named = rows.start.tolist(), rows.first.tolist(), rows.named.tolist()
+        self.variant, self.policy, self.deny_only = rows.variant.tolist(), rows.policy.tolist(), rows.deny_only.tolist()
+
+    def deciding(self, i: int, a: int) -> Result:
+        """The cell's decision, deciding statements and blocking layer (no context keys: see ``keys``)."""
+        engine, rows = self.engine, self.rows
+        decision = int(self.cells.decision[i, a])
+        deciding: list[StatementRef] = []
+        if decision != _IMPLICIT:
+            table = engine.deny if decision == _EXPLICIT else engine.allow
+            for r in range(self.start[i], self.start[i + 1]):
+                if decision == _EXPLICIT and not self.first[r]:  # decide() lists a policy's denies once
+                    continue
+                if decision == _ALLOWED and self.deny_only[r]:  # an RCP only ever denies
+                    continue
+                code = int(table[self.variant[r]][a])
+                if code:
+                    deciding.extend(refs(rows.policies[self.named[r]], engine.policies[self.policy[r]].members(code)))
+        return explain(Decision(DECISIONS[decision]), deciding, rows.names[self.cells.blocked[i, a]] or None, set())
+
+    def keys(self, i: int, a: int) -> set[str]:
+        """The context keys consulted by the statements of the cell's policies that cover its action."""
+        engine = self.engine
+        found: set[str] = set()
+        for r in range(self.start[i], self.start[i + 1]):
+            if self.first[r]:
+                found |= engine.key_sets[engine.keyed[engine.policies[self.policy[r]].keyed][a]]
+        return found
 
     def result(self, i: int, a: int) -> Result:
-        engine, rows = self.engine, self.rows
-        decision = self.cells.decision[i, a]
-        deciding: list[StatementRef] = []
-        keys: set[str] = set()
-        for r in range(rows.start[i], rows.start[i + 1]):
-            first = rows.first[r]
-            if first:
-                keys |= engine.key_sets[engine.keyed[rows.keyed[r]][a]]
-            if decision == _EXPLICIT and first:
-                found = engine.deny[rows.variant[r]][a]
-            elif decision == _ALLOWED and not rows.deny_only[r]:
-                found = engine.allow[rows.variant[r]][a]
-            else:
-                continue
-            if found:
-                deciding.extend(refs(rows.policies[rows.named[r]], engine.statement_sets[found]))
-        blocked = rows.names[self.cells.blocked[i, a]] or None
-        return explain(Decision(DECISIONS[decision]), deciding, blocked, keys)
+        """The cell's whole explanation, as decide() gives it."""
+        verdict = self.deciding(i, a)
+        return explain(verdict.decision, list(verdict.deciding), verdict.blocked_by, self.keys(i, a))
 
-    def check(self, i: int, a: int, result: Result, identity: str, action: str) -> None:
+    def check(self, i: int, a: int, identity: str, action: str) -> None:
         """Raise MatrixConsistencyError unless decide(), one request at a time, gives the same result."""
+        result = self.result(i, a)
         context = self.contexts[i]
         subject = self.subjects[i]
         resource = self.engine.resources[self.engine.resource_of[a]]
@@ -524,31 +638,50 @@ class _Explainer:
                 f"the matrix and decide() disagree on {identity} {action}: {result.to_json()} != {expected.to_json()}")
 
 
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes numbering the distinct values in order of first appearance, and the first position of each."""
+    codes, distinct = pd.factorize(values)
+    first = np.empty(len(distinct), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(values) - 1, -1, -1)
+    return codes, first
+
+
 def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Cells) -> pd.DataFrame:
     """The long form: each distinct explanation key explained once, a sample of them cross-checked."""
     actions = catalog.actions
     identities = account.identities
     n, n_identities = len(actions), len(identities)
-    inverse, unique_keys = pd.factorize(cells.key)
-    first = np.empty(len(unique_keys), dtype=np.int64)
-    first[inverse[::-1]] = np.arange(len(cells.key) - 1, -1, -1)  # the first cell of each key
-    texts: dict[str, int] = {}
-    intern = lambda text: texts.setdefault(text, len(texts))  # noqa: E731
-    explained = np.empty((len(unique_keys), 4), dtype=np.int32)
-    conditional_of = np.empty(len(unique_keys), dtype=bool)
-    described: dict[tuple, tuple[int, int]] = {}
-    checked = set(np.linspace(0, len(unique_keys) - 1, min(CROSS_CHECKS, len(unique_keys)), dtype=np.int64).tolist())
-    for k, flat in enumerate(first.tolist()):
-        i, a = divmod(flat, n)
-        result = explainer.result(i, a)
-        if k in checked:
-            explainer.check(i, a, result, identities[i].arn, actions[a].name)
+    verdicts, verdict_cells = _factorize(cells.verdict)
+    consulted, consulted_cells = _factorize(cells.consulted)
+    described: dict[tuple, tuple[str, str, str]] = {}
+    verdict_texts = []
+    for flat in verdict_cells.tolist():
+        result = explainer.deciding(*divmod(flat, n))
         words = described.get((result.deciding, result.blocked_by))
         if words is None:
             words = described[(result.deciding, result.blocked_by)] = (
-                intern(result.summary), intern("; ".join(r.description for r in result.deciding)))
-        explained[k] = (*words, intern(result.blocked_by or ""), intern(", ".join(result.context_keys)))
-        conditional_of[k] = result.conditional
+                result.summary, "; ".join(r.description for r in result.deciding), result.blocked_by or "")
+        verdict_texts.append(words)
+    keys_texts = []
+    conditional_of = np.empty(len(consulted_cells), dtype=bool)
+    for k, flat in enumerate(consulted_cells.tolist()):
+        context_keys, conditional_of[k] = consulted_keys(explainer.keys(*divmod(flat, n)))
+        keys_texts.append(", ".join(context_keys))
+    sample = np.linspace(0, len(verdict_cells) - 1, min(CROSS_CHECKS, len(verdict_cells)), dtype=np.int64)
+    for flat in verdict_cells[sample].tolist():
+        i, a = divmod(flat, n)
+        explainer.check(i, a, identities[i].arn, actions[a].name)
+    # Texts are numbered in the order they first appear in the long form, cell by cell, so that each text
+    # column's categories come in that order whatever the grouping above.
+    texts: dict[str, int] = {}
+    intern = lambda text: texts.setdefault(text, len(texts))  # noqa: E731
+    _, pair_cells = _factorize(verdicts.astype(np.int64) * max(len(consulted_cells), 1) + consulted)
+    for flat in pair_cells.tolist():
+        for text in verdict_texts[verdicts[flat]]:
+            intern(text)
+        intern(keys_texts[consulted[flat]])
+    verdict_codes = np.array([[texts[t] for t in words] for words in verdict_texts], dtype=np.int32).reshape(-1, 3)
+    keys_codes = np.array([texts[t] for t in keys_texts], dtype=np.int32)
     check_actions = [i for i, a in enumerate(actions) if a.takes_check_arns]
     scope = np.full((n_identities, n), intern(""), dtype=np.int32)
     if check_actions:
@@ -573,11 +706,11 @@ def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Ce
         "capability": _repeated(cols, [a.capability.value for a in actions]),
         "access_level": _repeated(cols, [a.access_level.value for a in actions]),
         "decision": pd.Categorical.from_codes(cells.decision.ravel(), categories=DECISIONS),
-        "explanation": text_column(explained[inverse, 0]),
-        "deciding_statements": text_column(explained[inverse, 1]),
-        "blocked_by": text_column(explained[inverse, 2]),
-        "conditional": conditional_of[inverse],
-        "context_keys": text_column(explained[inverse, 3]),
+        "explanation": text_column(verdict_codes[verdicts, 0]),
+        "deciding_statements": text_column(verdict_codes[verdicts, 1]),
+        "blocked_by": text_column(verdict_codes[verdicts, 2]),
+        "conditional": conditional_of[consulted],
+        "context_keys": text_column(keys_codes[consulted]),
         "check_scope": text_column(scope.ravel()),
         "incomplete": np.array([i.incomplete for i in identities], dtype=bool)[identity_index],
     }, columns=LONG_COLUMNS)

@@ -391,9 +391,13 @@ def explain(decision: Decision, deciding: list[StatementRef], blocked_by: str | 
     allow, nothing for an implicit deny (``blocked_by`` names the first layer without an Allow instead).
     ``keys``: the context keys consulted by the statements whose Action covers the request.
     """
+    return Result(decision, _canonical(deciding), blocked_by, *consulted_keys(keys))
+
+
+def consulted_keys(keys: set[str]) -> tuple[tuple[str, ...], bool]:
+    """The ``context_keys`` of an explanation (sorted) and whether they make the decision ``conditional``."""
     context_keys = tuple(sorted(keys)) if keys else ()
-    conditional = bool(keys) and not all(map(is_principal_key, context_keys))
-    return Result(decision, _canonical(deciding), blocked_by, context_keys, conditional)
+    return context_keys, bool(keys) and not all(map(is_principal_key, context_keys))
 
 
 def decide(

@@ -32,6 +32,7 @@ from supportkit.snapshot.jsonfile import join_path, located
 from supportkit.snapshot.model import (
     ACCOUNT_FILE, DETAILS_FILE, RCPS_FILE, SCPS_FILE, Account, AccountInfo, Group, Identity, IdentityType,
 )
+from supportkit.heap import no_collection
 from supportkit.iam.arn import Arn
 from supportkit.snapshot.policies import PolicyParser, policy_warnings
 from supportkit.snapshot.scps import Scps, read_scps
@@ -438,6 +439,14 @@ def load_account(
     A folder may hold ``account.json``, ``scps.json`` and ``rcps.json``; ``scps``, ``rcps`` and
     ``management_account`` given here override them.
     """
+    with no_collection():
+        return _load(path, scps, rcps, management_account)
+
+
+def _load(
+    path: str | Path | Sequence[str | Path], scps: str | Path | None, rcps: str | Path | None,
+    management_account: bool | None,
+) -> Account:
     detail_files, account_file, folder_scps, folder_rcps, source = _inputs(path)
     details = read_details(detail_files)
     warnings: list[str] = []

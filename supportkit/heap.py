@@ -1,0 +1,35 @@
+"""Keep the garbage collector from rescanning what is being built, while it is built.
+
+Loading a 10,000-identity snapshot and its matrix creates millions of objects that live as long as the
+account, and each full collection rescans all of them: a tenth of the run, growing faster than the input.
+These objects form no garbage cycles to collect, so the collector pauses meanwhile; what existed before
+is frozen (``gc.freeze``) so that the one collection after the build does not rescan it either.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_depth = 0
+_was_enabled = True
+
+
+@contextmanager
+def no_collection() -> Iterator[None]:
+    """No automatic garbage collection inside (nested uses are fine); collection resumes after."""
+    global _depth, _was_enabled
+    if _depth == 0:
+        _was_enabled = gc.isenabled()
+        gc.disable()
+        gc.freeze()
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            gc.unfreeze()
+            if _was_enabled:
+                gc.enable()
