@@ -34,7 +34,8 @@ def open_atomically(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     try:
         if hasattr(os, "fchmod"):  # POSIX; on Windows the mode bits mean little
             os.fchmod(handle, 0o666 & ~_umask())
-        with os.fdopen(handle, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as out:
+        out: IO[Any] = os.fdopen(handle, mode) if "b" in mode else os.fdopen(handle, mode, encoding="utf-8")
+        with out:
             yield out
         os.replace(temporary, path)
     except BaseException:

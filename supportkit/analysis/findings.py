@@ -92,7 +92,7 @@ class _Grid:
 
     def any(self, actions: Sequence[str]) -> np.ndarray:
         """Per identity: allowed at least one of ``actions``."""
-        return self.select(actions).any(axis=1)
+        return np.asarray(self.select(actions).any(axis=1))
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -209,7 +209,7 @@ def console_breakage(matrix: pd.DataFrame, catalog: Catalog,
     """
     grid = _Grid.of(matrix)
     internal, can_open, can_read, missing = _console_missing(grid, catalog)
-    rows = missing.any(axis=1)
+    rows = np.asarray(missing.any(axis=1))
     if kinds is not None:
         people = [kinds[arn].people if arn in kinds else True for arn in grid.identities["identity_arn"]]
         rows &= np.array(people, dtype=bool)
@@ -373,7 +373,7 @@ def plan_gaps(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> pd.Da
     plan = account.info.support_plan
     paid = [action.name for action in catalog if action.requires_paid_plan]
     selected = grid.select(paid)
-    rows = selected.any(axis=1) & (plan is not None and not plan.provides_support_api)
+    rows = np.asarray(selected.any(axis=1) & (plan is not None and not plan.provides_support_api))
     plan_name = plan.value if plan is not None else ""
     frame = _frame(grid.identities, rows, {
         "support_plan": plan_name,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -186,8 +186,9 @@ class _Engine:
         statements, shape = [], []
         for statement in policy.statements:
             action, mask = self.action(statement)
+            reach: object = action
             if scope is not None:
-                action, mask = (action, scope[0]), mask & scope[1]
+                reach, mask = (action, scope[0]), mask & scope[1]
             if not mask.any():
                 continue  # reaches no catalog action
             dependent = statement.context_dependent
@@ -198,7 +199,7 @@ class _Engine:
                 if not dependent and not where[1]:
                     continue  # names no resource of the catalog's requests, and reads no key
             statements.append(statement)
-            shape.append((statement.effect is Effect.ALLOW, action, where, statement.keys_read if dependent else None))
+            shape.append((statement.effect is Effect.ALLOW, reach, where, statement.keys_read if dependent else None))
         key = tuple(shape)
         found = self._shapes.get(key)
         if found is None:
@@ -739,7 +740,7 @@ def _batches(matrix: pd.DataFrame) -> Iterator[pd.DataFrame]:
         yield matrix.iloc[start:start + BATCH_ROWS]
 
 
-def _write_json_lines(matrix: pd.DataFrame, out: TextIO) -> None:
+def _write_json_lines(matrix: pd.DataFrame, out: IO[str]) -> None:
     for batch in _batches(matrix):
         if len(batch):
             # pandas writes "/" as "\/"; every other command writes it plain. Since pandas escapes every "/",
@@ -748,7 +749,7 @@ def _write_json_lines(matrix: pd.DataFrame, out: TextIO) -> None:
             out.write(text if text.endswith("\n") else text + "\n")
 
 
-def _write_arrow(matrix: pd.DataFrame, fmt: str, out: BinaryIO) -> None:
+def _write_arrow(matrix: pd.DataFrame, fmt: str, out: IO[bytes]) -> None:
     """CSV or Parquet through Arrow, one batch (one Parquet row group at most) at a time."""
     writer: Any = None
     try:

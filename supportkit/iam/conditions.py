@@ -207,8 +207,13 @@ def _either(fixed: Matcher | None, dynamic: Sequence[Pattern], arn: bool = False
     return lambda value, context: fixed(value, context) or matches_dynamic(value, context)
 
 
+def _sources(patterns: Sequence[Pattern]) -> list[str]:
+    """The regexes of patterns without variables (which always have one)."""
+    return [source for pattern in patterns if (source := pattern.source(EMPTY_CONTEXT)) is not None]
+
+
 def _literal(pattern: Pattern) -> str:
-    return "".join(part.text for part in pattern.parts)
+    return "".join(part.text for part in pattern.literals)
 
 
 def _alternation(regexes: Sequence[str]) -> re.Pattern[str]:
@@ -236,7 +241,7 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
         matcher: Matcher | None = None
         wild = [pattern for pattern in fixed if pattern.literal is None] if wildcards else []
         if wild:
-            matcher = _in_regex(_alternation([pattern.source(EMPTY_CONTEXT) for pattern in wild]))
+            matcher = _in_regex(_alternation(_sources(wild)))
             literal = frozenset(pattern.literal for pattern in fixed if pattern.literal is not None)
             if literal:  # values without wildcards compared by a set lookup: no regex to build for them
                 regex_matcher = matcher
@@ -267,7 +272,7 @@ def _arns(values: Sequence[_Value], variables: bool) -> _Built:
     if any(pattern.matches_everything for pattern in complete):
         matcher = lambda value, context: True  # noqa: E731
     elif complete:
-        segmented = _alternation([pattern.source(EMPTY_CONTEXT) for pattern in complete])
+        segmented = _alternation(_sources(complete))
 
         def matcher(value: str, context: RequestContext) -> bool:
             return value.count(":") >= 5 and segmented.fullmatch(value) is not None

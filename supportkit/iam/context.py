@@ -91,7 +91,7 @@ class RequestContext:
     def keys(self) -> Iterable[str]:
         return self.values.keys()
 
-    def signature(self, keys: Iterable[str]) -> tuple:
+    def signature(self, keys: Iterable[str]) -> tuple[ContextValue | None, ...]:
         """A hashable digest of the values of ``keys``: two contexts with equal signatures decide alike."""
         return tuple(self.values.get(key) for key in keys)
 

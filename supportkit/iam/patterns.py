@@ -76,8 +76,8 @@ def _compiled(regex: str, ignore_case: bool) -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=65536)
-def _pattern(cls: type[Pattern], text: str, ignore_case: bool, wildcards: bool, arn: bool, variables: bool) -> Pattern:
-    return cls(text, ignore_case, wildcards, arn, _split(text, variables=variables, wildcards=wildcards))
+def _pattern(text: str, ignore_case: bool, wildcards: bool, arn: bool, variables: bool) -> Pattern:
+    return Pattern(text, ignore_case, wildcards, arn, _split(text, variables=variables, wildcards=wildcards))
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Pattern:
         cls, text: str, *, ignore_case: bool = False, wildcards: bool = True, arn: bool = False, variables: bool = True
     ) -> "Pattern":
         """The pattern of ``text``; patterns are immutable, so equal texts share one (``"*"`` is most of them)."""
-        return _pattern(cls, text, ignore_case, wildcards, arn, variables)
+        return _pattern(text, ignore_case, wildcards, arn, variables)
 
     @cached_property
     def variables(self) -> tuple[str, ...]:
@@ -126,6 +126,11 @@ class Pattern:
         return "".join(part.text for part in self.parts if isinstance(part, Literal))
 
     @cached_property
+    def literals(self) -> tuple[Literal, ...]:
+        """The parts of a pattern without variables (every part is then a Literal)."""
+        return tuple(part for part in self.parts if isinstance(part, Literal))
+
+    @cached_property
     def matches_everything(self) -> bool:
         return self.wildcards and self.text == "*"
 
@@ -154,7 +159,7 @@ class Pattern:
 
         An ARN pattern gives its component-wise regex, or with ``whole`` the whole-string one.
         """
-        resolved = self.resolve(context) if self.variables else self.parts
+        resolved = self.resolve(context) if self.variables else self.literals
         if resolved is None:
             return None
         return (arn_regex if self.arn and not whole else wildcard_regex)(_runs(resolved))
@@ -165,7 +170,7 @@ class Pattern:
             return True
         if self.literal is not None:  # an ARN without wildcards matches itself only, component by component too
             return value == self.literal
-        resolved = self.resolve(context) if self.variables else self.parts
+        resolved = self.resolve(context) if self.variables else self.literals
         if resolved is None:
             return False
         if self.arn:

@@ -49,8 +49,8 @@ def replace_policy(account: Account, policy_name: str, document: Any) -> Account
     parsed = parse_policy(document)
     swapped: dict[int, NamedPolicy] = {}
 
-    def swap(named: NamedPolicy | None) -> NamedPolicy | None:
-        if named is None or named.name != policy_name or named.kind is PolicyKind.SCP:
+    def swap(named: NamedPolicy) -> NamedPolicy:
+        if named.name != policy_name or named.kind is PolicyKind.SCP:
             return named
         if id(named) not in swapped:
             swapped[id(named)] = NamedPolicy(named.name, named.kind, parsed, named.level, named.target)
@@ -60,7 +60,7 @@ def replace_policy(account: Account, policy_name: str, document: Any) -> Account
         replace(current, subject=replace(
             current.subject,
             identity_policies=tuple(swap(named) for named in current.subject.identity_policies),
-            permissions_boundary=swap(current.subject.permissions_boundary),
+            permissions_boundary=current.subject.permissions_boundary and swap(current.subject.permissions_boundary),
         ))
         for current in account.identities
     )
