@@ -1,5 +1,6 @@
 """The permission matrix: one row per identity and action, each cell what `simulate` answers."""
 
+import dataclasses
 import json
 import os
 import random
@@ -654,3 +655,64 @@ def test_the_root_users_plan_change_under_an_scp_carries_a_caveat():
     assert cells.loc[("root", "support:ResolveCase"), "caveat"] == ""
     assert set(matrix.loc[matrix["caveat"] != "", "action"]) == {
         "supportplans:StartSupportPlanUpdate", "supportplans:CreateSupportPlanSchedule"}
+
+
+# Exact rows, written from the policies and the documented explanation format (not from the output)
+
+
+def test_pinned_rows_of_a_member_account(tmp_path):
+    """alice: Sid Open allows CreateCase, Sid NoResolve denies ResolveCase; bob: CreateCase with MFA only.
+
+    SCPs: level 0 (r-root) FullAWSAccess; level 1 (the account) Limited allows support:* only, so a
+    supportplans: action stops at level 1, whatever the identity policies say.
+    """
+    full = {"Name": "FullAWSAccess", "Content": json.dumps(policy(statement("Allow", "*")))}
+    limited = {"Name": "Limited", "Content": json.dumps(policy(statement("Allow", "support:*")))}
+    folder = write_snapshot(tmp_path / "pinned", [
+        user("alice", [("cases", policy(statement("Allow", ["support:CreateCase", "supportplans:*"], Sid="Open"),
+                                         statement("Deny", "support:ResolveCase", Sid="NoResolve")))]),
+        user("bob", [("mfa", policy(statement("Allow", "support:CreateCase",
+                                              Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}})))]),
+    ])
+    (folder / "scps.json").write_text(json.dumps({"levels": [
+        {"target": "r-root", "policies": [full]}, {"target": ACCOUNT, "policies": [limited]}]}))
+    matrix = build_matrix(load_account(folder))
+    columns = ["decision", "explanation", "deciding_statements", "blocked_by", "conditional", "context_keys"]
+    row = lambda name, action: tuple(cell(matrix, name, action)[columns])  # noqa: E731
+    scp0 = "Allow in SCP level 0 (r-root) policy 'FullAWSAccess' Statement[0]"
+    cases, mfa = "'user/alice: cases (inline)'", "'user/bob: mfa (inline)'"  # how the loader names inline policies
+    scp1 = f"Allow in SCP level 1 ({ACCOUNT}) policy 'Limited' Statement[0]"
+    assert row("alice", "support:CreateCase") == (
+        "allowed", f"allowed by Allow in identity policy {cases} Statement[0] (Sid Open)",
+        f"{scp0}; {scp1}; Allow in identity policy {cases} Statement[0] (Sid Open)", "", False, "")
+    deny = f"Deny in identity policy {cases} Statement[1] (Sid NoResolve)"
+    assert row("alice", "support:ResolveCase") == ("explicitDeny", f"explicitly denied by {deny}", deny, "", False, "")
+    assert row("alice", "support:DescribeCases") == (
+        "implicitDeny", "implicitly denied: no identity-based policy statement allows it", "",
+        "identity-based policy", False, "")
+    assert row("alice", "supportplans:GetSupportPlan") == (
+        "implicitDeny", f"implicitly denied: no SCP level 1 ({ACCOUNT}) statement allows it", "",
+        f"SCP level 1 ({ACCOUNT})", False, "")
+    assert row("bob", "support:CreateCase") == (
+        "implicitDeny", "implicitly denied: no identity-based policy statement allows it", "",
+        "identity-based policy", True, "aws:multifactorauthpresent")
+    with_mfa = build_matrix(load_account(folder), context={"aws:MultiFactorAuthPresent": "true"})
+    assert tuple(cell(with_mfa, "bob", "support:CreateCase")[columns]) == (
+        "allowed", f"allowed by Allow in identity policy {mfa} Statement[0]",
+        f"{scp0}; {scp1}; Allow in identity policy {mfa} Statement[0]", "", True, "aws:multifactorauthpresent")
+
+
+def test_a_disagreement_with_decide_is_a_named_error(monkeypatch):
+    """The matrix cross-checks a sample of its explanations against decide() each time it is built."""
+    import supportkit.analysis.matrix as matrix_module
+
+    real = matrix_module._Explainer.deciding
+
+    def wrong(self, i, a):
+        result = real(self, i, a)
+        flipped = "explicitDeny" if result.decision.value == "allowed" else "allowed"
+        return dataclasses.replace(result, decision=matrix_module.Decision(flipped))
+
+    monkeypatch.setattr(matrix_module._Explainer, "deciding", wrong)
+    with pytest.raises(matrix_module.MatrixConsistencyError, match="disagree"):
+        build_matrix(load_account(DATA / "accounts" / "acme"))
