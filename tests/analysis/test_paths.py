@@ -327,3 +327,19 @@ def test_tag_session_alone_does_not_let_anyone_assume_a_role(tmp_path: Path) -> 
                      roles=[role("Tags", trusts({"AWS": arn("user", "tagger")}, "sts:TagSession"), SUPPORT)])
     assert trust_sources(loaded.identities[-1], ACCT) == ()
     assert arn("user", "tagger") not in paths(loaded)
+
+
+def test_findings_on_a_service_linked_role_never_ask_to_change_it(tmp_path: Path) -> None:
+    # Using service-linked roles: "An IAM administrator can view, but not edit the permissions for
+    # service-linked roles". A Trusted Advisor namespace mix-up on one is reported, as such.
+    from supportkit.analysis import findings
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.support.catalog import load_catalog
+
+    path = "/aws-service-role/support.amazonaws.com/"
+    loaded = account(tmp_path, roles=[role("AWSServiceRoleForSupport", trusts({"Service": "support.amazonaws.com"}),
+                                           doc(allow("trustedadvisor:DescribeChecks")), path=path)])
+    catalog = load_catalog()
+    mixups = findings.all_findings(build_matrix(loaded, catalog), loaded, catalog)["namespace_mixups"]
+    (explanation,) = mixups["explanation"]
+    assert explanation.startswith(findings.SERVICE_LINKED_NOTE)
