@@ -519,4 +519,21 @@ def all_findings(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> di
     }
     for key, frame in findings.items():
         frame.attrs["title"] = TITLES[key]
+        if key != "personas":
+            _mark_service_linked(frame)
     return findings
+
+
+SERVICE_LINKED_NOTE = ("service-linked role: its service defines its permissions and trust policy, which cannot be "
+                       "edited; reported for information, nothing to change. ")
+"""Using service-linked roles (https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html):
+"An IAM administrator can view, but not edit the permissions for service-linked roles"."""
+
+
+def _mark_service_linked(frame: pd.DataFrame) -> None:
+    """Prefix the explanation of service-linked roles' rows: a finding never asks to change them."""
+    if "identity_arn" not in frame or "explanation" not in frame or frame.empty:
+        return
+    rows = frame["identity_arn"].astype(str).str.contains(":role/aws-service-role/", regex=False).to_numpy()
+    if rows.any():
+        frame.loc[rows, "explanation"] = SERVICE_LINKED_NOTE + frame.loc[rows, "explanation"].astype(str)

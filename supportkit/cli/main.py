@@ -7,11 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from supportkit import __version__
 from supportkit.iam.context import context_from_arguments
 from supportkit.errors import SupportkitError
+
+if TYPE_CHECKING:
+    from supportkit.snapshot import Account
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -48,18 +51,36 @@ def _analysis_context(pairs: Sequence[str]) -> dict[str, object]:
     return context
 
 
-def _matrix(args: argparse.Namespace) -> int:
+def _load_snapshot(args: argparse.Namespace) -> Account:
+    """The snapshot of ``args`` (with its --scps, --rcps, --management-account); warnings and problems on stderr."""
     from supportkit.snapshot import load_account
-    from supportkit.analysis.matrix import build_matrix, write_matrix
 
-    context = _analysis_context(args.context)
     account = load_account(args.snapshot, scps=args.scps, rcps=args.rcps,
                            management_account=args.management_account or None)
     for warning in account.warnings:
-        print(f"supportkit matrix: warning: {warning}", file=sys.stderr)
+        print(f"supportkit {args.command}: warning: {warning}", file=sys.stderr)
     for identity in account.identities:
         for problem in identity.problems:
-            print(f"supportkit matrix: incomplete: {identity.arn}: {problem}", file=sys.stderr)
+            print(f"supportkit {args.command}: incomplete: {identity.arn}: {problem}", file=sys.stderr)
+    return account
+
+
+def _add_snapshot_arguments(parser: argparse.ArgumentParser) -> None:
+    """The snapshot argument and the options that complete it, as matrix and who-can take them."""
+    parser.add_argument("snapshot", help="account snapshot folder, or an authorization-details JSON file (.gz too)")
+    parser.add_argument("--scps", help="SCPs in force, from the organization root to the account (scps.json shape)")
+    parser.add_argument("--rcps", help="RCPs in force, from the organization root to the account (same shape; "
+                        "RCPFullAWSAccess need not be listed)")
+    parser.add_argument("--management-account", action="store_true",
+                        help="the account is the organization's management account: SCPs do not apply")
+    parser.add_argument("--context", action="append", default=[], metavar="KEY=VALUE", help=CONTEXT_HELP)
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from supportkit.analysis.matrix import build_matrix, write_matrix
+
+    context = _analysis_context(args.context)
+    account = _load_snapshot(args)
     matrix = build_matrix(account, context=context)
     write_matrix(matrix, args.format, args.output)
     return 0
@@ -67,16 +88,11 @@ def _matrix(args: argparse.Namespace) -> int:
 
 def _who_can(args: argparse.Namespace) -> int:
     from supportkit.analysis.paths import resolve_target, who_can_target
-    from supportkit.snapshot import load_account
     from supportkit.support.catalog import load_catalog
 
     context = _analysis_context(args.context)
     target = resolve_target(load_catalog(), args.target)
-    account = load_account(args.snapshot, scps=args.scps, rcps=args.rcps,
-                           management_account=args.management_account or None)
-    for warning in account.warnings:
-        print(f"supportkit who-can: warning: {warning}", file=sys.stderr)
-    paths = who_can_target(account, target, context=context, depth=args.depth)
+    paths = who_can_target(_load_snapshot(args), target, context=context, depth=args.depth)
     out = sys.stdout
     for path in paths:
         if args.format == "json":
@@ -152,14 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     matrix = commands.add_parser(
         "matrix", help="every identity of an account snapshot against every Support action, in long form"
     )
-    matrix.add_argument("snapshot", help="account snapshot folder, or an authorization-details JSON file (.gz too)")
-    matrix.add_argument("--scps", help="SCPs in force, from the organization root to the account (scps.json shape)")
-    matrix.add_argument("--rcps", help="RCPs in force, from the organization root to the account (same shape; "
-                        "RCPFullAWSAccess need not be listed)")
-    matrix.add_argument("--management-account", action="store_true",
-                        help="the account is the organization's management account: SCPs do not apply")
-    matrix.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
-                        help=CONTEXT_HELP)
+    _add_snapshot_arguments(matrix)
     matrix.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
                         help="csv (default), json (JSON Lines, one row per line) or parquet (needs -o)")
     matrix.add_argument("-o", "--output", help="output file (standard output when absent)")
@@ -172,13 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     who_can.add_argument("target", metavar="ACTION_OR_CAPABILITY",
                          help="a catalog action (support:ResolveCase), an action pattern (support:Describe*), or a "
                          "capability, by name (RESOLVE) or label ('Resolve support cases')")
-    who_can.add_argument("snapshot", help="account snapshot folder, or an authorization-details JSON file (.gz too)")
-    who_can.add_argument("--scps", help="SCPs in force, from the organization root to the account (scps.json shape)")
-    who_can.add_argument("--rcps", help="RCPs in force, from the organization root to the account (same shape; "
-                         "RCPFullAWSAccess need not be listed)")
-    who_can.add_argument("--management-account", action="store_true",
-                         help="the account is the organization's management account: SCPs do not apply")
-    who_can.add_argument("--context", action="append", default=[], metavar="KEY=VALUE", help=CONTEXT_HELP)
+    _add_snapshot_arguments(who_can)
     who_can.add_argument("--depth", type=int, default=3, choices=range(0, 6), metavar="N",
                          help="role assumptions followed at most (0 to 5, default 3)")
     who_can.add_argument("--format", choices=("table", "json"), default="table",

@@ -318,3 +318,28 @@ def test_console_breakage_is_a_finding_for_people_only(tmp_path: Path) -> None:
     matrix = build_matrix(loaded, catalog)
     assert set(findings.console_breakage(matrix, catalog)["identity_name"]) == {"reader", "Fn"}
     assert list(findings.console_breakage(matrix, catalog, account_kinds(loaded))["identity_name"]) == ["reader"]
+
+
+def test_tag_session_alone_does_not_let_anyone_assume_a_role(tmp_path: Path) -> None:
+    # Pass session tags in AWS STS (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html):
+    # sts:TagSession is a permission-only action, needed in addition to the sts:AssumeRole* action.
+    loaded = account(tmp_path, users=[user("tagger")],
+                     roles=[role("Tags", trusts({"AWS": arn("user", "tagger")}, "sts:TagSession"), SUPPORT)])
+    assert trust_sources(loaded.identities[-1], ACCT) == ()
+    assert arn("user", "tagger") not in paths(loaded)
+
+
+def test_findings_on_a_service_linked_role_never_ask_to_change_it(tmp_path: Path) -> None:
+    # Using service-linked roles: "An IAM administrator can view, but not edit the permissions for
+    # service-linked roles". A Trusted Advisor namespace mix-up on one is reported, as such.
+    from supportkit.analysis import findings
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.support.catalog import load_catalog
+
+    path = "/aws-service-role/support.amazonaws.com/"
+    loaded = account(tmp_path, roles=[role("AWSServiceRoleForSupport", trusts({"Service": "support.amazonaws.com"}),
+                                           doc(allow("trustedadvisor:DescribeChecks")), path=path)])
+    catalog = load_catalog()
+    mixups = findings.all_findings(build_matrix(loaded, catalog), loaded, catalog)["namespace_mixups"]
+    (explanation,) = mixups["explanation"]
+    assert explanation.startswith(findings.SERVICE_LINKED_NOTE)
