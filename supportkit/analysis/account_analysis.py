@@ -14,7 +14,7 @@ On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
   {"key", "title", "file"} in report order)}``
 - ``matrix.parquet``: the long matrix of :func:`supportkit.analysis.matrix.build_matrix`, categoricals kept.
 - ``identities.parquet``: one row per identity, what a report shows of it beyond the matrix
-  (:data:`IDENTITY_COLUMNS`: path, service-linked, groups, tags, policies, boundary, problems as text).
+  (:data:`IDENTITY_COLUMNS`: kind, path, service-linked, groups, tags, policies, boundary, problems as text).
 - ``findings/KEY.parquet``: each finding of :func:`supportkit.analysis.findings.all_findings`.
 """
 
@@ -44,8 +44,8 @@ FORMAT_VERSION = 2
 ANALYSIS_FILE = "analysis.json"
 MATRIX_FILE = "matrix.parquet"
 IDENTITIES_FILE = "identities.parquet"
-IDENTITY_COLUMNS = ("identity_arn", "identity_type", "identity_name", "path", "service_linked", "groups", "tags",
-                    "policies", "boundary", "problems")
+IDENTITY_COLUMNS = ("identity_arn", "identity_type", "identity_name", "kind", "path", "service_linked", "groups",
+                    "tags", "policies", "boundary", "problems")
 """The columns of :attr:`AccountAnalysis.identities`; lists are joined with "; " (tags as key=value)."""
 FINDINGS_FOLDER = "findings"
 
@@ -209,9 +209,16 @@ def analyse(
 
 
 def identity_table(account: Account) -> pd.DataFrame:
-    """What a report shows of each identity beyond its decisions, as the text columns of :data:`IDENTITY_COLUMNS`."""
+    """What a report shows of each identity beyond its decisions, as the text columns of :data:`IDENTITY_COLUMNS`.
+
+    ``kind`` is :func:`supportkit.analysis.kinds.account_kinds`: human, workload, service-linked, external, root.
+    """
+    from supportkit.analysis.kinds import account_kinds
+
+    kinds = account_kinds(account)
     rows = [(
-        identity.arn, identity.type.value, identity.name, identity.path, identity.service_linked,
+        identity.arn, identity.type.value, identity.name, kinds[identity.arn].value, identity.path,
+        identity.service_linked,
         "; ".join(identity.groups), "; ".join(f"{key}={value}" for key, value in identity.tags.items()),
         "; ".join(named.name for named in identity.subject.identity_policies),
         identity.subject.permissions_boundary.name if identity.subject.permissions_boundary else "",

@@ -50,7 +50,6 @@ CAPABILITY_COLUMNS = {
     "ta_read": "TA view", "ta_change": "TA change", "plan_read": "plan view", "plan_change": "plan change",
     "slack_app": "Slack app", "support_permit": "permit AWS Support staff",
 }
-SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 _PERSONA_RANK = {persona.value: i for i, persona in enumerate(Persona)}
 _DECISION_WORDS = {"allowed": "allowed", "explicitDeny": "explicitly denied", "implicitDeny": "not allowed"}
 
@@ -178,18 +177,8 @@ class AccountPage:
         return personas.sort_values("persona", key=lambda p: p.astype(str).map(_PERSONA_RANK), kind="stable")
 
     def kinds(self) -> dict[str, str]:
-        """Per ARN: root, human (IAM user, Identity Center role), service-linked, or role (not known)."""
-        kinds = {}
-        for row in self.analysis.identities.itertuples(index=False):
-            if row.identity_type == "root":
-                kinds[row.identity_arn] = "root"
-            elif row.service_linked:
-                kinds[row.identity_arn] = "service-linked"
-            elif row.identity_type == "user":
-                kinds[row.identity_arn] = "human (IAM user)"
-            else:
-                kinds[row.identity_arn] = "human (Identity Center)" if row.path == SSO_PATH else "role"
-        return kinds
+        """Per ARN: human, workload, service-linked, external or root (supportkit.analysis.kinds)."""
+        return dict(zip(self.analysis.identities["identity_arn"], self.analysis.identities["kind"]))
 
     def identities(self) -> str:
         people = self.people
@@ -233,6 +222,7 @@ class AccountPage:
             "decision": decision.to_numpy(),
             "explanation": cells["explanation"].astype(str).to_numpy(),
             "context keys": cells["context_keys"].astype(str).to_numpy(),
+            **({"caveat": cells["caveat"].astype(str).to_numpy()} if "caveat" in cells else {}),
         })
         body = (f"<p>Why each identity is allowed or explicitly denied {len(keys)} key actions ("
                 + escape(", ".join(keys)) + "). A request that no statement allows and no condition was consulted for "
