@@ -633,7 +633,7 @@ class _Explainer:
         subject = self.subjects[i]
         resource = self.engine.resources[self.engine.resource_of[a]]
         expected = decide(subject, {named: match_policy(named.policy, action, resource, context)
-                                    for named in applicable_policies(subject, action)})
+                                    for named in applicable_policies(subject, action, resource)})
         if expected != result:
             raise MatrixConsistencyError(
                 f"the matrix and decide() disagree on {identity} {action}: {result.to_json()} != {expected.to_json()}")

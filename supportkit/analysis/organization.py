@@ -384,7 +384,8 @@ def _rcp_denies(levels: tuple[tuple[NamedPolicy, ...], ...] | None, subject: Sub
     if not levels:
         return False
     allow_all = NamedPolicy("allow", PolicyKind.IDENTITY, _ALLOW_ALL)
-    gate = Subject(subject.principal, (allow_all,), rcp_levels=levels, rcp_services=rcp_services())
+    gate = Subject(subject.principal, (allow_all,), rcp_levels=levels, rcp_services=rcp_services(),
+                   rcp_account=role_arn.split(":")[4])
     return evaluate(gate, ASSUME_ROLE, role_arn, context).decision is not Decision.ALLOWED
 
 

@@ -219,7 +219,7 @@ class _Evaluator:
         """When ``caller`` can assume ``role``; shared by roles with the same trust policy (one parsed object
         for equal documents) that the caller's statements match alike."""
         base = self.contexts[caller.arn]
-        statements = [st for named in applicable_policies(caller.subject, ASSUME_ROLE)
+        statements = [st for named in applicable_policies(caller.subject, ASSUME_ROLE, role.arn)
                       for st in named.policy.statements_for(ASSUME_ROLE)]
         key = (caller.arn, id(trust.policy), role.arn.split(":")[4],
                tuple(st.matches_resource(role.arn, base) for st in statements))
@@ -335,7 +335,7 @@ def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, contex
                 continue  # named directly, unconditionally: no identity-based Allow needed
             found = [*found, *(st for st, grant in admitting.items() if grant is Grant.DIRECT)]
         layers.append(found)
-    statements = [*(st for named in applicable_policies(caller.subject, ASSUME_ROLE)
+    statements = [*(st for named in applicable_policies(caller.subject, ASSUME_ROLE, role.arn)
                     for st in named.policy.statements_for(ASSUME_ROLE)), *admitting]
     if principal.is_root:
         return NEVER

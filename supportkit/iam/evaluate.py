@@ -197,6 +197,7 @@ class Subject:
     management_account: bool = False
     rcp_levels: tuple[tuple[NamedPolicy, ...], ...] = ()
     rcp_services: frozenset[str] | None = None  # lower-cased prefixes RCPs apply to; None: every service
+    rcp_account: str | None = None  # the account whose RCPs rcp_levels are; None: the principal's
 
     @property
     def scps_apply(self) -> bool:
@@ -208,10 +209,20 @@ class Subject:
         """RCPs bind member accounts only, and never service-linked roles."""
         return bool(self.rcp_levels) and not self.management_account and not self.principal.service_linked
 
-    def rcps_apply_to(self, action: str) -> bool:
-        """RCPs in force, on one of the services AWS lists."""
+    def rcps_apply_to(self, action: str, resource: str = "*") -> bool:
+        """The RCPs of this principal's account, in force, apply to ``action`` on ``resource``.
+
+        Only on the services AWS lists, and only on the account's own resources: "If a resource is specified in
+        the Resource type column, then the RCPs of the resource owner's account are applied" (AWS Organizations,
+        "Resource control policies (RCPs)"). A request on ``*`` (an action without a resource type, as every
+        Support action) is taken to be on the account itself; an ARN without an account field cannot be told
+        apart, and counts as the account's.
+        """
         services = self.rcp_services
-        return self.rcps_in_force and (services is None or action.partition(":")[0].lower() in services)
+        if not self.rcps_in_force or (services is not None and action.partition(":")[0].lower() not in services):
+            return False
+        parts = resource.split(":", 5)
+        return resource == "*" or len(parts) < 6 or parts[4] in ("", self.rcp_account or self.principal.account)
 
     @property
     def rcps(self) -> tuple[NamedPolicy, ...]:
@@ -452,9 +463,10 @@ def not_restricted_by_scps(subject: Subject, action: str, result: Result, exempt
     return None
 
 
-def applicable_policies(subject: Subject, action: str | None = None) -> tuple[NamedPolicy, ...]:
-    """The policies that take part in this subject's decisions: on ``action``, or on some action when None."""
-    in_force = subject.rcps_in_force if action is None else subject.rcps_apply_to(action)
+def applicable_policies(subject: Subject, action: str | None = None, resource: str = "*") -> tuple[NamedPolicy, ...]:
+    """The policies that take part in this subject's decisions: on ``action`` and ``resource``, or on some
+    request when ``action`` is None."""
+    in_force = subject.rcps_in_force if action is None else subject.rcps_apply_to(action, resource)
     rcps = subject.rcps if in_force else ()
     return (*rcps, *(named for layer in subject.layers for named in layer.policies))
 
@@ -464,6 +476,6 @@ def evaluate(subject: Subject, action: str, resource: str = "*", context: Reques
     full_context = context.with_defaults(subject.principal.derived_context)
     matches = {
         named: match_policy(named.policy, action, resource, full_context)
-        for named in applicable_policies(subject, action)
+        for named in applicable_policies(subject, action, resource)
     }
     return decide(subject, matches)

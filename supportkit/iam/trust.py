@@ -188,7 +188,7 @@ def can_assume(
     full_context = context.with_defaults(principal.derived_context)
     trusted = match_trust(trust.policy, Caller.of(principal), action, role_arn, full_context)
     matches = {
-        named: match_policy(named.policy, action, role_arn, full_context) for named in applicable_policies(caller, action)
+        named: match_policy(named.policy, action, role_arn, full_context) for named in applicable_policies(caller, action, role_arn)
     }
     matches[trust] = trusted.match
     same_account = role_arn.split(":")[4:5] == [principal.account]

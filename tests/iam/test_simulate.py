@@ -314,3 +314,20 @@ def test_lint_warnings_name_the_json_path(capsys, monkeypatch):
         "condition key; did you mean 'aws:username'? (no request has it)",
         "identity_policies[0]: Statement[1].Action[0]: 'trustedadvisor:Nothing*' names no action of trustedadvisor",
     ]
+
+
+def test_an_rcp_binds_the_resources_of_its_own_account_only():
+    """AWS Organizations, "Resource control policies (RCPs)"
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html): "If a resource is
+    specified in the "Resource type" column, then the RCPs of the resource owner's account are applied". The
+    request's rcps are the caller's account's: they bind a role of that account, not a role of another."""
+    deny_assume = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    simulator = Simulator(rcp_services=frozenset({"sts", "support"}))
+    own, other = "arn:aws:iam::111122223333:role/Here", "arn:aws:iam::444455556666:role/There"
+    results = list(simulate([
+        request(action="sts:AssumeRole", resource=own, identity_policies=[allow], rcps=[[deny_assume]]),
+        request(action="sts:AssumeRole", resource=other, identity_policies=[allow], rcps=[[deny_assume]]),
+    ], simulator))
+    assert [r["decision"] for r in results] == ["explicitDeny", "allowed"]
