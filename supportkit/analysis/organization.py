@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -341,6 +341,8 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
         extra["aws:PrincipalOrgID"] = organization_id
     rcp_levels = {account_id: _rcp_levels(Path(path)) for account_id, path in (rcps or {}).items()}
     parsed = [(role, _trust_statements(role.document)) for role in roles]
+    # The caller's own account decides by its SCPs and policies; its RCPs guard its own resources, not B's role.
+    caller = {identity.arn: replace(identity.subject, rcp_levels=()) for identity in account.identities}
     edges = []
     for identity in account.identities:
         if identity.type is IdentityType.ROOT:
@@ -352,7 +354,7 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
             keys = _trust_decision(trusts, identity.arn, account.info.account_id, full, known)
             if keys is None:
                 continue
-            result = evaluate(identity.subject, ASSUME_ROLE, role.role_arn, request)
+            result = evaluate(caller[identity.arn], ASSUME_ROLE, role.role_arn, request)
             if result.decision is not Decision.ALLOWED:
                 continue
             if _rcp_denies(rcp_levels.get(role.account_id), identity.subject, role.role_arn, request):
