@@ -22,24 +22,25 @@ import pytest
 
 from supportkit.cli.main import main
 from supportkit.report import pipeline
-from supportkit.report.pipeline import HEADLINE_LABELS, HEADLINE_MIME, run_reports
+from supportkit.report.pipeline import HEADLINE_LABELS, HEADLINE_MIME, SEVERITIES, run_reports
 
 SANDBOX = Path(__file__).parents[1] / "data" / "accounts" / "sandbox"
 ROOT = Path(__file__).resolve().parents[2]
 CUES = f"""
 import os, time
 from IPython.display import display
-if "oom" in snapshot:
+if "oom" in analysis:
     os.kill(os.getppid(), 9)
-if "slow" in snapshot:
+if "slow" in analysis:
     time.sleep(300)
-display({{{HEADLINE_MIME!r}: {json.dumps({key: 0 for key in HEADLINE_LABELS})}}}, raw=True)
+display({{{HEADLINE_MIME!r}: {json.dumps({**{key: 0 for key in HEADLINE_LABELS},
+                                          "severities": {key: 0 for key in SEVERITIES}})}}}, raw=True)
 """
 
 
 def tiny_notebook(folder: Path) -> Path:
     parameters = nbformat.v4.new_code_cell(
-        'snapshot = ""\naccount_id = ""\ncontext = {}\ntitle = ""\nscps = ""\nrcps = ""')
+        'analysis = ""\nsnapshot = ""\naccount_id = ""\ncontext = {}\ntitle = ""\nscps = ""\nrcps = ""')
     parameters.metadata["tags"] = ["parameters"]
     book = nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell(CUES)])
     book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
