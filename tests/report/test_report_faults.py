@@ -22,7 +22,12 @@ import pytest
 
 from supportkit.cli.main import main
 from supportkit.report import pipeline
-from supportkit.report.pipeline import HEADLINE_LABELS, HEADLINE_MIME, SEVERITIES, run_reports
+from supportkit.report.pipeline import (
+    HEADLINE_LABELS,
+    HEADLINE_MIME,
+    SEVERITIES,
+    run_reports,
+)
 
 SANDBOX = Path(__file__).parents[1] / "data" / "accounts" / "sandbox"
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +119,7 @@ def test_a_signal_stops_the_workers_and_leaves_an_index_of_what_finished(tmp_pat
 
 
 def test_workers_die_with_a_killed_parent(tmp_path):
-    process, out = start_run(tmp_path)
+    process, _ = start_run(tmp_path)
     workers = psutil.Process(process.pid).children(recursive=True)
     assert workers
     process.kill()  # SIGKILL: no handler runs in the parent
