@@ -9,8 +9,8 @@ duplicated identity) and runs it through the command line or the Python API. A c
 * ``clean error``: it was refused with supportkit's own one-line error;
 * ``traceback``: any other exception escaped (a bug);
 * ``hang``: it did not finish within ``--limit`` seconds (the worker is killed and replaced);
-* ``lost``: it gave an answer, but with fewer identities than went in and no warning saying an entry
-  was skipped (a result of its own, not counted in ``result``).
+* ``lost``: it gave an answer, but with fewer users and roles than the mutated input holds well-formed
+  entries for, and no warning saying an entry was skipped (a result of its own, not in ``result``).
 
 Cases run in long-lived worker processes (one per ``--workers``) so that imports are paid once; the
 parent only sends case numbers and kills a worker that overruns. Case ``n`` of seed ``s`` is always
@@ -175,10 +175,16 @@ def _snapshot_files(source: Path) -> dict[str, Any]:
 
 
 def _count_identities(details: Any) -> int:
+    """Users and roles a loader must keep from ``details``: well-formed entries, one per name (pages may overlap)."""
     if not isinstance(details, dict):
         return 0
-    return sum(len(details.get(key) or []) for key in ("UserDetailList", "RoleDetailList")
-               if isinstance(details.get(key), list))
+    names = set()
+    for key, name_key in (("UserDetailList", "UserName"), ("RoleDetailList", "RoleName")):
+        entries = details.get(key)
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and isinstance(entry.get(name_key), str) and isinstance(entry.get("Arn"), str):
+                names.add((key, entry[name_key]))
+    return len(names)
 
 
 REQUEST = {
@@ -261,11 +267,11 @@ def run_case(seed: int, number: int, work: Path) -> tuple[str, str]:
         target = {"snapshot": "authorization-details.json", "account": "account.json", "scps": "scps.json"}[kind]
         if target not in files:
             target = "authorization-details.json"
-        expected = _count_identities(files["authorization-details.json"])
         for _ in range(rng.choice([1, 1, 2, 3])):
             files[target] = mutate(files[target], rng)
         if target == "authorization-details.json" and rng.random() < 0.15:
             _duplicate_identity(files[target], rng)
+        expected = _count_identities(files["authorization-details.json"])
         for name, value in files.items():
             text = json.dumps(value, ensure_ascii=rng.random() < 0.5)
             data = text.encode("utf-8", "surrogatepass" if rng.random() < 0.05 else "replace")
@@ -311,10 +317,22 @@ def _remove(folder: Path) -> None:
 # --- the worker pool with a watchdog -----------------------------------------------------------------
 
 
+def _warm_up() -> None:
+    """Imports and the catalog, paid once per worker: on a loaded machine they alone can outlast a case's limit."""
+    from supportkit import load_catalog
+    from supportkit.analysis import findings, matrix  # noqa: F401
+    from supportkit.cli import main  # noqa: F401
+    from supportkit.iam import simulate  # noqa: F401
+
+    load_catalog()
+
+
 def _worker(connection: Connection, seed: int, show: bool) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
+    _warm_up()
+    connection.send("ready")  # the parent's clock for a case starts after the imports, not before
     with tempfile.TemporaryDirectory(prefix="supportkit-fuzz-") as work:
         while True:
             number = connection.recv()
@@ -338,6 +356,8 @@ def run(cases: int, seed: int, start: int, workers: int, limit: float, show: boo
         parent, child = context.Pipe()
         process = context.Process(target=_worker, args=(child, seed, show), daemon=True)
         process.start()
+        if not parent.poll(600) or parent.recv() != "ready":
+            raise RuntimeError("a fuzzing worker did not start within 600 s")
         running[parent] = (process, None, 0.0)
         return parent
 

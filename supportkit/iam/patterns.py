@@ -110,7 +110,7 @@ class Pattern:
         """
         if not self.arn or self.ignore_case or any(isinstance(part, Variable) for part in self.parts):
             return None
-        segments = _arn_segments(_runs(self.parts))  # type: ignore[arg-type]
+        segments = _arn_segments(_runs(self.parts))
         if len(segments) < 6 or any(wild and ("*" in text or "?" in text) for text, wild in segments[5]):
             return None
         return "".join(text for text, _ in segments[5])
@@ -193,9 +193,9 @@ class Pattern:
         return _arn_regexes(resolved, self.ignore_case)[1].fullmatch(value) is not None
 
 
-def _runs(parts: Sequence[Literal]) -> list[tuple[str, bool]]:
-    """Resolved parts as (text, wildcards) runs: the regex builders work run by run, never character by character."""
-    return [(part.text, part.wildcards) for part in parts]
+def _runs(parts: Sequence[Literal | Variable]) -> list[tuple[str, bool]]:
+    """Resolved parts (literals only) as (text, wildcards) runs: the regex builders work run by run."""
+    return [(part.text, part.wildcards) for part in parts if isinstance(part, Literal)]
 
 
 @lru_cache(maxsize=16384)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -70,6 +71,10 @@ class Executor(ABC):
     def cancel(self) -> None:
         """Drop the jobs not started yet (on Ctrl-C, so that the queued accounts do not still run)."""
 
+    def terminate(self) -> None:
+        """Stop every job now, the running ones too (a signal ended the run); by default, :meth:`cancel`."""
+        self.cancel()
+
     def results(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R | None, BaseException | None]]:
         """:meth:`stream` as plain tuples: the ``runner`` :func:`supportkit.analysis.organization.analyse_organization` takes."""
         for outcome in self.stream(function, items):
@@ -77,15 +82,27 @@ class Executor(ABC):
 
 
 class LocalExecutor(Executor):
-    """A pool of worker processes on this machine (processes, not threads: papermill changes the working folder)."""
+    """A pool of worker processes on this machine (processes, not threads: papermill changes the working folder).
+
+    A worker that dies (killed, or by the out-of-memory killer) breaks a ``ProcessPoolExecutor`` and every
+    job still in it. The pool is then made anew and the unfinished jobs resubmitted: those that were
+    running get one more try; a job whose worker dies twice ends with that error. After a death the pool
+    runs one job at a time, the suspects first: a second death then names its job alone, and fewer
+    kernels side by side is also what a machine short of memory needs.
+    """
 
     name = "local"
+    ATTEMPTS = 2
 
     def __enter__(self) -> Self:
         if self.address is not None:
             raise SupportkitError(f"the local executor takes no address, not {self.address!r}")
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=self.initializer)
+        self._pool = self._new_pool(self.workers)
         return self
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        self._pool_workers = workers
+        return ProcessPoolExecutor(max_workers=workers, initializer=self.initializer)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
@@ -95,13 +112,45 @@ class LocalExecutor(Executor):
         return list(self._pool.map(function, items))
 
     def stream(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[Outcome[R]]:
-        futures: dict[Future[R], int] = {self._pool.submit(function, item): i for i, item in enumerate(items)}
-        for future in as_completed(futures):
-            error = future.exception()
-            yield Outcome(futures[future], None if error else future.result(), error)
+        deaths = [0] * len(items)
+        pending = list(range(len(items)))
+        while pending:
+            futures: dict[Future[R], int] = {self._pool.submit(function, items[i]): i for i in pending}
+            finished: set[int] = set()
+            broken = False
+            for future in as_completed(futures):
+                error = future.exception()
+                if isinstance(error, BrokenProcessPool):
+                    broken = True
+                    break
+                finished.add(futures[future])
+                yield Outcome(futures[future], None if error else future.result(), error)
+            if not broken:
+                return
+            unfinished = [i for i in pending if i not in finished]
+            suspects = unfinished[:self._pool_workers]  # submitted first: those the dead workers were running
+            for i in suspects:
+                deaths[i] += 1
+            for i in (i for i in suspects if deaths[i] >= self.ATTEMPTS):
+                yield Outcome(i, None, SupportkitError(
+                    f"its worker process died {deaths[i]} times (killed, or out of memory?); not tried again"))
+            pending = [i for i in unfinished if deaths[i] < self.ATTEMPTS]
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            retried = any(deaths[i] for i in pending)
+            self._pool = self._new_pool(1 if retried else self.workers)
+            pending.sort(key=lambda i: -deaths[i])  # the suspects first, one at a time
 
     def cancel(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def terminate(self) -> None:
+        """Kill the workers: a job already running would otherwise go on after the command has ended."""
+        processes = list((self._pool._processes or {}).values())  # the pool has no public way to stop its workers
+        self.cancel()
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join(10)
 
 
 class DaskExecutor(Executor):

@@ -25,17 +25,20 @@ kernel start-up and imports are paid once per worker, not once per account.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import html
 import multiprocessing.util
 import os
 import re
 import shutil
+import signal
 import site
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import cache, partial
@@ -156,6 +159,7 @@ class ReportSummary:
     workers: int
     seconds: float
     organization: Path | None = None  # the organization page, for an organization folder
+    stopped: str | None = None  # the signal that stopped the run (SIGINT, SIGTERM) before every account ran
 
     @property
     def failed(self) -> tuple[AccountReport, ...]:
@@ -163,7 +167,10 @@ class ReportSummary:
 
     @property
     def exit_status(self) -> int:
-        """0 when every account has its report, 1 otherwise (the CLI's 2 is for a run that could not start)."""
+        """0 when every account has its report, 1 otherwise (the CLI's 2 is for a run that could not start);
+        128 + the signal's number for a run a signal stopped, as a shell reports it."""
+        if self.stopped is not None:
+            return 128 + signal.Signals[self.stopped].value
         return 1 if self.failed else 0
 
 
@@ -312,6 +319,7 @@ def _init_worker() -> None:
     nbconvert's first export compiles its templates (0.4 s) and the kernel starts and imports
     supportkit (about 2 s): a thread does both while the worker waits for its first job.
     """
+    _die_with_parent()
     root = str(PACKAGE_ROOT.parents[1])
     if root not in {*site.getsitepackages(), site.getusersitepackages()}:
         current = os.environ.get("PYTHONPATH")
@@ -375,6 +383,39 @@ class _WarmKernel:
 
 
 _WORKER_KERNEL = _WarmKernel()
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """A worker ends with the command: Ctrl-C is the parent's to handle, and a killed parent takes its workers.
+
+    Ctrl-C reaches every process of the terminal's group; the parent stops the run and writes the
+    index, so a worker ignores it (its kernels run in sessions of their own). On Linux the kernel
+    sends SIGKILL to the worker when the parent dies, even by SIGKILL (prctl PR_SET_PDEATHSIG);
+    elsewhere a thread checks every second. A kernel exits when its worker does (ipykernel watches
+    its parent), so nothing keeps rendering for a command that has ended.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker inherits the run's stopping handler
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+            return
+    except (OSError, AttributeError, TypeError):  # no prctl: not Linux
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 @cache
@@ -506,8 +547,13 @@ def _render(job: _Job) -> AccountReport:
     headline: Mapping[str, int] | None = None
     severities: Mapping[str, int] | None = None
     error: str | None = None
+    partial_notebook = job.out_dir / f".{job.stem}.partial.ipynb"  # papermill writes in place: renamed once whole
     try:
-        executed = _execute(job.notebook, notebook_path, job.parameters, job.out_dir, kernel=_WORKER_KERNEL.manager())
+        try:
+            executed = _execute(job.notebook, partial_notebook, job.parameters, job.out_dir,
+                                kernel=_WORKER_KERNEL.manager())
+        finally:
+            _keep_notebook(partial_notebook, notebook_path)
         headline, severities = _headline(executed)
         executed.metadata["title"] = _page_title(job)
         write_text_atomically(html_path, export_html(executed))
@@ -540,6 +586,22 @@ def export_html(executed: NotebookNode) -> str:
     if unexpected:
         raise SupportkitError(f"the report holds a script supportkit did not ship: {unexpected[0]!r}")
     return body
+
+
+def _keep_notebook(partial: Path, final: Path) -> None:
+    """The executed notebook under its name when papermill wrote it whole (even for a failed cell), else nothing.
+
+    A write that failed (a full disk) leaves a truncated file: it is removed, not shown as the notebook.
+    """
+    if not partial.exists():
+        return
+    try:
+        import nbformat
+
+        nbformat.read(partial, as_version=4)
+        os.replace(partial, final)
+    except Exception:  # noqa: BLE001 - unreadable or unrenamable: the report's error says why the run failed
+        partial.unlink(missing_ok=True)
 
 
 def _headline(executed: NotebookNode) -> tuple[dict[str, int], dict[str, int]]:
@@ -633,49 +695,95 @@ def run_reports(
 
     reports: list[AccountReport | None] = [None] * len(sources)
     lines = not quiet and not sys.stderr.isatty()
-    with make_executor(spec, workers, _init_worker) as engine:
-        analysed = engine.map(analyse_one, sources)
-        stems = _stems(sources, [found.facts.account_id if isinstance(found, _Analysed) else None
-                                 for found in analysed])
-        jobs: list[_Job] = []
-        positions: list[int] = []
-        for i, (source, stem, found) in enumerate(zip(sources, stems, analysed)):
-            if isinstance(found, str):
-                reports[i] = AccountReport.failure(source, stem, found)
-                if lines:
-                    print(f"supportkit report: {stem}: failed", file=sys.stderr)
-                continue
-            folder = _place_analysis(found.folder, out_dir / f"{stem}{ANALYSIS_SUFFIX}")
-            jobs.append(_Job(source, stem, found.facts, out_dir, notebook,
-                             {**parameters, "analysis": str(folder), "account_id": found.facts.account_id}))
-            positions.append(i)
-        try:
-            with _progress(len(sources), len(sources) - len(jobs), quiet) as bar:
-                for n, outcome in enumerate(engine.stream(_render, jobs), len(sources) - len(jobs) + 1):
-                    i = positions[outcome.index]
-                    if outcome.error is not None:  # a worker that died (out of memory, killed), or a lost job
-                        reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(outcome.error),
-                                                           jobs[outcome.index].facts)
-                    else:
-                        reports[i] = outcome.result
-                    bar.update()
-                    if lines:
-                        print(f"supportkit report: {_progress_line(reports[i], n, len(sources))}", file=sys.stderr)
-            analysis = None if organization is None else _analyse_organization(organization, context, engine)
-        except KeyboardInterrupt:
-            engine.cancel()  # else the queued accounts would still run
-            raise
+    stems = _stems(sources, [None] * len(sources))
+    analysis = None
+    stopped: str | None = None
+    try:
+        with _stopped_by_signals(), make_executor(spec, workers, _init_worker) as engine:
+            try:
+                analysed = engine.map(analyse_one, sources)
+                stems = _stems(sources, [found.facts.account_id if isinstance(found, _Analysed) else None
+                                         for found in analysed])
+                jobs: list[_Job] = []
+                positions: list[int] = []
+                for i, (source, stem, found) in enumerate(zip(sources, stems, analysed)):
+                    if isinstance(found, str):
+                        reports[i] = AccountReport.failure(source, stem, found)
+                        if lines:
+                            print(f"supportkit report: {stem}: failed", file=sys.stderr)
+                        continue
+                    folder = _place_analysis(found.folder, out_dir / f"{stem}{ANALYSIS_SUFFIX}")
+                    jobs.append(_Job(source, stem, found.facts, out_dir, notebook,
+                                     {**parameters, "analysis": str(folder), "account_id": found.facts.account_id}))
+                    positions.append(i)
+                with _progress(len(sources), len(sources) - len(jobs), quiet) as bar:
+                    for n, outcome in enumerate(engine.stream(_render, jobs), len(sources) - len(jobs) + 1):
+                        i = positions[outcome.index]
+                        if outcome.error is not None:  # a worker that died twice, or a job the engine lost
+                            reports[i] = AccountReport.failure(sources[i], stems[i], _one_line_error(outcome.error),
+                                                               jobs[outcome.index].facts)
+                        else:
+                            reports[i] = outcome.result
+                        bar.update()
+                        if lines:
+                            print(f"supportkit report: {_progress_line(reports[i], n, len(sources))}", file=sys.stderr)
+                analysis = None if organization is None else _analyse_organization(organization, context, engine)
+            except _Stopped:
+                engine.terminate()  # the running accounts too: nothing renders after the command ended
+                raise
+    except _Stopped as stop:
+        stopped = stop.signal
+        for i, report in enumerate(reports):
+            if report is None:
+                reports[i] = AccountReport.failure(sources[i], stems[i], f"not finished: the run was stopped by {stopped}")
     done = tuple(report for report in reports if report is not None)
     index = out_dir / "index.html"
     page = None
-    if analysis is not None:
-        from supportkit.report.organization_page import ORGANIZATION_PAGE, organization_html
+    try:
+        if analysis is not None:
+            from supportkit.report.organization_page import ORGANIZATION_PAGE, organization_html
 
-        page = out_dir / ORGANIZATION_PAGE
-        links = {report.account_id: report.html.name for report in done if report.account_id and report.html}
-        write_text_atomically(page, organization_html(analysis, links, title=title))
-    write_text_atomically(index, _index_html(done, out_dir, title=title, context=context, organization=page))
-    return ReportSummary(out_dir, index, done, workers, time.perf_counter() - started, page)
+            page = out_dir / ORGANIZATION_PAGE
+            links = {report.account_id: report.html.name for report in done if report.account_id and report.html}
+            write_text_atomically(page, organization_html(analysis, links, title=title))
+        write_text_atomically(index, _index_html(done, out_dir, title=title, context=context, organization=page))
+    except OSError as error:
+        written = sum(1 for report in done if report.ok)
+        raise SupportkitError(f"{page or index}: {error.strerror or error} (the index was not written; "
+                              f"{written} account reports were)") from None
+    return ReportSummary(out_dir, index, done, workers, time.perf_counter() - started, page, stopped)
+
+
+class _Stopped(BaseException):
+    """SIGTERM or Ctrl-C during a run: raised in the main thread so that the run stops and writes its index.
+
+    A BaseException, as KeyboardInterrupt is: ``except Exception`` blocks must not swallow it.
+    """
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal = signal_name
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM raises :class:`_Stopped`, and so does Ctrl-C (SIGINT), for the duration of a run.
+
+    Only the main thread may install handlers; a run from another thread keeps Python's defaults.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number: int, frame: Any) -> None:
+        raise _Stopped(signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _analyse_organization(folder: Path, context: Mapping[str, Any], engine: Executor) -> OrganizationAnalysis:
@@ -862,6 +970,11 @@ def run_report_command(args: argparse.Namespace) -> int:
         context=context_from_arguments(args.context), title=args.title, scps=args.scps, rcps=args.rcps,
         executor=args.executor,
     )
+    if summary.stopped is not None:
+        finished = sum(1 for report in summary.accounts if report.ok)
+        print(f"supportkit report: stopped by {summary.stopped}: {finished} of {len(summary.accounts)} reports "
+              f"finished, listed in {summary.index}", file=sys.stderr)
+        return summary.exit_status
     for report in summary.failed:
         error = report.error or ""
         where = "" if str(report.source) in error else f"{report.source}: "  # loader errors name their file

@@ -34,7 +34,10 @@ from supportkit.snapshot.model import (
 )
 from supportkit.heap import no_collection
 from supportkit.iam.arn import Arn
-from supportkit.snapshot.policies import PolicyParser, policy_warnings
+from supportkit.snapshot.policies import (
+    ARN_CHARACTERS, INLINE_POLICY_CHARACTERS, MANAGED_POLICY_CHARACTERS, PolicyParser, over_limit, policy_size,
+    policy_warnings,
+)
 from supportkit.snapshot.scps import Scps, read_scps
 from supportkit.support.rcps import rcp_services
 
@@ -121,6 +124,9 @@ class _Builder:
         if isinstance(chosen, str):
             return chosen
         document, where = chosen
+        oversize = over_limit(f"managed policy {name}", policy_size(document), MANAGED_POLICY_CHARACTERS)
+        if oversize:
+            self.warnings.append(located(entry.file, where, oversize))
         return self._parse(name, document, entry.file, where)
 
     def _default_version(self, entry: Entry, name: str) -> tuple[Any, str] | str:
@@ -190,17 +196,23 @@ class _Builder:
             else:
                 policies.append(self._keep(found) if keep else found)
 
+        inline_size = 0
         for where, item in self._list(entry, inline_key, problems):
             name = item.get("PolicyName") if isinstance(item, Mapping) else None
             if not isinstance(name, str) or "PolicyDocument" not in item:
                 problems.append(located(entry.file, where, "an inline policy needs PolicyName and PolicyDocument"))
                 continue
+            inline_size += policy_size(item["PolicyDocument"])
             inline = self._parse(
                 f"{owner}: {name} (inline)", item["PolicyDocument"], entry.file, f"{where}.PolicyDocument"
             )
             if isinstance(inline, str):
                 self.warnings.append(f"policy left out: {inline}")
             add(inline)
+        kind = {"UserPolicyList": "user", "RolePolicyList": "role", "GroupPolicyList": "group"}[inline_key]
+        oversize = over_limit(f"the {kind}'s inline policies together", inline_size, INLINE_POLICY_CHARACTERS[kind])
+        if oversize:
+            self.warnings.append(located(entry.file, entry.at(f".{inline_key}"), oversize))
         for where, item in self._list(entry, "AttachedManagedPolicies", problems):
             arn = item.get("PolicyArn") if isinstance(item, Mapping) else None
             if not isinstance(arn, str):
@@ -290,6 +302,9 @@ class _Builder:
     ) -> Identity:
         arn = entry.data["Arn"]
         principal = Principal.parse(arn)  # checked when the file was read
+        oversize = over_limit("the ARN", len(arn), ARN_CHARACTERS)
+        if oversize:
+            self.warnings.append(located(entry.file, entry.at(".Arn"), oversize))
         path = entry.data.get("Path")
         if path is not None and not (isinstance(path, str) and _IAM_PATH.fullmatch(path)):
             shown = repr(path) if isinstance(path, str) else json_type(path)

@@ -35,3 +35,30 @@ def policy_warnings(where: str, policy: Policy) -> list[str]:
     lint = lint_policy(policy, load_catalog().known_actions)
     return [f"{where}: {warning}" for warning in (*policy.warnings, *lint)]
 
+
+MANAGED_POLICY_CHARACTERS = 6_144
+INLINE_POLICY_CHARACTERS = {"user": 2_048, "role": 10_240, "group": 5_120}
+ORGANIZATION_POLICY_CHARACTERS = 5_120
+ARN_CHARACTERS = 2_048
+"""AWS's documented limits. "IAM and AWS STS quotas" (IAM User Guide,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html): "The size of each managed
+policy can't exceed 6,144 characters"; "User policy size can't exceed 2,048 characters. Role policy size
+can't exceed 10,240 characters. Group policy size can't exceed 5,120 characters" (the sum of an entity's
+inline policies); "IAM doesn't count white space when calculating the size of a policy against these
+limits". "Quotas and service limits for AWS Organizations": "Service control policies: 5,120 characters -
+Resource control policies: 5,120 characters", and for these "All characters ... count against its maximum
+size". IAM API Reference, "Role" data type: "Arn ... Maximum length of 2048"."""
+
+
+def policy_size(document: Any) -> int:
+    """A document's size as IAM counts it against its quotas: characters other than white space."""
+    text = document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
+    return len("".join(text.split()))
+
+
+def over_limit(what: str, size: int, limit: int) -> str | None:
+    """The warning for a size past an AWS limit: AWS would have refused it, so the snapshot is not what IAM holds."""
+    if size <= limit:
+        return None
+    return f"{what} is {size:,} characters, over AWS's limit of {limit:,}: IAM would refuse it, so this snapshot " \
+           "may not be what AWS holds (evaluated anyway)"

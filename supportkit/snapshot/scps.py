@@ -7,6 +7,8 @@ be listed.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Mapping
@@ -15,7 +17,7 @@ from typing import Any
 from supportkit.errors import InputError, PolicyError, json_type
 from supportkit.iam.evaluate import NamedPolicy, PolicyKind
 from supportkit.snapshot.jsonfile import join_path, located, read_json
-from supportkit.snapshot.policies import PolicyParser, policy_warnings
+from supportkit.snapshot.policies import ORGANIZATION_POLICY_CHARACTERS, PolicyParser, over_limit, policy_warnings
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ def read_scps(path: Path, parser: PolicyParser, kind: PolicyKind = PolicyKind.SC
         for j, raw_policy in enumerate(raw_policies):
             policy_path = f"{where}.policies[{j}]"
             name, content, content_path = _scp_fields(path, raw_policy, policy_path)
+            text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+            oversize = over_limit(f"{label} {name}", len(text), ORGANIZATION_POLICY_CHARACTERS)  # every character
+            if oversize:
+                warnings.append(located(path.name, content_path, oversize))
             try:
                 policy = parser.parse(content)
             except PolicyError as error:

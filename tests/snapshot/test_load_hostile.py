@@ -168,3 +168,38 @@ def test_a_byte_order_mark_is_accepted_in_account_json(tmp_path):
     folder = snapshot(tmp_path / "s", {"UserDetailList": [user("u")]})
     (folder / "account.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({"account_id": ACCT}).encode())
     assert load_account(folder).info.account_id == ACCT
+
+
+def _statements(n: int) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": f"S{i}", "Effect": "Allow", "Action": "support:DescribeCases", "Resource": "*"} for i in range(n)]}
+
+
+def test_documents_past_aws_size_limits_are_located_warnings(tmp_path):
+    # "IAM and AWS STS quotas" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html):
+    # a managed policy can't exceed 6,144 characters, a user's inline policies together 2,048, white space
+    # not counted; an ARN is at most 2,048 characters (IAM API Reference, "Role" data type).
+    big = _statements(120)  # ~8,000 characters without white space
+    small = _statements(2)
+    arn = f"arn:aws:iam::{ACCT}:policy/Big"
+    long_name = "n" * 2100
+    folder = snapshot(tmp_path / "s", {
+        "UserDetailList": [
+            user("inline", UserPolicyList=[{"PolicyName": f"p{i}", "PolicyDocument": small} for i in range(20)]),
+            user("fine", UserPolicyList=[{"PolicyName": "p", "PolicyDocument": small}],
+                 AttachedManagedPolicies=[{"PolicyArn": arn}]),
+            {"UserName": long_name, "Arn": f"arn:aws:iam::{ACCT}:user/{long_name}"},
+        ],
+        "Policies": [{"PolicyName": "Big", "Arn": arn, "DefaultVersionId": "v1",
+                      "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": big}]}],
+    })
+    (folder / "scps.json").write_text(json.dumps({"levels": [{"target": ACCT, "policies": [
+        {"Name": "Huge", "Content": json.dumps(_statements(80), indent=1)}]}]}))
+    warnings = "\n".join(load_account(folder).warnings)
+    assert "authorization-details.json, at Policies[0].PolicyVersionList[0].Document: managed policy Big is" in warnings
+    assert "over AWS's limit of 6,144" in warnings
+    assert "at UserDetailList[0].UserPolicyList: the user's inline policies together is" in warnings
+    assert "over AWS's limit of 2,048" in warnings and "UserDetailList[1].UserPolicyList" not in warnings
+    assert "UserDetailList[2].Arn: the ARN is 2,1" in warnings
+    assert "scps.json, at levels[0].policies[0].Content: SCP Huge is" in warnings
+    assert load_account(folder).identity("user/fine")  # over a limit is a warning, never a rejection

@@ -1,0 +1,151 @@
+"""Faults that must not lose work (issue 12): signals, dead workers, full disks, read-only folders.
+
+Accounts run a tiny notebook of the pipeline's contract (parameters cell, headline output) instead of
+the packaged report, so that a run costs kernel start-ups only; the notebook misbehaves on cue: it
+kills its worker process (as the out-of-memory killer would) or sleeps (so that a signal finds it running).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from supportkit.cli.main import main
+from supportkit.report import pipeline
+from supportkit.report.pipeline import (
+    HEADLINE_LABELS,
+    HEADLINE_MIME,
+    SEVERITIES,
+    run_reports,
+)
+
+SANDBOX = Path(__file__).parents[1] / "data" / "accounts" / "sandbox"
+ROOT = Path(__file__).resolve().parents[2]
+CUES = f"""
+import os, time
+from IPython.display import display
+if "oom" in analysis:
+    os.kill(os.getppid(), 9)
+if "slow" in analysis:
+    time.sleep(300)
+display({{{HEADLINE_MIME!r}: {json.dumps({**{key: 0 for key in HEADLINE_LABELS},
+                                          "severities": {key: 0 for key in SEVERITIES}})}}}, raw=True)
+"""
+
+
+def tiny_notebook(folder: Path) -> Path:
+    parameters = nbformat.v4.new_code_cell(
+        'analysis = ""\nsnapshot = ""\naccount_id = ""\ncontext = {}\ntitle = ""\nscps = ""\nrcps = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    book = nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell(CUES)])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "tiny.ipynb"
+    nbformat.write(book, path)
+    return path
+
+
+def snapshots(folder: Path, *names: str) -> list[Path]:
+    found = []
+    for name in names:
+        shutil.copytree(SANDBOX, folder / name)
+        found.append(folder / name)
+    return found
+
+
+def test_a_worker_killed_midway_costs_only_its_account(tmp_path):
+    # One worker killed broke the process pool: every account of the batch failed. Now it is retried once
+    # (it dies again), reported, and the other accounts get their reports.
+    summary = run_reports(snapshots(tmp_path, "a", "oom", "b"), tmp_path / "out", workers=2, quiet=True,
+                          notebook=tiny_notebook(tmp_path))
+    by_name = {report.source.name: report for report in summary.accounts}
+    assert by_name["a"].ok and by_name["b"].ok, summary.accounts
+    assert "worker process died 2 times" in by_name["oom"].error
+    assert "worker process died" in (tmp_path / "out" / "index.html").read_text()
+
+
+DRIVER = """
+import sys
+from pathlib import Path
+from supportkit.report.pipeline import run_reports
+summary = run_reports([Path(p) for p in sys.argv[3:]], Path(sys.argv[1]), workers=2, quiet=True, notebook=Path(sys.argv[2]))
+print(summary.stopped, flush=True)
+sys.exit(summary.exit_status)
+"""
+
+
+def start_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    out = tmp_path / "out"
+    sources = snapshots(tmp_path, "a", "slow")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(out), str(tiny_notebook(tmp_path)), *map(str, sources)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*-a.html")) or not any(  # both snapshots are one account: stems are id-name
+            "ipykernel" in " ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True)):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    time.sleep(1)  # the slow account's kernel is in its sleep
+    return process, out
+
+
+def descendants_gone(processes: list[psutil.Process], within: float = 20) -> list[psutil.Process]:
+    _, alive = psutil.wait_procs(processes, timeout=within)
+    return alive
+
+
+@pytest.mark.parametrize("signal_number, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_workers_and_leaves_an_index_of_what_finished(tmp_path, signal_number, status):
+    process, out = start_run(tmp_path)
+    workers = psutil.Process(process.pid).children(recursive=True)
+    os.killpg(process.pid, signal_number)  # a terminal's Ctrl-C reaches the whole group; SIGTERM to all is harsher
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == status, stderr
+    assert stdout.strip() == signal.Signals(signal_number).name
+    assert "Traceback" not in stderr, stderr
+    assert not descendants_gone(workers)
+    index = (out / "index.html").read_text()
+    assert '-a.html"' in index and f"not finished: the run was stopped by {signal.Signals(signal_number).name}" in index
+
+
+def test_workers_die_with_a_killed_parent(tmp_path):
+    process, _ = start_run(tmp_path)
+    workers = psutil.Process(process.pid).children(recursive=True)
+    assert workers
+    process.kill()  # SIGKILL: no handler runs in the parent
+    process.communicate(timeout=30)
+    assert not descendants_gone(workers)
+
+
+def test_a_full_disk_when_writing_the_index_is_one_line(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "authorization-details.json").write_text("{not json")
+
+    def full(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "write_text_atomically", full)
+    assert main(["report", str(bad), "-o", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "index.html: No space left on device" in err, err
+
+
+def test_a_truncated_executed_notebook_is_not_left_under_its_name(tmp_path):
+    partial, final = tmp_path / ".a.partial.ipynb", tmp_path / "a.ipynb"
+    partial.write_text('{"cells": [')  # what a full disk leaves
+    pipeline._keep_notebook(partial, final)
+    assert not final.exists() and not partial.exists()
+    nbformat.write(nbformat.v4.new_notebook(), partial)
+    pipeline._keep_notebook(partial, final)
+    assert nbformat.read(final, as_version=4) is not None and not partial.exists()
