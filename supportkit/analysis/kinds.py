@@ -8,7 +8,9 @@
   roles, https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html);
 - external: a role another account (or anyone) can assume;
 - federated: an identity provider or Identity Center permission set, as a source of a path;
-- root: the account root user.
+- root: the account root user;
+- unknown: a role whose trust policy is missing or could not be read: who uses it cannot be told, so
+  findings for people still list it.
 
 A role's kind follows from its trust sources; a role assumable by a human role is human too.
 """
@@ -29,11 +31,12 @@ class IdentityKind(str, Enum):
     EXTERNAL = "external"
     FEDERATED = "federated"
     ROOT = "root"
+    UNKNOWN = "unknown"
 
     @property
     def people(self) -> bool:
-        """Whether people sign in as it (console findings concern these kinds only)."""
-        return self in (IdentityKind.HUMAN, IdentityKind.EXTERNAL, IdentityKind.ROOT, IdentityKind.FEDERATED)
+        """Whether people may sign in as it (console findings concern these kinds only; unknown counts)."""
+        return self not in (IdentityKind.WORKLOAD, IdentityKind.SERVICE_LINKED)
 
 
 SOURCE_KINDS = {
@@ -80,7 +83,8 @@ def identity_kinds(account: Account, sources: Mapping[str, Iterable[TrustSource]
     for role in roles:
         found = own[role.arn]
         kinds[role.arn] = (IdentityKind.EXTERNAL if IdentityKind.EXTERNAL in found
-                           else IdentityKind.HUMAN if IdentityKind.HUMAN in found else IdentityKind.WORKLOAD)
+                           else IdentityKind.HUMAN if IdentityKind.HUMAN in found
+                           else IdentityKind.UNKNOWN if role.trust is None else IdentityKind.WORKLOAD)
     return kinds
 
 

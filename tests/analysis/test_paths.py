@@ -168,6 +168,7 @@ def test_kinds_of_users_root_service_roles_service_linked_and_cross_account_role
         role("Jump", ACCOUNT_TRUST),
         role("Inner", trusts({"AWS": arn("role", "Jump")})),
         role("FnInner", trusts({"AWS": arn("role", "Fn")})),
+        role("NoTrust", doc(allow("sts:AssumeRole"))),  # no Principal: the trust policy is left out
     ])
     sources = {i.arn: trust_sources(i, ACCT) for i in loaded.identities}
     kinds = {i.name: kind for i in loaded.identities for a, kind in identity_kinds(loaded, sources).items()
@@ -176,7 +177,9 @@ def test_kinds_of_users_root_service_roles_service_linked_and_cross_account_role
         "root": IdentityKind.ROOT, "alice": IdentityKind.HUMAN, "Fn": IdentityKind.WORKLOAD,
         "AWSServiceRoleForSupport": IdentityKind.SERVICE_LINKED, "Vendor": IdentityKind.EXTERNAL,
         "Jump": IdentityKind.HUMAN, "Inner": IdentityKind.HUMAN, "FnInner": IdentityKind.WORKLOAD,
+        "NoTrust": IdentityKind.UNKNOWN,
     }
+    assert IdentityKind.UNKNOWN.people and not IdentityKind.WORKLOAD.people
 
 
 # --- same-account assumption --------------------------------------------------------------------------
