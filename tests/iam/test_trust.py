@@ -200,3 +200,18 @@ def test_trust_statement_without_principal_is_an_error():
     with pytest.raises(PolicyError, match="unknown principal type"):
         parse_policy({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Aws": ACCOUNT}, "Action": ASSUME_ROLE}]}, resource_policy=True)
+
+
+def test_the_callers_rcps_do_not_guard_a_role_of_another_account():
+    # Resource control policies (RCPs), AWS Organizations User Guide
+    # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html): "RCPs offer
+    # central control over the maximum available permissions for resources in your organization"; they guard
+    # the resources (here: the role) of the accounts they are attached to.
+    no_assume = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    rcp = (NamedPolicy("NoRolesHere", PolicyKind.RCP, parse_policy(no_assume), 0),)
+    own = Subject(ALICE, (policy(PolicyKind.IDENTITY, ALLOW_ASSUME),), rcp_levels=(rcp,))
+    assert decision(own, trust({"AWS": ACCOUNT})) is Decision.EXPLICIT_DENY  # the role is in alice's account
+    carol = Principal.parse(f"arn:aws:iam::{OTHER}:user/carol")
+    other = Subject(carol, (policy(PolicyKind.IDENTITY, ALLOW_ASSUME),), rcp_levels=(rcp,))
+    assert decision(other, trust({"AWS": OTHER})) is Decision.ALLOWED  # carol's RCPs guard her account only
