@@ -178,7 +178,8 @@ class _Evaluator:
         base = self.contexts[arn]
         layers = [[st for named in layer.policies for st in named.policy.statements_for(action)]
                   for layer in subject.layers]
-        rcp = [st for named in subject.rcps if subject.rcps_apply_to(action) for st in named.policy.statements_for(action)]
+        rcp = [st for named in subject.rcps if subject.rcps_apply_to(action, resource)
+               for st in named.policy.statements_for(action)]
         settled = _settled(layers, [*rcp, *(st for layer in layers for st in layer)], resource, base)
         if settled is not None:
             return settled

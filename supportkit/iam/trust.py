@@ -29,7 +29,7 @@ that were deleted (AWS replaces the ARN by the id): they match no caller.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
@@ -181,14 +181,13 @@ def can_assume(
 
     ``caller`` holds the caller's own policies, boundary and SCPs; for a caller of another account they
     are that account's. ``trust.kind`` must be :attr:`PolicyKind.TRUST`. The caller's RCPs guard the
-    resources of its own account, so they count only when the role is in that account.
+    resources of its own account, so they count only when the role is in that account
+    (:meth:`Subject.rcps_apply_to` on the role's ARN).
     """
     principal = caller.principal
     if principal.is_root:
         return AssumeResult(Result(Decision.IMPLICIT_DENY, (), "root user (cannot call AssumeRole)", (), False), False)
     same_account = role_arn.split(":")[4:5] == [principal.account]
-    if not same_account and caller.rcp_levels:
-        caller = replace(caller, rcp_levels=())
     full_context = context.with_defaults(principal.derived_context)
     trusted = match_trust(trust.policy, Caller.of(principal), action, role_arn, full_context)
     matches = {
