@@ -211,7 +211,8 @@ def analyse(
 def identity_table(account: Account) -> pd.DataFrame:
     """What a report shows of each identity beyond its decisions, as the text columns of :data:`IDENTITY_COLUMNS`.
 
-    ``kind`` is :func:`supportkit.analysis.kinds.account_kinds`: human, workload, service-linked, external, root.
+    ``kind`` is :func:`supportkit.analysis.kinds.account_kinds`: human, workload, service-linked, external, root,
+    or unknown (a role whose trust policy is missing or unreadable).
     """
     from supportkit.analysis.kinds import account_kinds
 
