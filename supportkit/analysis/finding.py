@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from supportkit.support.managed import aws_managed_policy
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -114,7 +116,16 @@ class Remedy:
                 return f"Give {actions} to a user or role" + (f": {managed}" if managed else "") + \
                     ", and stop using the root user for support cases."
             case Fix.RESTRICT_TO_TEAM:
-                return f"Limit {actions} to the people who need it: take it out of {statements} for everyone else."
+                # AWS managed policies cannot be edited: for those the change is who has them attached.
+                own = _list(s.label() for s in self.statements if aws_managed_policy(s.policy) is None)
+                managed_names = _list(dict.fromkeys(
+                    f"'{s.policy}'" for s in self.statements if aws_managed_policy(s.policy) is not None))
+                changes = [f"take it out of {own} for everyone else" if own else "",
+                           f"detach the AWS managed {managed_names} (they cannot be edited) from everyone else"
+                           if managed_names else ""]
+                where = "; ".join(change for change in changes if change) or \
+                    f"take it out of {statements} for everyone else"
+                return f"Limit {actions} to the people who need it: {where}."
             case Fix.READ_POLICIES:
                 return "Take the snapshot again with permission to read every policy (iam:GetPolicyVersion), " \
                     "then run the report again."

@@ -165,3 +165,22 @@ def test_a_new_producer_plugs_in_and_a_kind_registers_once(main, monkeypatch):
         model.finding_producer("extra", clear="x")(lambda sources: ())
     with pytest.raises(ValueError, match="no producer of nope"):
         produce_findings(FindingSources({}, None, None), kinds=["nope"])  # type: ignore[arg-type]
+
+
+def test_restricting_access_never_asks_to_edit_an_aws_managed_policy() -> None:
+    """AWS managed policies cannot be edited ("You cannot change the permissions defined in AWS managed policies",
+    IAM User Guide, "AWS managed policies",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-vs-inline.html#aws-managed-policies):
+    for those the remedy is to detach them; the customer's own statements are edited."""
+    remedy = Remedy(Fix.RESTRICT_TO_TEAM, actions=("support:DescribeCases",), statements=(
+        StatementRef("AdministratorAccess", 0), StatementRef("user/nina: ReadCases (inline)", 1, "Read"),
+        StatementRef("ReadOnlyAccess", 1, "ReadOnlyActionsGroup2")))
+    assert remedy.sentence() == (
+        "Limit support:DescribeCases to the people who need it: take it out of 'user/nina: ReadCases (inline)' "
+        "Statement[1] (Sid Read) for everyone else; detach the AWS managed 'AdministratorAccess' and "
+        "'ReadOnlyAccess' (they cannot be edited) from everyone else.")
+    only_own = Remedy(Fix.RESTRICT_TO_TEAM, actions=("support:ResolveCase",),
+                      statements=(StatementRef("CaseAdmins", 0),))
+    assert only_own.sentence() == (
+        "Limit support:ResolveCase to the people who need it: take it out of 'CaseAdmins' Statement[0] for "
+        "everyone else.")
