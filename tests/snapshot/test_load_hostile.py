@@ -203,3 +203,17 @@ def test_documents_past_aws_size_limits_are_located_warnings(tmp_path):
     assert "UserDetailList[2].Arn: the ARN is 2,1" in warnings
     assert "scps.json, at levels[0].policies[0].Content: SCP Huge is" in warnings
     assert load_account(folder).identity("user/fine")  # over a limit is a warning, never a rejection
+
+
+def test_aws_managed_policies_are_not_held_to_the_customer_managed_policy_quota(tmp_path):
+    # The 6,144-character quota is on the managed policies a customer creates ("IAM and AWS STS quotas",
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html); AWS's own, such as
+    # ReadOnlyAccess, are far larger and IAM holds them as they are.
+    big = _statements(120)
+    arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    folder = snapshot(tmp_path / "s", {
+        "UserDetailList": [user("reader", AttachedManagedPolicies=[{"PolicyArn": arn}])],
+        "Policies": [{"PolicyName": "ReadOnlyAccess", "Arn": arn, "DefaultVersionId": "v1",
+                      "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": big}]}],
+    })
+    assert not any("over AWS's limit" in warning for warning in load_account(folder).warnings)
