@@ -252,6 +252,17 @@ def _api_snapshot(folder: Path, expected: int, findings: bool) -> str:
     return "lost" if loaded < expected and not accounted else "result"
 
 
+def _dumps(value: Any, *, ensure_ascii: bool) -> str:
+    """The JSON text of a mutated value. Stacked nesting mutations can pass Python's default recursion limit,
+    which would make the harness, not supportkit, raise: the input is written whatever its depth."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        return json.dumps(value, ensure_ascii=ensure_ascii)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def run_case(seed: int, number: int, work: Path) -> tuple[str, str]:
     """(outcome, description) of case ``number`` of ``seed``."""
     rng = random.Random(f"{seed}:{number}")
@@ -273,7 +284,7 @@ def run_case(seed: int, number: int, work: Path) -> tuple[str, str]:
             _duplicate_identity(files[target], rng)
         expected = _count_identities(files["authorization-details.json"])
         for name, value in files.items():
-            text = json.dumps(value, ensure_ascii=rng.random() < 0.5)
+            text = _dumps(value, ensure_ascii=rng.random() < 0.5)
             data = text.encode("utf-8", "surrogatepass" if rng.random() < 0.05 else "replace")
             if rng.random() < 0.03:
                 data = b"\xef\xbb\xbf" + data
@@ -293,7 +304,7 @@ def _simulate_case(rng: random.Random, via: str, folder: Path) -> str:
     from supportkit.iam.simulate import decode_requests, read_requests, simulate
 
     requests = [mutate(copy.deepcopy(REQUEST), rng) for _ in range(rng.choice([1, 3, 10]))]
-    lines = [json.dumps(request, ensure_ascii=rng.random() < 0.5) for request in requests]
+    lines = [_dumps(request, ensure_ascii=rng.random() < 0.5) for request in requests]
     separator = rng.choice(["\n", "\r\n", "\n\n"])
     data = separator.join(lines).encode("utf-8", "surrogatepass")
     if rng.random() < 0.1:
