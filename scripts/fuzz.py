@@ -37,7 +37,7 @@ import traceback
 from collections import Counter
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = [
@@ -111,6 +111,11 @@ def _misspell(key: str, rng: random.Random) -> str:
 
 def mutate(value: Any, rng: random.Random) -> Any:
     """One structural mutation of a JSON value (a deep copy is changed; the root may be replaced)."""
+    with _deep_values():
+        return _mutate(value, rng)
+
+
+def _mutate(value: Any, rng: random.Random) -> Any:
     root = [value]
     nodes = [(0, *path) for path in _nodes(value)]
     path = rng.choice(nodes)
@@ -132,7 +137,7 @@ def mutate(value: Any, rng: random.Random) -> Any:
             nested = [nested] if rng.random() < 0.5 else {"a": nested}
         parent[key] = nested
     elif operation == 5 and isinstance(parent, list):
-        parent.insert(rng.randrange(len(parent) + 1), copy.deepcopy(parent[key]))
+        parent.insert(rng.randrange(len(parent) + 1), _deepcopy(parent[key]))
     elif operation == 6 and isinstance(parent[key], list) and parent[key]:
         rng.shuffle(parent[key])
     else:
@@ -147,7 +152,7 @@ def _duplicate_identity(details: Any, rng: random.Random) -> None:
     for key, name_key in (("UserDetailList", "UserName"), ("RoleDetailList", "RoleName")):
         entries = details.get(key)
         if isinstance(entries, list) and entries and isinstance(entries[0], dict):
-            twin = copy.deepcopy(rng.choice(entries))
+            twin = _deepcopy(rng.choice(entries))
             if isinstance(twin, dict) and rng.random() < 0.7:
                 twin[name_key] = f"{twin.get(name_key)}-twin"
             entries.append(twin)
@@ -252,15 +257,27 @@ def _api_snapshot(folder: Path, expected: int, findings: bool) -> str:
     return "lost" if loaded < expected and not accounted else "result"
 
 
-def _dumps(value: Any, *, ensure_ascii: bool) -> str:
-    """The JSON text of a mutated value. Stacked nesting mutations can pass Python's default recursion limit,
-    which would make the harness, not supportkit, raise: the input is written whatever its depth."""
+@contextlib.contextmanager
+def _deep_values() -> Iterator[None]:
+    """Room for the harness's own recursion: stacked nesting mutations can pass Python's default limit, which
+    would make the harness (copying or writing a case), not supportkit, raise. supportkit runs at the default."""
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20_000))
     try:
-        return json.dumps(value, ensure_ascii=ensure_ascii)
+        yield
     finally:
         sys.setrecursionlimit(limit)
+
+
+def _dumps(value: Any, *, ensure_ascii: bool) -> str:
+    """The JSON text of a mutated value, whatever its depth."""
+    with _deep_values():
+        return json.dumps(value, ensure_ascii=ensure_ascii)
+
+
+def _deepcopy(value: Any) -> Any:
+    with _deep_values():
+        return copy.deepcopy(value)
 
 
 def run_case(seed: int, number: int, work: Path) -> tuple[str, str]:
