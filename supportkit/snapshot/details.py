@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -149,3 +150,13 @@ def find_snapshots(path: str | Path) -> list[Path]:
         raise InputError(str(path), f"no {DETAILS_FILE} here nor in any subfolder")
     return found
 
+
+
+def details_file_time(source: Path) -> tuple[str, datetime | None]:
+    """The name and modification time (UTC) of a snapshot's details file: the snapshot time when account.json
+    records none. None when the file can no longer be read."""
+    details = source / DETAILS_FILE if source.is_dir() else source
+    try:
+        return details.name, datetime.fromtimestamp(details.stat().st_mtime, timezone.utc)
+    except OSError:
+        return details.name, None
