@@ -401,18 +401,20 @@ def incomplete_identities(account: Account) -> pd.DataFrame:
 class Persona(Enum):
     """What an identity can do with AWS Support, in precedence order: the first that fits wins.
 
-    CONSOLE_BROKEN comes first because the identity's case access does not work in Support Center. There is
-    no "billing cases only" persona: support: actions take no resource and no service condition key, so IAM
+    The order follows what matters most (the findings' severities): changing the support plan, a paid
+    commitment (high), comes before case access, whatever case access the identity also has. Whether Support
+    Center can serve the access is not a persona: a persona says what the identity may do, and the
+    console-breakage finding says what it lacks, so a label never hides a more important one. There is no
+    "billing cases only" persona: support: actions take no resource and no service condition key, so IAM
     cannot tell a billing case from a technical one.
     """
 
-    CONSOLE_BROKEN = "Console broken"  # can open, read or answer cases, but lacks an action Support Center needs
+    PLAN_ADMINISTRATOR = "Support plan administrator"  # can change the support plan, whatever else it can do
     FULL_SUPPORT = "Full support access"  # open, read, reply and resolve
     CASE_MANAGER_WITHOUT_RESOLVE = "Case manager without resolve"  # open, read and reply, not resolve
     CASE_OPENER = "Case opener"  # open, but not both read and reply
     CASE_RESPONDER = "Case responder"  # read, and reply or resolve, not open
     CASE_VIEWER = "Read-only case viewer"  # read only
-    PLAN_ADMINISTRATOR = "Support plan administrator"  # no case access; can change the support plan
     TRUSTED_ADVISOR_ONLY = "Trusted Advisor only"  # no case access nor plan change; reads or changes Trusted Advisor
     OTHER = "Other support permissions"  # something else allowed (case options, Slack app, plan read...)
     NO_ACCESS = "No support access"  # no catalog action allowed
@@ -441,16 +443,14 @@ def personas(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     """
     grid = _Grid.of(matrix)
     can = {column: grid.any(actions) for column, actions in persona_actions(catalog).items()}
-    _, _, _, missing = _console_missing(grid, catalog)
     opens, reads, replies, resolves = can["can_open"], can["can_read"], can["can_reply"], can["can_resolve"]
     conditions = {
-        Persona.CONSOLE_BROKEN: missing.any(axis=1),
+        Persona.PLAN_ADMINISTRATOR: can["plan_change"],
         Persona.FULL_SUPPORT: opens & reads & replies & resolves,
         Persona.CASE_MANAGER_WITHOUT_RESOLVE: opens & reads & replies,
         Persona.CASE_OPENER: opens,
         Persona.CASE_RESPONDER: reads & (replies | resolves),
         Persona.CASE_VIEWER: reads,
-        Persona.PLAN_ADMINISTRATOR: can["plan_change"],
         Persona.TRUSTED_ADVISOR_ONLY: can["ta_read"] | can["ta_change"],
         Persona.OTHER: grid.allowed.any(axis=1),
     }
@@ -479,7 +479,7 @@ def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = No
         "can_resolve_cases": int(people["can_resolve"].sum()),
         "can_change_plan": int(people["plan_change"].sum()),
         "trusted_advisor_users": int((people["ta_read"] | people["ta_change"]).sum()),
-        "console_broken": int((people["persona"] == Persona.CONSOLE_BROKEN.value).sum()),
+        "console_broken": len(console_breakage(matrix, catalog, account_kinds(account))),  # as the finding counts
         "can_permit_support": int(people["support_permit"].sum()),
         "personas": {persona.value: int(counts[persona.value]) for persona in Persona},
     }

@@ -323,6 +323,28 @@ def test_console_breakage_is_a_finding_for_people_only(tmp_path: Path) -> None:
     assert list(findings.console_breakage(matrix, catalog, account_kinds(loaded))["identity_name"]) == ["reader"]
 
 
+def test_a_persona_never_hides_the_plan_change_behind_console_breakage(tmp_path: Path) -> None:
+    # support:* without support-console: breaks Support Center since 16 November 2026 ("Adding IAM policies
+    # for the Support Center Console API operations",
+    # https://docs.aws.amazon.com/awssupport/latest/user/support-console-access-control.html); the user can
+    # still change the plan (supportplans:StartSupportPlanUpdate, Service Authorization Reference, AWS
+    # Support Plans, https://docs.aws.amazon.com/service-authorization/latest/reference/list_supportplans.html).
+    from supportkit.analysis import findings
+    from supportkit.analysis.kinds import account_kinds
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.support.catalog import load_catalog
+
+    loaded = account(tmp_path, users=[user("payer", doc(allow(["support:*", "supportplans:*"])))])
+    catalog = load_catalog()
+    matrix = build_matrix(loaded, catalog)
+    people = findings.personas(matrix, catalog)
+    payer = people.loc[people["identity_name"] == "payer"].iloc[0]
+    assert payer["persona"] == findings.Persona.PLAN_ADMINISTRATOR.value
+    assert payer["can_open"] and payer["can_resolve"]
+    assert list(findings.console_breakage(matrix, catalog, account_kinds(loaded))["identity_name"]) == ["payer"]
+    assert findings.summary(matrix, loaded, catalog)["console_broken"] == 1
+
+
 def test_tag_session_alone_does_not_let_anyone_assume_a_role(tmp_path: Path) -> None:
     # Pass session tags in AWS STS (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html):
     # sts:TagSession is a permission-only action, needed in addition to the sts:AssumeRole* action.
