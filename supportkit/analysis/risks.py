@@ -59,11 +59,36 @@ def _who_can(sources: FindingSources, table: str, action: str, kind: str, title:
 
 
 @finding_producer(
-    "read-all-cases", clear="No identity other than root can read the account's support cases.")
+    "read-all-cases", clear="Nobody other than root can read the account's support cases, directly or through a path.")
 def read_all_cases(sources: FindingSources) -> Iterator[Finding]:
-    """Who reads every case: there is no per-case access, and cases carry logs, keys and customer data."""
-    yield from _who_can(sources, "can_read_all_cases", DESCRIBE_CASES, "read-all-cases",
-                        "{count} identit{s} other than root can read every support case of the account")
+    """Who reads every case (there is no per-case access, and cases carry logs, keys and customer data): the
+    principals who-can finds, people and where they come from, not only the account's identities.
+
+    Critical when a principal outside the account (another account, anyone) is among them; those allowed
+    only under conditions (with MFA, from a network...) are counted apart.
+    """
+    frame = sources.tables["who_reads_cases"]
+    frame = frame[frame["kind"] != ROOT]
+    if frame.empty:
+        return
+    count = len(frame)
+    conditional = int((frame["decision"] == "conditional").sum())
+    kinds = ", ".join(f"{n} {kind}" for kind, n in frame["kind"].value_counts(sort=False).items())
+    # Another account or anyone: a principal that is none of the account's identities (those the path crosses).
+    outside = any(kind == "external" and principal not in str(through).split("; ")
+                  for kind, principal, through in zip(frame["kind"], frame["principal"], frame["identities"]))
+    severity = Severity.CRITICAL if outside else Severity.HIGH if count > MANY else Severity.MEDIUM
+    under = f", {conditional} of them only under conditions" if conditional else ""
+    identities = tuple(dict.fromkeys(arn for text in frame["identities"] for arn in str(text).split("; ") if arn))
+    readers = sources.tables["can_read_all_cases"]
+    grants = _grants(readers[readers["identity_arn"].isin(identities)])
+    yield Finding(
+        kind="read-all-cases", subject=DESCRIBE_CASES, severity=severity,
+        title=f"{count} principal{'s' if count != 1 else ''} other than root can read every support case of the "
+              f"account ({kinds}{under})",
+        remedy=Remedy(Fix.RESTRICT_TO_TEAM, actions=(DESCRIBE_CASES,), statements=grants),
+        identities=identities, statements=grants, count=count,
+    )
 
 
 @finding_producer(

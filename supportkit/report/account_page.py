@@ -22,6 +22,7 @@ from supportkit.analysis.finding import (
     Finding, FindingSources, clear_sentences, produce_findings, severity_counts,
 )
 from supportkit.analysis.findings import Persona
+from supportkit.analysis.paths import HEADLINE_ACTIONS, cell_access
 from supportkit.report import render
 from supportkit.snapshot.details import details_file_time
 
@@ -44,6 +45,11 @@ HEADLINE = {
     "incomplete_identities": "incomplete identities",
 }
 """The headline numbers (keys of :func:`supportkit.analysis.findings.summary`) and their labels."""
+CONDITIONAL_HEADLINE = {key: f"{key}_conditionally" for key in HEADLINE_ACTIONS}
+"""Per headline number that counts one action's identities, the number allowed it only under some conditions
+(:func:`supportkit.analysis.paths.access_summary`); the first then counts those allowed whatever the request."""
+READERS_SHOWN = 50
+"""Principals listed by name under the headline's "who can read every case"; the finding lists the identities."""
 
 CAPABILITY_COLUMNS = {
     "can_open": "open", "can_read": "read all", "can_reply": "reply", "can_resolve": "resolve",
@@ -143,17 +149,55 @@ class AccountPage:
 
     def headline(self) -> dict[str, Any]:
         """What the index reads: the numbers of :data:`HEADLINE` and the findings per severity."""
-        return {**{key: self.numbers[key] for key in HEADLINE}, "severities": severity_counts(self.findings)}
+        return {**{key: self.numbers[key] for key in (*HEADLINE, *CONDITIONAL_HEADLINE.values())},
+                "severities": severity_counts(self.findings)}
 
     def headline_html(self) -> str:
-        table = pd.DataFrame({"identities": [self.numbers[key] for key in HEADLINE]},
-                             index=pd.Index(list(HEADLINE.values()), name=""))
+        table = pd.DataFrame({
+            "identities, whatever the request": [self.numbers[key] for key in HEADLINE],
+            "only under conditions": pd.Series([self.numbers[CONDITIONAL_HEADLINE[key]]
+                                                if key in CONDITIONAL_HEADLINE else None for key in HEADLINE],
+                                               dtype=object, index=list(HEADLINE.values())),
+        }, index=pd.Index(list(HEADLINE.values()), name=""))
         counts = ", ".join(f"{n} {severity}" for severity, n in severity_counts(self.findings).items())
         body = (render.static_table(table, index=True) + f"<p>Findings: {escape(counts)}.</p>"
-                "<p>Anyone allowed support:DescribeCases reads every case of the account: there is no per-case "
-                "access. Incomplete identities have a policy that could not be read: their decisions may be "
-                "wrong.</p>")
+                "<p>A number counts the identities allowed whatever the request says; \"only under conditions\" "
+                "those allowed only with MFA, from some network, before some date and so on (each condition "
+                "verified by evaluating it). Anyone allowed support:DescribeCases reads every case of the account: "
+                "there is no per-case access. Incomplete identities have a policy that could not be read: their "
+                "decisions may be wrong.</p>" + self.readers_html())
         return render.section("headline", SECTIONS["headline"], body)
+
+    def readers_html(self) -> str:
+        """Who can read every case as who-can answers: people, accounts, providers and services, by kind, with
+        the path each takes and what it needs."""
+        readers = self.analysis.findings["who_reads_cases"]
+        if readers.empty:
+            return "<p>Nobody can read the account's support cases, directly or through a path.</p>"
+        names = self.names()
+        items = []
+        for kind, rows in readers.groupby("kind", sort=False):
+            shown = []
+            for row in rows.head(READERS_SHOWN).itertuples(index=False):
+                who = (render.identity_link(row.principal, names) if row.principal in names
+                       else escape(row.principal))
+                how = escape(row.route)
+                when = f" ({escape(row.conditions)})" if row.conditions else ""
+                shown.append(f"<li>{who}: {how}{when}</li>")
+            more = len(rows) - READERS_SHOWN
+            tail = f"<li>and {more} more</li>" if more > 0 else ""
+            items.append(f"<li>{escape(str(kind))} ({len(rows)}):<ul>{''.join(shown)}{tail}</ul></li>")
+        allowed = int((readers["decision"] == "allowed").sum())
+        return (f"<p>Who can read every case, and where they come from: {allowed} principals whatever the request, "
+                f"{len(readers) - allowed} only under conditions (as <code>supportkit who-can "
+                "support:DescribeCases</code> answers: role chains, other accounts, identity providers, Identity "
+                f"Center permission sets, services, and principals that can grant themselves access).</p>"
+                f"<ul class=\"readers\">{''.join(items)}</ul>")
+
+    def names(self) -> dict[str, tuple[str, str]]:
+        """Per identity ARN of the account: its type and name, for links."""
+        identities = self.analysis.identities
+        return dict(zip(identities["identity_arn"], zip(identities["identity_type"], identities["identity_name"])))
 
     def top_risks(self) -> str:
         return render.section("top-risks", SECTIONS["top-risks"], render.top_risks(self.findings))
@@ -161,9 +205,7 @@ class AccountPage:
     def findings_section(self) -> str:
         overview = (render.interactive_table(render.findings_table(self.findings), "findings-table",
                                              panes=["severity"]) if self.findings else "")
-        identities = self.analysis.identities
-        names = dict(zip(identities["identity_arn"], zip(identities["identity_type"], identities["identity_name"])))
-        details = "".join(render.finding_details(f, names) for f in self.findings)
+        details = "".join(render.finding_details(f, self.names()) for f in self.findings)
         checked = render.checked_without_findings(clear_sentences(), self.findings)
         return render.section("findings", SECTIONS["findings"], overview + details + checked)
 
@@ -197,7 +239,8 @@ class AccountPage:
         return render.section("identities", SECTIONS["identities"], body)
 
     def heatmap(self) -> str:
-        grid = render.capability_grid(self.matrix, self.people)
+        grid = render.capability_grid(self.matrix, self.people,
+                                      cell_access(self.matrix, self.analysis.findings["conditional_access"]))
         body = ("<p>Hover over a cell for the identity, capability, decision and why; click a name for its "
                 "details.</p>" + render.heatmap(grid))
         return render.section("who-can-do-what", SECTIONS["who-can-do-what"], body)
@@ -234,11 +277,16 @@ class AccountPage:
             for arn in finding.identities:
                 findings_of.setdefault(arn, []).append(finding)
         kinds = self.kinds()
+        reads, through = self.reading_paths()
         parts = []
         labels = {"groups": "Groups", "tags": "Tags", "policies": "Policies", "boundary": "Permissions boundary",
                   "problems": "Incomplete"}
         for row in self.analysis.identities.itertuples(index=False):
             facts = [("ARN", row.identity_arn), ("Kind", kinds[row.identity_arn]), ("Persona", persona[row.identity_arn])]
+            if row.identity_arn in reads:
+                facts.append(("Reads every case", reads[row.identity_arn]))
+            if row.identity_arn in through:
+                facts.append(("Who reads every case through it", through[row.identity_arn]))
             facts += [(label, getattr(row, column)) for column, label in labels.items() if getattr(row, column)]
             related = findings_of.get(row.identity_arn, [])
             links = ", ".join(render.link("finding-" + f.id, f.title) for f in related)
@@ -246,6 +294,22 @@ class AccountPage:
             parts.append(render.section(render.identity_anchor(row.identity_type, row.identity_name),
                                         render.identity_label(row.identity_type, row.identity_name), body, level=3))
         return render.section("identity-details", SECTIONS["identity-details"], "".join(parts))
+
+    def reading_paths(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Per identity ARN: how it reads every case (who-can's path and conditions), and which other principals
+        read every case through it (a role they assume, at most :data:`READERS_SHOWN` named)."""
+        reads: dict[str, str] = {}
+        through: dict[str, list[str]] = {}
+        for row in self.analysis.findings["who_reads_cases"].itertuples(index=False):
+            crossed = [arn for arn in str(row.identities).split("; ") if arn]
+            if crossed and crossed[0] == row.principal:
+                reads[row.principal] = row.route + (f" ({row.conditions})" if row.conditions else "")
+            for arn in crossed:
+                if arn != row.principal:
+                    through.setdefault(arn, []).append(f"{row.principal} ({row.kind})")
+        return reads, {arn: "; ".join(names[:READERS_SHOWN]) + (f" and {len(names) - READERS_SHOWN} more"
+                                                                if len(names) > READERS_SHOWN else "")
+                       for arn, names in through.items()}
 
     def warnings(self) -> str:
         if self.analysis.warnings:

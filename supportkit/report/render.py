@@ -57,7 +57,7 @@ SEVERITY_COLOURS = {
 CELL_STATES = (  # (colour, meaning) of a heatmap cell, by code (its class: c0, c1...; see heatmap_css)
     ("#2e7d32", "every action allowed"),
     ("#81c784", "some actions allowed"),
-    ("#c5e1a5", "allowed only under some request contexts"),
+    ("#c5e1a5", "allowed only under some conditions (with MFA, from a network, before a date...)"),
     ("#c62828", "explicitly denied"),
     ("#eceff1", "not allowed"),
 )
@@ -352,13 +352,20 @@ class CapabilityGrid:
     identities: pd.DataFrame  # identity_arn, identity_type, identity_name, persona
     capabilities: list[str]
     states: np.ndarray  # int codes of CELL_STATES, identities x capabilities
-    allowed: np.ndarray  # actions allowed per cell
+    allowed: np.ndarray  # actions allowed per cell, whatever the request
+    conditional: np.ndarray  # actions allowed per cell only under some conditions
     totals: np.ndarray  # actions per capability
     reasons: np.ndarray  # str per cell: the first explanation that decided it
 
 
-def capability_grid(matrix: pd.DataFrame, people: pd.DataFrame) -> CapabilityGrid:
-    """Summarise the long matrix per identity and capability, in the order of ``people`` (the personas table)."""
+def capability_grid(matrix: pd.DataFrame, people: pd.DataFrame, access: np.ndarray) -> CapabilityGrid:
+    """Summarise the long matrix per identity and capability, in the order of ``people`` (the personas table).
+
+    ``access`` is each matrix row's ``allowed`` / ``conditional`` / ``denied``
+    (:func:`supportkit.analysis.paths.cell_access`): a cell is the capability's three states, can (all or
+    some actions whatever the request), can under conditions (none always, some under conditions), cannot
+    (explicitly denied, or not allowed).
+    """
     arns = list(people["identity_arn"])
     row_of = {arn: i for i, arn in enumerate(arns)}
     present = set(matrix["capability"].astype(str).unique())
@@ -367,8 +374,8 @@ def capability_grid(matrix: pd.DataFrame, people: pd.DataFrame) -> CapabilityGri
     rows = matrix["identity_arn"].astype(str).map(row_of).to_numpy()
     columns = matrix["capability"].astype(str).map(column_of).to_numpy()
     decision = matrix["decision"].astype(str).to_numpy()
-    granted = (decision == "allowed") | (matrix["check_scope"].astype(str).to_numpy() == "some checks")
-    conditional = granted & matrix["conditional"].to_numpy()
+    granted = access == "allowed"
+    conditional = access == "conditional"
     denied = decision == "explicitDeny"
     shape = (len(arns), len(capabilities))
     allowed, conditional_count, denied_count, actions = (np.zeros(shape, dtype=int) for _ in range(4))
@@ -377,15 +384,15 @@ def capability_grid(matrix: pd.DataFrame, people: pd.DataFrame) -> CapabilityGri
     np.add.at(denied_count, (rows, columns), denied)
     np.add.at(actions, (rows, columns), 1)
     states = np.select(
-        [(allowed > 0) & (conditional_count == allowed), allowed == actions, allowed > 0, denied_count > 0],
-        [CONDITIONAL, ALL, SOME, DENIED], default=NONE)
+        [allowed == actions, allowed > 0, conditional_count > 0, denied_count > 0],
+        [ALL, SOME, CONDITIONAL, DENIED], default=NONE)
     reasons = np.full(shape, "", dtype=object)
-    deciding = granted | denied
+    deciding = granted | conditional | denied
     explanations = matrix["explanation"].astype(str).to_numpy()
     for r, c, text in zip(rows[deciding][::-1], columns[deciding][::-1], explanations[deciding][::-1]):
         reasons[r, c] = text  # reversed: the first deciding action of each cell wins
     return CapabilityGrid(people[["identity_arn", "identity_type", "identity_name", "persona"]].reset_index(drop=True),
-                          capabilities, states, allowed, actions.max(axis=0), reasons)
+                          capabilities, states, allowed, conditional_count, actions.max(axis=0), reasons)
 
 
 def _svg_grid(row_labels: Sequence[tuple[str, str | None]], states: np.ndarray, titles: np.ndarray,
@@ -421,8 +428,10 @@ def _detailed(grid: CapabilityGrid, rows: np.ndarray, reasons: bool = True) -> s
         for j, capability in enumerate(grid.capabilities):
             state = CELL_STATES[grid.states[row, j]][1]
             why = grid.reasons[row, j] if reasons else ""
-            titles[i, j] = (f"{label}, {capability}: {state} ({grid.allowed[row, j]} of {grid.totals[j]} actions)"
-                            + (f"; {why}" if why else ""))
+            more = grid.conditional[row, j]
+            counted = f"{grid.allowed[row, j]} of {grid.totals[j]} actions" + (
+                f", {more} more only under conditions" if more else "")
+            titles[i, j] = f"{label}, {capability}: {state} ({counted})" + (f"; {why}" if why else "")
     anchors = [identity_anchor(k, n) for k, n in zip(people["identity_type"], people["identity_name"])]
     return _svg_grid(list(zip(labels, anchors)), grid.states[rows], titles, len(grid.capabilities))
 
@@ -441,10 +450,12 @@ def heatmap(grid: CapabilityGrid) -> str:
     for (persona, kind), rows in groups.items():
         label = f"{persona}, {kind} ({len(rows)})"
         some = (grid.allowed[rows] > 0).sum(axis=0)
+        conditional = ((grid.allowed[rows] == 0) & (grid.conditional[rows] > 0)).sum(axis=0)
         labels.append((label, None))
-        states.append(np.where(some == len(rows), ALL, np.where(some > 0, SOME, NONE)))
+        states.append(np.select([some == len(rows), some > 0, conditional > 0], [ALL, SOME, CONDITIONAL], default=NONE))
         titles.append([f"{label}: {n} of {len(rows)} identities can {c.lower()}"
-                       for n, c in zip(some, grid.capabilities)])
+                       + (f", {m} more only under conditions" if m else "")
+                       for n, m, c in zip(some, conditional, grid.capabilities)])
         cut = rows[:DRILL_DOWN_ROWS]
         note = f"<p>The first {len(cut)} of {len(rows)}; the identities table lists them all.</p>" \
             if len(cut) < len(rows) else ""
@@ -452,5 +463,6 @@ def heatmap(grid: CapabilityGrid) -> str:
                      "</details>")
     summary = _svg_grid(labels, np.array(states), np.array(titles, dtype=object), len(grid.capabilities))
     return (key + f"<p>{count} identities, grouped by persona and type: a cell is dark when every identity of "
-            "the group can use the capability, light when some can. Open a group for its identities.</p>"
+            "the group can use the capability, light when some can, pale when none can but some can under "
+            "conditions. Open a group for its identities.</p>"
             + summary + "<p>The reasons behind each cell are in the explanations table.</p>" + "".join(drill))

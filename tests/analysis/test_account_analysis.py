@@ -10,6 +10,7 @@ import supportkit
 from supportkit.analysis.account_analysis import ANALYSIS_FILE, FORMAT_VERSION, AccountAnalysis, analyse
 from supportkit.analysis.findings import TITLES, all_findings, summary
 from supportkit.analysis.matrix import build_matrix
+from supportkit.analysis.paths import ACCESS_TITLES, access_summary, access_tables
 from supportkit.errors import InputError
 from supportkit.snapshot import load_account
 from supportkit.support.catalog import load_catalog
@@ -40,11 +41,12 @@ def test_analyse_equals_the_steps_run_by_hand(snapshot, catalog):
     account = load_account(snapshot)
     matrix = build_matrix(account, catalog, context=CONTEXT)
     pd.testing.assert_frame_equal(result.matrix, matrix)
-    findings = all_findings(matrix, account, catalog)
-    assert list(result.findings) == list(findings) == list(TITLES)
+    access = access_tables(account, matrix, catalog, CONTEXT)
+    findings = {**all_findings(matrix, account, catalog), **access}
+    assert list(result.findings) == list(findings) == [*TITLES, *ACCESS_TITLES]
     for key, frame in findings.items():
         pd.testing.assert_frame_equal(result.findings[key], frame)
-    assert dict(result.summary) == summary(matrix, account, catalog)
+    assert dict(result.summary) == {**summary(matrix, account, catalog), **access_summary(matrix, access)}
     assert result.info == account.info
     assert result.warnings == account.warnings
     assert result.scp_levels == len(account.scp_levels)
@@ -77,7 +79,7 @@ def test_save_then_load_gives_equal_frames_and_fields(analysis, tmp_path):
     assert list(loaded.findings) == list(analysis.findings)
     for key, frame in analysis.findings.items():
         pd.testing.assert_frame_equal(loaded.findings[key], frame, check_dtype=not frame.empty)
-        assert loaded.findings[key].attrs["title"] == TITLES[key]
+        assert loaded.findings[key].attrs["title"] == {**TITLES, **ACCESS_TITLES}[key]
     for name in ("info", "source", "scp_levels", "rcp_levels", "warnings", "analysed_at", "seconds"):
         assert getattr(loaded, name) == getattr(analysis, name), name
     for name in ("summary", "context", "versions", "request_context"):
@@ -90,7 +92,7 @@ def test_the_saved_form_is_documented_json(analysis, tmp_path):
     data = json.loads((folder / ANALYSIS_FILE).read_text())
     assert data["format"] == "supportkit-analysis" and data["format_version"] == FORMAT_VERSION
     assert data["account"]["account_id"] == "111122223333"
-    assert [entry["key"] for entry in data["findings"]] == list(TITLES)
+    assert [entry["key"] for entry in data["findings"]] == [*TITLES, *ACCESS_TITLES]
     assert all((folder / entry["file"]).is_file() for entry in data["findings"])
 
 

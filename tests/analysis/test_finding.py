@@ -20,6 +20,7 @@ from supportkit.analysis.finding import (
     severity_counts,
 )
 from supportkit.analysis.findings import all_findings
+from supportkit.analysis.paths import access_tables
 from supportkit.analysis.matrix import build_matrix
 from supportkit.snapshot import load_account
 from supportkit.support.catalog import load_catalog
@@ -36,8 +37,8 @@ def produced(name: str) -> dict[str, Finding]:
     catalog = load_catalog()
     account = load_account(DATA / name)
     matrix = build_matrix(account, catalog)
-    return {f.id: f for f in produce_findings(FindingSources(all_findings(matrix, account, catalog), matrix,
-                                                             account.info))}
+    tables = {**all_findings(matrix, account, catalog), **access_tables(account, matrix, catalog)}
+    return {f.id: f for f in produce_findings(FindingSources(tables, matrix, account.info))}
 
 
 @pytest.fixture(scope="module")

@@ -368,3 +368,47 @@ def test_findings_on_a_service_linked_role_never_ask_to_change_it(tmp_path: Path
     mixups = findings.all_findings(build_matrix(loaded, catalog), loaded, catalog)["namespace_mixups"]
     (explanation,) = mixups["explanation"]
     assert explanation.startswith(findings.SERVICE_LINKED_NOTE)
+
+
+# --- the report's answer: three states, and who reads every case ---------------------------------------
+
+def test_the_headline_counts_can_under_conditions_apart_and_names_who_reads_cases(tmp_path: Path) -> None:
+    # Configuring MFA-protected API access
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html): with
+    # Bool aws:MultiFactorAuthPresent true the request is allowed only when MFA was used. Support actions take
+    # no resource (Service Authorization Reference, AWS Support,
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssupport.html), so
+    # support:DescribeCases reads every case. Another account named in a role's trust policy reaches the role's
+    # access (AWS JSON policy elements: Principal,
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html).
+    from supportkit.analysis.finding import FindingSources, Severity, produce_findings
+    from supportkit.analysis.findings import all_findings
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.analysis.paths import access_summary, access_tables, cell_access
+    from supportkit.support.catalog import load_catalog
+
+    read = "support:DescribeCases"
+    mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    loaded = account(tmp_path, users=[user("plain", doc(allow(read))), user("mfa", doc(allow(read, Condition=mfa))),
+                                      user("none")],
+                     roles=[role("Vendor", trusts({"AWS": f"arn:aws:iam::{OTHER}:root"}), doc(allow(read)))])
+    catalog = load_catalog()
+    matrix = build_matrix(loaded, catalog)
+    tables = access_tables(loaded, matrix, catalog)
+    numbers = access_summary(matrix, tables)
+    assert (numbers["can_read_all_cases"], numbers["can_read_all_cases_conditionally"]) == (3, 1)  # root, plain, Vendor
+    cells = matrix["action"].eq(read).to_numpy()
+    access = dict(zip(matrix.loc[cells, "identity_name"].astype(str), cell_access(matrix, tables["conditional_access"])[cells]))
+    assert access == {"root": "allowed", "plain": "allowed", "mfa": "conditional", "none": "denied", "Vendor": "allowed"}
+    readers = tables["who_reads_cases"].set_index("principal")
+    assert readers.loc[arn("user", "mfa"), "conditions"] == "support:DescribeCases with MFA"
+    assert readers.loc[f"arn:aws:iam::{OTHER}:root", "route"] == f"via sts:AssumeRole -> {arn('role', 'Vendor')}"
+    assert arn("user", "none") not in readers.index
+    assert (numbers["principals_reading_cases"], numbers["principals_reading_cases_conditionally"]) == (4, 1)
+    # The finding counts principals, not only identities, and another account among them makes it critical.
+    found = {f.kind: f for f in produce_findings(FindingSources({**all_findings(matrix, loaded, catalog), **tables},
+                                                                matrix, loaded.info), kinds=["read-all-cases"])}
+    finding = found["read-all-cases"]
+    assert finding.severity is Severity.CRITICAL and finding.count == 4
+    assert finding.title.endswith("(2 human, 2 external, 1 of them only under conditions)")
+    assert set(finding.identities) == {arn("user", "plain"), arn("user", "mfa"), arn("role", "Vendor")}

@@ -114,14 +114,28 @@ def people(names: list[str], persona: str = "Case opener") -> pd.DataFrame:
                          "identity_type": "user", "identity_name": names, "persona": persona})
 
 
+def access_of(rows: list[tuple[str, str, str, bool]], conditional: dict[int, str] | None = None) -> np.ndarray:
+    """Each row's access as who-can answers: the matrix's decision, or (by row) what conditions allow."""
+    access = np.array(["allowed" if decision == "allowed" else "denied" for _, _, decision, _ in rows], dtype=object)
+    for row, value in (conditional or {}).items():
+        access[row] = value
+    return access
+
+
 def test_capability_cells_say_all_some_conditional_denied_or_none():
     opens, reads = "Open support cases", "Read support cases"
-    grid = render.capability_grid(matrix([
+    rows = [
         ("a", opens, "allowed", False), ("a", reads, "allowed", False), ("a", reads, "implicitDeny", False),
-        ("b", opens, "allowed", True), ("b", reads, "explicitDeny", False), ("b", reads, "implicitDeny", False),
-    ]), people(["a", "b"]))
+        ("b", opens, "implicitDeny", True), ("b", reads, "explicitDeny", False), ("b", reads, "implicitDeny", False),
+        ("c", opens, "allowed", True), ("c", reads, "implicitDeny", True), ("c", reads, "implicitDeny", False),
+    ]
+    # b may open cases with MFA (denied without); c's Allow holds now, but not whatever the request says, and
+    # c's read is denied under every request.
+    access = access_of(rows, {3: "conditional", 6: "conditional", 7: "denied"})
+    grid = render.capability_grid(matrix(rows), people(["a", "b", "c"]), access)
     assert grid.capabilities == [opens, reads]  # in the catalog's Capability order
-    assert grid.states.tolist() == [[render.ALL, render.SOME], [render.CONDITIONAL, render.DENIED]]
+    assert grid.states.tolist() == [[render.ALL, render.SOME], [render.CONDITIONAL, render.DENIED],
+                                    [render.CONDITIONAL, render.NONE]]
     assert grid.totals.tolist() == [1, 2]
     assert grid.reasons[1, 1] == "because explicitDeny"
 
@@ -129,7 +143,7 @@ def test_capability_cells_say_all_some_conditional_denied_or_none():
 def test_a_large_account_gets_persona_groups_with_drill_down():
     names = [f"u{n}" for n in range(render.DETAILED_IDENTITIES + 1)]
     rows = [(name, "Open support cases", "allowed" if i % 2 else "implicitDeny", False) for i, name in enumerate(names)]
-    out = render.heatmap(render.capability_grid(matrix(rows), people(names)))
+    out = render.heatmap(render.capability_grid(matrix(rows), people(names), access_of(rows)))
     assert f"{len(names)} identities, grouped by persona and type" in out
     svgs = re.findall(r"<svg .*?</svg>", out, re.S)
     assert len(svgs) == 2  # the groups (one here), then the group's identities inside <details>
