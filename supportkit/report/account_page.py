@@ -189,8 +189,8 @@ class AccountPage:
             items.append(f"<li>{escape(str(kind))} ({len(rows)}):<ul>{''.join(shown)}{tail}</ul></li>")
         allowed = int((readers["decision"] == "allowed").sum())
         return (f"<p>Who can read every case, and where they come from: {allowed} principals whatever the request, "
-                f"{len(readers) - allowed} only under conditions (as <code>supportkit who-can "
-                "support:DescribeCases</code> answers: role chains, other accounts, identity providers, Identity "
+                f"{len(readers) - allowed} only under conditions (as \"supportkit who-can "
+                "support:DescribeCases\" answers: role chains, other accounts, identity providers, Identity "
                 f"Center permission sets, services, and principals that can grant themselves access).</p>"
                 f"<ul class=\"readers\">{''.join(items)}</ul>")
 

@@ -502,7 +502,8 @@ def test_a_root_only_account(tmp_path):
     assert set(matrix["explanation"].astype(str)) == {"allowed by the root user's full access"}
     findings = all_findings(matrix, account, load_catalog())
     assert list(findings["root_only_access"]["scope"]) == ["any support action"]
-    assert list(findings["personas"]["persona"].astype(str)) == ["Full support access"]
+    # Every action, the plan change included: changing the plan comes first among personas.
+    assert list(findings["personas"]["persona"].astype(str)) == ["Support plan administrator"]
 
 
 def test_an_empty_levels_list_is_no_scp_and_an_empty_level_denies_everything(tmp_path):

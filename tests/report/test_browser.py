@@ -190,8 +190,8 @@ def test_findings_and_identities_have_stable_anchors(browser, report):
     watched.open(account.html, "#identity-root")
     assert target(watched) == ("identity-root", "root user")
     watched.open(account.html, "#finding-read-all-cases-support:DescribeCases")
-    assert target(watched)[1] == f"{len(HOSTILE_NAMES)} identities other than root can read every support case of " \
-        "the account"
+    assert target(watched)[1] == f"{len(HOSTILE_NAMES)} principals other than root can read every support case of " \
+        f"the account ({len(HOSTILE_NAMES)} human)"
     watched.wait_for_tables()
     watched.page.locator("#finding-read-all-cases-support\\:DescribeCases a", has_text=f"user {PWN_IMG}").click()
     anchor, heading = target(watched)
