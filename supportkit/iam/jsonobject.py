@@ -18,6 +18,12 @@ class RepeatedKeys(dict):  # type: ignore[type-arg]
     """A JSON object that named a key more than once: the value kept is the last, ``repeated`` the names."""
 
     repeated: tuple[str, ...] = ()
+    made = 0
+    """How many this process ever made (copies and unpickled ones too): while none, no value holds one."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "RepeatedKeys":
+        RepeatedKeys.made += 1
+        return super().__new__(cls, *args, **kwargs)
 
 
 def json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -48,7 +54,10 @@ def has_repeated_keys(value: Any) -> bool:
     """Whether a decoded document holds an object that repeated a key anywhere (parse caches must not reuse it).
 
     Iterative: a document nested as deeply as ``json.loads`` allows must not exhaust Python's stack here.
+    Free while no RepeatedKeys exists: documents are read far more often than one repeats a key.
     """
+    if not RepeatedKeys.made:
+        return False
     stack = [value]
     while stack:
         item = stack.pop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from functools import lru_cache
 
 from supportkit.iam.keys import is_global_key, suggest_global_key
 from supportkit.iam.policy import ActionSet, Policy
@@ -26,22 +27,33 @@ def _statement_paths(policy: Policy) -> list[str]:
     return ["Statement" if single else f"Statement[{s.index}]" for s in policy.statements]
 
 
+@lru_cache(maxsize=65536)
+def _near(word: str, candidates: tuple[str, ...]) -> str | None:
+    """The candidate ``word`` looks like a typo of, if any (remembered: policies repeat the same names)."""
+    near = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
+    return near[0] if near else None
+
+
+@lru_cache(maxsize=16384)
+def _names_none(text: str, prefix: str, names: tuple[str, ...]) -> bool:
+    """Whether the wildcard action ``text`` matches none of the prefix's action ``names``."""
+    matcher = ActionSet.of((text,))
+    return not any(matcher.matches(f"{prefix}:{candidate}") for candidate in names)
+
+
 def _action_warning(text: str, known: Known) -> str | None:
     prefix, colon, name = text.lower().partition(":")
     if not colon or "*" in prefix or "?" in prefix:
         return None
     names = known.get(prefix)
     if names is None:
-        near = difflib.get_close_matches(prefix, list(known), n=1, cutoff=0.8)
-        return f"{text!r}: no service has the prefix {prefix!r}; did you mean {near[0]!r}?" if near else None
+        near = _near(prefix, tuple(known))
+        return f"{text!r}: no service has the prefix {prefix!r}; did you mean {near!r}?" if near else None
     if "*" in name or "?" in name:
-        matcher = ActionSet.of((text,))
-        if not any(matcher.matches(f"{prefix}:{candidate}") for candidate in names):
-            return f"{text!r} names no action of {prefix}"
-        return None
+        return f"{text!r} names no action of {prefix}" if _names_none(text, prefix, tuple(names)) else None
     if name not in names:
-        near = difflib.get_close_matches(name, list(names), n=1, cutoff=0.8)
-        hint = f"; did you mean {prefix}:{names[near[0]]}?" if near else ""
+        near = _near(name, tuple(names))
+        hint = f"; did you mean {prefix}:{names[near]}?" if near else ""
         return f"{text!r}: {prefix} has no such action{hint}"
     return None
 

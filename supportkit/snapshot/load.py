@@ -35,7 +35,7 @@ from supportkit.snapshot.model import (
 from supportkit.heap import no_collection
 from supportkit.iam.arn import Arn
 from supportkit.snapshot.policies import (
-    ARN_CHARACTERS, INLINE_POLICY_CHARACTERS, MANAGED_POLICY_CHARACTERS, PolicyParser, over_limit, policy_size,
+    ARN_CHARACTERS, INLINE_POLICY_CHARACTERS, MANAGED_POLICY_CHARACTERS, PolicyParser, over_limit,
     policy_warnings,
 )
 from supportkit.snapshot.scps import Scps, read_scps
@@ -127,7 +127,8 @@ class _Builder:
         # The quota binds the policies customers write; AWS's own (ReadOnlyAccess, ...) are far larger.
         parsed_arn = Arn.parse(arn)
         customer = parsed_arn is None or parsed_arn.account != "aws"
-        oversize = customer and over_limit(f"managed policy {name}", policy_size(document), MANAGED_POLICY_CHARACTERS)
+        oversize = customer and over_limit(
+            f"managed policy {name}", self.parser.size(document), MANAGED_POLICY_CHARACTERS)
         if oversize:
             self.warnings.append(located(entry.file, where, oversize))
         return self._parse(name, document, entry.file, where)
@@ -205,7 +206,7 @@ class _Builder:
             if not isinstance(name, str) or "PolicyDocument" not in item:
                 problems.append(located(entry.file, where, "an inline policy needs PolicyName and PolicyDocument"))
                 continue
-            inline_size += policy_size(item["PolicyDocument"])
+            inline_size += self.parser.size(item["PolicyDocument"])
             inline = self._parse(
                 f"{owner}: {name} (inline)", item["PolicyDocument"], entry.file, f"{where}.PolicyDocument"
             )

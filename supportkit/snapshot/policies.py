@@ -11,21 +11,45 @@ from supportkit.iam.policy import Policy, decode_document, policy_from_value
 
 
 class PolicyParser:
-    """Parses each distinct document once, so identical documents share one Policy (and its caches)."""
+    """Parses each distinct document once, so identical documents share one Policy (and its caches).
+
+    A document is known by its canonical JSON text (which :meth:`size` computes too: the loader asks for a
+    document's size, then parses it, for one text's cost), and one given as text by that text as well.
+    """
 
     def __init__(self) -> None:
         self._parsed: dict[tuple[bool, str], Policy] = {}
+        self._last: tuple[object, str] | None = None  # the object :meth:`size` last read, and its canonical text
 
     def parse(self, document: Any, *, resource_policy: bool = False) -> Policy:
         """``resource_policy``: a role trust policy, whose statements keep their Principal."""
+        text = document if isinstance(document, str) else None
+        if text is not None and (policy := self._parsed.get((resource_policy, text))) is not None:
+            return policy
         value = decode_document(document)
         if has_repeated_keys(value):  # its JSON text would look like a valid document's
             return policy_from_value(value, resource_policy=resource_policy)
-        key = (resource_policy, json.dumps(value, sort_keys=True, separators=(",", ":")))
+        key = (resource_policy, self._canonical(value))
         policy = self._parsed.get(key)
         if policy is None:
             policy = self._parsed[key] = policy_from_value(value, resource_policy=resource_policy)
+        if text is not None:  # a text equal to a canonical one decodes to the same document: one table serves
+            self._parsed[(resource_policy, text)] = policy
         return policy
+
+    def size(self, document: Any) -> int:
+        """:func:`policy_size` of ``document``."""
+        if isinstance(document, str):
+            return policy_size(document)
+        return _size_of_compact(self._canonical(document))
+
+    def _canonical(self, value: Any) -> str:
+        last = self._last
+        if last is not None and last[0] is value:
+            return last[1]
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        self._last = (value, text)
+        return text
 
 
 def policy_warnings(where: str, policy: Policy) -> list[str]:
@@ -52,7 +76,18 @@ size". IAM API Reference, "Role" data type: "Arn ... Maximum length of 2048"."""
 
 def policy_size(document: Any) -> int:
     """A document's size as IAM counts it against its quotas: characters other than white space."""
-    text = document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
+    if isinstance(document, str):
+        return len("".join(document.split()))
+    return _size_of_compact(json.dumps(document, separators=(",", ":"), ensure_ascii=False))
+
+
+def _size_of_compact(text: str) -> int:
+    """:func:`policy_size` of compact JSON text (no white space between tokens); the order of keys is no matter.
+
+    Inside strings JSON escapes the ASCII control characters, so ASCII text can hold only spaces.
+    """
+    if text.isascii():
+        return len(text) - text.count(" ")
     return len("".join(text.split()))
 
 
