@@ -1,5 +1,5 @@
 """``python -m supportkit`` runs the command line."""
 
-from supportkit.cli.main import main
+from supportkit.cli.main import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -1,5 +1,5 @@
 """The supportkit command line."""
 
-from supportkit.cli.main import main
+from supportkit.cli.main import main, run
 
-__all__ = ["main"]
+__all__ = ["main", "run"]

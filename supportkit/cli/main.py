@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
                         help="csv (default), json (JSON Lines, one row per line) or parquet (needs -o)")
     matrix.add_argument("-o", "--output", help="output file (standard output when absent)")
-    matrix.set_defaults(run=_matrix)
+    matrix.set_defaults(run=_matrix, one_build=True)
 
     who_can = commands.add_parser(
         "who-can", help="every principal (users, roles, root, other accounts, identity providers, Identity Center "
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="role assumptions followed at most (0 to 5, default 3)")
     who_can.add_argument("--format", choices=("table", "json"), default="table",
                          help="table (default: one line per principal) or json (JSON Lines)")
-    who_can.set_defaults(run=_who_can)
+    who_can.set_defaults(run=_who_can, one_build=True)
 
     from supportkit.report.pipeline import add_report_arguments
 
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("after", help="the newer snapshot")
     diff.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
                       help=CONTEXT_HELP)
-    diff.set_defaults(run=_diff)
+    diff.set_defaults(run=_diff, one_build=True)
 
     fetch = commands.add_parser(
         "fetch", help="write an account snapshot folder for the current AWS credentials, or with --organization one "
@@ -225,10 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
+    """The command line; ``own_process``: the process ends with the command (see :func:`run`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
+    if own_process and getattr(args, "one_build", False):
+        from supportkit.heap import no_collection_until_exit
+
+        no_collection_until_exit()
     try:
         return run(args)
     except SupportkitError as error:
@@ -244,6 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `supportkit matrix ... | head`: the reader has all it wanted
         _silence_stdout()
         return 0
+
+
+def run() -> int:
+    """The ``supportkit`` program: :func:`main` in a process that ends with the command, so that a command that
+    builds one analysis and writes it leaves its objects to the exit instead of the garbage collector."""
+    return main(own_process=True)
 
 
 def _silence_stdout() -> None:
