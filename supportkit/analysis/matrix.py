@@ -3,18 +3,24 @@
 How it stays fast on 10,000 identities: each distinct policy is evaluated once over the whole catalog
 for each distinct value of the context keys it reads, giving Allow/Deny vectors over the actions.
 The documented evaluation order is then applied to all identities at once with numpy (deny anywhere,
-then each SCP level, the identity layer, the boundary, the session policy). Explanations are texts
-shared by many cells: each cell gets a key (action, decision, blocking layer, the set of policies that
-decided it, the set that consulted context keys), and one representative cell per key is explained by
-:func:`supportkit.evaluate.decide`, the function behind ``supportkit simulate``; its decision must
-equal the vectorised one, which is checked for every key.
+then each SCP level, the identity layer, the boundary, the session policy). A cell's explanation is held as
+codes (the deciding statements of the tables that decided it, the blocking layer as a
+:class:`~supportkit.iam.evaluate.Blocker`) and keyed by what decided it; each distinct key is put into words
+once, when the frame is made, and a sample of them is cross-checked against
+:func:`supportkit.iam.evaluate.decide`, the function behind ``supportkit simulate``.
+
+Outputs: the same snapshot and the same given context give the same bytes, in every format. A Parquet file
+records the request context in pandas' metadata; the assumed ``aws:CurrentTime`` and ``aws:EpochTime`` (the
+moment of the analysis) appear there only when the analyst gave them or a decision consulted them (then the
+matrix holds for that moment, which a reader needs to know), since otherwise every run would differ in them
+alone.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -29,18 +35,18 @@ import pyarrow.parquet as pq
 from supportkit.snapshot import Account, Identity
 from supportkit.support.catalog import Catalog, check_arn, load_catalog
 from supportkit.support.plans import ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS
-from supportkit.support.request_context import assumed_context
+from supportkit.support.request_context import CLOCK_KEYS, assumed_context
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.files import open_atomically
 from supportkit.heap import no_collection
 from supportkit.iam.evaluate import (
-    Decision, NamedPolicy, PolicyKind, Result, StatementRef, Subject, applicable_policies, consulted_keys, decide,
+    Blocker, Decision, NamedPolicy, PolicyKind, Result, StatementRef, Subject, applicable_policies, consulted_keys, decide,
     explain, match_policy, not_restricted_by_scps, refs,
 )
 from supportkit.iam.keys import check_analyst_context
 from supportkit.iam.patterns import Pattern
-from supportkit.iam.policy import Effect, Policy, Statement
+from supportkit.iam.policy import ActionSet, Effect, Policy, Statement
 
 ALL_CHECKS = "all checks"
 SOME_CHECKS = "some checks"
@@ -144,8 +150,8 @@ class _Engine:
         self.policies: list[_Compiled] = []
         self._compiled: dict[int, _Compiled] = {}
         self._shapes: dict[tuple, _Shape] = {}
-        self._actions: dict[tuple[bool, frozenset[str]], tuple[int, np.ndarray]] = {}
-        self._holds: dict[tuple[int, tuple], bool] = {}
+        self._actions: dict[tuple[bool, frozenset[str]], tuple[int, np.ndarray, bool]] = {}
+        self._by_action_set: dict[tuple[bool, ActionSet], tuple[int, np.ndarray, bool]] = {}
         self._everywhere = ("at", tuple(range(len(distinct))))
         self._by_tail: dict[str, list[int]] = {}  # resource part (after the fifth colon) -> distinct resources
         self._whole: list[int] = []  # resources matched as whole strings (fewer than five colons)
@@ -185,11 +191,12 @@ class _Engine:
         """
         statements, shape = [], []
         for statement in policy.statements:
-            action, mask = self.action(statement)
+            action, mask, reaches = self.action(statement)
             reach: object = action
             if scope is not None:
                 reach, mask = (action, scope[0]), mask & scope[1]
-            if not mask.any():
+                reaches = bool(mask.any())
+            if not reaches:
                 continue  # reaches no catalog action
             dependent = statement.context_dependent
             if statement.resource_variables:
@@ -206,13 +213,22 @@ class _Engine:
             found = self._shapes[key] = _Shape(self, key, statements, scope[1] if scope is not None else None)
         return _Compiled(found, tuple(statements), len(self.policies))
 
-    def action(self, statement: Statement) -> tuple[int, np.ndarray]:
-        """An id and the column mask of the statement's Action/NotAction element."""
-        key = (statement.not_action, frozenset(action.lower() for action in statement.actions))
-        found = self._actions.get(key)
+    def action(self, statement: Statement) -> tuple[int, np.ndarray, bool]:
+        """An id and the column mask of the statement's Action/NotAction element, and whether it covers a column.
+
+        Known by the statement's ActionSet first (statements with the same list share one), then by the set
+        of actions it names, so that lists naming the same actions share one id.
+        """
+        known = (statement.not_action, statement.action_set)
+        found = self._by_action_set.get(known)
         if found is None:
-            mask = np.fromiter((statement.matches_action(name) for name in self.names), dtype=bool, count=self.width)
-            found = self._actions[key] = (len(self._actions), mask)
+            key = (statement.not_action, frozenset(action.lower() for action in statement.actions))
+            found = self._actions.get(key)
+            if found is None:
+                mask = np.fromiter((statement.matches_action(name) for name in self.names), dtype=bool,
+                                   count=self.width)
+                found = self._actions[key] = (len(self._actions), mask, bool(mask.any()))
+            self._by_action_set[known] = found
         return found
 
     def resource_key(self, statement: Statement, context: RequestContext = EMPTY_CONTEXT) -> tuple[str, tuple[int, ...]]:
@@ -237,13 +253,6 @@ class _Engine:
             self.key_sets.append(keys)
         return found
 
-    def holds(self, statement: Statement, context: RequestContext) -> bool:
-        """Whether the statement's conditions hold: evaluated once per distinct value of the keys it reads."""
-        key = (id(statement), context.signature(statement.keys_read))
-        found = self._holds.get(key)
-        if found is None:
-            found = self._holds[key] = statement.conditions_hold(context)
-        return found
 
 
 class _Shape:
@@ -329,22 +338,37 @@ class _Compiled:
     shape: _Shape
     statements: tuple[Statement, ...]
     index: int
+    _variants: dict[tuple, int] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def dynamic(self) -> tuple[Statement, ...]:
         return tuple(s for s, dependent in zip(self.statements, self.shape.dependent) if dependent)
+
+    @cached_property
+    def dynamic_keys(self) -> tuple[str, ...]:
+        """The context keys the context-dependent statements read: equal values of these, equal tables."""
+        return tuple(dict.fromkeys(key for statement in self.dynamic for key in statement.keys_read))
 
     @property
     def keyed(self) -> int:
         return self.shape.keyed
 
     def variant(self, context: RequestContext) -> int:
-        """The index of this policy's Allow and Deny tables under ``context``."""
-        holds = self.shape.engine.holds
-        return self.shape.variant(tuple(holds(s, context) for s in self.dynamic), self, context)
+        """The index of this policy's Allow and Deny tables under ``context``: worked out once per distinct
+        value of the keys it reads, however many identities share the policy."""
+        signature = context.signature(self.dynamic_keys)
+        found = self._variants.get(signature)
+        if found is None:
+            holds = tuple(statement.conditions_hold(context) for statement in self.dynamic)
+            found = self._variants[signature] = self.shape.variant(holds, self, context)
+        return found
 
     def members(self, code: int) -> tuple[Statement, ...]:
         return tuple(self.statements[i] for i in self.shape.members(code))
+
+
+_RCPS = Blocker(PolicyKind.RCP)
+"""The step of an identity's RCP rows, after the layers that must allow: it never blocks (RCPs only deny)."""
 
 
 @dataclass
@@ -360,8 +384,8 @@ class _Rows:
     start: np.ndarray  # identity i's rows are start[i]:start[i + 1]
     deny_only: np.ndarray  # the row is an RCP's: it takes part in the deny step only
     layers: np.ndarray  # per identity, how many layers must allow
-    layer_names: np.ndarray  # per identity and layer, the id of its name in ``names`` (0: none)
-    names: list[str]
+    layer_blockers: np.ndarray  # per identity and layer, the id of its code in ``blockers`` (0: none)
+    blockers: list[Blocker | None]
     policies: list[NamedPolicy]  # by the ids of ``named``
 
 
@@ -374,20 +398,20 @@ def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[Reque
     compiled_ids: list[int] = []
     named_index: dict[int, int] = {}
     policies: list[NamedPolicy] = []
-    names: dict[str, int] = {"": 0}
-    layer_names: list[list[int]] = []
+    blockers: dict[Blocker | None, int] = {None: 0}
+    layer_blockers: list[list[int]] = []
     deny_only: list[bool] = []
     must: list[int] = []
     for i, subject in enumerate(subjects):
         context = contexts[i]
         seen: set[int] = set()
-        own_names = []
-        steps = [(step.name, step.policies) for step in subject.layers]
+        own_blockers = []
+        steps = [(step.blocker, step.policies) for step in subject.layers]
         must.append(len(steps))
         if subject.rcps_in_force:  # after the layers that must allow, at a position that always passes
-            steps.append(("RCPs", subject.rcps))
-        for position, (step_name, step_policies) in enumerate(steps):
-            own_names.append(names.setdefault(step_name, len(names)))
+            steps.append((_RCPS, subject.rcps))
+        for position, (blocker, step_policies) in enumerate(steps):
+            own_blockers.append(blockers.setdefault(blocker, len(blockers)))
             for named in step_policies:
                 number = named_index.get(id(named))
                 if number is None:
@@ -406,17 +430,17 @@ def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[Reque
                 named_ids.append(number)
                 variant.append(row_variant)
                 compiled_ids.append(compiled.index)
-        layer_names.append(own_names)
-    width = max(map(len, layer_names), default=0)
-    names_table = np.zeros((len(subjects), max(width, 1)), dtype=np.int32)
-    for i, own in enumerate(layer_names):
-        names_table[i, :len(own)] = own
+        layer_blockers.append(own_blockers)
+    width = max(map(len, layer_blockers), default=0)
+    blockers_table = np.zeros((len(subjects), max(width, 1)), dtype=np.int32)
+    for i, own in enumerate(layer_blockers):
+        blockers_table[i, :len(own)] = own
     row_identity = np.array(identity, dtype=np.int64)
     return _Rows(
         row_identity, np.array(layer, dtype=np.int64), np.array(first, dtype=bool), np.array(named_ids, dtype=np.int64),
         np.array(variant, dtype=np.int64), np.array(compiled_ids, dtype=np.int64),
         np.searchsorted(row_identity, np.arange(len(subjects) + 1)), np.array(deny_only, dtype=bool),
-        np.array(must, dtype=np.int64), names_table, list(names), policies,
+        np.array(must, dtype=np.int64), blockers_table, list(blockers), policies,
     )
 
 
@@ -440,7 +464,8 @@ def _pair(hashed: np.ndarray, salt: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Cells:
-    """Per identity and catalog action: the decision, the blocking layer's name, and two keys of its explanation.
+    """Per identity and catalog action: the decision, the blocking layer (an id of ``_Rows.blockers``), and two keys
+    of its explanation.
 
     ``verdict`` keys what decided (decision, blocking layer, deciding statements); ``consulted`` keys the
     context keys the statements covering the action read. Each is explained once per distinct value.
@@ -471,7 +496,7 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
     keyed_hash_table = _spread(keyed_table, 3)
     keyed_row = np.array([compiled.keyed for compiled in engine.policies], dtype=np.int64)
     salts = np.random.default_rng(20261202).integers(1, 2**63, size=max(len(rows.policies), 1), dtype=np.uint64)
-    n_layers = rows.layer_names.shape[1]
+    n_layers = rows.layer_blockers.shape[1]
     decision = np.empty((n_identities, width), dtype=np.int8)
     blocked = np.zeros((n_identities, n), dtype=np.int32)
     decided_hash = np.zeros((n_identities, n), dtype=np.uint64)
@@ -497,7 +522,7 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
         decision[lo:hi] = verdict
         first_failing = (~ok[:, :, :n]).argmax(axis=1)
         blocked[lo:hi] = np.where(verdict[:, :n] == _IMPLICIT,
-                                  np.take_along_axis(rows.layer_names[lo:hi], first_failing, axis=1), 0)
+                                  np.take_along_axis(rows.layer_blockers[lo:hi], first_failing, axis=1), 0)
         if r1 > r0:
             row_verdict = verdict[owner, :n]
             salt = salts[rows.named[r0:r1], None]
@@ -525,7 +550,7 @@ def build_matrix(
     ``context`` holds keys added to every request (``aws:MultiFactorAuthPresent``, ``aws:SourceIp``, ...);
     each identity also carries the keys AWS derives from it (principal ARN, type, user name, tags), and every
     request the keys AWS always sets (the endpoint's Region, HTTPS, the time ``at``, now by default).
-    ``attrs["request_context"]`` holds those assumed keys and the given ones. A key AWS derives from the
+    ``attrs["request_context"]`` holds those assumed keys and the given ones, ``attrs["context"]`` the given ones. A key AWS derives from the
     principal, or a value of the wrong type for a known global key, raises ContextError.
     """
     check_analyst_context(context)
@@ -534,6 +559,7 @@ def build_matrix(
     with no_collection():
         frame = _build(account, catalog, context, assumed)
     frame.attrs["request_context"] = {**assumed, **dict(context or {})}
+    frame.attrs["context"] = dict(context or {})
     return frame
 
 
@@ -610,7 +636,7 @@ class _Explainer:
                 code = int(table[self.variant[r]][a])
                 if code:
                     deciding.extend(refs(rows.policies[self.named[r]], engine.policies[self.policy[r]].members(code)))
-        return explain(Decision(DECISIONS[decision]), deciding, rows.names[self.cells.blocked[i, a]] or None, set())
+        return explain(Decision(DECISIONS[decision]), deciding, rows.blockers[self.cells.blocked[i, a]], set())
 
     def keys(self, i: int, a: int) -> set[str]:
         """The context keys consulted by the statements of the cell's policies that cover its action."""
@@ -624,7 +650,7 @@ class _Explainer:
     def result(self, i: int, a: int) -> Result:
         """The cell's whole explanation, as decide() gives it."""
         verdict = self.deciding(i, a)
-        return explain(verdict.decision, list(verdict.deciding), verdict.blocked_by, self.keys(i, a))
+        return explain(verdict.decision, list(verdict.deciding), verdict.blocker, self.keys(i, a))
 
     def check(self, i: int, a: int, identity: str, action: str) -> None:
         """Raise MatrixConsistencyError unless decide(), one request at a time, gives the same result."""
@@ -658,9 +684,9 @@ def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Ce
     verdict_texts = []
     for flat in verdict_cells.tolist():
         result = explainer.deciding(*divmod(flat, n))
-        words = described.get((result.deciding, result.blocked_by))
-        if words is None:
-            words = described[(result.deciding, result.blocked_by)] = (
+        words = described.get((result.deciding, result.blocker))
+        if words is None:  # the English of the codes: produced here, for the output only
+            words = described[(result.deciding, result.blocker)] = (
                 result.summary, "; ".join(r.description for r in result.deciding), result.blocked_by or "")
         verdict_texts.append(words)
     keys_texts = []
@@ -749,14 +775,71 @@ def _write_json_lines(matrix: pd.DataFrame, out: IO[str]) -> None:
             out.write(text if text.endswith("\n") else text + "\n")
 
 
+_OWN_TEXTS = ("identity_arn", "identity_name", "explanation", "deciding_statements", "blocked_by", "context_keys")
+"""Columns with a text per identity or per explanation (thousands): each batch carries only the texts its rows
+use, so that a Parquet row group's dictionary is its own, not 10,000 identities' times the row groups. Their
+categories come in order of first appearance (see ``_frame``), so reading the file back gives them in the same
+order."""
+
+
+def _written_attrs(matrix: pd.DataFrame) -> dict[str, Any]:
+    """The frame's attributes as a Parquet file records them: the same matrix, the same bytes.
+
+    The assumed ``aws:CurrentTime`` and ``aws:EpochTime`` are the analysis time, different at each run; they
+    are recorded when a decision consulted them (the matrix then holds for that time only) or when the analyst
+    gave them, and left out otherwise, like any other moment the matrix did not depend on.
+    """
+    attrs = {key: value for key, value in matrix.attrs.items() if key != "context"}
+    context = attrs.get("request_context")
+    if isinstance(context, Mapping):
+        given = {str(key).lower() for key in matrix.attrs.get("context", {})}
+        consulted: set[str] = set()
+        column = matrix.get("context_keys")
+        if isinstance(column, pd.Series):  # a categorical's categories: the texts used, or more (never fewer)
+            texts = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column.unique()
+            for text in texts:
+                consulted.update(str(text).split(", "))
+        clock = {key.lower() for key in CLOCK_KEYS} - given - consulted
+        attrs["request_context"] = {key: value for key, value in context.items() if key.lower() not in clock}
+    return attrs
+
+
+def _arrow_batches(matrix: pd.DataFrame) -> Iterator[pa.Table]:
+    """The matrix as Arrow tables of one batch each, all of one schema (whose metadata is the frame's)."""
+    head = matrix.iloc[:0]
+    head.attrs = _written_attrs(matrix)
+    schema = pa.Schema.from_pandas(head, preserve_index=False)
+    own: dict[str, tuple[pa.Array, Any]] = {}  # column -> its texts, the type of its codes in the file
+    for name in _OWN_TEXTS:
+        column = matrix.get(name)
+        if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
+            kind = schema.field(name).type
+            own[name] = (pa.array(column.cat.categories, type=kind.value_type), kind.index_type.to_pandas_dtype())
+    for batch in _batches(matrix):
+        arrays = []
+        for field_ in schema:
+            rows = batch[field_.name].cat.codes.to_numpy() if field_.name in own else None
+            if rows is not None and not (rows < 0).any():  # (a missing value, code -1, is left to Arrow)
+                texts, index_type = own[field_.name]
+                used = np.flatnonzero(np.bincount(rows, minlength=len(texts)))
+                remap = np.zeros(len(texts), dtype=index_type)
+                remap[used] = np.arange(len(used))
+                arrays.append(pa.DictionaryArray.from_arrays(remap[rows], texts.take(used)))
+            else:
+                arrays.append(pa.Array.from_pandas(batch[field_.name], type=field_.type))
+        yield pa.Table.from_arrays(arrays, schema=schema)
+
+
 def _write_arrow(matrix: pd.DataFrame, fmt: str, out: IO[bytes]) -> None:
     """CSV or Parquet through Arrow, one batch (one Parquet row group at most) at a time."""
     writer: Any = None
     try:
-        for batch in _batches(matrix):
-            table = pa.Table.from_pandas(batch, preserve_index=False)
+        for table in _arrow_batches(matrix):
             if writer is None:
-                writer = (pq.ParquetWriter(out, table.schema) if fmt == "parquet" else
+                # Min/max statistics prune row groups only where rows are grouped (by identity); in every other
+                # column each row group spans nearly every value, and computing them took half of the write.
+                statistics = [name for name in ("identity_arn", "identity_name") if name in table.schema.names]
+                writer = (pq.ParquetWriter(out, table.schema, write_statistics=statistics) if fmt == "parquet" else
                           pa_csv.CSVWriter(out, table.schema, write_options=pa_csv.WriteOptions(quoting_style="needed")))
             writer.write_table(table)
     finally:

@@ -239,23 +239,54 @@ class Subject:
         layers: list[Layer] = []
         for kind in MUST_ALLOW:
             if kind is PolicyKind.SCP and self.scps_apply:
-                layers.extend(Layer(_scp_level_name(level, i), level, kind) for i, level in enumerate(self.scp_levels))
+                layers.extend(Layer(_scp_level(level, i), level) for i, level in enumerate(self.scp_levels))
             elif kind is PolicyKind.IDENTITY and not self.principal.is_root:
-                layers.append(Layer("identity-based policy", self.identity_policies, kind))
+                layers.append(Layer(Blocker(kind), self.identity_policies))
             elif kind is PolicyKind.BOUNDARY and self.permissions_boundary is not None and not self.principal.is_root:
-                layers.append(Layer(PolicyKind.BOUNDARY.value, (self.permissions_boundary,), kind))
+                layers.append(Layer(Blocker(kind), (self.permissions_boundary,)))
             elif kind is PolicyKind.SESSION and self.session_policy_in_force is not None and not self.principal.is_root:
-                layers.append(Layer(PolicyKind.SESSION.value, (self.session_policy_in_force,), kind))
+                layers.append(Layer(Blocker(kind), (self.session_policy_in_force,)))
         return tuple(layers)
 
 
 @dataclass(frozen=True)
-class Layer:
-    """One step of the evaluation that must allow; ``name`` is what ``blocked_by`` reports when it does not."""
+class Blocker:
+    """The step of the evaluation that failed to allow, as a code; :attr:`text` gives its words, at output only.
 
-    name: str
+    ``kind``: the layer's kind (``level`` and ``target`` of an SCP level), or None for a request no layer can
+    allow, the root user's ``sts:AssumeRole``.
+    """
+
+    kind: PolicyKind | None
+    level: int | None = None
+    target: str | None = None
+
+    @property
+    def text(self) -> str:
+        """What ``blocked_by`` says: ``SCP level 1 (ou-...)``, ``identity-based policy``, ``permissions boundary``..."""
+        if self.kind is None:
+            return "root user (cannot call AssumeRole)"
+        if self.kind is PolicyKind.SCP:
+            return f"SCP level {self.level}" + (f" ({self.target})" if self.target else "")
+        if self.kind is PolicyKind.IDENTITY:
+            return "identity-based policy"
+        return str(self.kind.value)
+
+
+ROOT_CANNOT_ASSUME = Blocker(None)
+"""The root user cannot call AssumeRole: no layer of its could allow it."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One step of the evaluation that must allow; ``blocker`` is what the decision names when it does not."""
+
+    blocker: Blocker
     policies: tuple[NamedPolicy, ...]
-    kind: PolicyKind
+
+    @property
+    def kind(self) -> PolicyKind | None:
+        return self.blocker.kind
 
 
 @dataclass(frozen=True)
@@ -299,9 +330,14 @@ class Result:
 
     decision: Decision
     deciding: tuple[StatementRef, ...]
-    blocked_by: str | None
+    blocker: Blocker | None
     context_keys: tuple[str, ...]
     conditional: bool
+
+    @property
+    def blocked_by(self) -> str | None:
+        """The blocking layer in words (``identity-based policy``), for an implicit deny."""
+        return self.blocker.text if self.blocker is not None else None
 
     @property
     def summary(self) -> str:
@@ -365,9 +401,9 @@ def refs(policy: NamedPolicy, statements: Iterable[Statement]) -> list[Statement
     return [_ref(policy, statement) for statement in statements]
 
 
-def _scp_level_name(level: Sequence[NamedPolicy], index: int) -> str:
+def _scp_level(level: Sequence[NamedPolicy], index: int) -> Blocker:
     target = level[0].target if level and level[0].target else None
-    return f"SCP level {index}" + (f" ({target})" if target else "")
+    return Blocker(PolicyKind.SCP, index, target)
 
 
 _PRINCIPAL_KEYS = frozenset({
@@ -395,14 +431,14 @@ def _canonical(refs: list[StatementRef]) -> tuple[StatementRef, ...]:
     return tuple(sorted(refs, key=lambda r: (_KIND_ORDER[r.kind], r.level or 0, r.policy, r.index)))
 
 
-def explain(decision: Decision, deciding: list[StatementRef], blocked_by: str | None, keys: set[str]) -> Result:
+def explain(decision: Decision, deciding: list[StatementRef], blocker: Blocker | None, keys: set[str]) -> Result:
     """The one place a decision's explanation is assembled, by :func:`decide` and by the permission matrix.
 
     ``deciding``: every matching Deny for an explicit deny, every matching Allow of every layer for an
-    allow, nothing for an implicit deny (``blocked_by`` names the first layer without an Allow instead).
+    allow, nothing for an implicit deny (``blocker`` is the first layer without an Allow instead).
     ``keys``: the context keys consulted by the statements whose Action covers the request.
     """
-    return Result(decision, _canonical(deciding), blocked_by, *consulted_keys(keys))
+    return Result(decision, _canonical(deciding), blocker, *consulted_keys(keys))
 
 
 def consulted_keys(keys: set[str]) -> tuple[tuple[str, ...], bool]:
@@ -436,11 +472,11 @@ def decide(
     layers = subject.layers
     if trust is not None:  # after the SCPs, before the identity-based policies, as the documented flow orders
         at = sum(layer.kind is PolicyKind.SCP for layer in layers)
-        layers = (*layers[:at], Layer(trust.kind.value, (trust,), PolicyKind.TRUST), *layers[at:])
+        layers = (*layers[:at], Layer(Blocker(PolicyKind.TRUST), (trust,)), *layers[at:])
     for layer in layers:
         layer_allows = [ref for named in layer.policies for ref in refs(named, matches[named].allows)]
         if not layer_allows and not (trust_grants_directly and layer.kind is PolicyKind.IDENTITY):
-            return explain(Decision.IMPLICIT_DENY, [], layer.name, keys)
+            return explain(Decision.IMPLICIT_DENY, [], layer.blocker, keys)
         allows.extend(layer_allows)
     return explain(Decision.ALLOWED, allows, None, keys)
 
@@ -458,7 +494,7 @@ def not_restricted_by_scps(subject: Subject, action: str, result: Result, exempt
         return None
     if result.decision is Decision.EXPLICIT_DENY and all(ref.kind is PolicyKind.SCP for ref in result.deciding):
         return reason
-    if result.decision is Decision.IMPLICIT_DENY and (result.blocked_by or "").startswith("SCP level"):
+    if result.decision is Decision.IMPLICIT_DENY and result.blocker is not None and result.blocker.kind is PolicyKind.SCP:
         return reason
     return None
 

@@ -34,6 +34,7 @@ from enum import Enum
 
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import (
+    ROOT_CANNOT_ASSUME,
     Decision,
     NamedPolicy,
     PolicyKind,
@@ -186,7 +187,7 @@ def can_assume(
     """
     principal = caller.principal
     if principal.is_root:
-        return AssumeResult(Result(Decision.IMPLICIT_DENY, (), "root user (cannot call AssumeRole)", (), False), False)
+        return AssumeResult(Result(Decision.IMPLICIT_DENY, (), ROOT_CANNOT_ASSUME, (), False), False)
     same_account = role_arn.split(":")[4:5] == [principal.account]
     full_context = context.with_defaults(principal.derived_context)
     trusted = match_trust(trust.policy, Caller.of(principal), action, role_arn, full_context)

@@ -27,6 +27,8 @@ from importlib.resources import files
 from typing import Mapping
 
 CONTEXT_FILE = "request_context.json"
+CLOCK_KEYS = ("aws:CurrentTime", "aws:EpochTime")
+"""The keys whose assumed value is the time of the analysis."""
 
 
 @dataclass(frozen=True)

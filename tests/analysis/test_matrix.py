@@ -603,6 +603,47 @@ def test_aws_current_time_is_the_analysis_time(tmp_path):
     assert row["aws:CurrentTime"] == "2026-12-01T09:30:00Z" and row["aws:EpochTime"] == "1796117400"
 
 
+def _recorded_context(path):
+    """The request context a Parquet matrix records (pandas' metadata of the file)."""
+    import pyarrow.parquet as pq
+
+    return json.loads(pq.read_schema(path).metadata[b"pandas"])["attributes"]["request_context"]
+
+
+def test_parquet_bytes_depend_on_the_input_and_on_the_clock_only_where_a_decision_read_it(tmp_path):
+    """The same snapshot and context analysed an hour apart give the same file: the assumed aws:CurrentTime and
+    aws:EpochTime are recorded only when a policy read them, or when the analyst gave them."""
+    from datetime import timedelta
+
+    from supportkit.analysis.matrix import write_matrix
+
+    later = AT + timedelta(hours=1)
+    (tmp_path / "guarded").mkdir()
+    account = _region_guarded(tmp_path / "guarded", ["us-east-1"])
+    for name, at in (("a", AT), ("b", later)):
+        write_matrix(build_matrix(account, at=at), "parquet", tmp_path / f"{name}.parquet")
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    assert _recorded_context(tmp_path / "a.parquet") == {
+        "aws:RequestedRegion": "us-east-1", "aws:SecureTransport": "true", "aws:ViaAWSService": "false"}
+    given = build_matrix(account, at=AT, context={"aws:CurrentTime": "2027-01-01T00:00:00Z"})
+    write_matrix(given, "parquet", tmp_path / "given.parquet")
+    assert _recorded_context(tmp_path / "given.parquet")["aws:CurrentTime"] == "2027-01-01T00:00:00Z"
+    assert "aws:EpochTime" not in _recorded_context(tmp_path / "given.parquet")
+
+    # A policy that reads the time: the matrix holds for that moment, which the file then records.
+    (tmp_path / "dated").mkdir()
+    document = policy(statement("Allow", "support:*", Condition={"DateLessThan": {"aws:CurrentTime": "2027-01-01"}}))
+    (tmp_path / "dated" / "authorization-details.json").write_text(json.dumps({"UserDetailList": [{
+        "UserName": "ana", "Arn": f"arn:aws:iam::{ACCOUNT}:user/ana",
+        "UserPolicyList": [{"PolicyName": "UntilNewYear", "PolicyDocument": document}]}]}))
+    dated = load_account(tmp_path / "dated")
+    for name, at in (("c", AT), ("d", later)):
+        write_matrix(build_matrix(dated, at=at), "parquet", tmp_path / f"{name}.parquet")
+    assert _recorded_context(tmp_path / "c.parquet")["aws:CurrentTime"] == "2026-12-01T09:30:00Z"
+    assert _recorded_context(tmp_path / "d.parquet")["aws:CurrentTime"] == "2026-12-01T10:30:00Z"
+    assert "aws:EpochTime" not in _recorded_context(tmp_path / "c.parquet")
+
+
 @pytest.mark.parametrize(("pair", "message"), [
     ("aws:SecureTransport=yes", "'aws:SecureTransport' is a Bool key: give true or false, not 'yes'"),
     ("aws:SourceIp=10.0.0.0/8", "'aws:SourceIp' is an IP address key"),

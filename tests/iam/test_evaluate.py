@@ -5,7 +5,7 @@ import pytest
 from supportkit.iam.context import RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.iam.evaluate import (
-    Decision, NamedPolicy, PolicyKind, Principal, PrincipalType, Subject, evaluate,
+    Blocker, Decision, NamedPolicy, PolicyKind, Principal, PrincipalType, Subject, evaluate,
 )
 from supportkit.iam.policy import parse_policy
 
@@ -135,6 +135,7 @@ def test_every_scp_level_must_allow():
     result = evaluate(s, "support:CreateCase")
     assert result.decision is Decision.IMPLICIT_DENY
     assert result.blocked_by == "SCP level 1 (target1)"
+    assert result.blocker == Blocker(PolicyKind.SCP, 1, "target1")  # a code: the words come from it
     assert evaluate(s, "s3:GetObject").decision is Decision.ALLOWED
 
 
