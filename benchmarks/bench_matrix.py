@@ -13,13 +13,16 @@ MFA and a source IP.
 Each size runs in fresh processes: one measures the stages (a bare ``json.load`` of the file as the floor,
 ``load_account``, ``build_matrix``, writing Parquet) and its own peak RSS; another times the end-to-end
 command ``supportkit matrix SNAPSHOT --format parquet -o FILE`` and its peak RSS. The ratio printed is that
-end-to-end time over the ``json.load`` floor measured in the same run.
+end-to-end time over the ``json.load`` floor measured in the same run, in wall time and in CPU time (the
+command's user + system time over the floor's): on a shared machine the CPU figures move less. The load
+average at the start of each size is printed with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -201,8 +204,12 @@ def _peak_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def _cpu() -> float:
+    return time.process_time()
+
+
 def stages(snapshot: Path, output: Path) -> dict:
-    """In this (fresh) process: the time of each stage, and this process's peak RSS."""
+    """In this (fresh) process: the wall and CPU time of each stage, and this process's peak RSS."""
     from supportkit.analysis.matrix import build_matrix, write_matrix
     from supportkit.iam.context import context_from_arguments
     from supportkit.snapshot import load_account
@@ -211,19 +218,19 @@ def stages(snapshot: Path, output: Path) -> dict:
     catalog = load_catalog()
     context = context_from_arguments(CONTEXT[1::2])
     figures = {}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     with (snapshot / "authorization-details.json").open() as handle:
         json.load(handle)
-    figures["json_load"] = time.perf_counter() - start
-    start = time.perf_counter()
+    figures["json_load"], figures["json_load_cpu"] = time.perf_counter() - start, _cpu() - cpu
+    start, cpu = time.perf_counter(), _cpu()
     account = load_account(snapshot)
-    figures["load"] = time.perf_counter() - start
-    start = time.perf_counter()
+    figures["load"], figures["load_cpu"] = time.perf_counter() - start, _cpu() - cpu
+    start, cpu = time.perf_counter(), _cpu()
     matrix = build_matrix(account, catalog, context=context)
-    figures["matrix"] = time.perf_counter() - start
-    start = time.perf_counter()
+    figures["matrix"], figures["matrix_cpu"] = time.perf_counter() - start, _cpu() - cpu
+    start, cpu = time.perf_counter(), _cpu()
     write_matrix(matrix, "parquet", output)
-    figures["write"] = time.perf_counter() - start
+    figures["write"], figures["write_cpu"] = time.perf_counter() - start, _cpu() - cpu
     figures.update(identities=len(account.identities), actions=len(catalog.actions), cells=len(matrix),
                    peak_mib=_peak_mib(resource.RUSAGE_SELF))
     return figures
@@ -231,14 +238,16 @@ def stages(snapshot: Path, output: Path) -> dict:
 
 def end_to_end(snapshot: Path, output: Path) -> dict:
     """The command in a child process: its wall time and peak RSS, and a json.load floor in this process."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     with (snapshot / "authorization-details.json").open() as handle:
         json.load(handle)
-    floor = time.perf_counter() - start
+    floor, floor_cpu = time.perf_counter() - start, _cpu() - cpu
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "supportkit", "matrix", str(snapshot), *CONTEXT, "--format", "parquet",
                     "-o", str(output)], check=True, stderr=subprocess.DEVNULL)
-    return {"seconds": time.perf_counter() - start, "floor": floor, "peak_mib": _peak_mib(resource.RUSAGE_CHILDREN)}
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"seconds": time.perf_counter() - start, "cpu": child.ru_utime + child.ru_stime, "floor": floor,
+            "floor_cpu": floor_cpu, "peak_mib": _peak_mib(resource.RUSAGE_CHILDREN)}
 
 
 def _in_child(mode: str, snapshot: Path, output: Path) -> dict:
@@ -250,14 +259,17 @@ def _in_child(mode: str, snapshot: Path, output: Path) -> dict:
 def measure(size: int, folder: Path) -> None:
     snapshot = write_snapshot(size, folder)
     size_mib = (snapshot / "authorization-details.json").stat().st_size / 2**20
+    load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
     s = _in_child("stages", snapshot, folder / f"matrix-{size}.parquet")
     e = _in_child("end-to-end", snapshot, folder / f"e2e-{size}.parquet")
+    stage = lambda name: f"{s[name]:6.2f} s ({s[name + '_cpu']:.2f} CPU)"  # noqa: E731
     print(f"{s['identities']:>6} identities x {s['actions']} actions = {s['cells']:>10,} cells | file {size_mib:6.1f} "
-          f"MiB | json.load {s['json_load']:6.2f} s | load_account {s['load']:6.2f} s | build_matrix "
-          f"{s['matrix']:6.2f} s | write parquet {s['write']:5.2f} s | {s['cells'] / s['matrix']:>10,.0f} cells/s | "
-          f"peak RSS {s['peak_mib']:5.0f} MiB || end to end `supportkit matrix --format parquet` {e['seconds']:6.2f} s "
-          f"= {e['seconds'] / e['floor']:5.1f}x json.load ({e['floor']:.2f} s), peak RSS {e['peak_mib']:5.0f} MiB",
-          flush=True)
+          f"MiB | load average {load} | json.load {stage('json_load')} | load_account {stage('load')} | "
+          f"build_matrix {stage('matrix')} | write parquet {stage('write')} | {s['cells'] / s['matrix']:>10,.0f} "
+          f"cells/s | peak RSS {s['peak_mib']:5.0f} MiB || end to end `supportkit matrix --format parquet` "
+          f"{e['seconds']:6.2f} s = {e['seconds'] / e['floor']:5.1f}x json.load ({e['floor']:.2f} s); CPU "
+          f"{e['cpu']:.2f} s = {e['cpu'] / e['floor_cpu']:5.1f}x ({e['floor_cpu']:.2f} s); peak RSS "
+          f"{e['peak_mib']:5.0f} MiB", flush=True)
 
 
 def main() -> None:
