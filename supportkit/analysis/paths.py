@@ -299,7 +299,8 @@ def _signature(layers: Sequence[Sequence[Statement]], action: str, resource: str
     Per layer that must allow (and for the denies): whether an unconditional statement matches, and the
     conditions of the others, with the values of the principal's own keys they read. Statements whose
     Resource does not match are left out; one with a policy variable in its Resource makes the decision
-    unshareable (None).
+    unshareable (None). The action is not part of it: the statements already are the ones covering it, so
+    the actions one ``support:*`` statement covers with the same condition share one enumeration.
     """
     def settled_by_facts(st: Statement) -> bool:
         """Conditions on the principal's own keys only: true or false once for all requests."""
@@ -324,7 +325,7 @@ def _signature(layers: Sequence[Sequence[Statement]], action: str, resource: str
     try:
         every = [st for layer in layers for st in layer]
         denies = [st for st in every if st.effect is Effect.DENY]
-        return (action.lower(), fixed(denies, Effect.DENY), conditional(denies), tuple(
+        return (fixed(denies, Effect.DENY), conditional(denies), tuple(
             (fixed(layer, Effect.ALLOW), conditional(st for st in layer if st.effect is Effect.ALLOW))
             for layer in layers))
     except LookupError:
@@ -646,13 +647,21 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
     by_arn = {i.arn: i for i in account.identities}
     probe = probe_check_arn(account.info.account_id)
     checks = {a.name for a in catalog if a.takes_check_arns}
+    answers: dict[tuple, tuple[str, str]] = {}
     rows = []
     for arn, action in zip(cells["identity_arn"].astype(str), cells["action"].astype(str)):
         identity = by_arn[arn]
-        found = evaluator.conditions(identity.subject, arn, action, probe if action in checks else "*")
-        access = (AccessDecision.ALLOWED.value if found.always else AccessDecision.CONDITIONAL.value if found.ever
-                  else DENIED)
-        rows.append((arn, action, access, found.text() if found.ever and not found.always else ""))
+        resource = probe if action in checks else "*"
+        # The statements covering the action decide it: the actions one statement covers alike share an answer.
+        covering = (arn, resource, tuple(id(statement) for named in applicable_policies(identity.subject, action, resource)
+                                         for statement in named.policy.statements_for(action)))
+        answer = answers.get(covering)
+        if answer is None:
+            found = evaluator.conditions(identity.subject, arn, action, resource)
+            answer = answers[covering] = (
+                AccessDecision.ALLOWED.value if found.always else AccessDecision.CONDITIONAL.value if found.ever
+                else DENIED, found.text() if found.ever and not found.always else "")
+        rows.append((arn, action, *answer))
     return pd.DataFrame(rows, columns=CONDITIONAL_COLUMNS)
 
 
