@@ -17,6 +17,17 @@ statement keeps its Principal). What AWS documents, and what this module applies
 - The root user cannot call AssumeRole ("You cannot use AWS account root user credentials to call
   AssumeRole", STS API Reference, AssumeRole).
 - Explicit denies and SCPs apply in every case.
+- A request that passes session tags (``aws:RequestTag/...``, ``aws:TagKeys``) needs ``sts:TagSession``
+  too: "In addition to the action that matches the API operation, you must have the following
+  permissions-only action in your policy: sts:TagSession" (Pass session tags in AWS STS,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html); one that sets a source identity
+  (``sts:SourceIdentity``) needs ``sts:SetSourceIdentity``, "in both the permissions policy of the
+  principal who is assuming the role and in the role trust policy of the target role" (Monitor and control
+  actions taken with assumed roles,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html). Each is
+  decided as the assumption itself is (trust policy, and the caller's own policies as the trust requires);
+  so when a trust policy's conditions require tags or a source identity, only callers allowed these
+  actions can meet them.
 
 Where AWS's pages disagree, the stricter reading is applied and reported as a caveat: the evaluation
 logic page says a user named directly is not limited by its permissions boundary, while "Update a role
@@ -53,6 +64,8 @@ ASSUME_ROLE = "sts:AssumeRole"
 ASSUME_ROLE_WITH_SAML = "sts:AssumeRoleWithSAML"
 ASSUME_ROLE_WITH_WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 ASSUME_ACTIONS = (ASSUME_ROLE, ASSUME_ROLE_WITH_SAML, ASSUME_ROLE_WITH_WEB_IDENTITY)
+TAG_SESSION = "sts:TagSession"
+SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
 
 BOUNDARY_CAVEAT = (
     "the user is named in the trust policy and has a permissions boundary: AWS's pages disagree on whether the "
@@ -188,20 +201,37 @@ def can_assume(
     principal = caller.principal
     if principal.is_root:
         return AssumeResult(Result(Decision.IMPLICIT_DENY, (), ROOT_CANNOT_ASSUME, (), False), False)
-    same_account = role_arn.split(":")[4:5] == [principal.account]
     full_context = context.with_defaults(principal.derived_context)
-    trusted = match_trust(trust.policy, Caller.of(principal), action, role_arn, full_context)
-    matches = {
-        named: match_policy(named.policy, action, role_arn, full_context) for named in applicable_policies(caller, action, role_arn)
-    }
-    matches[trust] = trusted.match
-    direct = trusted.direct and same_account
-    result = decide(caller, matches, trust=trust, trust_grants_directly=direct)
+    result, direct = _decide_assumption(caller, trust, role_arn, action, full_context)
+    for companion in session_actions(full_context):  # the request passes tags or a source identity
+        if result.decision is not Decision.ALLOWED:
+            break
+        result = _decide_assumption(caller, trust, role_arn, companion, full_context)[0]
     caveats: tuple[str, ...] = ()
     if (direct and result.decision is Decision.ALLOWED and principal.type is PrincipalType.USER
             and caller.permissions_boundary is not None):
         caveats = (BOUNDARY_CAVEAT,)
     return AssumeResult(result, direct, caveats)
+
+
+def session_actions(context: RequestContext) -> tuple[str, ...]:
+    """The permission-only actions a role assumption carrying ``context`` needs besides its own action."""
+    keys = list(context.keys())
+    tags = any(key.startswith("aws:requesttag/") or key == "aws:tagkeys" for key in keys)
+    return (*((TAG_SESSION,) if tags else ()), *((SET_SOURCE_IDENTITY,) if "sts:sourceidentity" in keys else ()))
+
+
+def _decide_assumption(caller: Subject, trust: NamedPolicy, role_arn: str, action: str,
+                       context: RequestContext) -> tuple[Result, bool]:
+    """``action`` on the role decided with its trust policy; and whether the trust named the caller itself."""
+    principal = caller.principal
+    trusted = match_trust(trust.policy, Caller.of(principal), action, role_arn, context)
+    matches = {
+        named: match_policy(named.policy, action, role_arn, context) for named in applicable_policies(caller, action, role_arn)
+    }
+    matches[trust] = trusted.match
+    direct = trusted.direct and role_arn.split(":")[4:5] == [principal.account]
+    return decide(caller, matches, trust=trust, trust_grants_directly=direct), direct
 
 
 def trust_policy(name: str, policy: Policy) -> NamedPolicy:

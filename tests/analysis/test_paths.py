@@ -354,6 +354,34 @@ def test_tag_session_alone_does_not_let_anyone_assume_a_role(tmp_path: Path) -> 
     assert arn("user", "tagger") not in paths(loaded)
 
 
+def test_a_trust_that_requires_session_tags_or_a_source_identity_needs_their_permissions(tmp_path: Path) -> None:
+    # Pass session tags in AWS STS (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html):
+    # "In addition to the action that matches the API operation, you must have the following permissions-only
+    # action in your policy: sts:TagSession". Monitor and control actions taken with assumed roles
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html):
+    # "permissions for sts:SetSourceIdentity are required in both the permissions policy of the principal who is
+    # assuming the role and in the role trust policy of the target role".
+    account_root = {"AWS": f"arn:aws:iam::{ACCT}:root"}
+    tagged = doc({"Effect": "Allow", "Principal": account_root, "Action": "sts:AssumeRole",
+                  "Condition": {"StringEquals": {"aws:RequestTag/team": "support"}}},
+                 {"Effect": "Allow", "Principal": account_root, "Action": "sts:TagSession"})
+    sourced = doc({"Effect": "Allow", "Principal": account_root, "Action": "sts:AssumeRole",
+                   "Condition": {"StringEquals": {"sts:SourceIdentity": "alice"}}},
+                  {"Effect": "Allow", "Principal": account_root, "Action": "sts:SetSourceIdentity"})
+    untagged_trust = trusts(account_root)  # no tag statement: tags cannot be passed
+    loaded = account(tmp_path, users=[
+        user("plain", doc(allow("sts:AssumeRole"))),
+        user("tagger", doc(allow(["sts:AssumeRole", "sts:TagSession"], arn("role", "Tagged")))),
+        user("sourcer", doc(allow(["sts:AssumeRole", "sts:SetSourceIdentity"], arn("role", "Sourced")))),
+    ], roles=[role("Tagged", tagged, SUPPORT), role("Sourced", sourced, SUPPORT), role("Plain", untagged_trust)])
+    found = paths(loaded)
+    assert arn("user", "plain") not in found  # allowed sts:AssumeRole alone: cannot meet either condition
+    (step,) = found[arn("user", "tagger")].steps
+    assert (step.target, step.conditions.text()) == (arn("role", "Tagged"), "when aws:RequestTag/team = support")
+    (step,) = found[arn("user", "sourcer")].steps
+    assert (step.target, step.conditions.text()) == (arn("role", "Sourced"), "when sts:SourceIdentity = alice")
+
+
 def test_findings_on_a_service_linked_role_never_ask_to_change_it(tmp_path: Path) -> None:
     # Using service-linked roles: "An IAM administrator can view, but not edit the permissions for
     # service-linked roles". A Trusted Advisor namespace mix-up on one is reported, as such.
