@@ -7,8 +7,10 @@ tags, boundaries, a 3-level SCP chain), with trust policies made varied: of the 
 account, 10 % a user by ARN, 10 % another role by ARN (chains), 5 % another account with an external id,
 5 % a SAML provider with MFA, 3 % are Identity Center roles, the rest trust services. A fifth of the users
 may assume ``role/app/*``, and 2 % of the users can change their own policies (escalation). The matrix is
-the long-form matrix of every identity and catalog action; the paths are ``who_can`` for one capability.
-Figures are wall-clock seconds of one run each, in this process.
+the long-form matrix of every identity and catalog action; the paths are ``who_can`` for one capability;
+"conditions" is ``conditional_cells``, the report's enumeration of every request-dependent cell of the
+matrix. Figures are wall-clock and CPU seconds (``time.process_time``: steadier on a shared machine) of one
+run each, in this process.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def vary_trust(details: dict, seed: int) -> dict:
 
 def run(size: int, seed: int, folder: Path) -> None:
     from supportkit.analysis.matrix import build_matrix
-    from supportkit.analysis.paths import resolve_target, who_can_target
+    from supportkit.analysis.paths import conditional_cells, resolve_target, who_can_target
     from supportkit.snapshot import load_account
     from supportkit.support.catalog import load_catalog
 
@@ -93,18 +95,25 @@ def run(size: int, seed: int, folder: Path) -> None:
     start = time.perf_counter()
     account = load_account(snapshot)
     loaded = time.perf_counter()
+    cpu = time.process_time()
     matrix = build_matrix(account, catalog)
-    built = time.perf_counter()
+    built, matrix_cpu = time.perf_counter(), time.process_time() - cpu
     figures = []
     for capability in ("RESOLVE", "READ_CASES"):
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         paths = who_can_target(account, resolve_target(catalog, capability))
-        figures.append((capability, time.perf_counter() - began, paths))
+        figures.append((capability, time.perf_counter() - began, time.process_time() - cpu, paths))
+    began, cpu = time.perf_counter(), time.process_time()
+    cells = conditional_cells(account, matrix, catalog)
+    conditions = (time.perf_counter() - began, time.process_time() - cpu)
     print(f"{size:>6} identities: load {loaded - start:6.2f} s   matrix {built - loaded:6.2f} s "
-          f"({len(matrix):,} cells)")
-    for capability, seconds, paths in figures:
+          f"({matrix_cpu:6.2f} s CPU, {len(matrix):,} cells)")
+    for capability, seconds, cpu_seconds, paths in figures:
         chained = sum(1 for p in paths if p.steps)
-        print(f"{'':>6}  who-can {capability:<11} {seconds:6.2f} s   {len(paths):,} principals, {chained:,} through a path")
+        print(f"{'':>6}  who-can {capability:<11} {seconds:6.2f} s ({cpu_seconds:6.2f} s CPU, "
+              f"{cpu_seconds / matrix_cpu:4.1f}x the matrix)   {len(paths):,} principals, {chained:,} through a path")
+    print(f"{'':>6}  conditions          {conditions[0]:6.2f} s ({conditions[1]:6.2f} s CPU, "
+          f"{conditions[1] / matrix_cpu:4.1f}x the matrix)   {len(cells):,} request-dependent cells")
 
 
 def main() -> None:
