@@ -17,8 +17,10 @@ changed, the action would be allowed (its permissions boundary, SCPs and explici
 ``iam:PutUserPolicy``/``iam:AttachUserPolicy`` on itself (roles: ``iam:PutRolePolicy``/
 ``iam:AttachRolePolicy``), ``iam:PutGroupPolicy``/``iam:AttachGroupPolicy`` on a group it belongs to,
 ``iam:AddUserToGroup`` on a group whose policies allow the action, ``iam:CreatePolicyVersion`` on a
-customer managed policy attached to it, and ``iam:UpdateAssumeRolePolicy`` on a role that can perform
-the action (then assuming it, named in the new trust policy). Each of these actions is authorized on
+customer managed policy attached to it, the same changes granting ``sts:AssumeRole`` instead and then
+assuming a role that can perform the action (where its boundary or SCPs allow assuming roles but not the
+action), and ``iam:UpdateAssumeRolePolicy`` on a role that can perform the action (then assuming it,
+named in the new trust policy). Each of these actions is authorized on
 the user, group, role or policy it changes (Service Authorization Reference, IAM actions,
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
 Service-linked roles and Identity Center roles cannot be changed ("You cannot modify the trust policy
@@ -516,6 +518,8 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
                     yield path
         if done:
             continue
+        if moves:
+            yield from _assume_after_grant(by_arn, evaluator, kinds, identity, moves, targets, reached)
         if identity.type is IdentityType.USER and _mentions(subject, "iam:AddUserToGroup"):
             for group in account.groups:
                 if group.name in identity.groups:
@@ -559,6 +563,39 @@ def _best_after(evaluator: _Evaluator, identity: Identity, actions: Sequence[str
         return replace(subject, identity_policies=(*subject.identity_policies, *extras[action]))
 
     return evaluator.first(subject_for, identity.arn, actions, resource_of, extras)
+
+
+def _assume_after_grant(by_arn: Mapping[str, Identity], evaluator: _Evaluator, kinds: Mapping[str, IdentityKind],
+                        identity: Identity, moves: Sequence[tuple[str, str]], targets: Sequence[str],
+                        reached: Mapping[str, AccessPath]) -> Iterable[AccessPath]:
+    """A policy granting ``sts:AssumeRole`` given to itself, then assuming a role that has the action.
+
+    Counts where granting the action itself does not work (a boundary or SCP allowing ``sts:AssumeRole``
+    but not support actions): a trust policy that admits the account needs the caller's own Allow, which
+    the granted policy supplies (STS API Reference, AssumeRole,
+    https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+    """
+    change = next(((action, target, conditions) for action, target in moves
+                   if (conditions := evaluator.conditions(identity.subject, identity.arn, action, target)).ever), None)
+    if change is None:
+        return
+    subject = identity.subject
+    granted = replace(identity, subject=replace(subject, identity_policies=(*subject.identity_policies,
+                                                                            _grant(ASSUME_ROLE))))
+    for arn in targets:  # the best tails first
+        role = by_arn[arn]
+        if role.type is not IdentityType.ROLE or role.trust is None or arn == identity.arn:
+            continue
+        assume, notes = evaluator.assume(granted, role, role.trust)
+        if assume.ever:
+            tail = reached[arn]
+            steps = (Step(identity.arn, change[1], change[0], change[2]),
+                     Step(identity.arn, arn, ASSUME_ROLE, assume, notes), *tail.steps)
+            path = AccessPath(identity.arn, kinds[identity.arn], tail.action, Via.ESCALATION, steps, tail.conditions,
+                              tail.caveats)
+            yield path
+            if path.decision is AccessDecision.ALLOWED:
+                return
 
 
 def _retrust(by_arn: Mapping[str, Identity], evaluator: _Evaluator, kinds: Mapping[str, IdentityKind],

@@ -440,3 +440,19 @@ def test_the_headline_counts_can_under_conditions_apart_and_names_who_reads_case
     assert finding.severity is Severity.CRITICAL and finding.count == 4
     assert finding.title.endswith("(2 human, 2 external, 1 of them only under conditions)")
     assert set(finding.identities) == {arn("user", "plain"), arn("user", "mfa"), arn("role", "Vendor")}
+
+
+def test_a_user_that_can_grant_itself_assume_role_reaches_a_role_with_support_access(tmp_path: Path) -> None:
+    # STS API Reference, AssumeRole (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html):
+    # a trust policy naming the account needs the caller's identity-based Allow, which iam:PutUserPolicy on
+    # itself (authorized on the user, Service Authorization Reference, IAM actions,
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html)
+    # can add. Its boundary allows sts:AssumeRole and IAM but no support action, so granting support:* to
+    # itself would not work.
+    loaded = account(tmp_path, users=[
+        user("esc", doc(allow("iam:PutUserPolicy", arn("user", "esc"))), boundary=arn("policy", "NoSupport")),
+    ], roles=[role("Support", ACCOUNT_TRUST, SUPPORT)], policies=[policy("NoSupport", doc(allow(["iam:*", "sts:*"])))])
+    line = paths(loaded)[arn("user", "esc")]
+    assert line.via is Via.ESCALATION and line.decision is AccessDecision.ALLOWED
+    assert [(s.action, s.target) for s in line.steps] == [
+        ("iam:PutUserPolicy", arn("user", "esc")), ("sts:AssumeRole", arn("role", "Support"))]
