@@ -1,6 +1,6 @@
 """Stage timings, cells/s and peak memory of the permission matrix on generated accounts shaped like real ones.
 
-Run: python benchmarks/bench_matrix.py [--sizes 100 1000 10000 50000] [--keep DIR]
+Run: python benchmarks/bench_matrix.py [--sizes 100 1000 10000 50000] [--keep DIR] [--named-checks 800 10000]
 
 An account of N identities has 0.4 N users and 0.6 N roles. Each identity has its own inline policies
 (Sids, resources and conditions naming it), tags with many distinct values that conditions read
@@ -16,6 +16,10 @@ command ``supportkit matrix SNAPSHOT --format parquet -o FILE`` and its peak RSS
 end-to-end time over the ``json.load`` floor measured in the same run, in wall time and in CPU time (the
 command's user + system time over the floor's): on a shared machine the CPU figures move less. The load
 average at the start of each size is printed with it.
+
+``--named-checks N...`` prints instead, per N, the CPU time of ``build_matrix`` for one user whose policy holds
+N statements each naming a distinct Trusted Advisor check ARN (issue 12: 800 took about 8 s, 10,000 over 300 s,
+when each named check was a dense column of every statement's tables).
 """
 
 from __future__ import annotations
@@ -250,6 +254,32 @@ def end_to_end(snapshot: Path, output: Path) -> dict:
             "floor_cpu": floor_cpu, "peak_mib": _peak_mib(resource.RUSAGE_CHILDREN)}
 
 
+def write_named_checks(statements: int, folder: Path) -> Path:
+    """One user allowed Trusted Advisor on ``statements`` distinct check ARNs, one statement each."""
+    document = _doc(*({"Effect": "Allow", "Action": "trustedadvisor:*",
+                       "Resource": f"arn:aws:trustedadvisor:*:{ACCOUNT}:checks/security/C{i}"}
+                      for i in range(statements)))
+    snapshot = folder / f"named-checks-{statements}"
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (snapshot / "authorization-details.json").write_text(json.dumps({"UserDetailList": [{
+        "UserName": "u", "Arn": f"arn:aws:iam::{ACCOUNT}:user/u",
+        "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": document}]}]}))
+    return snapshot
+
+
+def named_checks(snapshot: Path) -> dict:
+    """In this (fresh) process: the CPU seconds of load_account and of build_matrix."""
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.snapshot import load_account
+
+    start = time.process_time()
+    account = load_account(snapshot)
+    loaded = time.process_time()
+    matrix = build_matrix(account)
+    return {"load": loaded - start, "matrix": time.process_time() - loaded,
+            "some_checks": int((matrix["check_scope"] == "some checks").sum())}
+
+
 def _in_child(mode: str, snapshot: Path, output: Path) -> dict:
     done = subprocess.run([sys.executable, __file__, f"--{mode}", str(snapshot), str(output)], check=True,
                           capture_output=True, text=True)
@@ -276,11 +306,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000, 50_000])
     parser.add_argument("--keep", type=Path, help="write the generated snapshots here and keep them")
+    parser.add_argument("--named-checks", type=int, nargs="+", metavar="N",
+                        help="time N statements naming distinct check ARNs instead")
+    parser.add_argument("--named-checks-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--stages", nargs=2, type=Path, metavar=("SNAPSHOT", "OUTPUT"), help=argparse.SUPPRESS)
     parser.add_argument("--end-to-end", nargs=2, type=Path, metavar=("SNAPSHOT", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stages or args.end_to_end:
         print(json.dumps(stages(*args.stages) if args.stages else end_to_end(*args.end_to_end)))
+        return
+    if args.named_checks_child:
+        print(json.dumps(named_checks(args.named_checks_child)))
+        return
+    if args.named_checks:
+        with tempfile.TemporaryDirectory() as folder:
+            for statements in args.named_checks:
+                snapshot = write_named_checks(statements, Path(folder))
+                done = subprocess.run([sys.executable, __file__, "--named-checks-child", str(snapshot)], check=True,
+                                      capture_output=True, text=True)
+                f = json.loads(done.stdout.splitlines()[-1])
+                print(f"{statements:>6} statements naming distinct check ARNs: load_account {f['load']:6.2f} s CPU | "
+                      f"build_matrix {f['matrix']:6.2f} s CPU | {f['some_checks']} cells on some checks", flush=True)
         return
     print("The machine is shared: figures are wall times as measured, under whatever load it had.", flush=True)
     if args.keep:

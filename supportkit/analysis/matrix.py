@@ -131,19 +131,41 @@ class _Engine:
     Allow statements that match and the Deny statements that match (per policy shape and outcome of its
     conditions), and the statements covering the action that consult context keys (per shape). A row of
     the matrix is then two table indices, not a Python loop.
+
+    Check ARNs named in policies are sparse columns (``named``): a variant lists the named columns where a
+    statement that does not cover every resource allows (``allow_named``) or denies (``deny_named``). Its
+    value on any other named column of a check action is that of the action's ``generic`` dense column (a
+    named check no statement names: only statements on every resource cover it). Thousands of named checks
+    so cost what the statements naming them hold, not statements x checks.
     """
 
-    def __init__(self, names: list[str], resources: list[str], action_of: list[int]) -> None:
-        self.names = names
-        self.action_of = action_of  # the catalog action of each column
-        self.width = len(names)
+    def __init__(self, names: list[str], resources: list[str], named: list[tuple[int, str]]) -> None:
         distinct = list(dict.fromkeys(resources))
-        self.resources = distinct
         position = {resource: i for i, resource in enumerate(distinct)}
-        self.resource_of = np.array([position[r] for r in resources], dtype=np.int64)
+        named = [(a, arn) for a, arn in named if arn not in position]  # the probe named: its column decides alike
+        generic = list(dict.fromkeys(a for a, _ in named))  # the check actions with named check ARNs
+        self.names = [*names, *(names[a] for a in generic)]
+        self.action_of = [*range(len(names)), *generic]  # the catalog action of each dense column
+        self.width = len(self.names)
+        self.dense = len(distinct)  # resources[:dense] are the catalog columns'; slot ``dense``: the generic check
+        self.resource_of = np.array([*(position[r] for r in resources), *(self.dense for _ in generic)], dtype=np.int64)
+        for _, arn in named:
+            if arn not in position:
+                position[arn] = len(distinct)
+                distinct.append(arn)
+        self.resources = distinct
+        generic_of = {a: g for g, a in enumerate(generic)}
+        self.named_action = np.array([a for a, _ in named], dtype=np.int64)
+        self.named_generic = np.array([generic_of[a] for a, _ in named], dtype=np.int64)
+        self._named_at: dict[int, list[int]] = {}  # resource index -> the named columns on it
+        for column, (_, arn) in enumerate(named):
+            self._named_at.setdefault(position[arn], []).append(column)
         nothing = np.zeros(self.width, dtype=np.int64)
         self.allow: list[np.ndarray] = [nothing]  # per variant; variant 0 matches nothing
         self.deny: list[np.ndarray] = [nothing]  # per variant
+        none = np.zeros(0, dtype=np.int64)
+        self.allow_named: list[np.ndarray] = [none]  # per variant: the named columns its own statements allow
+        self.deny_named: list[np.ndarray] = [none]  # per variant: those they deny
         self.keyed: list[np.ndarray] = [nothing]  # ids of key_sets, per shape that reads keys
         self.key_sets: list[frozenset[str]] = [frozenset()]
         self._key_set_ids: dict[frozenset[str], int] = {frozenset(): 0}
@@ -152,7 +174,7 @@ class _Engine:
         self._shapes: dict[tuple, _Shape] = {}
         self._actions: dict[tuple[bool, frozenset[str]], tuple[int, np.ndarray, bool]] = {}
         self._by_action_set: dict[tuple[bool, ActionSet], tuple[int, np.ndarray, bool]] = {}
-        self._everywhere = ("at", tuple(range(len(distinct))))
+        self._everywhere = ("everywhere", ())  # every resource, named checks included
         self._by_tail: dict[str, list[int]] = {}  # resource part (after the fifth colon) -> distinct resources
         self._whole: list[int] = []  # resources matched as whole strings (fewer than five colons)
         for index, resource in enumerate(distinct):
@@ -203,7 +225,7 @@ class _Engine:
                 where: tuple = ("variables", id(statement))
             else:
                 where = self.resource_key(statement)
-                if not dependent and not where[1]:
+                if not dependent and where == ("at", ()):
                     continue  # names no resource of the catalog's requests, and reads no key
             statements.append(statement)
             shape.append((statement.effect is Effect.ALLOW, reach, where, statement.keys_read if dependent else None))
@@ -246,6 +268,19 @@ class _Engine:
             candidates = sorted({*self._whole, *(i for tail in tails for i in self._by_tail.get(tail, ()))})
         return ("at", tuple(i for i in candidates if statement.matches_resource(self.resources[i], context)))
 
+    def reach(self, where: tuple, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What a statement covering ``where`` (see ``resource_key``) on the columns ``actions`` reaches: per
+        dense resource slot (the generic check last) whether it covers it, and the named columns it hits."""
+        covered = np.zeros(self.dense + 1, dtype=bool)
+        if where[0] == "everywhere":
+            covered[:] = True
+            return covered, np.zeros(0, dtype=np.int64)
+        at = np.array(where[1], dtype=np.int64)
+        covered[at[at < self.dense]] = True
+        named = [c for r in at[at >= self.dense].tolist() for c in self._named_at.get(r, ())]
+        hits = np.array(named, dtype=np.int64)
+        return covered, hits[actions[self.named_action[hits]]] if len(hits) else hits
+
     def key_set(self, keys: frozenset[str]) -> int:
         found = self._key_set_ids.get(keys)
         if found is None:
@@ -266,11 +301,16 @@ class _Shape:
         if scope is not None:
             self.actions &= scope
         self.allows = np.array([allow for allow, _, _, _ in key], dtype=bool)
-        covered = np.zeros((size, len(engine.resources)), dtype=bool)
+        covered = np.zeros((size, engine.dense + 1), dtype=bool)
+        self.named: list[np.ndarray] = []  # per statement, the named check columns it hits
         for i, (_, _, where, _) in enumerate(key):
-            if where[0] == "at":
-                covered[i, list(where[1])] = True
+            if where[0] == "variables":
+                self.named.append(np.zeros(0, dtype=np.int64))
+            else:
+                covered[i], hits = engine.reach(where, self.actions[i])
+                self.named.append(hits)
         self.resources = covered[:, engine.resource_of]
+        self.names_checks = any(len(hits) for hits in self.named)
         self.variables = [i for i, (_, _, where, _) in enumerate(key) if where[0] == "variables"]
         self.dependent = np.array([keys is not None for _, _, _, keys in key], dtype=bool)
         self._bits = np.int64(1) << np.arange(size, dtype=np.int64)[:, None] if size <= 62 else None
@@ -319,15 +359,22 @@ class _Shape:
         condition = ~self.dependent
         condition[self.dependent] = holds
         resources = self.resources.copy()
+        named = list(self.named)
         for i in self.variables:
-            found = np.zeros(len(engine.resources), dtype=bool)
-            found[list(engine.resource_key(compiled.statements[i], context)[1])] = True
+            found, named[i] = engine.reach(engine.resource_key(compiled.statements[i], context), self.actions[i])
             resources[i] = found[engine.resource_of]
         hits = self.actions & resources & condition[:, None]
-        if not hits.any():
+        allow_named = deny_named = np.zeros(0, dtype=np.int64)
+        if self.variables or self.names_checks:
+            allow_named, deny_named = (np.unique(np.concatenate(
+                [allow_named, *(named[i] for i in np.flatnonzero(condition & effect).tolist())]))
+                for effect in (self.allows, ~self.allows))
+        if not hits.any() and not len(allow_named) and not len(deny_named):
             return 0
         engine.allow.append(self.pack(hits & self.allows[:, None]))
         engine.deny.append(self.pack(hits & ~self.allows[:, None]))
+        engine.allow_named.append(allow_named)
+        engine.deny_named.append(deny_named)
         return len(engine.allow) - 1
 
 
@@ -501,6 +548,8 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
     blocked = np.zeros((n_identities, n), dtype=np.int32)
     decided_hash = np.zeros((n_identities, n), dtype=np.uint64)
     keyed_hash = np.zeros((n_identities, n), dtype=np.uint64)
+    generic_ok = np.zeros((n_identities, n_layers, width - n), dtype=bool)  # for the named check columns
+    generic_denied = np.zeros((n_identities, width - n), dtype=bool)
     for lo in range(0, n_identities, chunk):
         hi = min(lo + chunk, n_identities)
         r0, r1 = rows.start[lo], rows.start[hi]
@@ -518,6 +567,7 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
             runs = np.flatnonzero(np.r_[True, np.diff(owner) != 0])
             denied[owner[runs]] = np.logical_or.reduceat(deny_table[variant] != 0, runs, axis=0)
         ok[np.arange(n_layers)[None, :] >= rows.layers[lo:hi, None]] = True  # RCP rows only deny
+        generic_ok[lo:hi], generic_denied[lo:hi] = ok[:, :, n:], denied[:, n:]
         verdict = np.where(denied, _EXPLICIT, np.where(ok.all(axis=1), _ALLOWED, _IMPLICIT)).astype(np.int8)
         decision[lo:hi] = verdict
         first_failing = (~ok[:, :, :n]).argmax(axis=1)
@@ -533,12 +583,51 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
             decided_hash[lo + owner[runs]] = np.add.reduceat(decided, runs, axis=0)
             keys = np.where(first, keyed_hash_table[keyed_row[rows.policy[r0:r1]]], np.uint64(0))
             keyed_hash[lo + owner[runs]] = np.add.reduceat(keys, runs, axis=0)
-    some_checks = np.zeros((n_identities, n), dtype=bool)
-    for column in range(n, width):
-        a = engine.action_of[column]
-        some_checks[:, a] |= (decision[:, column] == _ALLOWED) != (decision[:, a] == _ALLOWED)
+    some_checks = _some_checks(engine, rows, decision, generic_ok, generic_denied)
     decision = np.ascontiguousarray(decision[:, :n])
     return _Cells(decision, blocked, some_checks, _mix(decision, blocked, decided_hash).ravel(), keyed_hash.ravel())
+
+
+def _some_checks(engine: _Engine, rows: _Rows, decision: np.ndarray, generic_ok: np.ndarray,
+                 generic_denied: np.ndarray) -> np.ndarray:
+    """Per identity and catalog action: whether a named check ARN is decided otherwise than the probe (allowed on
+    one, not on the other). Only the (identity, named column) pairs its rows' own statements hit are evaluated;
+    on every other named column the identity is decided as on the action's generic column."""
+    n_identities, n = len(rows.layers), len(engine.action_of) - generic_ok.shape[2]
+    some_checks = np.zeros((n_identities, n), dtype=bool)
+    n_named = len(engine.named_action)
+    if not n_named:
+        return some_checks
+    none = np.zeros(0, dtype=np.int64)
+
+    def hits(tables: list[np.ndarray], chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The chosen rows' hits on named columns: as keys identity * n_named + column, and the rows' layers."""
+        sizes = np.array([len(table) for table in tables], dtype=np.int64)[rows.variant]
+        chosen = np.flatnonzero(chosen & (sizes > 0))
+        columns = np.concatenate([none, *(tables[v] for v in rows.variant[chosen].tolist())])
+        row = np.repeat(chosen, sizes[chosen])
+        return rows.identity[row] * n_named + columns, rows.layer[row]
+
+    allow_keys, allow_layers = hits(engine.allow_named, ~rows.deny_only)  # an RCP only ever denies
+    deny_keys, _ = hits(engine.deny_named, np.ones(len(rows.variant), dtype=bool))
+    keys = np.unique(np.concatenate([allow_keys, deny_keys]))
+    identity, column = np.divmod(keys, n_named)
+    generic, action = engine.named_generic[column], engine.named_action[column]
+    ok = generic_ok[identity, :, generic]
+    ok[np.searchsorted(keys, allow_keys), allow_layers] = True
+    denied = generic_denied[identity, generic]
+    denied[np.searchsorted(keys, deny_keys)] = True
+    allowed = ~denied & ok.all(axis=1)
+    differs = allowed != (decision[identity, action] == _ALLOWED)
+    some_checks[identity[differs], action[differs]] = True
+    # The named columns an identity's statements leave alone are decided as the generic column.
+    n_generic = generic_ok.shape[2]
+    hit = np.bincount(identity * n_generic + generic, minlength=n_identities * n_generic).reshape(n_identities, -1)
+    alone = hit < np.bincount(engine.named_generic, minlength=n_generic)[None, :]
+    for g in range(n_generic):
+        a = engine.action_of[n + g]
+        some_checks[:, a] |= alone[:, g] & ((decision[:, n + g] == _ALLOWED) != (decision[:, a] == _ALLOWED))
+    return some_checks
 
 
 def build_matrix(
@@ -569,8 +658,8 @@ def _build(account: Account, catalog: Catalog, context: Mapping[str, Any] | None
     names = [a.name for a in actions]
     identities = account.identities
     subjects = [identity.subject for identity in identities]
-    # Check actions are also evaluated on each check ARN a statement names, as extra columns after the
-    # catalog's: where a decision there differs from the probe's, the action is allowed on some checks only.
+    # Check actions are also evaluated on each check ARN a statement names (the engine's named columns):
+    # where a decision there differs from the probe's, the action is allowed on some checks only.
     check_actions = [i for i, a in enumerate(actions) if a.takes_check_arns]
     in_use = {id(named.policy): named.policy for subject in subjects for step in subject.layers
               for named in step.policies}
@@ -580,9 +669,7 @@ def _build(account: Account, catalog: Catalog, context: Mapping[str, Any] | None
         for arn in arns
     })
     probe = probe_check_arn(account.info.account_id)
-    engine = _Engine([*names, *(names[a] for a, _ in named_checks)],
-                     [*(probe if a.takes_check_arns else "*" for a in actions), *(arn for _, arn in named_checks)],
-                     [*range(len(actions)), *(a for a, _ in named_checks)])
+    engine = _Engine(names, [probe if a.takes_check_arns else "*" for a in actions], named_checks)
     contexts = [identity_context(identity, context, assumed) for identity in identities]
     rows = _rows(engine, subjects, contexts)
     cells = _decide_all(engine, rows, len(actions))

@@ -174,8 +174,7 @@ class Pattern:
         if resolved is None:
             return False
         if self.arn:
-            whole, segmented = _arn_regexes(resolved, self.ignore_case)
-            return (segmented if value.count(":") >= 5 else whole).fullmatch(value) is not None
+            return _arn_matcher(resolved, self.ignore_case).matches(value)
         return _compiled(wildcard_regex(_runs(resolved)), self.ignore_case).fullmatch(value) is not None
 
     def matches_components(self, value: str, context: RequestContext) -> bool:
@@ -190,7 +189,7 @@ class Pattern:
         text = "".join(part.text for part in resolved or () if isinstance(part, Literal))
         if resolved is None or value.count(":") < 5 or text.count(":") < 5:
             return False
-        return _arn_regexes(resolved, self.ignore_case)[1].fullmatch(value) is not None
+        return _arn_matcher(resolved, self.ignore_case).matches(value)
 
 
 def _runs(parts: Sequence[Literal | Variable]) -> list[tuple[str, bool]]:
@@ -198,11 +197,44 @@ def _runs(parts: Sequence[Literal | Variable]) -> list[tuple[str, bool]]:
     return [(part.text, part.wildcards) for part in parts if isinstance(part, Literal)]
 
 
+@dataclass(frozen=True)
+class _ArnMatcher:
+    """An ARN pattern matched component by component, as IAM compares ARNs.
+
+    A component without wildcards is compared as a string; the others are regexes shared by every pattern with
+    that component (``*``, ``checks/*``): thousands of patterns naming distinct check ARNs compile a few regexes,
+    not one each. A pattern of fewer than six components is one regex over the whole value.
+    """
+
+    components: tuple[str | re.Pattern[str], ...] | None  # six, or None for fewer than six
+    whole: re.Pattern[str] | None
+
+    def matches(self, value: str) -> bool:
+        if self.components is None:
+            assert self.whole is not None
+            return self.whole.fullmatch(value) is not None
+        if value.count(":") < 5:  # the pattern's five literal colons cannot all be found
+            return False
+        for part, component in zip(value.split(":", 5), self.components):
+            if part != component if isinstance(component, str) else component.fullmatch(part) is None:
+                return False
+        return True
+
+
 @lru_cache(maxsize=16384)
-def _arn_regexes(resolved: tuple[Literal, ...], ignore_case: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _arn_matcher(resolved: tuple[Literal, ...], ignore_case: bool) -> _ArnMatcher:
     """For values with fewer than six components the whole string is compared; else each component."""
     runs = _runs(resolved)
-    return _compiled(wildcard_regex(runs), ignore_case), _compiled(arn_regex(runs), ignore_case)
+    segments = _arn_segments(runs)
+    if len(segments) < 6:
+        return _ArnMatcher(None, _compiled(wildcard_regex(runs), ignore_case))
+    components: list[str | re.Pattern[str]] = []
+    for segment in segments:
+        literal = not ignore_case and not any(wild and ("*" in text or "?" in text) for text, wild in segment)
+        # Within one component "*" cannot meet a colon of the first five, so ".*" is "[^:]*" there.
+        components.append("".join(text for text, _ in segment) if literal
+                          else _compiled(wildcard_regex(segment), ignore_case))
+    return _ArnMatcher(tuple(components), None)
 
 
 def _arn_segments(runs: Sequence[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:

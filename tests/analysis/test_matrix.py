@@ -254,7 +254,8 @@ from supportkit.iam.policy import Effect  # noqa: E402
 _ACTIONS = ["support:*", "support:ResolveCase", "support:Describe*", "support:CreateCase", "trustedadvisor:*",
             "trustedadvisor:RefreshCheck", "supportplans:*", "*", "s3:*", "support-console:*", "supportapp:*"]
 _RESOURCES = ["*", f"arn:aws:support::{ACCOUNT}:case/*", f"arn:aws:trustedadvisor:*:{ACCOUNT}:checks/security/*",
-              f"arn:aws:trustedadvisor:*:{ACCOUNT}:checks/*", "arn:aws:s3:::${aws:username}/*"]
+              f"arn:aws:trustedadvisor:*:{ACCOUNT}:checks/*", "arn:aws:s3:::${aws:username}/*",
+              f"arn:aws:trustedadvisor:us-east-1:{ACCOUNT}:checks/security/Hs4Ma3G1"]  # a check named
 _CONDITIONS = [
     None,
     {"StringEquals": {"aws:PrincipalTag/team": "support"}},
