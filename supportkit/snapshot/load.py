@@ -35,7 +35,8 @@ from supportkit.snapshot.model import (
 from supportkit.heap import no_collection
 from supportkit.iam.arn import Arn
 from supportkit.snapshot.policies import (
-    ARN_CHARACTERS, INLINE_POLICY_CHARACTERS, MANAGED_POLICY_CHARACTERS, PolicyParser, over_limit,
+    ARN_CHARACTERS, ATTACHED_MANAGED_POLICIES, GROUPS_PER_USER, INLINE_POLICY_CHARACTERS, MANAGED_POLICY_CHARACTERS,
+    TAGS_PER_ENTITY, PolicyParser, over_count, over_limit,
     policy_warnings,
 )
 from supportkit.snapshot.scps import Scps, read_scps
@@ -217,7 +218,10 @@ class _Builder:
         oversize = over_limit(f"the {kind}'s inline policies together", inline_size, INLINE_POLICY_CHARACTERS[kind])
         if oversize:
             self.warnings.append(located(entry.file, entry.at(f".{inline_key}"), oversize))
-        for where, item in self._list(entry, "AttachedManagedPolicies", problems):
+        attached = self._list(entry, "AttachedManagedPolicies", problems)
+        self._count(entry, ".AttachedManagedPolicies", f"managed policies attached to the {kind}", len(attached),
+                    ATTACHED_MANAGED_POLICIES[kind])
+        for where, item in attached:
             arn = item.get("PolicyArn") if isinstance(item, Mapping) else None
             if not isinstance(arn, str):
                 problems.append(located(entry.file, where, "an attached policy needs PolicyArn"))
@@ -262,7 +266,9 @@ class _Builder:
     def user(self, name: str, entry: Entry) -> Identity:
         policies, problems = self._attachments(entry, f"user/{name}", "UserPolicyList")
         groups: list[str] = []
-        for where, group_name in self._list(entry, "GroupList", problems):
+        listed = self._list(entry, "GroupList", problems)
+        self._count(entry, ".GroupList", "groups", len(listed), GROUPS_PER_USER)
+        for where, group_name in listed:
             if not isinstance(group_name, str):
                 problems.append(located(entry.file, where, f"must be a group name, not {json_type(group_name)}"))
                 continue
@@ -368,12 +374,20 @@ class _Builder:
 
     def _tags(self, entry: Entry, problems: list[str]) -> Mapping[str, str]:
         tags: dict[str, str] = {}
-        for where, tag in self._list(entry, "Tags", problems):
+        listed = self._list(entry, "Tags", problems)
+        self._count(entry, ".Tags", "tags", len(listed), TAGS_PER_ENTITY)
+        for where, tag in listed:
             if not (isinstance(tag, Mapping) and isinstance(tag.get("Key"), str) and isinstance(tag.get("Value"), str)):
                 problems.append(located(entry.file, where, 'a tag must be {"Key": string, "Value": string}'))
                 continue
             tags[tag["Key"]] = tag["Value"]
         return MappingProxyType(tags)
+
+    def _count(self, entry: Entry, field: str, what: str, count: int, limit: int) -> None:
+        """A located warning when a list holds more values than AWS allows."""
+        over = over_count(what, count, limit)
+        if over:
+            self.warnings.append(located(entry.file, entry.at(field), over))
 
     def _date(self, entry: Entry, key: str) -> datetime | None:
         """An ISO 8601 date (``2023-03-09T10:41:45Z`` or ``2023-03-09 10:41:45+00:00``); UTC when no offset."""

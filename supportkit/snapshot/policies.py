@@ -74,6 +74,25 @@ Resource control policies: 5,120 characters", and for these "All characters ... 
 size". IAM API Reference, "Role" data type: "Arn ... Maximum length of 2048"."""
 
 
+ATTACHED_MANAGED_POLICIES = {"user": 20, "role": 25, "group": 10}
+GROUPS_PER_USER = 10
+TAGS_PER_ENTITY = 50
+SCPS_PER_TARGET = 5
+"""AWS's documented numbers of values. "IAM and AWS STS quotas" (above): managed policies attached to an IAM user
+10 by default, 20 at most; to a role 10, at most 25; to a group 10, not adjustable; "Groups an IAM user can be a
+member of: 10"; "Tags that can be attached to an IAM role" and "... to an IAM user": 50. The maxima are what
+IAM can be raised to, so only counts past them cannot be real. "Quotas and service limits for AWS Organizations":
+5 service control policies per root, per OU and per account."""
+
+
+def over_count(what: str, count: int, limit: int) -> str | None:
+    """The warning for more values than AWS allows: AWS would have refused them, as :func:`over_limit` says."""
+    if count <= limit:
+        return None
+    return f"{count:,} {what}, over AWS's limit of {limit:,}: AWS would refuse them, so this snapshot may not be " \
+           "what AWS holds (evaluated anyway)"
+
+
 def policy_size(document: Any) -> int:
     """A document's size as IAM counts it against its quotas: characters other than white space."""
     if isinstance(document, str):

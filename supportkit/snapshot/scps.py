@@ -17,7 +17,9 @@ from typing import Any
 from supportkit.errors import InputError, PolicyError, json_type
 from supportkit.iam.evaluate import NamedPolicy, PolicyKind
 from supportkit.snapshot.jsonfile import join_path, located, read_json
-from supportkit.snapshot.policies import ORGANIZATION_POLICY_CHARACTERS, PolicyParser, over_limit, policy_warnings
+from supportkit.snapshot.policies import (
+    ORGANIZATION_POLICY_CHARACTERS, SCPS_PER_TARGET, PolicyParser, over_count, over_limit, policy_warnings,
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ def read_scps(path: Path, parser: PolicyParser, kind: PolicyKind = PolicyKind.SC
                 path.name, f"{where}.policies", f"no SCP at {target}: AWS keeps at least one attached to every root, "
                 "OU and account; with none, nothing is allowed at this level, so every request it governs is denied",
             ))
+        too_many = kind is PolicyKind.SCP and over_count(f"SCPs attached to {target}", len(raw_policies),
+                                                         SCPS_PER_TARGET)
+        if too_many:
+            warnings.append(located(path.name, f"{where}.policies", too_many))
         level: list[NamedPolicy] = []
         for j, raw_policy in enumerate(raw_policies):
             policy_path = f"{where}.policies[{j}]"

@@ -217,3 +217,46 @@ def test_aws_managed_policies_are_not_held_to_the_customer_managed_policy_quota(
                       "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": big}]}],
     })
     assert not any("over AWS's limit" in warning for warning in load_account(folder).warnings)
+
+
+def test_more_values_than_aws_allows_are_located_warnings(tmp_path):
+    # "IAM and AWS STS quotas" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html):
+    # managed policies attached to an IAM user 10 by default, 20 at most; to a role at most 25; to a group 10;
+    # "Groups an IAM user can be a member of: 10"; 50 tags on an IAM user or role. "Quotas and service limits
+    # for AWS Organizations" (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html):
+    # 5 SCPs per root, OU or account. Past these AWS would have refused the snapshot's values.
+    arns = [f"arn:aws:iam::{ACCT}:policy/P{i}" for i in range(30)]
+    attach = lambda n: [{"PolicyArn": arn} for arn in arns[:n]]  # noqa: E731
+    tags = lambda n: [{"Key": f"k{i}", "Value": "v"} for i in range(n)]  # noqa: E731
+    document = _statements(1)
+    folder = snapshot(tmp_path / "s", {
+        "UserDetailList": [
+            user("many", AttachedManagedPolicies=attach(21), GroupList=[f"g{i}" for i in range(11)], Tags=tags(51)),
+            user("most", AttachedManagedPolicies=attach(20), GroupList=[f"g{i}" for i in range(10)], Tags=tags(50)),
+        ],
+        "GroupDetailList": [{"GroupName": f"g{i}", "Arn": f"arn:aws:iam::{ACCT}:group/g{i}",
+                             "AttachedManagedPolicies": attach(11 if i == 0 else 10)} for i in range(11)],
+        "RoleDetailList": [{"RoleName": name, "Arn": f"arn:aws:iam::{ACCT}:role/{name}",
+                            "AssumeRolePolicyDocument": document, "AttachedManagedPolicies": attach(n)}
+                           for name, n in (("r26", 26), ("r25", 25))],
+        "Policies": [{"PolicyName": f"P{i}", "Arn": arn, "DefaultVersionId": "v1", "PolicyVersionList": [
+            {"VersionId": "v1", "IsDefaultVersion": True, "Document": document}]} for i, arn in enumerate(arns)],
+    })
+    scp = {"Name": "S", "Content": json.dumps(document)}
+    (folder / "scps.json").write_text(json.dumps({"levels": [
+        {"target": "r-ab12", "policies": [scp] * 6}, {"target": ACCT, "policies": [scp] * 5}]}))
+    account = load_account(folder)
+    over = sorted(warning.split(": AWS would")[0] for warning in account.warnings if "over AWS's limit" in warning)
+    assert over == [
+        "authorization-details.json, at GroupDetailList[0].AttachedManagedPolicies: 11 managed policies attached to "
+        "the group, over AWS's limit of 10",
+        "authorization-details.json, at RoleDetailList[0].AttachedManagedPolicies: 26 managed policies attached to "
+        "the role, over AWS's limit of 25",
+        "authorization-details.json, at UserDetailList[0].AttachedManagedPolicies: 21 managed policies attached to "
+        "the user, over AWS's limit of 20",
+        "authorization-details.json, at UserDetailList[0].GroupList: 11 groups, over AWS's limit of 10",
+        "authorization-details.json, at UserDetailList[0].Tags: 51 tags, over AWS's limit of 50",
+        "scps.json, at levels[0].policies: 6 SCPs attached to r-ab12, over AWS's limit of 5",
+    ]
+    assert not account.identity("user/many").incomplete  # evaluated anyway: a warning, never a rejection
+    assert len(account.identity("user/many").tags) == 51
