@@ -175,6 +175,8 @@ class _Engine:
         self._actions: dict[tuple[bool, frozenset[str]], tuple[int, np.ndarray, bool]] = {}
         self._by_action_set: dict[tuple[bool, ActionSet], tuple[int, np.ndarray, bool]] = {}
         self._everywhere = ("everywhere", ())  # every resource, named checks included
+        self._covers_all = np.ones(self.dense + 1, dtype=bool)
+        self._no_columns = np.zeros(0, dtype=np.int64)
         self._by_tail: dict[str, list[int]] = {}  # resource part (after the fifth colon) -> distinct resources
         self._whole: list[int] = []  # resources matched as whole strings (fewer than five colons)
         for index, resource in enumerate(distinct):
@@ -271,15 +273,19 @@ class _Engine:
     def reach(self, where: tuple, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What a statement covering ``where`` (see ``resource_key``) on the columns ``actions`` reaches: per
         dense resource slot (the generic check last) whether it covers it, and the named columns it hits."""
-        covered = np.zeros(self.dense + 1, dtype=bool)
         if where[0] == "everywhere":
-            covered[:] = True
-            return covered, np.zeros(0, dtype=np.int64)
-        at = np.array(where[1], dtype=np.int64)
-        covered[at[at < self.dense]] = True
-        named = [c for r in at[at >= self.dense].tolist() for c in self._named_at.get(r, ())]
+            return self._covers_all, self._no_columns
+        covered = np.zeros(self.dense + 1, dtype=bool)
+        named: list[int] = []
+        for r in where[1]:
+            if r < self.dense:
+                covered[r] = True
+            else:
+                named.extend(self._named_at.get(r, ()))
+        if not named:
+            return covered, self._no_columns
         hits = np.array(named, dtype=np.int64)
-        return covered, hits[actions[self.named_action[hits]]] if len(hits) else hits
+        return covered, hits[actions[self.named_action[hits]]]
 
     def key_set(self, keys: frozenset[str]) -> int:
         found = self._key_set_ids.get(keys)
@@ -305,7 +311,7 @@ class _Shape:
         self.named: list[np.ndarray] = []  # per statement, the named check columns it hits
         for i, (_, _, where, _) in enumerate(key):
             if where[0] == "variables":
-                self.named.append(np.zeros(0, dtype=np.int64))
+                self.named.append(engine._no_columns)
             else:
                 covered[i], hits = engine.reach(where, self.actions[i])
                 self.named.append(hits)
