@@ -1,6 +1,7 @@
 """Stage timings, cells/s and peak memory of the permission matrix on generated accounts shaped like real ones.
 
 Run: python benchmarks/bench_matrix.py [--sizes 100 1000 10000 50000] [--keep DIR] [--named-checks 800 10000]
+                                      [--outputs 20000]
 
 An account of N identities has 0.4 N users and 0.6 N roles. Each identity has its own inline policies
 (Sids, resources and conditions naming it), tags with many distinct values that conditions read
@@ -20,6 +21,11 @@ average at the start of each size is printed with it.
 ``--named-checks N...`` prints instead, per N, the CPU time of ``build_matrix`` for one user whose policy holds
 N statements each naming a distinct Trusted Advisor check ARN (issue 12: 800 took about 8 s, 10,000 over 300 s,
 when each named check was a dense column of every statement's tables).
+
+``--outputs N...`` prints instead, per N identities, the peak RSS of the analysis alone (``load_account`` and
+``build_matrix`` in a fresh process) and of ``supportkit matrix --format json|csv|parquet -o FILE``: the outputs
+are streamed, so each format should cost about the analysis (issue 12: at 20,000 identities JSON peaked at 10.6 GB,
+CSV and Parquet at 2.5 GB, when each was converted whole).
 """
 
 from __future__ import annotations
@@ -240,15 +246,27 @@ def stages(snapshot: Path, output: Path) -> dict:
     return figures
 
 
+def analysis(snapshot: Path) -> dict:
+    """In this (fresh) process: load_account and build_matrix only, and this process's peak RSS."""
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.iam.context import context_from_arguments
+    from supportkit.snapshot import load_account
+
+    matrix = build_matrix(load_account(snapshot), context=context_from_arguments(CONTEXT[1::2]))
+    return {"cells": len(matrix), "peak_mib": _peak_mib(resource.RUSAGE_SELF)}
+
+
 def end_to_end(snapshot: Path, output: Path) -> dict:
-    """The command in a child process: its wall time and peak RSS, and a json.load floor in this process."""
+    """The command in a child process: its wall time and peak RSS, and a json.load floor in this process.
+
+    The format is the output's suffix (``.parquet``, ``.csv``, ``.json``)."""
     start, cpu = time.perf_counter(), _cpu()
     with (snapshot / "authorization-details.json").open() as handle:
         json.load(handle)
     floor, floor_cpu = time.perf_counter() - start, _cpu() - cpu
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "supportkit", "matrix", str(snapshot), *CONTEXT, "--format", "parquet",
-                    "-o", str(output)], check=True, stderr=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "supportkit", "matrix", str(snapshot), *CONTEXT, "--format",
+                    output.suffix[1:], "-o", str(output)], check=True, stderr=subprocess.DEVNULL)
     child = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"seconds": time.perf_counter() - start, "cpu": child.ru_utime + child.ru_stime, "floor": floor,
             "floor_cpu": floor_cpu, "peak_mib": _peak_mib(resource.RUSAGE_CHILDREN)}
@@ -302,6 +320,21 @@ def measure(size: int, folder: Path) -> None:
           f"{e['peak_mib']:5.0f} MiB", flush=True)
 
 
+def outputs(size: int, folder: Path) -> None:
+    snapshot = write_snapshot(size, folder)
+    done = subprocess.run([sys.executable, __file__, "--analysis", str(snapshot)], check=True, capture_output=True,
+                          text=True)
+    alone = json.loads(done.stdout.splitlines()[-1])
+    line = f"{size:>6} identities, {alone['cells']:,} cells: analysis alone peak RSS {alone['peak_mib']:5.0f} MiB"
+    for fmt in ("json", "csv", "parquet"):
+        output = folder / f"outputs-{size}.{fmt}"
+        e = _in_child("end-to-end", snapshot, output)
+        line += (f" | --format {fmt} peak RSS {e['peak_mib']:5.0f} MiB ({e['seconds']:.0f} s, "
+                 f"{output.stat().st_size / 2**20:,.0f} MiB)")
+        output.unlink()
+    print(line, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000, 50_000])
@@ -309,14 +342,22 @@ def main() -> None:
     parser.add_argument("--named-checks", type=int, nargs="+", metavar="N",
                         help="time N statements naming distinct check ARNs instead")
     parser.add_argument("--named-checks-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--outputs", type=int, nargs="+", metavar="N",
+                        help="peak RSS of the analysis and of each output format at N identities instead")
+    parser.add_argument("--analysis", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--stages", nargs=2, type=Path, metavar=("SNAPSHOT", "OUTPUT"), help=argparse.SUPPRESS)
     parser.add_argument("--end-to-end", nargs=2, type=Path, metavar=("SNAPSHOT", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stages or args.end_to_end:
         print(json.dumps(stages(*args.stages) if args.stages else end_to_end(*args.end_to_end)))
         return
-    if args.named_checks_child:
-        print(json.dumps(named_checks(args.named_checks_child)))
+    if args.named_checks_child or args.analysis:
+        print(json.dumps(named_checks(args.named_checks_child) if args.named_checks_child else analysis(args.analysis)))
+        return
+    if args.outputs:
+        with tempfile.TemporaryDirectory() as folder:
+            for size in args.outputs:
+                outputs(size, Path(folder))
         return
     if args.named_checks:
         with tempfile.TemporaryDirectory() as folder:
