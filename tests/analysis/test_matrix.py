@@ -380,7 +380,7 @@ def _expected_text(identity, response):
     return sorted(refs), sorted(granted), blocked
 
 
-@settings(max_examples=int(os.environ.get("SUPPORTKIT_EXAMPLES", 100)), deadline=None,
+@settings(max_examples=int(os.environ.get("SUPPORTKIT_EXAMPLES", 100)),
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=_accounts())
 def test_every_cell_of_random_accounts_equals_simulate(tmp_path_factory, case):

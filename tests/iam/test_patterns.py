@@ -48,7 +48,7 @@ def _plain(characters, star, one):
                    for ch, wild in characters)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(st.lists(st.tuples(st.sampled_from("ab:*?"), st.booleans()), max_size=10), st.text("ab:", max_size=10),
        st.sampled_from([(".*", "."), ("[^:]*", "[^:]")]))
 def test_bounded_regex_matches_exactly_what_the_plain_translation_matches(characters, value, kinds):

@@ -164,7 +164,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(json_values)
 def test_random_documents_parse_or_raise_policy_error(document):
     try:
@@ -180,7 +180,7 @@ def test_random_documents_parse_or_raise_policy_error(document):
 action_texts = st.text(alphabet="aS:*?-", min_size=1, max_size=8)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(st.lists(action_texts, min_size=1, max_size=6), st.text(alphabet="aSs:-", max_size=8))
 def test_action_lists_match_like_a_case_insensitive_glob(patterns, action):
     """ActionSet groups patterns by service; it must decide exactly as one case-insensitive glob per pattern."""

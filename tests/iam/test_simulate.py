@@ -147,7 +147,7 @@ def test_console_script_reads_a_file_and_reports_bad_files(tmp_path):
     assert "nope.jsonl" in missing.stderr and "Traceback" not in missing.stderr
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(
     st.sampled_from(["id", "principal", "action", "resource", "context", "identity_policies", "scps",
                      "permissions_boundary", "session_policy", "management_account"]),

@@ -652,7 +652,7 @@ field_values = st.sampled_from(["UserPolicyList", "GroupList", "AttachedManagedP
                                 "Tags", "CreateDate", "Path", "UserId"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fields=st.dictionaries(field_values, json_values, max_size=4), top=json_values)
 def test_arbitrary_content_never_crashes(tmp_path: Path, fields: dict[str, Any], top: Any) -> None:
     """Whatever the fields hold, a load ends in an Account or an InputError, never another exception."""
