@@ -180,6 +180,8 @@ def interactive_table(frame: pd.DataFrame, table_id: str, *, panes: Sequence[str
 
     shown = _plain(frame)
     columns = list(shown.columns)
+    numeric = [i for i, column in enumerate(columns) if pd.api.types.is_numeric_dtype(shown[column])]
+    text = [i for i in range(len(columns)) if i not in numeric]
     codes: dict[str, list[str]] = {}
     for position, column in enumerate(columns):
         values = shown[column]
@@ -188,7 +190,10 @@ def interactive_table(frame: pd.DataFrame, table_id: str, *, panes: Sequence[str
             shown[column] = numbers
             codes[str(position)] = [escape_html_chars(str(value)) for value in distinct]
     options: dict[str, Any] = {"showIndex": False, "pageLength": page_length, "deferRender": True,
-                               "lengthMenu": [10, 25, 100, 500], "autoWidth": False, "maxBytes": 0}
+                               "lengthMenu": [10, 25, 100, 500], "autoWidth": False, "maxBytes": 0,
+                               # Types given, so that DataTables does not detect them by testing every cell.
+                               "columnDefs": [{"targets": targets, "type": kind}
+                                              for kind, targets in (("num", numeric), ("string", text)) if targets]}
     if panes:
         options["layout"] = {"top1": "searchPanes"}
         small = len(shown) <= CASCADE_ROWS  # cascading panes recount every pane on each click: too slow beyond
@@ -219,7 +224,9 @@ class Assets:
 
 
 _INIT = """
-for (const data of document.querySelectorAll('script[type="%s"]')) {
+const skitStart = (data) => {
+  if (data.dataset.started) return;
+  data.dataset.started = "true";
   const args = JSON.parse(data.textContent);
   const codes = args.skit_codes;
   delete args.skit_codes;
@@ -228,10 +235,24 @@ for (const data of document.querySelectorAll('script[type="%s"]')) {
     for (const row of rows) for (const column in codes) row[column] = codes[column][row[column]];
     args.data_json = JSON.stringify(rows);
   }
-  new skitTables.ITable(document.getElementById(data.dataset.table), args);
-}
-document.documentElement.dataset.tablesReady = "true";
+  const table = document.getElementById(data.dataset.table);
+  new skitTables.ITable(table, args);
+  table.dataset.ready = "true";
+};
+const skitWaiting = [...document.querySelectorAll('script[type="%s"]')];
+const skitNear = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    skitNear.unobserve(entry.target);
+    skitStart(skitWaiting.find((data) => data.dataset.table === entry.target.id));
+  }
+  document.documentElement.dataset.tablesReady = "true";
+}, {rootMargin: "%dpx 0px"});
+for (const data of skitWaiting) skitNear.observe(document.getElementById(data.dataset.table));
 """
+"""Each table is initialised when it comes within :data:`NEAR_PIXELS` of the viewport (tables far down a large
+report cost nothing until the reader scrolls there); ``data-tables-ready`` on <html> once those in view are."""
+NEAR_PIXELS = 1500
 
 
 @cache
@@ -244,7 +265,7 @@ def assets() -> Assets:
         raise RuntimeError("itables' dt_bundle.js no longer ends with an export list: supportkit needs updating")
     names = ",".join(f"{exported.strip()}:{local.strip()}" for local, _, exported in
                      (item.strip().partition(" as ") for item in found.group(1).split(",")))
-    script = inline_safe(bundle[:found.start()] + f"const skitTables={{{names}}};" + _INIT % TABLE_DATA_TYPE
+    script = inline_safe(bundle[:found.start()] + f"const skitTables={{{names}}};" + _INIT % (TABLE_DATA_TYPE, NEAR_PIXELS)
                          + bundle[found.end():])
     style = (folder / "dt_bundle.css").read_text(encoding="utf-8") + heatmap_css()
     return Assets(script, style, content_security_policy([script]))

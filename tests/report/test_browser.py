@@ -99,6 +99,11 @@ class Watched:
     def wait_for_tables(self) -> None:
         self.page.wait_for_selector("html[data-tables-ready=true]", timeout=30_000)
 
+    def reach_table(self, table_id: str) -> None:
+        """Scroll to a table and wait until it is initialised: tables far from the viewport wait for the reader."""
+        self.page.locator(f"#{table_id}").scroll_into_view_if_needed()
+        self.page.wait_for_selector(f"#{table_id}[data-ready=true]", timeout=30_000)
+
     def check_offline_and_quiet(self) -> None:
         remote = [url for url in self.requests if not url.startswith(("file://", "data:"))]
         assert remote == []
@@ -141,6 +146,7 @@ def test_the_report_shows_hostile_strings_as_text_and_its_tables_filter_and_sort
     page = watched.page
     assert f"{ACCOUNT} ({PWN_IMG})" in page.title()
     assert page.inner_text("h1") == END_SCRIPT
+    watched.reach_table("identities-table")
     identities = page.locator("#identities-table")
     assert set(rows(identities)) == {"root user", *(f"user {name}" for name in HOSTILE_NAMES)}  # shown as text
 
@@ -164,6 +170,7 @@ def test_the_report_shows_hostile_strings_as_text_and_its_tables_filter_and_sort
     assert rows_once(page, identities, ["root user"]) == ["root user"]
 
     # The explanations table filters by capability through its own pane.
+    watched.reach_table("explanations-table")
     explanations = page.locator("#explanations-table")
     page.locator("#explanations-table_wrapper .dtsp-searchPane tr", has_text="Resolve support cases").first.click()
     for _ in range(100):  # the pane filters in a redraw after the click
