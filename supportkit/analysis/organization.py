@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from supportkit.analysis.account_analysis import analyse
+from supportkit.analysis.account_analysis import AccountAnalysis, analyse
 from supportkit.analysis.findings import TITLES, Persona
 from supportkit.analysis.matrix import identity_context
 from supportkit.support.rcps import rcp_services
@@ -156,8 +156,11 @@ def analyse_account(folder: str | Path, context: Mapping[str, Any] | None = None
 
     With ``dataset``, the matrix is also written to ``dataset/account_id=<id>/part-0.parquet``.
     """
-    folder = Path(folder)
-    analysis = analyse(folder, context=context)
+    return account_result(analyse(Path(folder), context=context), Path(folder), dataset)
+
+
+def account_result(analysis: AccountAnalysis, folder: Path, dataset: str | Path | None = None) -> AccountResult:
+    """What the organization needs of an account analysed already (the report pipeline analyses each once)."""
     account, findings, matrix = analysis.account, analysis.findings, analysis.matrix
     assert account is not None  # analyse() keeps the account it loaded
     people = findings["personas"]
@@ -595,25 +598,29 @@ def analyse_organization(
     context: Mapping[str, Any] | None = None,
     dataset: str | Path | None = None,
     runner: Runner = serial_runner,
+    accounts_analysed: Mapping[Path, AccountResult] | None = None,
 ) -> OrganizationAnalysis:
     """Analyse every account of the organization at ``folder``, then the paths between accounts.
 
     ``runner`` decides where the per-account work runs (the report's executors provide one for a
     process pool or a Dask cluster); ``dataset``: a folder for the organization's matrix as Parquet,
-    partitioned by account (``account_id=<id>/part-0.parquet``).
+    partitioned by account (``account_id=<id>/part-0.parquet``); ``accounts_analysed``: accounts
+    analysed already, by resolved folder (:func:`account_result`), which are not analysed again.
     """
     info, folders = account_folders(folder)
     failures: list[AccountFailure] = [
         AccountFailure(None, member.account_id, member.error or "no snapshot folder")
         for member in (info.accounts if info is not None else ()) if member.folder is None
     ]
-    results: dict[int, AccountResult] = {}
+    known = accounts_analysed or {}
+    results = {i: known[path.resolve()] for i, (path, _) in enumerate(folders) if path.resolve() in known}
+    left = [i for i in range(len(folders)) if i not in results]
     step1 = _Star(analyse_account)
-    for index, result, error in runner(step1, [(path, context, dataset) for path, _ in folders]):
+    for index, result, error in runner(step1, [(folders[i][0], context, dataset) for i in left]):
         if error is not None:
-            failures.append(AccountFailure(folders[index][0], folders[index][1], _one_line(error)))
+            failures.append(AccountFailure(folders[left[index]][0], folders[left[index]][1], _one_line(error)))
         else:
-            results[index] = result
+            results[left[index]] = result
     accounts = tuple(results[i] for i in sorted(results))
     by_id = {result.account_id: result for result in accounts}
     members = info.account_ids if info is not None else frozenset(by_id)

@@ -1,1 +1,1 @@
-"""Reports: papermill runs the account notebook per account and nbconvert renders it offline."""
+"""Reports: papermill runs the account notebook per account; its outputs become one offline page."""

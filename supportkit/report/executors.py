@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
@@ -153,6 +153,41 @@ class LocalExecutor(Executor):
             process.join(10)
 
 
+class InProcessExecutor(Executor):
+    """This process, one job at a time: for a single account, where a pool would only add its start-up.
+
+    Not offered by ``--executor``: the pipeline picks it for one account on the local engine. The
+    initializer runs here, once, on entering. Jobs run in a thread of their own, never in the main
+    thread: jupyter_core keeps an event loop for each thread name, and the main thread of a process
+    forked later (the pool of a next run in the same program) would inherit the loop of this one's
+    main thread without the thread that runs it, and wait on it forever.
+    """
+
+    name = "in-process"
+
+    def __enter__(self) -> Self:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportkit-in-process")
+        if self.initializer is not None:
+            self.initializer()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._thread.shutdown(wait=kind is None, cancel_futures=True)
+
+    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        return list(self._thread.map(function, items))
+
+    def stream(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[Outcome[R]]:
+        for index, item in enumerate(items):
+            future = self._thread.submit(function, item)
+            error = future.exception()
+            yield Outcome(index, None if error else future.result(), error)
+
+    def cancel(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+
 class DaskExecutor(Executor):
     """Dask distributed: a cluster at ``address`` (``tcp://HOST:8786``), or a LocalCluster of ``workers`` processes.
 
@@ -252,6 +287,6 @@ def make_executor(spec: ExecutorSpec | str, workers: int, initializer: Callable[
 
 
 __all__ = [
-    "EXECUTORS", "DaskExecutor", "Executor", "ExecutorSpec", "LocalExecutor", "Outcome", "make_executor",
-    "parse_executor",
+    "EXECUTORS", "DaskExecutor", "Executor", "ExecutorSpec", "InProcessExecutor", "LocalExecutor", "Outcome",
+    "make_executor", "parse_executor",
 ]

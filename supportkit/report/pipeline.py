@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache, partial
 from pathlib import Path
@@ -50,7 +50,7 @@ from supportkit import __version__
 from supportkit.iam.context import context_from_arguments
 from supportkit.errors import SupportkitError
 from supportkit.files import _umask, write_text_atomically
-from supportkit.report.executors import Executor, ExecutorSpec, make_executor, parse_executor
+from supportkit.report.executors import Executor, ExecutorSpec, InProcessExecutor, make_executor, parse_executor
 from supportkit.report.html_page import CSP, standalone_page
 from supportkit.snapshot.details import details_file_time
 
@@ -58,19 +58,17 @@ from supportkit.snapshot.details import details_file_time
 # builds a grammar at import time (about 2 s, most of papermill's import). Notebook schemas check no IRI
 # format, so the driver and its workers go without it: jsonschema skips checkers whose module is missing.
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+# papermill's S3 handler imports boto3 (about 0.3 s of CPU) when it is installed, as it is for supportkit fetch;
+# the report reads and writes local notebooks only, and papermill treats a missing handler as not installed.
+sys.modules.setdefault("papermill.s3", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
-    from nbconvert import HTMLExporter
-
-    from supportkit.analysis.organization import OrganizationAnalysis
+    from supportkit.analysis.organization import AccountResult, OrganizationAnalysis
     from nbformat import NotebookNode
     from tqdm import tqdm
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 NOTEBOOK = PACKAGE_ROOT / "notebooks" / "account_report.ipynb"
-TEMPLATES = PACKAGE_ROOT / "templates"
-TEMPLATE_NAME = "supportkit_report"
-"""The nbconvert template: lab without CDN scripts, under a Content-Security-Policy (see its index.html.j2)."""
 
 HEADLINE_MIME = "application/vnd.supportkit.headline+json"
 HEADLINE_LABELS = {
@@ -180,6 +178,7 @@ class _Analysed:
 
     facts: AccountFacts
     folder: Path
+    organization: AccountResult | None = None  # in an organization run, what its page needs of the account
 
 
 @dataclass(frozen=True)
@@ -249,8 +248,11 @@ def _find_sources(paths: Sequence[Path]) -> list[Path]:
     return list(found)
 
 
-def _analyse(source: Path, *, out_dir: Path, context: Mapping[str, Any], scps: str, rcps: str) -> _Analysed | str:
-    """Read and analyse one snapshot (the only time it is read) and save the analysis; or the one-line reason."""
+def _analyse(source: Path, *, out_dir: Path, context: Mapping[str, Any], scps: str, rcps: str,
+             organization: bool) -> _Analysed | str:
+    """Read and analyse one snapshot (the only analysis of it in the run) and save the analysis; or the
+    one-line reason. With ``organization``, also what the organization page needs of it
+    (:func:`supportkit.analysis.organization.account_result`), so that the page does not analyse it again."""
     from supportkit.analysis.account_analysis import analyse
 
     try:
@@ -258,13 +260,18 @@ def _analyse(source: Path, *, out_dir: Path, context: Mapping[str, Any], scps: s
         folder = Path(tempfile.mkdtemp(dir=out_dir, prefix=".analysis-"))
         os.chmod(folder, 0o777 & ~_umask())  # as a plain mkdir would: the reports beside it are not private either
         analysis.save(folder)
+        result = None
+        if organization:
+            from supportkit.analysis.organization import account_result
+
+            result = account_result(analysis, source)
     except Exception as error:  # noqa: BLE001 - whatever breaks one account must not stop the others
         return _one_line_error(error)
     info = analysis.info
     return _Analysed(AccountFacts(
         info.account_id, info.name, info.support_plan.label if info.support_plan else None,
         _snapshot_time(source, info.snapshot_time), analysis.scp_levels, analysis.rcp_levels, info.management_account,
-    ), folder)
+    ), folder, result)
 
 
 def _snapshot_time(source: Path, recorded: Any) -> str:
@@ -309,24 +316,29 @@ def _stems(sources: Sequence[Path], ids: Sequence[str | None]) -> list[str]:
 
 
 def _init_worker() -> None:
-    """Make the kernels import the same supportkit as this process; warm the exporter and this worker's kernel.
+    """A worker process of the pool: it dies with the command, and warms its kernel and exporter (:func:`_warm_up`)."""
+    _die_with_parent()
+    _warm_up()
+
+
+def _warm_up() -> None:
+    """Make the kernels import the same supportkit as this process; start the kernel and build the exporter.
 
     A kernel runs in the output folder, so a supportkit found through the current directory (a
     source checkout run with ``python -m supportkit``) would be missing there: its folder goes on
     PYTHONPATH. A site-packages folder does not, as it would then shadow the standard library.
-    nbconvert's first export compiles its templates (0.4 s) and the kernel starts and imports
-    supportkit (about 2 s): a thread does both while the worker waits for its first job.
+    The kernel starts and imports (about 2 s, in its own process) from a thread, while this process
+    analyses its first snapshot.
     """
-    _die_with_parent()
     root = str(PACKAGE_ROOT.parents[1])
     if root not in {*site.getsitepackages(), site.getusersitepackages()}:
         current = os.environ.get("PYTHONPATH")
-        os.environ["PYTHONPATH"] = os.pathsep.join([root, current]) if current else root
-    threading.Thread(target=_warm_up, daemon=True).start()
+        if root not in (current or "").split(os.pathsep):
+            os.environ["PYTHONPATH"] = os.pathsep.join([root, current]) if current else root
+    threading.Thread(target=_start_kernel, daemon=True).start()
 
 
-def _warm_up() -> None:
-    _exporter()
+def _start_kernel() -> None:
     try:
         _WORKER_KERNEL.manager()
     except Exception:  # noqa: BLE001 - the first job starts it again and reports why it cannot
@@ -369,6 +381,11 @@ class _WarmKernel:
             return manager
 
     def shutdown(self, locked: bool = False) -> None:
+        """Stop the kernel; one still starting (in the warming thread) is waited for, then stopped."""
+        if not locked:
+            with self._lock:
+                self.shutdown(locked=True)
+            return
         if self._manager is not None:
             try:
                 self._manager.shutdown_kernel(now=True)
@@ -460,47 +477,6 @@ def _unix_socket_kernel_manager_class(sockets: str, blocking: bool = False) -> t
     return UnixSocketKernelManager
 
 
-_exporter_lock = threading.Lock()
-
-
-def _exporter() -> HTMLExporter:
-    """The HTML exporter, built once per process; the lock makes the warming thread and the worker share it."""
-    with _exporter_lock:
-        return _build_exporter()
-
-
-@cache
-def _build_exporter() -> HTMLExporter:
-    from nbconvert import HTMLExporter
-    from nbconvert.exporters.templateexporter import TemplateExporter
-    from nbformat.v4 import new_notebook
-
-    class OnePassExporter(HTMLExporter):
-        """HTMLExporter without its last step, which parses the whole page again with BeautifulSoup and writes
-        it back out (to add alt texts to images and tabindex to outputs): on a large report that pass takes
-        longer than everything else in the export, and rewrites the markup supportkit made (the report has no
-        image, and its tables are keyboard-navigable DataTables)."""
-
-        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
-            from nbconvert.filters.highlight import Highlight2HTML
-            from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
-
-            resources = self._init_resources(resources)
-            self.register_filter("highlight_code", self.filters.get("highlight_code", Highlight2HTML(parent=self)))
-            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
-                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
-            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-
-    exporter = OnePassExporter(
-        template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-    )
-    from supportkit.report.render import assets
-
-    exporter.from_notebook_node(new_notebook(), resources={"supportkit": asdict(assets())})  # compiles the templates
-    return exporter
-
-
 def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: Path, *,
              kernel: Any = None) -> NotebookNode:
     """Run a notebook with papermill's Python API (parameters keep their types: ids stay strings) and save it.
@@ -553,8 +529,7 @@ def _render(job: _Job) -> AccountReport:
         finally:
             _keep_notebook(partial_notebook, notebook_path)
         headline, severities = _headline(executed)
-        executed.metadata["title"] = _page_title(job)
-        write_text_atomically(html_path, export_html(executed))
+        write_text_atomically(html_path, export_html(executed, _page_title(job)))
     except Exception as caught:  # noqa: BLE001 - whatever breaks one account must not stop the others
         error = _one_line_error(caught)
     return AccountReport(
@@ -570,16 +545,17 @@ def _page_title(job: _Job) -> str:
     return f"{account}: {job.parameters['title']}" if job.parameters["title"] else f"AWS Support access: {account}"
 
 
-def export_html(executed: NotebookNode) -> str:
+def export_html(executed: NotebookNode, title: str) -> str:
     """The executed notebook as one HTML page, under a policy that allows exactly the script supportkit ships.
 
     Refuses a page with any other script that would run: the policy would block it anyway, but an
     escaping mistake is better found here than as a console error on someone's screen.
     """
+    from supportkit.report.notebook_page import notebook_html
     from supportkit.report.render import assets, executable_scripts
 
     shipped = assets()
-    body, _ = _exporter().from_notebook_node(executed, resources={"supportkit": asdict(shipped)})
+    body = notebook_html(executed, title, shipped)
     unexpected = [script[:80] for script in executable_scripts(body) if script != shipped.script]
     if unexpected:
         raise SupportkitError(f"the report holds a script supportkit did not ship: {unexpected[0]!r}")
@@ -672,7 +648,6 @@ def run_reports(
         "analysis": "", "snapshot": "", "account_id": "", "context": {}, "title": title or "", "scps": "",
         "rcps": "",
     }
-    validate_parameters(parameters, notebook)
     _check_context(context)
     for given in (scps, rcps):
         if given is not None and not given.is_file():
@@ -682,14 +657,13 @@ def run_reports(
     organization = _organization_folder(paths)
     sources = _find_sources(paths) if organization is None else _organization_sources(organization)
     out_dir = out_dir.resolve()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise SupportkitError(f"{out_dir}: {error.strerror or error}") from None
     workers = workers or default_workers(len(sources))
+    # The organization page takes each account's analysis from the reports, unless --scps or --rcps replace
+    # the policies of every account (the organization's own analysis reads each folder's).
+    for_organization = organization is not None and scps is None and rcps is None
     analyse_one = partial(_analyse, out_dir=out_dir, context=context,
                           scps=str(scps.resolve()) if scps is not None else "",
-                          rcps=str(rcps.resolve()) if rcps is not None else "")
+                          rcps=str(rcps.resolve()) if rcps is not None else "", organization=for_organization)
 
     reports: list[AccountReport | None] = [None] * len(sources)
     lines = not quiet and not sys.stderr.isatty()
@@ -697,8 +671,12 @@ def run_reports(
     analysis = None
     stopped: str | None = None
     try:
-        with _stopped_by_signals(), make_executor(spec, workers, _init_worker) as engine:
+        with _stopped_by_signals(), _engine(spec, workers, len(sources)) as engine:
             try:
+                # Nothing is written for a notebook that does not fit. Here, as this imports papermill: before
+                # a pool forks its workers (they inherit it), after the kernel of a single account started.
+                validate_parameters(parameters, notebook)
+                _make_folder(out_dir)
                 analysed = engine.map(analyse_one, sources)
                 stems = _stems(sources, [found.facts.account_id if isinstance(found, _Analysed) else None
                                          for found in analysed])
@@ -725,7 +703,10 @@ def run_reports(
                         bar.update()
                         if lines:
                             print(f"supportkit report: {_progress_line(reports[i], n, len(sources))}", file=sys.stderr)
-                analysis = None if organization is None else _analyse_organization(organization, context, engine)
+                if organization is not None:
+                    reused = {source: found.organization for source, found in zip(sources, analysed)
+                              if isinstance(found, _Analysed) and found.organization is not None}
+                    analysis = _analyse_organization(organization, context, engine, reused)
             except _Stopped:
                 engine.terminate()  # the running accounts too: nothing renders after the command ended
                 raise
@@ -750,6 +731,26 @@ def run_reports(
         raise SupportkitError(f"{page or index}: {error.strerror or error} (the index was not written; "
                               f"{written} account reports were)") from None
     return ReportSummary(out_dir, index, done, workers, time.perf_counter() - started, page, stopped)
+
+
+@contextlib.contextmanager
+def _engine(spec: ExecutorSpec, workers: int, accounts: int) -> Iterator[Executor]:
+    """Where the run's accounts go: for one account on the local engine, this process.
+
+    A pool would only add its start-up to a single account: here the kernel starts at once and
+    imports while this process reads papermill and analyses the snapshot. The kernel stops with the run.
+    """
+    if spec.name != "local" or spec.address is not None or accounts != 1:
+        with make_executor(spec, workers, _init_worker) as engine:
+            yield engine
+        return
+    try:
+        with InProcessExecutor(1, _warm_up) as engine:
+            yield engine
+    finally:
+        stopping = threading.Thread(target=_WORKER_KERNEL.shutdown)  # off the main thread: see InProcessExecutor
+        stopping.start()
+        stopping.join()
 
 
 class _Stopped(BaseException):
@@ -784,11 +785,13 @@ def _stopped_by_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def _analyse_organization(folder: Path, context: Mapping[str, Any], engine: Executor) -> OrganizationAnalysis:
-    """The organization's cross-account analysis, its per-account work on the same executor as the reports."""
+def _analyse_organization(folder: Path, context: Mapping[str, Any], engine: Executor,
+                          analysed: Mapping[Path, AccountResult]) -> OrganizationAnalysis:
+    """The organization's cross-account analysis, its per-account work on the same executor as the reports;
+    the accounts the reports analysed are not analysed again."""
     from supportkit.analysis.organization import analyse_organization
 
-    return analyse_organization(folder, context=context, runner=engine.results)
+    return analyse_organization(folder, context=context, runner=engine.results, accounts_analysed=analysed)
 
 
 def _organization_folder(paths: Sequence[Path]) -> Path | None:
@@ -804,6 +807,13 @@ def _organization_sources(folder: Path) -> list[Path]:
     return [path.resolve() for path, _ in account_folders(folder)[1]]
 
 
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SupportkitError(f"{folder}: {error.strerror or error}") from None
 
 
 ANALYSIS_SUFFIX = ".analysis"

@@ -119,3 +119,34 @@ def test_an_organization_reported_on_a_two_worker_local_cluster_isolates_a_failu
     assert f"{alice} -&gt; sts:AssumeRole -&gt; {role}" in page
     assert 'href="444455556666.html"' in page and 'href="111122223333.html"' in page
     assert "210987654321" in page  # the failed account is listed as without analysis
+
+
+def test_an_organization_run_analyses_each_account_once_for_its_report_and_the_organization_page(tmp_path, monkeypatch):
+    # The organization page analysed every account again after its report had. Counted in the workers, which
+    # fork from this process after the patch (each appends a line to the log).
+    from supportkit.analysis import account_analysis, organization as organization_module
+
+    source = tmp_path / "org"
+    for name in ("management", "workload-prod"):
+        shutil.copytree(DEMO / name, source / name)
+    organization = json.loads((DEMO / "organization.json").read_text(encoding="utf-8"))
+    organization["accounts"] = [a for a in organization["accounts"] if a["folder"] in ("management", "workload-prod")]
+    (source / "organization.json").write_text(json.dumps(organization), encoding="utf-8")
+    log = tmp_path / "analysed.log"
+    real = account_analysis.analyse
+
+    def counted(snapshot, **options):
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"{Path(snapshot).name}\n")
+        return real(snapshot, **options)
+
+    monkeypatch.setattr(account_analysis, "analyse", counted)
+    monkeypatch.setattr(organization_module, "analyse", counted)
+
+    result = run_reports([source], tmp_path / "out", workers=2, quiet=True)
+
+    assert result.exit_status == 0, result.failed
+    assert sorted(log.read_text(encoding="utf-8").split()) == ["management", "workload-prod"]
+    page = result.organization.read_text(encoding="utf-8")
+    alice, role = "arn:aws:iam::111122223333:user/alice.admin", "arn:aws:iam::444455556666:role/OrganizationAccountAccessRole"
+    assert f"{alice} -&gt; sts:AssumeRole -&gt; {role}" in page

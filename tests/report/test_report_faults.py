@@ -118,6 +118,28 @@ def test_a_signal_stops_the_workers_and_leaves_an_index_of_what_finished(tmp_pat
     assert '-a.html"' in index and f"not finished: the run was stopped by {signal.Signals(signal_number).name}" in index
 
 
+TWO_RUNS = """
+import sys
+from pathlib import Path
+from supportkit.report.pipeline import run_reports
+out, notebook, one, *two = map(Path, sys.argv[1:])
+first = run_reports([one], out / "one", quiet=True, notebook=notebook)  # in this process
+second = run_reports(two, out / "two", workers=2, quiet=True, notebook=notebook)  # a pool forked from it
+print(first.exit_status, second.exit_status, flush=True)
+"""
+
+
+def test_a_pooled_run_after_a_single_account_run_in_the_same_process_finishes(tmp_path):
+    # A single account runs in the calling process; the pool of a later run forked from it inherited its
+    # jupyter_core event loop without the thread running it, and every worker waited on it forever.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_RUNS, str(tmp_path / "out"), str(tiny_notebook(tmp_path)),
+         *map(str, snapshots(tmp_path, "one", "a", "b"))],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert done.stdout.split() == ["0", "0"], done.stderr
+
+
 def test_workers_die_with_a_killed_parent(tmp_path):
     process, _ = start_run(tmp_path)
     workers = psutil.Process(process.pid).children(recursive=True)
