@@ -8,6 +8,7 @@ pipeline. ``--executor NAME`` or ``--executor NAME=ADDRESS`` picks one (:func:`p
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -173,6 +174,8 @@ class InProcessExecutor(Executor):
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
+        if kind is None:
+            self._thread.submit(close_thread_event_loop)
         self._thread.shutdown(wait=kind is None, cancel_futures=True)
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -186,6 +189,17 @@ class InProcessExecutor(Executor):
 
     def cancel(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
+
+
+def close_thread_event_loop() -> None:
+    """Close the asyncio event loop a job left set for its thread (papermill's nbclient sets one), before the
+    thread ends: a loop left to the garbage collector complains on stderr ("Exception ignored in ...")."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # none was set in this thread
+        return
+    if not loop.is_running():
+        loop.close()
 
 
 class DaskExecutor(Executor):
@@ -288,5 +302,5 @@ def make_executor(spec: ExecutorSpec | str, workers: int, initializer: Callable[
 
 __all__ = [
     "EXECUTORS", "DaskExecutor", "Executor", "ExecutorSpec", "InProcessExecutor", "LocalExecutor", "Outcome",
-    "make_executor", "parse_executor",
+    "close_thread_event_loop", "make_executor", "parse_executor",
 ]

@@ -50,7 +50,9 @@ from supportkit import __version__
 from supportkit.iam.context import context_from_arguments
 from supportkit.errors import SupportkitError
 from supportkit.files import _umask, write_text_atomically
-from supportkit.report.executors import Executor, ExecutorSpec, InProcessExecutor, make_executor, parse_executor
+from supportkit.report.executors import (
+    Executor, ExecutorSpec, InProcessExecutor, close_thread_event_loop, make_executor, parse_executor,
+)
 from supportkit.report.html_page import CSP, standalone_page
 from supportkit.snapshot.details import details_file_time
 
@@ -343,6 +345,13 @@ def _start_kernel() -> None:
         _WORKER_KERNEL.manager()
     except Exception:  # noqa: BLE001 - the first job starts it again and reports why it cannot
         pass
+    finally:
+        close_thread_event_loop()
+
+
+def _stop_kernel() -> None:
+    _WORKER_KERNEL.shutdown()
+    close_thread_event_loop()
 
 
 class _WarmKernel:
@@ -748,7 +757,7 @@ def _engine(spec: ExecutorSpec, workers: int, accounts: int) -> Iterator[Executo
         with InProcessExecutor(1, _warm_up) as engine:
             yield engine
     finally:
-        stopping = threading.Thread(target=_WORKER_KERNEL.shutdown)  # off the main thread: see InProcessExecutor
+        stopping = threading.Thread(target=_stop_kernel)  # off the main thread: see InProcessExecutor
         stopping.start()
         stopping.join()
 
