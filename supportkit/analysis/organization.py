@@ -36,6 +36,7 @@ from supportkit.analysis.findings import TITLES, Persona
 from supportkit.analysis.matrix import identity_context
 from supportkit.support.rcps import rcp_services
 from supportkit.errors import PolicyError, SupportkitError
+from supportkit.iam.arn import Arn, account_of
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Subject, evaluate
 from supportkit.iam.policy import (
@@ -274,9 +275,8 @@ def _names(trust: _TrustStatement, arn: str, account_id: str) -> bool:
 
 
 def _is_root_of(value: str, account_id: str) -> bool:
-    parts = value.split(":")
-    return len(parts) == 6 and parts[0] == "arn" and parts[2] == "iam" and parts[4] == account_id \
-        and parts[5] == "root"
+    arn = Arn.parse(value)
+    return arn is not None and arn.service == "iam" and arn.account == account_id and arn.resource == "root"
 
 
 def _trust_decision(trusts: Sequence[_TrustStatement], arn: str, account_id: str, context: RequestContext,
@@ -320,7 +320,7 @@ def _candidate(trusts: Sequence[_TrustStatement], ids: frozenset[str]) -> frozen
         if trust.negated or "*" in trust.principals.get("AWS", ()):
             return ids
         for value in trust.principals.get("AWS", ()):
-            account = value if value.isdigit() else (value.split(":")[4] if value.count(":") >= 5 else "")
+            account = value if value.isdigit() else account_of(value)
             if account in ids:
                 found.add(account)
     return frozenset(found)
@@ -390,7 +390,7 @@ def _rcp_denies(levels: tuple[tuple[NamedPolicy, ...], ...] | None, subject: Sub
         return False
     allow_all = NamedPolicy("allow", PolicyKind.IDENTITY, _ALLOW_ALL)
     gate = Subject(subject.principal, (allow_all,), rcp_levels=levels, rcp_services=rcp_services(),
-                   rcp_account=role_arn.split(":")[4])
+                   rcp_account=account_of(role_arn))
     return evaluate(gate, ASSUME_ROLE, role_arn, context).decision is not Decision.ALLOWED
 
 
@@ -416,7 +416,7 @@ def outside_edges(roles: Sequence[tuple[RoleTrust, Sequence[_TrustStatement]]], 
                 if value == "*":
                     sources.append((f"any AWS principal ({OUTSIDE})", PrincipalKind.ANYONE, None))
                     continue
-                account = value if value.isdigit() else (value.split(":")[4] if value.count(":") >= 5 else "")
+                account = value if value.isdigit() else account_of(value)
                 if account and account not in members:
                     sources.append((f"{value} ({OUTSIDE})", PrincipalKind.OUTSIDE_ACCOUNT, account))
                 elif account and account not in analysed and account != role.account_id:

@@ -56,6 +56,7 @@ from supportkit.analysis.trust import (
     role_sources,
 )
 from supportkit.errors import SupportkitError
+from supportkit.iam.arn import account_of
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import (
     Decision,
@@ -237,7 +238,7 @@ class _Evaluator:
         base = self.contexts[caller.arn]
         statements = [st for named in applicable_policies(caller.subject, ASSUME_ROLE, role.arn)
                       for st in named.policy.statements_for(ASSUME_ROLE)]
-        key = (caller.arn, id(trust.policy), role.arn.split(":")[4],
+        key = (caller.arn, id(trust.policy), account_of(role.arn),
                tuple(st.matches_resource(role.arn, base) for st in statements))
         known = self._assumed.get(key)
         if known is None:
@@ -340,7 +341,7 @@ def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, contex
     admitting = {st: principal_grant(st.principal, Caller.of(principal))
                  for st in trust.policy.statements_for(ASSUME_ROLE) if st.principal is not None}
     admitting = {st: grant for st, grant in admitting.items() if grant is not Grant.NONE}
-    same_account = role.arn.split(":")[4] == principal.account
+    same_account = account_of(role.arn) == principal.account
     fixed_direct = any(grant is Grant.DIRECT and st.effect is Effect.ALLOW and not st.context_dependent
                        for st, grant in admitting.items())
     any_direct = any(grant is Grant.DIRECT and st.effect is Effect.ALLOW for st, grant in admitting.items())

@@ -39,3 +39,9 @@ class Arn:
     def in_an_account(self) -> bool:
         """Whether the account field is a 12-digit account id (not ``aws``, not empty)."""
         return _ACCOUNT.fullmatch(self.account) is not None
+
+
+def account_of(text: str) -> str:
+    """The account field of the ARN ``text``; "" when it is not an ARN."""
+    arn = Arn.parse(text)
+    return arn.account if arn is not None else ""

@@ -221,8 +221,8 @@ class Subject:
         services = self.rcp_services
         if not self.rcps_in_force or (services is not None and action.partition(":")[0].lower() not in services):
             return False
-        parts = resource.split(":", 5)
-        return resource == "*" or len(parts) < 6 or parts[4] in ("", self.rcp_account or self.principal.account)
+        arn = Arn.parse(resource)
+        return arn is None or arn.account in ("", self.rcp_account or self.principal.account)
 
     @property
     def rcps(self) -> tuple[NamedPolicy, ...]:

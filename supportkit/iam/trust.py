@@ -43,6 +43,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from supportkit.iam.arn import account_of
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import (
     ROOT_CANNOT_ASSUME,
@@ -230,7 +231,7 @@ def _decide_assumption(caller: Subject, trust: NamedPolicy, role_arn: str, actio
         named: match_policy(named.policy, action, role_arn, context) for named in applicable_policies(caller, action, role_arn)
     }
     matches[trust] = trusted.match
-    direct = trusted.direct and role_arn.split(":")[4:5] == [principal.account]
+    direct = trusted.direct and account_of(role_arn) == principal.account
     return decide(caller, matches, trust=trust, trust_grants_directly=direct), direct
 
 

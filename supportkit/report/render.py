@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from supportkit.analysis.finding import Finding, Severity
+from supportkit.iam.arn import Arn
 from supportkit.support.catalog import Capability
 
 TABLE_DATA_TYPE = "application/vnd.supportkit.table+json"
@@ -93,7 +94,8 @@ def link(anchor: str, text: str) -> str:
 
 def _arn_kind_name(arn: str) -> tuple[str, str]:
     """The type and name of an IAM ARN (a path's last segment): for ARNs a report has no name for."""
-    resource = arn.split(":", 5)[-1]
+    parsed = Arn.parse(arn)
+    resource = parsed.resource if parsed is not None else arn
     if resource == "root":
         return "root", "root"
     kind, _, rest = resource.partition("/")

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from supportkit.iam.arn import Arn
 from supportkit.snapshot.fetch import (
     FetchError,
     _authorization_details,
@@ -112,7 +113,8 @@ def fetch_organization(
     if unknown:
         raise FetchError(f"not in the organization: {', '.join(unknown)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    partition = caller["Arn"].split(":")[1]
+    caller_arn = Arn.parse(caller["Arn"])
+    partition = caller_arn.partition if caller_arn is not None else "aws"
     management_id = described["MasterAccountId"]
 
     def one(account: dict[str, Any]) -> AccountFetch:
