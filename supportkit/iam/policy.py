@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from supportkit.iam.conditions import ConditionClause, compile_conditions
-from supportkit.iam.jsonobject import check_unique_keys, json_object
+from supportkit.iam.jsonobject import check_unique_keys, has_repeated_keys, json_object
 from supportkit.iam.context import RequestContext
 from supportkit.errors import PolicyError, json_type
 from supportkit.iam.patterns import Pattern, PatternError, Variable, wildcard_regex
@@ -196,6 +196,42 @@ def parse_policy(document: Any, *, resource_policy: bool = False) -> Policy:
     AWS rejects, reported as a warning and ignored.
     """
     return policy_from_value(decode_document(document), resource_policy=resource_policy)
+
+
+class PolicyCache:
+    """Parses each distinct policy document once, so identical documents share one Policy (and its caches).
+
+    The one cache of the snapshot loader and of ``simulate``: accounts and request streams repeat documents
+    (AWS managed policies, SCPs, shared customer policies). A document is known by ``key(value)`` when the caller
+    has a canonical text for it (the loader computes one for the document's size anyway), else by the ``repr`` of
+    its JSON value (exact for JSON values, and much cheaper than ``json.dumps``); one given as text by that
+    text as well. A document that repeated a key is never kept (its text or repr looks like a valid one's),
+    nor one that fails to parse: its PolicyError is raised each time.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[bool, str], Policy] = {}
+
+    def parse(self, document: Any, *, resource_policy: bool = False,
+              key: Callable[[Any], str] | None = None) -> Policy:
+        """:func:`parse_policy` of ``document``, parsed on its first appearance only."""
+        text = document if type(document) is str else None
+        if text is not None and (policy := self._parsed.get((resource_policy, text))) is not None:
+            return policy
+        value = decode_document(document)
+        if has_repeated_keys(value):
+            return policy_from_value(value, resource_policy=resource_policy)
+        known = (resource_policy, key(value) if key is not None else repr(value))
+        policy = self._parsed.get(known)
+        if policy is None:
+            policy = self._parsed[known] = policy_from_value(value, resource_policy=resource_policy)
+        if text is not None:
+            self._parsed[(resource_policy, text)] = policy
+        return policy
+
+    def __len__(self) -> int:
+        """How many distinct keys the cache holds."""
+        return len(self._parsed)
 
 
 def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:

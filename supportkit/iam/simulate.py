@@ -1,7 +1,8 @@
 """The request/result protocol of ``supportkit simulate``: one JSON request in, one JSON result out.
 
 Other tools drive this shape, so it is fixed (see the README). Each distinct policy document is
-parsed once per :class:`Simulator`, so a stream of requests sharing policies costs one parse each.
+parsed once per :class:`Simulator` (by its :class:`~supportkit.iam.policy.PolicyCache`, the loader's too), so
+a stream of requests sharing policies costs one parse each.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any, Iterable, Iterator, Mapping
 from supportkit.iam.context import ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate, not_restricted_by_scps
-from supportkit.iam.jsonobject import has_repeated_keys, json_object
+from supportkit.iam.jsonobject import json_object
 from supportkit.iam.lint import Known, lint_policy
-from supportkit.iam.policy import Policy, json_limit, parse_policy
+from supportkit.iam.policy import PolicyCache, json_limit
 
 _REQUEST_FIELDS = frozenset(
     {"id", "principal", "action", "resource", "context", "identity_policies", "permissions_boundary",
@@ -70,32 +71,28 @@ class Simulator:
     data, e.g. :func:`supportkit.support.rcps.rcp_services`); None applies a request's RCPs to every action.
     ``scp_exempt``: lower-cased actions SCPs cannot restrict for the root user, with the reason (see
     :func:`~supportkit.iam.evaluate.not_restricted_by_scps`); a result they deny through SCPs only gets it in
-    ``not_restricted_by_scps``.
+    ``not_restricted_by_scps``. ``policies``: the cache of parsed documents (a new one when None).
     """
 
     def __init__(self, rcp_services: frozenset[str] | None = None, scp_exempt: Mapping[str, str] | None = None,
-                 known_actions: Known | None = None) -> None:
+                 known_actions: Known | None = None, policies: PolicyCache | None = None) -> None:
         self.rcp_services = rcp_services
         self.scp_exempt = scp_exempt or {}
         self.known_actions = known_actions  # for the lint warnings (see supportkit.iam.lint); None: no lint
-        self._parsed: dict[str, Policy] = {}
-        self._named: dict[tuple[str, str], NamedPolicy] = {}
+        self.policies = policies if policies is not None else PolicyCache()
+        self._named: dict[tuple[str, int], NamedPolicy] = {}
         self._principals: dict[str, Principal] = {}
 
     def policy(self, document: Any, field: str, kind: PolicyKind, level: int | None = None) -> NamedPolicy:
         """The policy at ``field``: a document is parsed once, and wrapped once for each place it takes."""
-        text = document if isinstance(document, str) else _canonical(document)
-        if has_repeated_keys(document):  # its repr would look like a valid document's: never cached
-            text = f"{id(document)}:{text}"
-        named = self._named.get((field, text))
+        try:
+            policy = self.policies.parse(document)
+        except PolicyError as error:
+            raise RequestError(str(error.located(field))) from None
+        key = (field, id(policy))  # the cache keeps the policy alive, so its id stays its own
+        named = self._named.get(key)
         if named is None:
-            policy = self._parsed.get(text)
-            if policy is None:
-                try:
-                    policy = self._parsed[text] = parse_policy(document)
-                except PolicyError as error:
-                    raise RequestError(str(error.located(field))) from None
-            named = self._named[(field, text)] = NamedPolicy(field, kind, policy, level)
+            named = self._named[key] = NamedPolicy(field, kind, policy, level)
         return named
 
     def parse(self, raw: Any) -> Request:
@@ -179,11 +176,6 @@ class Simulator:
         if warnings:
             response["warnings"] = list(warnings)
         return response
-
-
-def _canonical(document: Any) -> str:
-    """A cache key for a decoded document: repr is exact for JSON values and much cheaper than json.dumps."""
-    return repr(document)
 
 
 def read_requests(text: str) -> Iterator[Any]:

@@ -5,37 +5,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from supportkit.iam.jsonobject import has_repeated_keys
 from supportkit.iam.lint import lint_policy
-from supportkit.iam.policy import Policy, decode_document, policy_from_value
+from supportkit.iam.policy import Policy, PolicyCache
 
 
 class PolicyParser:
-    """Parses each distinct document once, so identical documents share one Policy (and its caches).
-
-    A document is known by its canonical JSON text (which :meth:`size` computes too: the loader asks for a
-    document's size, then parses it, for one text's cost), and one given as text by that text as well.
+    """The loader's way into the one :class:`~supportkit.iam.policy.PolicyCache` (simulate's too): documents are
+    known by their canonical JSON text, which :meth:`size` computes as well (the loader asks for a document's
+    size, then parses it, for one text's cost).
     """
 
     def __init__(self) -> None:
-        self._parsed: dict[tuple[bool, str], Policy] = {}
+        self.policies = PolicyCache()
         self._last: tuple[object, str] | None = None  # the object :meth:`size` last read, and its canonical text
 
     def parse(self, document: Any, *, resource_policy: bool = False) -> Policy:
         """``resource_policy``: a role trust policy, whose statements keep their Principal."""
-        text = document if isinstance(document, str) else None
-        if text is not None and (policy := self._parsed.get((resource_policy, text))) is not None:
-            return policy
-        value = decode_document(document)
-        if has_repeated_keys(value):  # its JSON text would look like a valid document's
-            return policy_from_value(value, resource_policy=resource_policy)
-        key = (resource_policy, self._canonical(value))
-        policy = self._parsed.get(key)
-        if policy is None:
-            policy = self._parsed[key] = policy_from_value(value, resource_policy=resource_policy)
-        if text is not None:  # a text equal to a canonical one decodes to the same document: one table serves
-            self._parsed[(resource_policy, text)] = policy
-        return policy
+        return self.policies.parse(document, resource_policy=resource_policy, key=self._canonical)
 
     def size(self, document: Any) -> int:
         """:func:`policy_size` of ``document``."""

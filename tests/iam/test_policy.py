@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from supportkit.iam.context import RequestContext
 from supportkit.errors import PolicyError
-from supportkit.iam.policy import Effect, parse_policy
+from supportkit.iam.jsonobject import json_object
+from supportkit.iam.policy import Effect, PolicyCache, parse_policy
 
 SUPPORT_ACCESS = {
     "Version": "2012-10-17",
@@ -25,6 +26,37 @@ def test_document_as_dict_json_text_and_url_encoded_text_parse_alike():
         assert len(policy.statements) == 1
         assert policy.statements[0].effect is Effect.ALLOW
         assert policy.statements[0].matches_action("support:CreateCase")
+
+
+def test_the_policy_cache_parses_a_document_once_and_keeps_no_failure():
+    cache = PolicyCache()
+    copy = json.loads(json.dumps(SUPPORT_ACCESS))
+    assert cache.parse(SUPPORT_ACCESS) is cache.parse(copy)  # equal values: one parse, one Policy
+    assert cache.parse(urllib.parse.quote(json.dumps(SUPPORT_ACCESS))) is cache.parse(SUPPORT_ACCESS)  # decoded first
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", "Resource": "*"}]}
+    assert cache.parse(trust, resource_policy=True).statements[0].principal is not None  # kept in a trust policy
+    assert cache.parse(trust).statements[0].principal is None  # and ignored elsewhere: two entries
+    with pytest.raises(PolicyError):
+        cache.parse({"Statement": "nothing"})
+    assert len(cache) == 4  # the URL-encoded text is known by itself too
+
+
+def test_a_document_repeating_a_key_never_gets_the_cached_result_of_its_valid_twin():
+    """IAM User Guide, "Grammar of the IAM JSON policy language" (an element must not repeat a key): the
+    document below decodes to the same dict as the valid one, JSON keeping the last "Effect"."""
+    cache = PolicyCache()
+    valid = '{"Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}'
+    repeated = '{"Statement": {"Effect": "Allow", "Effect": "Deny", "Action": "*", "Resource": "*"}}'
+    decoded = json.loads(repeated, object_pairs_hook=json_object)
+    assert decoded == json.loads(valid)
+    cache.parse(json.loads(valid, object_pairs_hook=json_object))
+    with pytest.raises(PolicyError, match="'Effect' given more than once"):
+        cache.parse(decoded)
+    condition = '{"Statement": {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": %s}}'
+    cache.parse(json.loads(condition % '{"Bool": {"aws:SecureTransport": "false"}}', object_pairs_hook=json_object))
+    with pytest.raises(PolicyError, match="given more than once"):  # the condition cache, likewise
+        parse_policy(json.loads(condition % '{"Bool": {"aws:SecureTransport": "true", "aws:SecureTransport": "false"}}',
+                                object_pairs_hook=json_object))
 
 
 def test_statement_may_be_a_single_object_and_elements_may_be_strings():

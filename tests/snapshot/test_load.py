@@ -16,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import supportkit.snapshot.policies as account_module
+import supportkit.iam.policy as policy_module
+from supportkit.iam.policy import PolicyCache
+from supportkit.iam.simulate import simulate
 from supportkit.errors import InputError
 from supportkit.snapshot import (
     Account, IdentityType, UnknownIdentityError, find_snapshots, load_account, load_authorization_details, load_scps,
@@ -138,14 +140,23 @@ def test_dates_in_both_iso_forms_are_parsed() -> None:
     assert alice.created == datetime(2023, 3, 9, 10, 41, 45, tzinfo=timezone.utc)
 
 
-def test_each_distinct_policy_is_parsed_once_and_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[PolicyCache]]:
+    """Every document parsed (the engine's policy_from_value), and the cache each parse went through."""
     calls: list[Any] = []
-    real = account_module.policy_from_value
-    monkeypatch.setattr(account_module, "policy_from_value",
+    caches: list[PolicyCache] = []
+    real, real_parse = policy_module.policy_from_value, PolicyCache.parse
+    monkeypatch.setattr(policy_module, "policy_from_value",
                         lambda document, **kind: calls.append((kind, document)) or real(document, **kind))
+    monkeypatch.setattr(PolicyCache, "parse",
+                        lambda self, document, **kind: caches.append(self) or real_parse(self, document, **kind))
+    return calls, caches
+
+
+def test_each_distinct_policy_is_parsed_once_and_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls, caches = _count_parses(monkeypatch)
     loaded = load_account(GAAD / "cloudsplaining-example.json")
-    canonical = [json.dumps(call, sort_keys=True) for call in calls]
-    assert len(canonical) == len(set(canonical))
+    assert len(set(map(id, caches))) == 1 and len(caches) > len(calls)  # one cache, and it was hit
+    assert len(calls) == len(set(map(repr, calls)))  # documents as written: key order tells them apart
     admins = [
         named for identity in loaded.identities for named in identity.subject.identity_policies
         if named.name == "AdministratorAccess"
@@ -155,6 +166,20 @@ def test_each_distinct_policy_is_parsed_once_and_shared(monkeypatch: pytest.Monk
     assert len({id(named) for named in loaded.policies}) == len(loaded.policies)
     used = {id(named) for identity in loaded.identities for named in identity.subject.identity_policies}
     assert used <= {id(named) for named in loaded.policies}
+
+
+def test_simulate_parses_through_the_same_policy_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader's cache is simulate's: a document given four times, in two requests, is parsed once."""
+    calls, caches = _count_parses(monkeypatch)
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:*", "Resource": "*"}]}
+    alice = "arn:aws:iam::111122223333:user/alice"
+    requests = [
+        {"principal": alice, "action": "support:CreateCase", "identity_policies": [document, copy.deepcopy(document)]},
+        {"principal": alice, "action": "support:CreateCase", "identity_policies": [document],
+         "scps": [[copy.deepcopy(document)]]},
+    ]
+    assert [result["decision"] for result in simulate(requests)] == ["allowed", "allowed"]
+    assert len(calls) == 1 and len(caches) == 4 and len(set(map(id, caches))) == 1
 
 
 # The synthetic acme snapshot: raw-API documents, boundaries, SCPs, bad policies
