@@ -202,8 +202,9 @@ def analyse(
     catalog = catalog or load_catalog()
     matrix = build_matrix(account, catalog, context=context, at=analysed_at)  # aws:CurrentTime: the analysis time
     access = access_tables(account, matrix, catalog, context)
-    findings = {**all_findings(matrix, account, catalog), **access}
-    numbers = {**summary(matrix, account, catalog), **access_summary(matrix, access)}
+    tables = all_findings(matrix, account, catalog)
+    findings = {**tables, **access}
+    numbers = {**summary(matrix, account, catalog, tables), **access_summary(matrix, access)}
     from supportkit import __version__
 
     return AccountAnalysis(

@@ -5,8 +5,9 @@ action), so it answers under the request context that matrix was built with; ``c
 another context could change the answer. Explanations are the matrix's own: the deciding statements, or
 the layer (``blocked_by``) that had no Allow.
 
-A matrix holds up to identities x actions rows (10,000 x 120 = 1.2M): findings work on boolean arrays
-(one row per identity, one column per action) and on filtered slices, never on one cell at a time.
+A matrix holds up to identities x actions rows (10,000 x 120 = 1.2M): findings work on arrays of one row per
+identity and one column per action (:class:`_Grid`, built once per matrix by :func:`all_findings` and shared by
+every finding), never on one cell at a time.
 """
 
 from __future__ import annotations
@@ -53,33 +54,50 @@ DENIES_NOTHING = "denies nothing"
 # Who is allowed what, as arrays
 
 
+SOME_CHECKS_PREFIX = "allowed on some Trusted Advisor checks only; on checks no statement names: "
+
+
 @dataclass(frozen=True)
 class _Grid:
-    """One row per identity (in matrix order), one column per action: True where the request is allowed.
+    """The matrix pivoted: one row per identity (in matrix order), one column per action (in matrix order).
 
-    A Trusted Advisor check action allowed on some checks only counts as allowed: the identity can use it.
+    ``allowed`` is True where the identity can use the action: the request is allowed, or a Trusted Advisor
+    check action is allowed on some checks only. ``decided`` is the decision alone; ``explanation`` is the
+    cell's (saying first when the grant is on some checks only), "" where the matrix has no such cell.
     """
 
     identities: pd.DataFrame  # IDENTITY_COLUMNS and incomplete, one row per identity, index 0..n-1
-    columns: Mapping[str, int]  # lower-cased action name -> column of ``allowed``
+    columns: Mapping[str, int]  # lower-cased action name -> column of the arrays
     allowed: np.ndarray  # bool, identities x actions
+    decided: np.ndarray  # bool: decision allowed
+    conditional: np.ndarray  # bool
+    context_keys: np.ndarray  # object (str)
+    explanation: np.ndarray  # object (str)
 
     @classmethod
     def of(cls, matrix: pd.DataFrame) -> "_Grid":
-        arns = matrix["identity_arn"].astype("category")
-        actions = matrix["action"].astype("category")
-        identity_codes = arns.cat.codes.to_numpy()
-        action_codes = actions.cat.codes.to_numpy()
-        granted = (matrix["decision"] == Decision.ALLOWED.value).to_numpy() | (
-            matrix["check_scope"] == SOME_CHECKS
-        ).to_numpy()
-        allowed = np.zeros((len(arns.cat.categories), len(actions.cat.categories)), dtype=bool)
-        allowed[identity_codes, action_codes] = granted
-        first = ~arns.duplicated().to_numpy()
-        identities = _plain(matrix.loc[first, [*IDENTITY_COLUMNS, "incomplete"]])
-        present = np.unique(action_codes)  # a filtered matrix keeps categories it no longer has rows for
-        columns = {str(actions.cat.categories[code]).lower(): int(code) for code in present}
-        return cls(identities, columns, allowed[identity_codes[first]])
+        identity_codes, arns = pd.factorize(matrix["identity_arn"].to_numpy(), sort=False)
+        action_codes, actions = pd.factorize(matrix["action"].to_numpy(), sort=False)
+        shape = (len(arns), len(actions))
+
+        def spread(values: np.ndarray, fill: Any) -> np.ndarray:
+            grid = np.full(shape, fill, dtype=values.dtype)
+            grid[identity_codes, action_codes] = values
+            return grid
+
+        decided = (matrix["decision"] == Decision.ALLOWED.value).to_numpy()
+        some = (matrix["check_scope"] == SOME_CHECKS).to_numpy()
+        explanation = _texts(matrix["explanation"])
+        if some.any():
+            explanation[some] = SOME_CHECKS_PREFIX + explanation[some].astype(object)
+        first = ~pd.Series(identity_codes).duplicated().to_numpy()
+        return cls(
+            _plain(matrix.loc[first, [*IDENTITY_COLUMNS, "incomplete"]]),
+            {str(action).lower(): column for column, action in enumerate(actions)},
+            spread(decided | some, False), spread(decided, False),
+            spread(matrix["conditional"].to_numpy(dtype=bool), False),
+            spread(_texts(matrix["context_keys"]), ""), spread(explanation, ""),
+        )
 
     def select(self, actions: Sequence[str]) -> np.ndarray:
         """The columns of ``actions``, in that order; a name the matrix lacks is an error, not a silent False."""
@@ -93,6 +111,19 @@ class _Grid:
     def any(self, actions: Sequence[str]) -> np.ndarray:
         """Per identity: allowed at least one of ``actions``."""
         return np.asarray(self.select(actions).any(axis=1))
+
+
+def _texts(column: pd.Series) -> np.ndarray:
+    """A text column of the matrix as an object array of str, converting each category once, not each cell."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = np.array([str(c) for c in column.cat.categories], dtype=object)
+        return categories[column.cat.codes.to_numpy()]
+    return column.astype(str).to_numpy(dtype=object)
+
+
+def _text_column(values: Sequence[str] | np.ndarray) -> Any:
+    """Values as the str column a finding table holds."""
+    return pd.array(np.asarray(values, dtype=object), dtype=str)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -114,61 +145,57 @@ def _names_per_row(selected: np.ndarray, names: Sequence[str]) -> list[str]:
 
 def _frame(identities: pd.DataFrame, rows: np.ndarray, columns: Mapping[str, Any]) -> pd.DataFrame:
     """The identity columns of ``rows`` followed by ``columns`` (arrays already restricted to ``rows``)."""
-    frame = identities.loc[rows, IDENTITY_COLUMNS].reset_index(drop=True)
-    for name, values in columns.items():
-        frame[name] = values
-    return frame
+    return pd.DataFrame({**{name: identities[name].array[rows] for name in IDENTITY_COLUMNS}, **columns})
 
 
 # Explanations: the matrix's own (Result.summary's words)
 
 
-def _cells(matrix: pd.DataFrame, actions: Iterable[str]) -> pd.DataFrame:
-    """The matrix rows of ``actions``; an ``explanation`` of a grant on some checks only says so first."""
-    cells = _plain(matrix.loc[matrix["action"].isin(list(actions))])
-    some = cells["check_scope"] == SOME_CHECKS
-    prefix = "allowed on some Trusted Advisor checks only; on checks no statement names: "
-    cells.loc[some, "explanation"] = prefix + cells.loc[some, "explanation"]
-    return cells
-
-
-def _who_is_allowed(matrix: pd.DataFrame, action: str) -> pd.DataFrame:
-    cells = _cells(matrix, [action])
-    if cells.empty and len(matrix):
+def _who_is_allowed(matrix: pd.DataFrame, action: str, grid: _Grid | None) -> pd.DataFrame:
+    grid = grid or _Grid.of(matrix)
+    column = grid.columns.get(action.lower())
+    if column is None and len(matrix):
         raise ValueError(f"the matrix has no rows for {action}")
-    allowed = cells.loc[cells["decision"] == Decision.ALLOWED.value]
-    columns = [*IDENTITY_COLUMNS, "conditional", "context_keys", "incomplete", "explanation"]
-    return allowed[columns].reset_index(drop=True)
+    rows = grid.decided[:, column] if column is not None else np.zeros(len(grid.identities), dtype=bool)
+
+    def cells(values: np.ndarray) -> np.ndarray:
+        return values[rows, column] if column is not None else values[:0, :0].ravel()
+
+    return _frame(grid.identities, rows, {
+        "conditional": cells(grid.conditional),
+        "context_keys": _text_column(cells(grid.context_keys)),
+        "incomplete": grid.identities.loc[rows, "incomplete"].to_numpy(),
+        "explanation": _text_column(cells(grid.explanation)),
+    })
 
 
-def _granted_by(matrix: pd.DataFrame, arns: pd.Series, actions: Sequence[str]) -> pd.Series:
-    """Per identity ARN of ``arns``: the distinct explanations of its allowed cells among ``actions``."""
-    cells = _cells(matrix.loc[matrix["identity_arn"].isin(list(arns))], actions)
-    cells = cells.loc[(cells["decision"] == Decision.ALLOWED.value) | (cells["check_scope"] == SOME_CHECKS)]
-    joined = cells.groupby("identity_arn", sort=False)["explanation"].agg(lambda texts: "; ".join(dict.fromkeys(texts)))
-    return arns.map(joined).fillna("")
+def _granted_by(grid: _Grid, rows: np.ndarray, actions: Sequence[str]) -> list[str]:
+    """Per identity of ``rows``: the distinct explanations of its allowed cells among ``actions``, in matrix order."""
+    columns = sorted(grid.columns[name.lower()] for name in actions)
+    allowed, explanation = grid.allowed[rows][:, columns], grid.explanation[rows][:, columns]
+    return ["; ".join(dict.fromkeys(texts[granted])) for texts, granted in zip(explanation, allowed)]
 
 
 # The findings
 
 
-def can_open_cases(matrix: pd.DataFrame) -> pd.DataFrame:
+def can_open_cases(matrix: pd.DataFrame, grid: _Grid | None = None) -> pd.DataFrame:
     """Identities allowed support:CreateCase, with the statements that allow it."""
-    return _who_is_allowed(matrix, CREATE_CASE)
+    return _who_is_allowed(matrix, CREATE_CASE, grid)
 
 
-def can_read_all_cases(matrix: pd.DataFrame) -> pd.DataFrame:
+def can_read_all_cases(matrix: pd.DataFrame, grid: _Grid | None = None) -> pd.DataFrame:
     """Identities allowed support:DescribeCases.
 
     AWS Support has no per-case permission: the action takes no resource, so whoever is allowed it reads
     every case of the account, whoever opened it.
     """
-    return _who_is_allowed(matrix, DESCRIBE_CASES)
+    return _who_is_allowed(matrix, DESCRIBE_CASES, grid)
 
 
-def can_resolve_cases(matrix: pd.DataFrame) -> pd.DataFrame:
+def can_resolve_cases(matrix: pd.DataFrame, grid: _Grid | None = None) -> pd.DataFrame:
     """Identities allowed support:ResolveCase (any case of the account: there is no per-case access)."""
-    return _who_is_allowed(matrix, RESOLVE_CASE)
+    return _who_is_allowed(matrix, RESOLVE_CASE, grid)
 
 
 def _console_needs(catalog: Catalog) -> tuple[list[str], np.ndarray]:
@@ -196,7 +223,7 @@ def _console_missing(grid: _Grid, catalog: Catalog) -> tuple[list[str], np.ndarr
 
 
 def console_breakage(matrix: pd.DataFrame, catalog: Catalog,
-                     kinds: Mapping[str, IdentityKind] | None = None) -> pd.DataFrame:
+                     kinds: Mapping[str, IdentityKind] | None = None, grid: _Grid | None = None) -> pd.DataFrame:
     """Identities that may open, read or answer cases whose Support Center console breaks: a needed action is denied.
 
     Support Center calls eight ``support:`` actions and, since 16 November 2026, the ``support-console:``
@@ -207,7 +234,7 @@ def console_breakage(matrix: pd.DataFrame, catalog: Catalog,
     With ``kinds`` (identity kinds by ARN), only identities people sign in as are listed: a workload or a
     service-linked role never opens the console.
     """
-    grid = _Grid.of(matrix)
+    grid = grid or _Grid.of(matrix)
     internal, can_open, can_read, missing = _console_missing(grid, catalog)
     rows = np.asarray(missing.any(axis=1))
     if kinds is not None:
@@ -227,26 +254,23 @@ def console_breakage(matrix: pd.DataFrame, catalog: Catalog,
             f"\"{requirement.actions_source.title}\" ({requirement.actions_source.url}); AWSSupportAccess includes "
             "support-console:*"), ""),
     })
-    row_index, column_index = np.nonzero(missing[rows])
-    wanted = pd.DataFrame({
-        "identity_arn": frame["identity_arn"].to_numpy()[row_index],
-        "action": np.array(internal, dtype=object)[column_index],
-    })
-    cells = _cells(matrix.loc[matrix["identity_arn"].isin(list(frame["identity_arn"]))], internal)
-    why = wanted.merge(cells[["identity_arn", "action", "explanation"]], on=["identity_arn", "action"], how="left")
-    why["text"] = why["action"] + ": " + why["explanation"]
-    frame["explanation"] = frame["identity_arn"].map(why.groupby("identity_arn", sort=False)["text"].agg("; ".join))
+    columns = [grid.columns[name.lower()] for name in internal]
+    explanations = grid.explanation[rows][:, columns]
+    frame["explanation"] = _text_column([
+        "; ".join(f"{action}: {text}" for action, text, lacking in zip(internal, texts, lacks) if lacking)
+        for texts, lacks in zip(explanations, missing[rows])
+    ])
     return frame
 
 
-def can_permit_support_access(matrix: pd.DataFrame) -> pd.DataFrame:
+def can_permit_support_access(matrix: pd.DataFrame, grid: _Grid | None = None) -> pd.DataFrame:
     """Identities allowed supportauthz:CreateSupportPermit: who can let AWS Support staff act on resources.
 
     "A support permit is a customer-managed resource that defines the scope and conditions of authorized
     access" of AWS Support operators to the account's resources (AWS Support User Guide, "AWS Support
     authorization", https://docs.aws.amazon.com/awssupport/latest/user/support-authorization.html).
     """
-    return _who_is_allowed(matrix, CREATE_SUPPORT_PERMIT)
+    return _who_is_allowed(matrix, CREATE_SUPPORT_PERMIT, grid)
 
 
 def resource_scoped_support_statements(account: Account, catalog: Catalog) -> pd.DataFrame:
@@ -258,18 +282,20 @@ def resource_scoped_support_statements(account: Account, catalog: Catalog) -> pd
     resource type (Trusted Advisor checks, support permits) are left out, since ARNs do scope them. One row per statement, for identity
     policies, permissions boundaries and SCPs alike.
     """
-    starred = [action for action in catalog if not action.resource_types]
-    checks = [action for action in catalog if action.resource_types]
+    starred = [action.name for action in catalog if not action.resource_types]
+    checks = [action.name for action in catalog if action.resource_types]
     rows = []
+    named_by: dict[tuple[tuple[str, ...], bool], tuple[list[str], bool]] = {}  # Action element -> what it names
     for named in account.policies:  # every policy that governs someone, and the SCPs
-        covers: dict[int, list[str]] = {}  # statement index -> starred actions its Action names
-        for action in starred:
-            for statement in named.policy.statements_for(action.name):  # cached per policy, shared with the matrix
-                covers.setdefault(statement.index, []).append(action.name)
-        names_checks = {s.index for action in checks for s in named.policy.statements_for(action.name)}
         for statement in named.policy.statements:
-            affected = covers.get(statement.index)
-            if not affected or statement.matches_resource("*", EMPTY_CONTEXT):
+            if statement.matches_resource("*", EMPTY_CONTEXT):  # most statements: no action need be matched
+                continue
+            action_element = (statement.actions, statement.not_action)
+            if action_element not in named_by:
+                named_by[action_element] = ([name for name in starred if statement.matches_action(name)],
+                                     any(statement.matches_action(name) for name in checks))
+            affected, names_checks = named_by[action_element]
+            if not affected:
                 continue
             element = "NotResource" if statement.not_resource else "Resource"
             resources = ", ".join(pattern.text for pattern in statement.resources)
@@ -292,7 +318,7 @@ def resource_scoped_support_statements(account: Account, catalog: Catalog) -> pd
                     f"{statement.effect.value} {verdict}"
                     + ("; the actions it names that take resource ARNs (Trusted Advisor checks, support permits) "
                        "are not judged here"
-                       if statement.index in names_checks else "")
+                       if names_checks else "")
                 ),
             })
     columns = [
@@ -307,14 +333,14 @@ def _support_ta_operations(catalog: Catalog) -> list[str]:
     return [a.name for a in catalog if a.prefix == "support" and a.capability in TA_CAPABILITIES]
 
 
-def namespace_mixups(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+def namespace_mixups(matrix: pd.DataFrame, catalog: Catalog, grid: _Grid | None = None) -> pd.DataFrame:
     """Identities allowed Trusted Advisor in one IAM namespace but not the other.
 
     The Trusted Advisor console is governed by ``trustedadvisor:`` actions; the AWS Support API's Trusted
     Advisor operations (``support:DescribeTrustedAdvisor*``, ``support:RefreshTrustedAdvisorCheck``, used by
     the CLI, SDKs and tools) by ``support:`` actions. A grant in one namespace does nothing for the other.
     """
-    grid = _Grid.of(matrix)
+    grid = grid or _Grid.of(matrix)
     api_actions = _support_ta_operations(catalog)
     console_actions = [a.name for a in catalog if a.prefix == "trustedadvisor"]
     api = grid.any(api_actions)
@@ -332,18 +358,18 @@ def namespace_mixups(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
             "mixup": mixup,
             "allowed_actions": _names_per_row(grid.select(actions)[rows], actions),
         })
-        frame["explanation"] = explanation + "; " + _granted_by(matrix, frame["identity_arn"], actions)
+        frame["explanation"] = _text_column([f"{explanation}; {granted}" for granted in _granted_by(grid, rows, actions)])
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
-def root_only_access(matrix: pd.DataFrame) -> pd.DataFrame:
+def root_only_access(matrix: pd.DataFrame, grid: _Grid | None = None) -> pd.DataFrame:
     """One row when the root user is the only identity allowed any support action, or to open cases; else none.
 
     Then every case means signing in with the root credentials, which AWS advises to keep for the few
     tasks only root can do.
     """
-    grid = _Grid.of(matrix)
+    grid = grid or _Grid.of(matrix)
     root = (grid.identities["identity_type"] == ROOT).to_numpy()
     others = ~root
     open_cases = grid.any([CREATE_CASE])
@@ -362,14 +388,14 @@ def root_only_access(matrix: pd.DataFrame) -> pd.DataFrame:
     return _frame(grid.identities, rows, {"scope": scope, "explanation": text})
 
 
-def plan_gaps(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> pd.DataFrame:
+def plan_gaps(matrix: pd.DataFrame, account: Account, catalog: Catalog, grid: _Grid | None = None) -> pd.DataFrame:
     """On a plan without the Support API (Basic, legacy Developer): identities allowed actions that need a paid plan.
 
     IAM allows them, but AWS refuses the API calls (SubscriptionRequiredException): through the API, CLI and
     SDKs these permissions do nothing until the plan changes; Support Center still serves what the plan
     covers. Empty when the plan is unknown or provides the Support API.
     """
-    grid = _Grid.of(matrix)
+    grid = grid or _Grid.of(matrix)
     plan = account.info.support_plan
     paid = [action.name for action in catalog if action.requires_paid_plan]
     selected = grid.select(paid)
@@ -436,12 +462,12 @@ def persona_actions(catalog: Catalog) -> dict[str, tuple[str, ...]]:
     }
 
 
-def personas(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+def personas(matrix: pd.DataFrame, catalog: Catalog, grid: _Grid | None = None) -> pd.DataFrame:
     """Each identity's :class:`Persona` and capability columns (see :func:`persona_actions` for their actions).
 
     Trusted Advisor check actions allowed on some checks only count as allowed.
     """
-    grid = _Grid.of(matrix)
+    grid = grid or _Grid.of(matrix)
     can = {column: grid.any(actions) for column, actions in persona_actions(catalog).items()}
     opens, reads, replies, resolves = can["can_open"], can["can_read"], can["can_reply"], can["can_resolve"]
     conditions = {
@@ -462,10 +488,16 @@ def personas(matrix: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     })
 
 
-def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = None) -> dict[str, Any]:
-    """The headline numbers of the report index; ``personas`` counts every persona, zeros included."""
+def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = None,
+            findings: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+    """The headline numbers of the report index; ``personas`` counts every persona, zeros included.
+
+    ``findings``: the matrix's :func:`all_findings`, when made already (its personas and console breakage).
+    """
     catalog = catalog or load_catalog()
-    people = personas(matrix, catalog)
+    people = findings["personas"] if findings is not None else personas(matrix, catalog)
+    console = findings["console_breakage"] if findings is not None else \
+        console_breakage(matrix, catalog, account_kinds(account))
     counts = people["persona"].value_counts(sort=False)
     plan = account.info.support_plan
     return {
@@ -479,7 +511,7 @@ def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = No
         "can_resolve_cases": int(people["can_resolve"].sum()),
         "can_change_plan": int(people["plan_change"].sum()),
         "trusted_advisor_users": int((people["ta_read"] | people["ta_change"]).sum()),
-        "console_broken": len(console_breakage(matrix, catalog, account_kinds(account))),  # as the finding counts
+        "console_broken": len(console),  # as the finding counts
         "can_permit_support": int(people["support_permit"].sum()),
         "personas": {persona.value: int(counts[persona.value]) for persona in Persona},
     }
@@ -504,16 +536,17 @@ TITLES: dict[str, str] = {
 
 def all_findings(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> dict[str, pd.DataFrame]:
     """Every finding by the keys of :data:`TITLES`, in its order; each frame's ``attrs["title"]`` holds its title."""
+    grid = _Grid.of(matrix)  # the one pivot every finding reads
     findings = {
-        "personas": personas(matrix, catalog),
-        "can_open_cases": can_open_cases(matrix),
-        "can_read_all_cases": can_read_all_cases(matrix),
-        "can_resolve_cases": can_resolve_cases(matrix),
-        "console_breakage": console_breakage(matrix, catalog, account_kinds(account)),
-        "can_permit_support_access": can_permit_support_access(matrix),
-        "namespace_mixups": namespace_mixups(matrix, catalog),
-        "plan_gaps": plan_gaps(matrix, account, catalog),
-        "root_only_access": root_only_access(matrix),
+        "personas": personas(matrix, catalog, grid),
+        "can_open_cases": can_open_cases(matrix, grid),
+        "can_read_all_cases": can_read_all_cases(matrix, grid),
+        "can_resolve_cases": can_resolve_cases(matrix, grid),
+        "console_breakage": console_breakage(matrix, catalog, account_kinds(account), grid),
+        "can_permit_support_access": can_permit_support_access(matrix, grid),
+        "namespace_mixups": namespace_mixups(matrix, catalog, grid),
+        "plan_gaps": plan_gaps(matrix, account, catalog, grid),
+        "root_only_access": root_only_access(matrix, grid),
         "resource_scoped_support_statements": resource_scoped_support_statements(account, catalog),
         "incomplete_identities": incomplete_identities(account),
     }
@@ -534,6 +567,6 @@ def _mark_service_linked(frame: pd.DataFrame) -> None:
     """Prefix the explanation of service-linked roles' rows: a finding never asks to change them."""
     if "identity_arn" not in frame or "explanation" not in frame or frame.empty:
         return
-    rows = frame["identity_arn"].astype(str).str.contains(":role/aws-service-role/", regex=False).to_numpy()
+    rows = np.array([":role/aws-service-role/" in str(arn) for arn in frame["identity_arn"]], dtype=bool)
     if rows.any():
         frame.loc[rows, "explanation"] = SERVICE_LINKED_NOTE + frame.loc[rows, "explanation"].astype(str)
