@@ -79,6 +79,27 @@ def test_the_local_executor_takes_no_address():
         pass
 
 
+def _listening() -> set[tuple[str, int]]:
+    import psutil
+
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.Process().net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN}
+
+
+def test_a_local_cluster_listens_on_free_loopback_ports_only_not_dask_s_8787():
+    """Dask's scheduler serves HTTP even without a dashboard, by default on 8787 (taken by any other Dask run)."""
+    import warnings
+
+    before = _listening()
+    with warnings.catch_warnings(record=True) as caught, make_executor("dask", 1) as engine:
+        warnings.simplefilter("always")
+        assert engine.map(abs, [-5]) == [5]
+        opened = _listening() - before
+    assert opened  # the scheduler's port and its HTTP server's
+    assert all(ip == "127.0.0.1" and port != 8787 for ip, port in opened), opened
+    assert not [w for w in caught if "8787" in str(w.message)]  # Dask warns when it falls back from a taken 8787
+
+
 def test_an_unreachable_dask_scheduler_is_a_one_line_error():
     unreachable = ExecutorSpec("dask", "tcp://127.0.0.1:9")
     with pytest.raises(SupportkitError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"), \
