@@ -32,7 +32,8 @@ from typing import Any
 import pandas as pd
 
 from supportkit.analysis.account_analysis import AccountAnalysis, analyse
-from supportkit.analysis.findings import TITLES, Persona
+from supportkit.analysis.finding import FindingSources, Severity, produce_findings, severity_counts
+from supportkit.analysis.findings import Persona
 from supportkit.analysis.matrix import identity_context
 from supportkit.support.rcps import rcp_services
 from supportkit.errors import PolicyError, SupportkitError
@@ -90,7 +91,7 @@ class AccountResult:
     support_plan: str | None
     management_account: bool
     headline: Mapping[str, int]
-    findings: Mapping[str, int]  # rows of each non-empty finding (personas excluded)
+    severities: Mapping[str, int]  # the account report's findings per severity, every severity, most severe first
     root_only: str  # the scope of the root-only finding, or ""
     plan_gap_identities: int
     capabilities: Mapping[str, tuple[str, ...]]  # identity ARN -> what it can do ("open", "read", ...)
@@ -179,7 +180,7 @@ def account_result(analysis: AccountAnalysis, folder: Path, dataset: str | Path 
     return AccountResult(
         folder, account.info.account_id, account.info.name, plan.value if plan is not None else None,
         account.info.management_account, headline,
-        {key: len(frame) for key, frame in findings.items() if key != "personas" and len(frame)},
+        severity_counts(produce_findings(FindingSources(findings, matrix, account.info))),
         str(root_only["scope"].iloc[0]) if len(root_only) else "", len(findings["plan_gaps"]),
         {arn: caps for arn, caps in capabilities.items() if caps}, _trusts(folder, account), account.warnings,
     )
@@ -514,14 +515,14 @@ class OrganizationAnalysis:
             unit = " / ".join(self.info.unit_path(member)) if self.info is not None and member is not None else ""
             rows.append({"account_id": result.account_id, "name": result.name, "unit": unit,
                          "support_plan": result.support_plan, "management_account": result.management_account,
-                         **result.headline, "findings": sum(result.findings.values())})
+                         **result.headline, "findings": sum(result.severities.values())})
         return pd.DataFrame(rows)
 
     def findings_by_account(self) -> pd.DataFrame:
-        """Rows of each finding (columns, by :data:`supportkit.analysis.findings.TITLES` order) per account."""
-        keys = [key for key in TITLES if key != "personas"]
-        return pd.DataFrame([[r.account_id, *(r.findings.get(key, 0) for key in keys)] for r in self.accounts],
-                            columns=["account_id", *keys])
+        """Per account, its report's findings by severity (a column each, most severe first) and their total."""
+        severities = [severity.value for severity in Severity]
+        return pd.DataFrame([[r.account_id, r.name, *(r.severities[s] for s in severities), sum(r.severities.values())]
+                             for r in self.accounts], columns=["account_id", "name", *severities, "total"])
 
     def outside_case_readers(self) -> pd.DataFrame:
         """Accounts where a principal outside the organization can read every case, with its path."""

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from supportkit import __version__
-from supportkit.analysis.findings import TITLES
+from supportkit.analysis.finding import Severity
 from supportkit.analysis.organization import OrganizationAnalysis
 from supportkit.report.html_page import standalone_page
 
@@ -76,9 +76,10 @@ def organization_html(analysis: OrganizationAnalysis, links: Mapping[str, str], 
     headline_titles = {"identities": "identities", "can_open_cases": "can open cases",
                        "can_read_all_cases": "can read all cases", "can_resolve_cases": "can resolve cases",
                        "can_change_plan": "can change the plan", "trusted_advisor_users": "Trusted Advisor users",
-                       "incomplete_identities": "incomplete identities", "findings": "finding rows"}
+                       "incomplete_identities": "incomplete identities", "findings": "findings"}
     findings = analysis.findings_by_account()
-    finding_titles = {"account_id": "account", **{key: TITLES[key] for key in findings.columns if key in TITLES}}
+    finding_titles = {"account_id": "account", "name": "name", **{s.value: s.value for s in Severity},
+                      "total": "total"}
     paths = analysis.cross_account_paths()
     failures = pd.DataFrame([(f.account_id or "", str(f.folder or ""), f.error) for f in analysis.failures],
                             columns=["account_id", "folder", "error"])
@@ -86,7 +87,8 @@ def organization_html(analysis: OrganizationAnalysis, links: Mapping[str, str], 
         ("Accounts", _table(overview, {"account_id": "account", "name": "name", "unit": "organizational unit",
                                        "support_plan": "plan", **{k: v for k, v in headline_titles.items()
                                                                  if k in overview.columns}}, links=links)),
-        ("Findings per account (rows of each finding)", _table(findings, finding_titles, links=links)),
+        ("Findings per account, by severity (as each account's report ranks them)",
+         _table(findings, finding_titles, links=links)),
         ("Someone outside the organization can read every case", _table(
             analysis.outside_case_readers(), {"account_id": "account", "principal": "principal", "kind": "kind",
                                               "path": "path"}, links=links)),

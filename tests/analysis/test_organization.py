@@ -28,6 +28,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from supportkit.analysis.account_analysis import analyse
+from supportkit.analysis.finding import FindingSources, produce_findings, severity_counts
 from supportkit.analysis.organization import (
     PrincipalKind,
     analyse_organization,
@@ -198,6 +200,20 @@ def test_organization_wide_answers(analysis):
     top = analysis.widest_reach(3)
     assert top.iloc[0].to_dict() == {"principal": arn(OPS, "user", "alice"), "kind": "identity", "accounts": 2,
                                      "account_ids": f"{PROD}, {SANDBOX}"}
+
+
+def test_findings_by_severity_per_account_are_those_each_account_report_ranks(analysis):
+    table = analysis.findings_by_account().set_index("account_id")
+    assert list(table.columns) == ["name", "critical", "high", "medium", "low", "info", "total"]
+    for result in analysis.accounts:
+        report = analyse(result.folder)
+        expected = severity_counts(produce_findings(FindingSources(report.findings, report.matrix, report.info)))
+        assert table.loc[result.account_id, list(expected)].tolist() == list(expected.values())
+        assert table.loc[result.account_id, "total"] == sum(expected.values())
+    # README's scale: an account outside reading every case is critical; only root with access is medium.
+    assert table.loc[PROD, "critical"] >= 1  # the vendor's account, through VendorAccess
+    assert table.loc[OPS, "medium"] >= 1 and table.loc[OPS, "critical"] == 0
+    assert analysis.overview().set_index("account_id")["findings"].to_dict() == table["total"].to_dict()
 
 
 def test_parquet_partitions_read_back_with_duckdb_and_pandas(organization, tmp_path):

@@ -92,3 +92,14 @@ def test_the_page_shows_the_cross_account_path_and_the_outside_principal(tmp_pat
     # the trust policy names an account outside the organization: it can read every case of B
     assert f"{OUTSIDE} (outside the organization) -> sts:AssumeRole -> {role}" in page.text
     assert f"Root / {UNIT}" in page.text
+
+
+def test_findings_are_counted_by_severity_per_account(tmp_path):
+    analysis = analyse_organization(hostile_organization(tmp_path / "org"))
+    page = Page(organization_html(analysis, {}))
+    heading = "Findings per account, by severity (as each account's report ranks them)"
+    after = [text for text in page.texts[page.texts.index(heading):] if text.strip()]
+    assert after[1:10] == ["account", "name", "critical", "high", "medium", "low", "info", "total", A]
+    # B: an account outside the organization can read every case through the role: a critical finding
+    row = analysis.findings_by_account().set_index("account_id").loc[B]
+    assert row["critical"] >= 1 and row["total"] == sum(row[s] for s in ("critical", "high", "medium", "low", "info"))
