@@ -5,21 +5,23 @@ The requests mix users, roles, sessions and the root user; identity policies, bo
 policies and SCP levels; conditions with context keys; every catalog action. As other tools send them,
 most requests carry their own policies: drawn per request with the generator of bench_matrix.py (Sids,
 actions, conditions on MFA, source IP and tags), with a few shared ones among them. The timing covers
-what the command does per line: JSON decode, validation, evaluation and JSON encode of the result.
+the command ``supportkit simulate FILE`` run in this process (its output captured): reading the file, then per
+line JSON decode, validation, evaluation, lint and JSON encode of the result.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import random
-import time
-
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-from supportkit.iam.simulate import read_requests, simulate
+from supportkit.cli.main import main as supportkit
 from supportkit.support.catalog import load_catalog
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -93,15 +95,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000)
     args = parser.parse_args()
-    text = "\n".join(make_requests(args.requests))
     sink = io.StringIO()
-    start, cpu = time.perf_counter(), time.process_time()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "requests.jsonl"
+        path.write_text("\n".join(make_requests(args.requests)) + "\n", encoding="utf-8")
+        start, cpu = time.perf_counter(), time.process_time()
+        with contextlib.redirect_stdout(sink):
+            supportkit(["simulate", str(path)])
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     decisions: dict[str, int] = {}
-    for result in simulate(read_requests(text)):
-        sink.write(json.dumps(result, separators=(",", ":")) + "\n")
-        key = result.get("decision", "error")
+    for line in sink.getvalue().splitlines():
+        key = json.loads(line).get("decision", "error")
         decisions[key] = decisions.get(key, 0) + 1
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     print(f"simulate: {args.requests} requests in {elapsed:.3f} s = {args.requests / elapsed:,.0f} decisions/s "
           f"(CPU {cpu:.3f} s = {args.requests / cpu:,.0f} decisions per CPU second; the machine may be shared)")
     print("decisions:", ", ".join(f"{k}={v}" for k, v in sorted(decisions.items())))

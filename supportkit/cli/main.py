@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from supportkit.heap import no_collection
     from supportkit.iam.simulate import Simulator, decode_requests, read_requests, simulate
     from supportkit.support.catalog import load_catalog
     from supportkit.support.plans import ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS
@@ -32,9 +33,13 @@ def _simulate(args: argparse.Namespace) -> int:
     out = sys.stdout
     simulator = Simulator(rcp_services=rcp_services(), scp_exempt=ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS,
                           known_actions=load_catalog().known_actions)
-    for result in simulate(read_requests(decode_requests(data)), simulator):
-        failed = failed or "error" in result
-        out.write(json.dumps(result, separators=(",", ":")) + "\n")
+    # The parsed policies live as long as the run and hold no garbage cycles: rescanning them at each
+    # collection was about a sixth of the run on requests that carry their own policies (a request's own
+    # objects are freed as it ends, by reference counting).
+    with no_collection():
+        for result in simulate(read_requests(decode_requests(data)), simulator):
+            failed = failed or "error" in result
+            out.write(json.dumps(result, separators=(",", ":")) + "\n")
     return 1 if failed else 0
 
 

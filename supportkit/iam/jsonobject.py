@@ -8,7 +8,8 @@ with :func:`check_unique_keys`, so the error names the JSON path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from supportkit.errors import PolicyError
@@ -68,3 +69,8 @@ def has_repeated_keys(value: Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return False
+
+
+decode_json: Callable[[str], Any] = json.JSONDecoder(object_pairs_hook=json_object).decode
+"""``json.loads(text, object_pairs_hook=json_object)`` with the decoder built once: ``json.loads`` builds one
+per call when given a hook, about half the cost of decoding a simulate request line."""

@@ -60,18 +60,48 @@ def _action_warning(text: str, known: Known) -> str | None:
 
 def lint_policy(policy: Policy, known: Known) -> tuple[str, ...]:
     """The lint warnings of ``policy``, each starting with its JSON path."""
-    warnings: list[str] = []
-    for statement, path in zip(policy.statements, _statement_paths(policy)):
-        element = "NotAction" if statement.not_action else "Action"
-        for j, text in enumerate(statement.actions):
-            found = _action_warning(text, known)
-            if found:
-                warnings.append(f"{path}.{element}[{j}]: {found}")
-        for clause in statement.conditions:
-            key = clause.key
-            if key.lower().startswith("aws:") and not is_global_key(key):
-                near = suggest_global_key(key)
-                hint = f"; did you mean {near!r}?" if near else ""
-                warnings.append(f"{path}.Condition.{clause.operator}.{key}: {key!r} is not a global condition key"
-                                f"{hint} (no request has it)")
-    return tuple(warnings)
+    return Linter(known).lint(policy)
+
+
+class Linter:
+    """:func:`lint_policy` against one ``known``, remembering each policy's warnings and each action text's.
+
+    Request streams and accounts repeat both (an SCP in every request; ``s3:GetObject`` in every other
+    policy, whose unknown prefix costs a fuzzy search among the known ones). Policies are remembered by
+    identity (they are shared, see :class:`~supportkit.iam.policy.PolicyCache`), and kept alive.
+    """
+
+    def __init__(self, known: Known) -> None:
+        self.known = known
+        self._policies: dict[Policy, tuple[str, ...]] = {}
+        self._actions: dict[str, str | None] = {}
+
+    def lint(self, policy: Policy) -> tuple[str, ...]:
+        """The lint warnings of ``policy``, each starting with its JSON path."""
+        found = self._policies.get(policy)
+        if found is None:
+            found = self._policies[policy] = self._lint(policy)
+        return found
+
+    def _action_warning(self, text: str) -> str | None:
+        if text in self._actions:
+            return self._actions[text]
+        found = self._actions[text] = _action_warning(text, self.known)
+        return found
+
+    def _lint(self, policy: Policy) -> tuple[str, ...]:
+        warnings: list[str] = []
+        for statement, path in zip(policy.statements, _statement_paths(policy)):
+            element = "NotAction" if statement.not_action else "Action"
+            for j, text in enumerate(statement.actions):
+                found = self._action_warning(text)
+                if found:
+                    warnings.append(f"{path}.{element}[{j}]: {found}")
+            for clause in statement.conditions:
+                key = clause.key
+                if key.lower().startswith("aws:") and not is_global_key(key):
+                    near = suggest_global_key(key)
+                    hint = f"; did you mean {near!r}?" if near else ""
+                    warnings.append(f"{path}.Condition.{clause.operator}.{key}: {key!r} is not a global condition "
+                                    f"key{hint} (no request has it)")
+        return tuple(warnings)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from supportkit.iam.conditions import ConditionClause, compile_conditions
-from supportkit.iam.jsonobject import check_unique_keys, has_repeated_keys, json_object
+from supportkit.iam.jsonobject import check_unique_keys, decode_json, has_repeated_keys
 from supportkit.iam.context import RequestContext
 from supportkit.errors import PolicyError, json_type
 from supportkit.iam.patterns import Pattern, PatternError, Variable, wildcard_regex
@@ -25,6 +25,7 @@ from supportkit.iam.patterns import Pattern, PatternError, Variable, wildcard_re
 VERSION_2012 = "2012-10-17"
 VERSION_2008 = "2008-10-17"
 _TOP_LEVEL = ("Version", "Id", "Statement")
+_TOP_LEVEL_KEYS = frozenset(_TOP_LEVEL)
 _STATEMENT_ELEMENTS = (
     "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition",
 )
@@ -164,7 +165,7 @@ class Policy:
 
 def decode_document(document: Any) -> Any:
     """A policy document as a JSON value: accepts a dict, JSON text, or URL-encoded JSON text."""
-    if isinstance(document, Mapping):
+    if type(document) is dict or isinstance(document, Mapping):
         return document
     if isinstance(document, (bytes, bytearray)):
         document = document.decode("utf-8", errors="replace")
@@ -174,7 +175,7 @@ def decode_document(document: Any) -> Any:
     if text[:3].upper() == "%7B" or (text[:1] != "{" and "%" in text):
         text = urllib.parse.unquote(text).strip()
     try:
-        return json.loads(text, object_pairs_hook=json_object)
+        return decode_json(text)
     except json.JSONDecodeError as error:
         raise PolicyError("", f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except (ValueError, RecursionError) as error:
@@ -236,13 +237,15 @@ class PolicyCache:
 
 def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
     """:func:`parse_policy` for a document already decoded from JSON (see :func:`decode_document`)."""
-    if not isinstance(value, Mapping):
-        raise PolicyError("", f"a policy document must be a JSON object, not {json_type(value)}")
-    check_unique_keys(value, "")
+    if type(value) is not dict:  # decoded JSON is a plain dict: no ABC check, no repeated key (RepeatedKeys)
+        if not isinstance(value, Mapping):
+            raise PolicyError("", f"a policy document must be a JSON object, not {json_type(value)}")
+        check_unique_keys(value, "")
     warnings: list[str] = []
-    for key in value:
-        if key not in _TOP_LEVEL:
-            raise PolicyError(key, f"unknown element{_did_you_mean(key, _TOP_LEVEL)}")
+    if not _TOP_LEVEL_KEYS.issuperset(value):
+        for key in value:
+            if key not in _TOP_LEVEL:
+                raise PolicyError(key, f"unknown element{_did_you_mean(key, _TOP_LEVEL)}")
     version = value.get("Version")
     if version is None:
         warnings.append(f"no Version: AWS applies {VERSION_2008}, where policy variables are plain text")
@@ -256,7 +259,9 @@ def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
     if "Statement" not in value:
         raise PolicyError("", "missing element Statement")
     raw_statements = value["Statement"]
-    if isinstance(raw_statements, Mapping):
+    if type(raw_statements) is list:
+        single = False
+    elif isinstance(raw_statements, Mapping):
         raw_statements = [raw_statements]
         single = True
     elif isinstance(raw_statements, list):
@@ -282,9 +287,10 @@ def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
 def _parse_statement(
     raw: Any, index: int, path: str, variables: bool, warnings: list[str], resource_policy: bool = False
 ) -> Statement:
-    if not isinstance(raw, Mapping):
-        raise PolicyError(path, f"a statement must be an object, not {json_type(raw)}")
-    check_unique_keys(raw, path)
+    if type(raw) is not dict:  # decoded JSON is a plain dict: no ABC check, no repeated key (RepeatedKeys)
+        if not isinstance(raw, Mapping):
+            raise PolicyError(path, f"a statement must be an object, not {json_type(raw)}")
+        check_unique_keys(raw, path)
     if not _STATEMENT_KEYS.issuperset(raw):
         for key in raw:
             if key not in _STATEMENT_KEYS:
@@ -298,7 +304,7 @@ def _parse_statement(
     if effect_text not in ("Allow", "Deny"):
         raise PolicyError(f"{path}.Effect", f"must be 'Allow' or 'Deny', not {effect_text!r}")
     principal: PrincipalElement | None = None
-    for element in ("Principal", "NotPrincipal"):
+    for element in ("Principal", "NotPrincipal") if "Principal" in raw or "NotPrincipal" in raw else ():
         if element in raw:
             principal = _parse_principal(raw[element], f"{path}.{element}", element == "NotPrincipal", resource_policy)
             if not resource_policy:
@@ -321,12 +327,16 @@ def _parse_statement(
     if bad >= 0:
         raise PolicyError(f"{path}.{'NotAction' if not_action else 'Action'}[{bad}]",
                           f"{actions[bad]!r} is not an action of the form service:Action (or '*')")
-    resource_path = f"{path}.{'NotResource' if not_resource else 'Resource'}"
-    resource_patterns = tuple(_resource_pattern(text, resource_path, i, variables) for i, text in enumerate(resources))
-    for i, pattern in enumerate(resource_patterns):
+    patterns: list[Pattern] = []
+    for i, text in enumerate(resources):
+        try:
+            pattern = Pattern.compile(text, arn=True, variables=variables)
+        except PatternError as error:
+            raise PolicyError(f"{path}.{'NotResource' if not_resource else 'Resource'}[{i}]", str(error)) from None
         if pattern.variables and _variable_before_resource_part(pattern):
-            warnings.append(f"{resource_path}[{i}]: AWS documents policy variables only in the resource part of "
-                            "an ARN, after the fifth colon")
+            warnings.append(f"{path}.{'NotResource' if not_resource else 'Resource'}[{i}]: AWS documents policy "
+                            "variables only in the resource part of an ARN, after the fifth colon")
+        patterns.append(pattern)
     conditions: tuple[ConditionClause, ...] = ()
     if "Condition" in raw:
         conditions, condition_warnings = compile_conditions(raw["Condition"], f"{path}.Condition", variables=variables)
@@ -334,7 +344,7 @@ def _parse_statement(
     if not_action and effect_text == "Allow" and not_resource:
         warnings.append(f"{path}: Allow with NotAction and NotResource grants very broadly")
     return Statement(
-        index, sid, _EFFECTS[effect_text], actions, not_action, resource_patterns, not_resource, conditions,
+        index, sid, _EFFECTS[effect_text], actions, not_action, tuple(patterns), not_resource, conditions,
         ActionSet.of(actions), principal=principal,
     )
 
@@ -347,13 +357,16 @@ def _malformed_action(actions: tuple[str, ...]) -> int:
 
 def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tuple[tuple[str, ...], bool]:
     """The values of Action/NotAction (or Resource/NotResource): exactly one must be present."""
-    if positive in raw and negative in raw:
-        raise PolicyError(path, f"has both {positive} and {negative}; a statement takes one of them")
-    if positive not in raw and negative not in raw:
+    has_positive = positive in raw
+    if has_positive == (negative in raw):
+        if has_positive:
+            raise PolicyError(path, f"has both {positive} and {negative}; a statement takes one of them")
         raise PolicyError(path, f"missing element {positive} (or {negative})")
-    element = positive if positive in raw else negative
+    element = positive if has_positive else negative
     value = raw[element]
-    items = [value] if isinstance(value, str) else value
+    if type(value) is str:
+        return (value,), not has_positive
+    items = value
     if not isinstance(items, list):
         raise PolicyError(f"{path}.{element}", f"must be a string or a list of strings, not {json_type(value)}")
     if not items:
@@ -361,7 +374,7 @@ def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tu
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise PolicyError(f"{path}.{element}[{i}]", f"must be a string, not {json_type(item)}")
-    return tuple(items), element == negative
+    return tuple(items), not has_positive
 
 
 @dataclass(frozen=True, eq=False)
@@ -401,20 +414,18 @@ class ActionSet:
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    """A test of a lower-cased action against lower-cased patterns: exact names by set, wildcards by regex."""
+    """A test of a lower-cased action against lower-cased patterns: exact names by set, a lone trailing ``*``
+    (``support:describe*``, most wildcards) by prefix, other wildcards by regex."""
     exact = frozenset(p for p in patterns if "*" not in p and "?" not in p)
     wild = [p for p in patterns if p not in exact]
     if not wild:
         return exact.__contains__
-    regex = re.compile("|".join(f"(?:{wildcard_regex([(ch, True) for ch in p])})" for p in wild), re.DOTALL)
-    return lambda action: action in exact or regex.fullmatch(action) is not None
-
-
-def _resource_pattern(text: str, path: str, index: int, variables: bool) -> Pattern:
-    try:
-        return Pattern.compile(text, arn=True, variables=variables)
-    except PatternError as error:
-        raise PolicyError(f"{path}[{index}]", str(error)) from None
+    prefixes = tuple(p[:-1] for p in wild if p.find("*") == len(p) - 1 and "?" not in p)
+    other = [p for p in wild if not (p.find("*") == len(p) - 1 and "?" not in p)]
+    if not other:
+        return lambda action: action in exact or action.startswith(prefixes)
+    regex = re.compile("|".join(f"(?:{wildcard_regex([(ch, True) for ch in p])})" for p in other), re.DOTALL)
+    return lambda action: action in exact or action.startswith(prefixes) or regex.fullmatch(action) is not None
 
 
 def _variable_before_resource_part(pattern: Pattern) -> bool:

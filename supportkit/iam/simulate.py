@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from types import NoneType
 from typing import Any, Iterable, Iterator, Mapping
 
 from supportkit.iam.context import ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate, not_restricted_by_scps
-from supportkit.iam.jsonobject import json_object
-from supportkit.iam.lint import Known, lint_policy
+from supportkit.iam.jsonobject import decode_json
+from supportkit.iam.lint import Known, Linter
 from supportkit.iam.policy import PolicyCache, json_limit
 
 _REQUEST_FIELDS = frozenset(
@@ -59,9 +60,9 @@ class Request:
         return tuple(warnings)
 
 
-    def lint(self, known: Known) -> tuple[str, ...]:
+    def lint(self, linter: Linter) -> tuple[str, ...]:
         """Lint warnings of the request's policies (unknown actions, prefixes, global keys), located alike."""
-        return tuple(f"{named.name}: {warning}" for named in self.policies for warning in lint_policy(named.policy, known))
+        return tuple(f"{named.name}: {warning}" for named in self.policies for warning in linter.lint(named.policy))
 
 
 class Simulator:
@@ -78,7 +79,8 @@ class Simulator:
                  known_actions: Known | None = None, policies: PolicyCache | None = None) -> None:
         self.rcp_services = rcp_services
         self.scp_exempt = scp_exempt or {}
-        self.known_actions = known_actions  # for the lint warnings (see supportkit.iam.lint); None: no lint
+        # the lint warnings (see supportkit.iam.lint); None: no lint
+        self._linter = Linter(known_actions) if known_actions is not None else None
         self.policies = policies if policies is not None else PolicyCache()
         self._named: dict[tuple[str, int], NamedPolicy] = {}
         self._principals: dict[str, Principal] = {}
@@ -159,7 +161,8 @@ class Simulator:
         """The result line for one request object: the decision, or an ``error`` naming the problem."""
         request_id = raw.get("id") if isinstance(raw, dict) else None
         try:
-            json.dumps(request_id)  # echoed as given: it must be writable back
+            if not isinstance(request_id, (str, bool, NoneType)):
+                json.dumps(request_id)  # echoed as given: it must be writable back
             request = self.parse(raw)
         except SupportkitError as error:
             return {"id": request_id, "error": str(error)}
@@ -171,8 +174,8 @@ class Simulator:
         if exemption is not None:
             response["not_restricted_by_scps"] = exemption
         warnings = request.warnings
-        if self.known_actions is not None:
-            warnings = (*warnings, *request.lint(self.known_actions))
+        if self._linter is not None:
+            warnings = (*warnings, *request.lint(self._linter))
         if warnings:
             response["warnings"] = list(warnings)
         return response
@@ -191,9 +194,10 @@ def read_requests(text: str) -> Iterator[Any]:
     stripped = text.strip()
     if not stripped:
         return
-    if "\n" in stripped and _UNDECODED.search(stripped) is None:
+    undecodable = _UNDECODED.search(stripped) is not None  # then, and only then, look for it line by line
+    if "\n" in stripped and not undecodable:
         try:
-            single = json.loads(stripped, object_pairs_hook=json_object)
+            single = decode_json(stripped)
         except (ValueError, RecursionError):
             pass
         else:
@@ -202,13 +206,13 @@ def read_requests(text: str) -> Iterator[Any]:
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        undecoded = _UNDECODED.search(line)
+        undecoded = _UNDECODED.search(line) if undecodable else None
         if undecoded is not None:
             byte = ord(undecoded.group()) - 0xDC00
             yield RequestError(f"line {number}: not UTF-8 text (byte 0x{byte:02x} at column {undecoded.start() + 1})")
             continue
         try:
-            request = json.loads(line, object_pairs_hook=json_object)
+            request = decode_json(line)
         except json.JSONDecodeError as error:
             request = RequestError(f"line {number}: not valid JSON: {error.msg} at column {error.colno}")
         except (ValueError, RecursionError) as error:  # valid JSON past Python's limits
