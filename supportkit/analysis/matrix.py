@@ -815,8 +815,8 @@ def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Ce
         remap[used] = np.arange(len(used), dtype=np.int32)
         return pd.Categorical.from_codes(remap[codes], categories=[vocabulary[u] for u in used])
 
-    cols = np.tile(np.arange(n), n_identities)
-    identity_index = np.arange(n_identities).repeat(n)
+    cols = np.tile(np.arange(n, dtype=np.int32), n_identities)  # int32: one cell's index costs 4 bytes, not 8
+    identity_index = np.arange(n_identities, dtype=np.int32).repeat(n)
     return pd.DataFrame({
         "identity_arn": _repeated(identity_index, [i.arn for i in identities]),
         "identity_type": _repeated(identity_index, [i.type.value for i in identities]),
