@@ -13,7 +13,7 @@ Accounts are made from 16 templates with their account id replaced, so generatin
 It prints:
 - the organization analysis without HTML (matrix and findings of every account, cross-account edges, the
   Parquet dataset), on the local process pool: seconds and accounts per second;
-- reports (papermill + nbconvert) of a subset of ``--reports`` accounts, with their organization page, on the
+- reports (papermill, then the page) of a subset of ``--reports`` accounts, with their organization page, on the
   local pool and on a Dask LocalCluster with the same number of workers: seconds per account amortized;
 - the peak memory (RSS) of this driver process (workers are other processes);
 - the projected time of each on 20 workers: the measured cost of one account on one worker
