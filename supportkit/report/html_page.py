@@ -1,6 +1,14 @@
-"""The shell of supportkit's static pages (the index, the organization page): no script, nothing fetched."""
+"""The shell of supportkit's static pages (the index, the organization page): no script, nothing fetched; and
+the one HTML table builder of every page (the report's static tables, the index, the organization page).
+"""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from urllib.parse import quote
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 """The Content-Security-Policy of every page: inline styles and data: images only, as the report template's."""
@@ -23,3 +31,64 @@ def standalone_page(heading: str, style: str, body: str) -> str:
 </body>
 </html>
 """
+
+
+@dataclass(frozen=True)
+class Link:
+    """A cell's text linking to a file beside the page (the name is URL-quoted, then escaped)."""
+
+    text: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """One cell across ``columns`` columns, its parts (texts and links) in order: a failed account's error."""
+
+    parts: tuple[str | Link, ...]
+    columns: int
+    css_class: str = ""
+
+
+Cell = str | int | float | bool | None | Link | Span
+"""What a table cell may hold; numpy scalars are accepted as their Python values."""
+
+
+def html_table(headings: Sequence[str], rows: Iterable[Sequence[object]], *,
+               row_classes: Iterable[str] | None = None, false: str = "") -> str:
+    """A table in which every heading and cell text is escaped: the only place the pages build one.
+
+    Integers are right-aligned (``number``, and ``zero`` for 0, which a page may grey out); booleans show
+    as "yes" or ``false``; None and NaN as nothing.
+    """
+    head = "".join(f"<th>{escape(str(heading))}</th>" for heading in headings)
+    classes = iter(row_classes) if row_classes is not None else None
+    body = []
+    for row in rows:
+        marked = next(classes, "") if classes is not None else ""
+        attribute = f' class="{escape(marked)}"' if marked else ""
+        body.append(f"<tr{attribute}>{''.join(_cell(value, false) for value in row)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _part(part: str | Link) -> str:
+    if isinstance(part, Link):
+        return f'<a href="{escape(quote(part.target))}">{escape(part.text)}</a>'
+    return escape(part)
+
+
+def _cell(value: object, false: str) -> str:
+    value = value.item() if hasattr(value, "item") and callable(value.item) and not isinstance(value, (Link, Span)) \
+        else value  # a numpy scalar
+    if isinstance(value, Span):
+        css = f' class="{escape(value.css_class)}"' if value.css_class else ""
+        return f'<td{css} colspan="{value.columns}">{"".join(_part(p) for p in value.parts)}</td>'
+    if isinstance(value, Link):
+        return f"<td>{_part(value)}</td>"
+    if isinstance(value, bool):
+        return f"<td>{'yes' if value else escape(false)}</td>"
+    if isinstance(value, int):
+        return f'<td class="number{" zero" if value == 0 else ""}">{value}</td>'
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "<td></td>"
+    return f"<td>{escape(str(value))}</td>"

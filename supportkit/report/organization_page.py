@@ -1,7 +1,7 @@
 """The organization page of ``supportkit report ORG_DIR``: overview, findings per account, cross-account paths.
 
 A static page like the index: no script, a Content-Security-Policy that forbids fetching anything,
-and every input string (account and OU names, ARNs, errors) escaped by :func:`_cell`.
+and every input string (account and OU names, ARNs, errors) escaped by :func:`html_page.html_table`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ import html
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-import numpy as np
 import pandas as pd
 
 from supportkit import __version__
 from supportkit.analysis.finding import Severity
 from supportkit.analysis.organization import OrganizationAnalysis
-from supportkit.report.html_page import standalone_page
+from supportkit.report.html_page import Link, html_table, standalone_page
 
 ORGANIZATION_PAGE = "organization.html"
 _STYLE = """
@@ -30,34 +29,20 @@ td.zero { color: #999; }
 """
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, bool):
-        return "<td>yes</td>" if value else "<td>no</td>"
-    if isinstance(value, int):
-        return f'<td class="number{" zero" if value == 0 else ""}">{value}</td>'
-    return f"<td>{html.escape('' if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))}</td>"
-
-
 def _table(frame: pd.DataFrame, headings: Mapping[str, str], *, row_class: str | None = None,
            links: Mapping[str, str] | None = None, empty: str = "None.") -> str:
     """``frame``'s columns named in ``headings``; the ``account_id`` cell links to its report when ``links`` has it."""
     if frame.empty:
         return f"<p>{html.escape(empty)}</p>"
-    head = "".join(f"<th>{html.escape(title)}</th>" for title in headings.values())
-    rows = []
-    for record in frame.to_dict(orient="records"):
-        cells = []
-        for column in headings:
-            value = record[column]
-            value = value.item() if isinstance(value, np.generic) else value
-            target = (links or {}).get(str(value)) if column == "account_id" else None
-            if target is not None:
-                cells.append(f'<td><a href="{html.escape(quote(target))}">{html.escape(str(value))}</a></td>')
-            else:
-                cells.append(_cell(value))
-        marked = ' class="outside"' if row_class is not None and bool(record.get(row_class)) else ""
-        rows.append(f"<tr{marked}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    records = frame.to_dict(orient="records")
+
+    def cell(column: str, value: object) -> object:
+        target = (links or {}).get(str(value)) if column == "account_id" else None
+        return Link(str(value), target) if target is not None else value
+
+    rows = ([cell(column, record[column]) for column in headings] for record in records)
+    classes = ("outside" if row_class is not None and bool(record.get(row_class)) else "" for record in records)
+    return html_table(list(headings.values()), rows, row_classes=classes, false="no")
 
 
 def organization_html(analysis: OrganizationAnalysis, links: Mapping[str, str], *, title: str | None = None,

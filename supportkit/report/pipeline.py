@@ -53,7 +53,7 @@ from supportkit.files import _umask, write_text_atomically
 from supportkit.report.executors import (
     Executor, ExecutorSpec, InProcessExecutor, close_thread_event_loop, make_executor, parse_executor,
 )
-from supportkit.report.html_page import CSP, standalone_page
+from supportkit.report.html_page import CSP, Link, Span, html_table, standalone_page
 from supportkit.snapshot.details import details_file_time
 
 # nbformat imports jsonschema, whose format checkers import rfc3987_syntax when it is installed, and that
@@ -863,32 +863,27 @@ def _index_html(reports: Sequence[AccountReport], out_dir: Path, *, title: str |
     heading = html.escape(title or "AWS Support access reports")
     labels = ["account", "name", "snapshot", "snapshot time", "plan", "SCP / RCP levels", *HEADLINE_LABELS.values(),
               *SEVERITIES]
-    head_cells = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
-    rows = []
+    rows: list[list[object]] = []
+    classes = []
     for report in reports:
         shown = report.account_id or report.stem
-        account = (
-            f'<a href="{html.escape(quote(report.html.name))}">{html.escape(shown)}</a>'
-            if report.html is not None else html.escape(shown)
-        )
         facts = report.facts
         relative = os.path.relpath(report.source, out_dir)
-        texts = [report.account_name or "", relative]
         levels = "management account" if facts and facts.management_account else \
             f"{facts.scp_levels} / {facts.rcp_levels}" if facts else ""
-        texts += [facts.snapshot_time, facts.plan or "unknown", levels] if facts else [""] * 3
-        cells = f"<td>{account}</td>" + "".join(f"<td>{html.escape(text)}</td>" for text in texts)
+        row: list[object] = [Link(shown, report.html.name) if report.html is not None else shown,
+                             report.account_name or "", relative]
+        row += [facts.snapshot_time, facts.plan or "unknown", levels] if facts else [""] * 3
         if report.ok and report.headline is not None and report.severities is not None:
-            numbers = [report.headline[key] for key in HEADLINE_LABELS] + [report.severities[key] for key in SEVERITIES]
-            cells += "".join(f'<td class="number">{number}</td>' for number in numbers)
-            row_class = ""
+            row += [report.headline[key] for key in HEADLINE_LABELS] + [report.severities[key] for key in SEVERITIES]
+            classes.append("")
         else:
-            failure = f"error: {html.escape((report.error or '').replace(str(report.source), relative))}"
+            parts: list[str | Link] = [f"error: {(report.error or '').replace(str(report.source), relative)}"]
             if report.notebook is not None:
-                failure += f' (<a href="{html.escape(quote(report.notebook.name))}">executed notebook</a>)'
-            cells += f'<td class="error" colspan="{len(HEADLINE_LABELS) + len(SEVERITIES)}">{failure}</td>'
-            row_class = ' class="failed"'
-        rows.append(f"<tr{row_class}>{cells}</tr>")
+                parts += [" (", Link("executed notebook", report.notebook.name), ")"]
+            row.append(Span(tuple(parts), len(HEADLINE_LABELS) + len(SEVERITIES), "error"))
+            classes.append("failed")
+        rows.append(row)
     failed = sum(1 for report in reports if not report.ok)
     status = f"{len(reports)} accounts" + (f", {failed} failed" if failed else "")
     assumed = ", ".join(f"{key}={value}" for key, value in (context or {}).items()) or "none"
@@ -903,12 +898,7 @@ tr.failed td { background: #fff3f3; }
 Request context given for every request: {html.escape(assumed)} (each report lists the keys assumed besides).
 Severities: critical, high, medium, low, info (the findings of each report, scale in its Findings section).</p>
 {f'<p><a href="{html.escape(quote(organization.name))}">The organization: overview, findings per account, cross-account paths</a></p>' if organization else ''}
-<table>
-<thead><tr>{head_cells}</tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody>
-</table>
+{html_table(labels, rows, row_classes=classes)}
 """)
 
 

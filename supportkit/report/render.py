@@ -32,6 +32,7 @@ import pandas as pd
 
 from supportkit.analysis.finding import Finding, Severity
 from supportkit.iam.arn import Arn
+from supportkit.report.html_page import html_table
 from supportkit.support.catalog import Capability
 
 TABLE_DATA_TYPE = "application/vnd.supportkit.table+json"
@@ -128,24 +129,10 @@ def facts(pairs: Iterable[tuple[str, str]]) -> str:
 
 def static_table(frame: pd.DataFrame, *, index: bool = False) -> str:
     """A small table as HTML, every label and value escaped; True shows as "yes", False and NaN as nothing."""
-    head = ([f"<th>{escape(str(frame.index.name or ''))}</th>"] if index else []) + [
-        f"<th>{escape(str(column).replace('_', ' '))}</th>" for column in frame.columns]
-    rows = []
-    for label, values in zip(frame.index, frame.itertuples(index=False, name=None)):
-        cells = [f"<th>{escape(str(label))}</th>"] if index else []
-        cells += [_cell(value) for value in values]
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return f"<td>{'yes' if value else ''}</td>"
-    if isinstance(value, (int, np.integer)):
-        return f'<td class="number">{int(value)}</td>'
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "<td></td>"
-    return f"<td>{escape(str(value))}</td>"
+    headings = ([str(frame.index.name or "")] if index else []) + [str(c).replace("_", " ") for c in frame.columns]
+    rows = ([label, *values] if index else values
+            for label, values in zip(frame.index, frame.itertuples(index=False, name=None)))
+    return html_table(headings, rows)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

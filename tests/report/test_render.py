@@ -155,3 +155,15 @@ def test_a_large_account_gets_persona_groups_with_drill_down():
 def test_static_tables_escape_everything():
     out = render.static_table(pd.DataFrame({"a_b": [HOSTILE], "n": [np.int64(2)], "f": [True]}))
     assert "<img" not in out and "<th>a b</th>" in out and '<td class="number">2</td>' in out and "<td>yes</td>" in out
+
+
+def test_one_table_builder_escapes_links_spans_and_every_text():
+    from supportkit.report.html_page import Link, Span, html_table
+
+    out = html_table([HOSTILE], [[Link(HOSTILE, "a b.html"), np.int64(0), np.float64("nan"), False,
+                                  Span((HOSTILE, Link("nb", "x&y.ipynb")), 2, "error")]],
+                     row_classes=["failed"], false="no")
+    assert "<script" not in out and "<img" not in out
+    assert '<a href="a%20b.html">' in out and '<a href="x%26y.ipynb">nb</a>' in out
+    assert '<td class="number zero">0</td><td></td><td>no</td>' in out
+    assert '<td class="error" colspan="2">' in out and '<tr class="failed">' in out

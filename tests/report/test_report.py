@@ -315,7 +315,8 @@ def test_the_headline_counts_who_can_open_read_and_resolve_cases(reports):
     assert hostile.severities == {"critical": 0, "high": 0, "medium": 7, "low": 1, "info": 0}
     assert by_stem(reports)[PLAIN_ID].headline["can_open_cases"] == 1  # the root user only
     index = reports.index.read_text()
-    numbers = "".join(rf'<td class="number">{n}</td>' for n in [*hostile.headline.values(), 0, 0, 7, 1, 0])
+    numbers = "".join(rf'<td class="number{" zero" if n == 0 else ""}">{n}</td>'
+                      for n in [*hostile.headline.values(), 0, 0, 7, 1, 0])
     assert re.search(rf'<a href="{HOSTILE_ID}.html">{HOSTILE_ID}</a>.*?{numbers}', index)
 
 
