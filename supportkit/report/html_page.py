@@ -1,33 +1,52 @@
-"""The shell of supportkit's static pages (the index, the organization page): no script, nothing fetched; and
+"""The shell of every page supportkit writes (reports, the index, the organization page): nothing fetched, no
+script but the one a page ships, allowed by its hash; and
 the one HTML table builder of every page (the report's static tables, the index, the organization page).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-"""The Content-Security-Policy of every page: inline styles and data: images only, as the report template's."""
+def script_hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def standalone_page(heading: str, style: str, body: str) -> str:
-    """A whole HTML page; ``heading`` and ``body`` must already be escaped HTML."""
+def content_security_policy(scripts: Sequence[str]) -> str:
+    """Nothing from anywhere; the given inline scripts by hash; inline styles; data: images."""
+    allowed = " ".join(script_hash(script) for script in scripts) or "'none'"
+    return (f"default-src 'none'; script-src {allowed}; img-src data:; style-src 'unsafe-inline'; "
+            "base-uri 'none'; form-action 'none'")
+
+
+CSP = content_security_policy([])
+"""The policy of a page without script (the index, the organization page)."""
+
+
+def standalone_page(heading: str, style: str, body: str, *, script: str | None = None, title_only: bool = False) -> str:
+    """A whole HTML page, the one shell of every page supportkit writes; ``heading`` and ``body`` must already
+    be escaped HTML. The CSP allows ``script`` (the page's only one) by its hash, or none. The heading is
+    also an ``<h1>`` unless ``title_only`` (the report's outputs bring their own).
+    """
+    csp = content_security_policy([script]) if script is not None else CSP
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{heading}</title>
 <style>{style}</style>
 </head>
 <body>
-<h1>{heading}</h1>
+{"" if title_only else f"<h1>{heading}</h1>"}
 {body}
+{"" if script is None else f'<script type="module">{script}</script>'}
 </body>
 </html>
 """

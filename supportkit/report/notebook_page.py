@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from html import escape
 from typing import Any
 
+from supportkit.report.html_page import standalone_page
 from supportkit.report.render import Assets
 
 
@@ -56,24 +57,8 @@ section[id^="identity-"]:target, section[id^="finding-"]:target { background: #f
 def notebook_html(notebook: Mapping[str, Any], title: str, assets: Assets) -> str:
     """The page: ``title`` (escaped here), then every cell's outputs; markdown cells as escaped text."""
     body = "\n".join(_cell_html(cell) for cell in notebook.get("cells", ()))
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{escape(assets.csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<style>{assets.style}</style>
-<style>{STYLE}</style>
-</head>
-<body>
-<main>
-{body}
-</main>
-<script type="module">{assets.script}</script>
-</body>
-</html>
-"""
+    return standalone_page(escape(title), assets.style + STYLE, f"<main>\n{body}\n</main>", script=assets.script,
+                           title_only=True)
 
 
 def _cell_html(cell: Mapping[str, Any]) -> str:

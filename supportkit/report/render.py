@@ -15,8 +15,6 @@ any blob script run).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +30,7 @@ import pandas as pd
 
 from supportkit.analysis.finding import Finding, Severity
 from supportkit.iam.arn import Arn
-from supportkit.report.html_page import html_table
+from supportkit.report.html_page import content_security_policy, html_table, script_hash
 from supportkit.support.catalog import Capability
 
 TABLE_DATA_TYPE = "application/vnd.supportkit.table+json"
@@ -205,11 +203,15 @@ def interactive_table(frame: pd.DataFrame, table_id: str, *, panes: Sequence[str
 
 @dataclass(frozen=True)
 class Assets:
-    """What the export template adds to every report: one script, one style sheet, and the policy for them."""
+    """What every report page ships: one script and one style sheet."""
 
     script: str
     style: str
-    csp: str
+
+    @property
+    def csp(self) -> str:
+        """The page's policy: this script by its hash, nothing else (as :func:`standalone_page` writes it)."""
+        return content_security_policy([self.script])
 
 
 _INIT = """
@@ -257,7 +259,7 @@ def assets() -> Assets:
     script = inline_safe(bundle[:found.start()] + f"const skitTables={{{names}}};" + _INIT % (TABLE_DATA_TYPE, NEAR_PIXELS)
                          + bundle[found.end():])
     style = (folder / "dt_bundle.css").read_text(encoding="utf-8") + heatmap_css()
-    return Assets(script, style, content_security_policy([script]))
+    return Assets(script, style)
 
 
 def heatmap_css() -> str:
@@ -278,17 +280,6 @@ def inline_safe(script: str) -> str:
     script = re.sub(r"<(/?)(script)", lambda m: "<" + ("\\/" if m[1] else "") + f"\\x{ord(m[2][0]):02x}" + m[2][1:], script,
                     flags=re.I)
     return script
-
-
-def script_hash(script: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
-
-
-def content_security_policy(scripts: Sequence[str]) -> str:
-    """Nothing from anywhere; the given inline scripts by hash; inline styles; data: images."""
-    allowed = " ".join(script_hash(script) for script in scripts) or "'none'"
-    return (f"default-src 'none'; script-src {allowed}; img-src data:; style-src 'unsafe-inline'; "
-            "base-uri 'none'; form-action 'none'")
 
 
 def executable_scripts(page: str) -> list[str]:
