@@ -97,8 +97,8 @@ def _part(part: str | Link) -> str:
 
 
 def _cell(value: object, false: str) -> str:
-    value = value.item() if hasattr(value, "item") and callable(value.item) and not isinstance(value, (Link, Span)) \
-        else value  # a numpy scalar
+    item = getattr(value, "item", None)  # a numpy scalar: its Python value
+    value = item() if callable(item) else value
     if isinstance(value, Span):
         css = f' class="{escape(value.css_class)}"' if value.css_class else ""
         return f'<td{css} colspan="{value.columns}">{"".join(_part(p) for p in value.parts)}</td>'
