@@ -649,7 +649,7 @@ def build_matrix(
     principal, or a value of the wrong type for a known global key, raises ContextError.
     """
     check_analyst_context(context)
-    assumed = assumed_context(account.partition, at)
+    assumed = assumed_context(account.partition, at, context)
     catalog = catalog or load_catalog()
     with no_collection():
         frame = _build(account, catalog, context, assumed)

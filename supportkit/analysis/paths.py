@@ -79,7 +79,7 @@ from supportkit.iam.trust import (
 )
 from supportkit.snapshot.model import Account, Group, Identity, IdentityType
 from supportkit.support.catalog import Action, Capability, Catalog
-from supportkit.support.request_context import assumed_context
+from supportkit.support.request_context import CLOCK_KEYS, assumed_context
 
 MAX_DEPTH = 3
 """Role assumptions followed at most (a user, then up to three roles)."""
@@ -181,9 +181,12 @@ class _Evaluator:
     def __init__(self, account: Account, context: Mapping[str, Any] | None) -> None:
         self.account = account
         # The keys every request carries, as the matrix assumes them, except the time: date conditions are
-        # part of the answer ("allowed before 2027-01-01"), so the time is enumerated, not fixed.
-        assumed = {k: v for k, v in assumed_context(account.partition).items()
-                   if k.lower() not in ("aws:currenttime", "aws:epochtime")}
+        # part of the answer ("allowed before 2027-01-01"), so the time is enumerated, not fixed, unless the
+        # analyst fixed it (then both clock keys name that instant).
+        clock = {key.lower() for key in CLOCK_KEYS}
+        fixed = any(str(key).lower() in clock for key in context or {})
+        assumed = {k: v for k, v in assumed_context(account.partition, given=context).items()
+                   if fixed or k.lower() not in clock}
         self.contexts = {i.arn: identity_context(i, context, assumed) for i in account.identities}
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._enumerated: dict[tuple, Conditions] = {}

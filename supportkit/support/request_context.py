@@ -14,7 +14,8 @@ list then denies everyone. So each request gets:
 * ``aws:SecureTransport`` true (the endpoints are HTTPS only), ``aws:ViaAWSService`` false (the principal calls
   directly), ``aws:CurrentTime`` and ``aws:EpochTime`` the analysis time.
 
-Keys given by the analyst (``--context``) win over these.
+Keys given by the analyst (``--context``) win over these. The two clock keys name one instant, so when the
+analyst gives one of them the other is that instant too (a request cannot be made at two times).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
 from importlib.resources import files
-from typing import Mapping
+from typing import Any, Mapping
+
+from supportkit.iam.conditions import parse_date
 
 CONTEXT_FILE = "request_context.json"
 CLOCK_KEYS = ("aws:CurrentTime", "aws:EpochTime")
@@ -56,9 +59,11 @@ def requested_region(partition: str) -> str:
     return endpoint_data().regions.get(partition, "us-east-1")
 
 
-def assumed_context(partition: str, at: datetime | None = None) -> dict[str, str]:
-    """The keys every request of the analysis carries, at ``at`` (now when None)."""
-    moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+def assumed_context(partition: str, at: datetime | None = None, given: Mapping[str, Any] | None = None
+                    ) -> dict[str, str]:
+    """The keys every request of the analysis carries, at ``at`` (now when None), or at the moment a clock key
+    of the analyst's ``given`` context names (valid keys: see :func:`supportkit.iam.keys.check_analyst_context`)."""
+    moment = (_given_moment(given) or at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     return {
         "aws:RequestedRegion": requested_region(partition),
         "aws:SecureTransport": "true",
@@ -66,3 +71,17 @@ def assumed_context(partition: str, at: datetime | None = None) -> dict[str, str
         "aws:EpochTime": str(int(moment.timestamp())),
         "aws:ViaAWSService": "false",
     }
+
+
+def _given_moment(given: Mapping[str, Any] | None) -> datetime | None:
+    """The instant a given ``aws:CurrentTime`` or ``aws:EpochTime`` names (the first that parses), or None."""
+    for key, value in (given or {}).items():
+        if isinstance(key, str) and key.lower() in _CLOCK:
+            values = value if isinstance(value, list) else [value]
+            epoch = parse_date(str(values[0])) if len(values) == 1 else None
+            if epoch is not None:
+                return datetime.fromtimestamp(epoch, timezone.utc)
+    return None
+
+
+_CLOCK = {key.lower() for key in CLOCK_KEYS}

@@ -604,6 +604,24 @@ def test_aws_current_time_is_the_analysis_time(tmp_path):
     assert row["aws:CurrentTime"] == "2026-12-01T09:30:00Z" and row["aws:EpochTime"] == "1796117400"
 
 
+@pytest.mark.parametrize("given", [{"aws:CurrentTime": "2026-01-01T00:00:00Z"}, {"aws:EpochTime": "1767225600"}])
+def test_a_given_clock_key_sets_the_other_to_the_same_instant(tmp_path, given):
+    """aws:CurrentTime and aws:EpochTime are the date and time of the request ("AWS global condition context
+    keys", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html): one request
+    has one time, so giving one of them moves the other. 2026-01-01T00:00:00Z is 1767225600 seconds after the
+    epoch (`date -u -d 2026-01-01T00:00:00Z +%s`); a policy reading either key sees that moment."""
+    document = policy(statement("Allow", "support:*", Condition={
+        "NumericLessThan": {"aws:EpochTime": "1767225601"}, "DateGreaterThanEquals": {"aws:CurrentTime": "2026-01-01"}}))
+    (tmp_path / "authorization-details.json").write_text(json.dumps({"UserDetailList": [{
+        "UserName": "ana", "Arn": f"arn:aws:iam::{ACCOUNT}:user/ana",
+        "UserPolicyList": [{"PolicyName": "NewYearOnly", "PolicyDocument": document}]}]}))
+    matrix = build_matrix(load_account(tmp_path), at=AT, context=given)
+    assert matrix.attrs["request_context"]["aws:CurrentTime"] == "2026-01-01T00:00:00Z"
+    assert matrix.attrs["request_context"]["aws:EpochTime"] == "1767225600"
+    cell = matrix.loc[(matrix["identity_name"] == "ana") & (matrix["action"] == "support:CreateCase")]
+    assert list(cell["decision"].astype(str)) == ["allowed"]
+
+
 def _recorded_context(path):
     """The request context a Parquet matrix records (pandas' metadata of the file)."""
     import pyarrow.parquet as pq

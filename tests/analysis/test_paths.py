@@ -239,6 +239,18 @@ def test_mfa_and_source_ip_on_the_trust_and_on_the_permission(tmp_path: Path) ->
     assert arn("user", "direct") not in fixed and arn("user", "caller") not in fixed
 
 
+def test_a_fixed_time_is_one_instant_for_both_clock_keys(tmp_path: Path) -> None:
+    # aws:CurrentTime and aws:EpochTime are the date and time of the request
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html); 2026-01-01T00:00:00Z
+    # is epoch 1767225600 (`date -u -d 2026-01-01T00:00:00Z +%s`). Unfixed, the time is part of the answer.
+    before = {"NumericLessThan": {"aws:EpochTime": "1767225600"}}
+    loaded = account(tmp_path, users=[user("u", doc(allow(RESOLVE, Condition=before)))])
+    assert paths(loaded)[arn("user", "u")].decision is AccessDecision.CONDITIONAL
+    assert paths(loaded, context={"aws:CurrentTime": "2025-12-31T23:59:59Z"})[arn("user", "u")].decision \
+        is AccessDecision.ALLOWED
+    assert arn("user", "u") not in paths(loaded, context={"aws:CurrentTime": "2026-01-01T00:00:00Z"})
+
+
 # --- role chains --------------------------------------------------------------------------------------
 
 def test_a_chain_of_depth_three_with_a_loop(tmp_path: Path) -> None:
