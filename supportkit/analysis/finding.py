@@ -9,7 +9,7 @@ new finding plugs in by registering one function (see :mod:`supportkit.analysis.
 Severity scale (:class:`Severity`), highest first:
 
 * ``critical``: principals outside the account can act on its support cases or plan (external accounts,
-  identity providers, anyone).
+  identity providers, anyone); when the account's organization is known, outside the organization.
 * ``high``: a paid commitment or every case open to more than a few: identities other than root can change
   the support plan; more than :data:`MANY` identities can read every case; a Deny meant as a guardrail that
   denies nothing.

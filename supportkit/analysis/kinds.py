@@ -7,6 +7,8 @@
   administrator can view, but not edit the permissions for service-linked roles" (Using service-linked
   roles, https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html);
 - external: a role another account (or anyone) can assume;
+- inside the organization: another account of the same organization, as a source of a path, when the
+  organization is known (:func:`supportkit.analysis.paths.access_tables`);
 - federated: an identity provider or Identity Center permission set, as a source of a path;
 - root: the account root user;
 - unknown: a role whose trust policy is missing or could not be read: who uses it cannot be told, so
@@ -29,6 +31,7 @@ class IdentityKind(str, Enum):
     WORKLOAD = "workload"
     SERVICE_LINKED = "service-linked"
     EXTERNAL = "external"
+    ORGANIZATION = "inside the organization"
     FEDERATED = "federated"
     ROOT = "root"
     UNKNOWN = "unknown"

@@ -3,21 +3,26 @@
 The organization is read from a folder of account snapshots with an ``organization.json``
 (:mod:`supportkit.snapshot.organization`), or from account folders alone. Each account is analysed on
 its own (matrix, findings, headline: :func:`analyse_account`, the unit of work a process pool or a
-Dask cluster runs); then the cross-account edges are found in two steps, so that no worker needs
-another account's identities:
+Dask cluster runs), knowing the organization's accounts; then the cross-account edges are found in two
+steps, so that no worker needs another account's identities:
 
-1. each account lists its roles' trust policies (:class:`RoleTrust`, plain JSON values);
-2. each account A gets the roles of other accounts whose trust policy may admit one of A's
-   principals, and decides for each of its identities whether both sides allow ``sts:AssumeRole``
-   (:func:`account_edges`): the trust policy in B must allow the principal and A's own policies
-   (identity policies, boundary, A's SCPs) must allow the call on the role's ARN ("Cross-account
-   policy evaluation logic", IAM User Guide, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html).
-   B's RCPs, where its folder has an ``rcps.json``, may still deny the call on B's role: STS is a
-   service RCPs apply to ("Resource control policies", AWS Organizations User Guide).
+1. each account lists the roles whose trust policy admits another account or anyone
+   (:class:`TrustedRole`: the role, its trust policy and those sources, as
+   :func:`supportkit.analysis.trust.trust_sources` reads them);
+2. each account A gets the roles of other accounts that admit it, and decides for each of its identities
+   whether it can assume them as who-can decides a role chain's step
+   (:class:`supportkit.analysis.paths.RoleAssumptions`, :func:`supportkit.iam.trust.can_assume`): the trust
+   policy in B must allow the principal and A's own policies (identity policies, boundary, A's SCPs) must
+   allow the call on the role's ARN ("Cross-account policy evaluation logic", IAM User Guide,
+   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html),
+   under conditions enumerated and verified (:mod:`supportkit.analysis.conditions`). B's RCPs, where its
+   folder has an ``rcps.json``, may still deny the call on B's role: STS is a service RCPs apply to
+   ("Resource control policies", AWS Organizations User Guide). Then the same-account chains that lead to
+   A's roles with such an edge (A's user assuming A's role that B's role trusts), as who-can follows
+   chains: to :data:`supportkit.analysis.paths.MAX_DEPTH` assumptions, without loops.
 
-Principals a trust policy names outside the organization (another account, ``*``, a federated
-identity provider) become edges from an outside node, named as such. Paths chain edges across
-accounts; same-account role chains are not followed.
+Principals a trust policy names outside the organization (another account, ``*``) become edges from an
+outside node, named as such. Paths chain edges; a path counts when it crosses accounts.
 """
 
 from __future__ import annotations
@@ -32,23 +37,20 @@ from typing import Any
 import pandas as pd
 
 from supportkit.analysis.account_analysis import AccountAnalysis, analyse
+from supportkit.analysis.conditions import Conditions
 from supportkit.analysis.finding import FindingSources, Severity, produce_findings, severity_counts
 from supportkit.analysis.findings import Persona
 from supportkit.analysis.matrix import identity_context
+from supportkit.analysis.paths import MAX_DEPTH, RoleAssumptions
+from supportkit.analysis.trust import SourceKind, TrustSource, outsider_conditions, principal_account, trust_sources
 from supportkit.support.rcps import rcp_services
-from supportkit.errors import PolicyError, SupportkitError
-from supportkit.iam.arn import Arn, account_of
+from supportkit.errors import SupportkitError
+from supportkit.iam.arn import account_of
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Subject, evaluate
-from supportkit.iam.policy import (
-    Effect,
-    Policy,
-    Statement,
-    decode_document,
-    parse_policy,
-)
-from supportkit.snapshot import Account, IdentityType, find_snapshots, load_account
-from supportkit.snapshot.details import detail_files, read_details
+from supportkit.iam.policy import Policy, parse_policy
+from supportkit.iam.trust import ASSUME_ROLE
+from supportkit.snapshot import Account, Identity, IdentityType, find_snapshots, load_account
 from supportkit.snapshot.model import RCPS_FILE
 from supportkit.snapshot.organization import (
     OrganizationInfo,
@@ -58,7 +60,6 @@ from supportkit.snapshot.organization import (
 from supportkit.snapshot.policies import PolicyParser
 from supportkit.snapshot.scps import read_scps
 
-ASSUME_ROLE = "sts:AssumeRole"
 OUTSIDE = "outside the organization"
 
 
@@ -73,17 +74,25 @@ class PrincipalKind(str, Enum):
 
 
 @dataclass(frozen=True)
-class RoleTrust:
-    """A role and its trust policy document, as JSON (picklable: it travels between processes)."""
+class TrustedRole:
+    """A role whose trust policy admits another account or anyone, with those sources (picklable: it travels
+    between processes). ``identity`` keeps only what an assumption of it reads: ARN, principal, trust policy."""
 
-    role_arn: str
-    account_id: str
-    document: Any
+    identity: Identity
+    sources: tuple[TrustSource, ...]
+
+    @property
+    def arn(self) -> str:
+        return self.identity.arn
+
+    @property
+    def account_id(self) -> str:
+        return self.identity.subject.principal.account
 
 
 @dataclass(frozen=True)
 class AccountResult:
-    """What one account's analysis sends back: its answers, and its roles' trust policies for step 2."""
+    """What one account's analysis sends back: its answers, and the roles other accounts may assume, for step 2."""
 
     folder: Path
     account_id: str
@@ -95,7 +104,7 @@ class AccountResult:
     root_only: str  # the scope of the root-only finding, or ""
     plan_gap_identities: int
     capabilities: Mapping[str, tuple[str, ...]]  # identity ARN -> what it can do ("open", "read", ...)
-    trusts: tuple[RoleTrust, ...]
+    roles: tuple[TrustedRole, ...]
     warnings: tuple[str, ...]
 
 
@@ -108,18 +117,29 @@ class AccountFailure:
 
 @dataclass(frozen=True)
 class Edge:
-    """``source`` may assume ``role`` (another account's): both sides allow it, or would when ``condition_keys`` allow."""
+    """``source`` may assume ``role`` under ``conditions`` (verified by evaluating them): into another account,
+    both sides allow it; inside one, the step of a same-account chain that leads to such an edge."""
 
     source: str
     source_kind: PrincipalKind
     source_account: str | None
     role: str
     role_account: str
-    condition_keys: tuple[str, ...] = ()
+    conditions: Conditions
+
+    @property
+    def condition_keys(self) -> tuple[str, ...]:
+        """The request keys the conditions need, as the policies write them; () when it is allowed always."""
+        return tuple(dict.fromkeys(requirement.key for scenario in self.conditions.scenarios
+                                   for requirement in scenario.requirements))
 
     @property
     def conditional(self) -> bool:
-        return bool(self.condition_keys)
+        return not self.conditions.always
+
+    @property
+    def crosses(self) -> bool:
+        return self.source_account != self.role_account
 
 
 @dataclass(frozen=True)
@@ -152,13 +172,15 @@ ANY = "any"
 
 
 def analyse_account(folder: str | Path, context: Mapping[str, Any] | None = None,
-                    dataset: str | Path | None = None) -> AccountResult:
-    """:func:`supportkit.analysis.account_analysis.analyse` of one account, reduced to what the organization
-    needs, and its roles' trust policies.
+                    dataset: str | Path | None = None,
+                    organization_accounts: frozenset[str] | None = None) -> AccountResult:
+    """:func:`supportkit.analysis.account_analysis.analyse` of one account of the organization whose accounts
+    are ``organization_accounts`` (None: not known), reduced to what the organization needs.
 
     With ``dataset``, the matrix is also written to ``dataset/account_id=<id>/part-0.parquet``.
     """
-    return account_result(analyse(Path(folder), context=context), Path(folder), dataset)
+    analysis = analyse(Path(folder), context=context, organization_accounts=organization_accounts)
+    return account_result(analysis, Path(folder), dataset)
 
 
 def account_result(analysis: AccountAnalysis, folder: Path, dataset: str | Path | None = None) -> AccountResult:
@@ -182,19 +204,25 @@ def account_result(analysis: AccountAnalysis, folder: Path, dataset: str | Path 
         account.info.management_account, headline,
         severity_counts(produce_findings(FindingSources(findings, matrix, account.info))),
         str(root_only["scope"].iloc[0]) if len(root_only) else "", len(findings["plan_gaps"]),
-        {arn: caps for arn, caps in capabilities.items() if caps}, _trusts(folder, account), account.warnings,
+        {arn: caps for arn, caps in capabilities.items() if caps}, trusted_roles(account), account.warnings,
     )
 
 
-def _trusts(folder: Path, account: Account) -> tuple[RoleTrust, ...]:
-    """Each role's AssumeRolePolicyDocument, read from the export (the account model keeps no trust policies)."""
-    details = read_details(detail_files(folder) if folder.is_dir() else [folder])
-    roles = {identity.name: identity.arn for identity in account.identities if identity.type is IdentityType.ROLE}
+_OTHER_ACCOUNTS = frozenset({SourceKind.EXTERNAL, SourceKind.ANYONE})
+
+
+def trusted_roles(account: Account) -> tuple[TrustedRole, ...]:
+    """The roles of ``account`` whose trust policy admits, for ``sts:AssumeRole``, another account or anyone."""
     found = []
-    for name, entry in details.entries["RoleDetailList"].items():
-        document = entry.data.get("AssumeRolePolicyDocument")
-        if name in roles and document is not None:
-            found.append(RoleTrust(roles[name], account.info.account_id, document))
+    for identity in account.identities:
+        if identity.type is not IdentityType.ROLE or identity.trust is None:
+            continue
+        sources = tuple(source for source in trust_sources(identity, account.info.account_id)
+                        if source.kind in _OTHER_ACCOUNTS and source.action == ASSUME_ROLE)
+        if sources:
+            slim = replace(identity, subject=Subject(identity.subject.principal), tags={}, groups=(),
+                           managed_policy_arns=())
+            found.append(TrustedRole(slim, sources))
     return tuple(found)
 
 
@@ -222,117 +250,13 @@ def _write_partition(matrix: pd.DataFrame, dataset: Path, account_id: str) -> No
     temporary.replace(partition / "part-0.parquet")
 
 
-# Trust policies
-
-
-@dataclass(frozen=True)
-class _TrustStatement:
-    statement: Statement
-    principals: Mapping[str, tuple[str, ...]]  # "AWS" / "Federated" / "Service" / "*" -> values
-    negated: bool  # NotPrincipal
-
-
-def _trust_statements(document: Any) -> list[_TrustStatement]:
-    """The statements of a trust policy with their Principal element, each parsed by the engine's parser.
-
-    The parser takes identity-policy grammar: Principal is set aside and Resource, which a trust
-    policy omits (its resource is the role), is given as ``*``.
-    """
-    value = decode_document(document)
-    raw_statements = value.get("Statement", []) if isinstance(value, Mapping) else []
-    raw_statements = [raw_statements] if isinstance(raw_statements, Mapping) else raw_statements
-    found = []
-    for raw in raw_statements:
-        if not isinstance(raw, Mapping):
-            continue
-        element = "NotPrincipal" if "NotPrincipal" in raw else "Principal"
-        principal = raw.get(element)
-        stripped = {key: item for key, item in raw.items() if key not in ("Principal", "NotPrincipal")}
-        if "Resource" not in stripped and "NotResource" not in stripped:
-            stripped["Resource"] = "*"
-        try:
-            policy = parse_policy({"Version": value.get("Version", "2012-10-17"), "Statement": [stripped]})
-        except PolicyError:
-            continue  # an invalid trust statement admits no one (IAM would have refused the document)
-        if principal == "*":
-            principals: dict[str, tuple[str, ...]] = {"AWS": ("*",)}
-        elif isinstance(principal, Mapping):
-            principals = {kind: (ids,) if isinstance(ids, str) else tuple(ids) for kind, ids in principal.items()}
-        else:
-            continue
-        found.append(_TrustStatement(policy.statements[0], principals, element == "NotPrincipal"))
-    return found
-
-
-def _names(trust: _TrustStatement, arn: str, account_id: str) -> bool:
-    """Whether the statement's Principal element covers the principal ``arn`` of ``account_id``.
-
-    An account id or ``arn:...:root`` delegates to every principal of the account (IAM User Guide,
-    "AWS JSON policy elements: Principal"); a user or role ARN names that principal only.
-    """
-    listed = trust.principals.get("AWS", ())
-    covered = any(value in ("*", account_id, arn) or _is_root_of(value, account_id) for value in listed)
-    return covered != trust.negated
-
-
-def _is_root_of(value: str, account_id: str) -> bool:
-    arn = Arn.parse(value)
-    return arn is not None and arn.service == "iam" and arn.account == account_id and arn.resource == "root"
-
-
-def _trust_decision(trusts: Sequence[_TrustStatement], arn: str, account_id: str, context: RequestContext,
-                    known: Callable[[str], bool]) -> tuple[str, ...] | None:
-    """None when the trust policy refuses the principal; else the condition keys it still depends on.
-
-    Clauses on keys ``known`` (the principal's own keys: present, or known to be absent) are decided
-    here; clauses on other keys (``sts:ExternalId``, ``aws:MultiFactorAuthPresent``...) depend on the
-    request: the edge exists when they allow, and says so.
-    """
-    allowed: tuple[str, ...] | None = None
-    for trust in trusts:
-        statement = trust.statement
-        if not statement.matches_action(ASSUME_ROLE) or not _names(trust, arn, account_id):
-            continue
-        open_keys = []
-        decided = True
-        for clause in statement.conditions:
-            if all(known(key) for key in clause.keys_read):
-                decided = decided and clause.evaluate(context)
-            else:
-                open_keys.append(clause.key)
-        if not decided:
-            continue
-        if statement.effect is Effect.DENY:
-            if not open_keys:
-                return None
-            continue  # a Deny that applies only under some requests does not refuse the path
-        keys = tuple(dict.fromkeys(open_keys))
-        if allowed is None or len(keys) < len(allowed):
-            allowed = keys
-    return allowed
-
-
-def _candidate(trusts: Sequence[_TrustStatement], ids: frozenset[str]) -> frozenset[str]:
-    """The accounts among ``ids`` some Allow statement may admit (``*``, NotPrincipal: all of them)."""
-    found: set[str] = set()
-    for trust in trusts:
-        if trust.statement.effect is not Effect.ALLOW or not trust.statement.matches_action(ASSUME_ROLE):
-            continue
-        if trust.negated or "*" in trust.principals.get("AWS", ()):
-            return ids
-        for value in trust.principals.get("AWS", ()):
-            account = value if value.isdigit() else account_of(value)
-            if account in ids:
-                found.add(account)
-    return frozenset(found)
-
-
 # Step 2: one account's identities against other accounts' roles
 
 
-def account_edges(folder: str | Path, organization_id: str | None, roles: Sequence[RoleTrust],
+def account_edges(folder: str | Path, organization_id: str | None, roles: Sequence[TrustedRole],
                   rcps: Mapping[str, str] | None = None, context: Mapping[str, Any] | None = None) -> list[Edge]:
-    """The edges from the identities of the account at ``folder`` to ``roles`` of other accounts.
+    """The edges from the identities of the account at ``folder`` to ``roles`` of other accounts, then the
+    same-account chains into its roles that have such an edge.
 
     ``rcps``: the rcps.json of each role's account, by account id, where one exists (the management
     account's are not given: RCPs do not apply to its resources). The root user assumes no role: "You
@@ -344,35 +268,20 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
     if organization_id is not None:
         extra["aws:PrincipalOrgID"] = organization_id
     rcp_levels = {account_id: _rcp_levels(Path(path)) for account_id, path in (rcps or {}).items()}
-    parsed = [(role, _trust_statements(role.document)) for role in roles]
-    # The caller's own account decides by its SCPs and policies; its RCPs guard its own resources, not B's role.
-    caller = {identity.arn: replace(identity.subject, rcp_levels=()) for identity in account.identities}
+    assumptions = RoleAssumptions(account, extra)
+    own = account.info.account_id
     edges = []
     for identity in account.identities:
-        if identity.type is IdentityType.ROOT:
-            continue
-        request = identity_context(identity, extra)
-        full = request.with_defaults(identity.subject.principal.derived_context)
-        known = _own_keys(frozenset(full.values))
-        for role, trusts in parsed:
-            keys = _trust_decision(trusts, identity.arn, account.info.account_id, full, known)
-            if keys is None:
+        for role in roles:
+            step = assumptions.step(identity, role.identity)
+            if step is None or _rcp_denies(rcp_levels.get(role.account_id), identity.subject, role.arn,
+                                           identity_context(identity, extra)):
                 continue
-            result = evaluate(caller[identity.arn], ASSUME_ROLE, role.role_arn, request)
-            if result.decision is not Decision.ALLOWED:
-                continue
-            if _rcp_denies(rcp_levels.get(role.account_id), identity.subject, role.role_arn, request):
-                continue
-            conditional = tuple(dict.fromkeys((*keys, *(result.context_keys if result.conditional else ()))))
-            edges.append(Edge(identity.arn, PrincipalKind.IDENTITY, account.info.account_id, role.role_arn,
-                              role.account_id, conditional))
+            edges.append(Edge(identity.arn, PrincipalKind.IDENTITY, own, role.arn, role.account_id, step.conditions))
+    leaving = [edge.source for edge in edges if ":role/" in edge.source]
+    edges += [Edge(step.source, PrincipalKind.IDENTITY, own, step.target, own, step.conditions)
+              for step in assumptions.chains_into(leaving)]
     return edges
-
-
-def _own_keys(present: frozenset[str]) -> Callable[[str], bool]:
-    """The keys decided for an identity: those in its context, and its tags (a tag it lacks is absent in every
-    request it makes)."""
-    return lambda key: key in present or key.startswith("aws:principaltag/")
 
 
 def _rcp_levels(path: Path) -> tuple[tuple[NamedPolicy, ...], ...]:
@@ -399,38 +308,26 @@ _ALLOW_ALL: Policy = parse_policy({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
-_OUTSIDE_KEYS = frozenset({"aws:principalaccount", "aws:principalorgid"})
-"""What is known of a principal outside the organization: its account, and that it has not this organization's id."""
-
-
-def outside_edges(roles: Sequence[tuple[RoleTrust, Sequence[_TrustStatement]]], members: frozenset[str],
-                  analysed: frozenset[str]) -> list[Edge]:
+def outside_edges(roles: Sequence[TrustedRole], members: frozenset[str], analysed: frozenset[str]) -> list[Edge]:
     """Edges from principals outside the organization (or from accounts of it that were not analysed)."""
     edges = []
-    for role, trusts in roles:
-        for trust in trusts:
-            statement = trust.statement
-            if statement.effect is not Effect.ALLOW or not statement.matches_action(ASSUME_ROLE):
+    for role in roles:
+        for source in role.sources:
+            if source.kind is SourceKind.ANYONE:
+                conditions = outsider_conditions(role.identity, source)
+                if conditions.ever:
+                    edges.append(Edge(f"any AWS principal ({OUTSIDE})", PrincipalKind.ANYONE, None, role.arn,
+                                      role.account_id, conditions))
                 continue
-            sources: list[tuple[str, PrincipalKind, str | None]] = []
-            for value in trust.principals.get("AWS", ()):
-                if value == "*":
-                    sources.append((f"any AWS principal ({OUTSIDE})", PrincipalKind.ANYONE, None))
-                    continue
-                account = value if value.isdigit() else account_of(value)
-                if account and account not in members:
-                    sources.append((f"{value} ({OUTSIDE})", PrincipalKind.OUTSIDE_ACCOUNT, account))
-                elif account and account not in analysed and account != role.account_id:
-                    sources.append((value, PrincipalKind.UNANALYSED, account))
-            for value in trust.principals.get("Federated", ()):
-                sources.append((f"{value} (federated, {OUTSIDE})", PrincipalKind.FEDERATED, None))
-            for source, kind, source_account in sources:
-                context = RequestContext.of({"aws:PrincipalAccount": source_account} if source_account else {})
-                decided = _OUTSIDE_KEYS if kind is not PrincipalKind.UNANALYSED else frozenset()
-                keys = _trust_decision([trust], source, source_account or "", context, decided.__contains__) \
-                    if not trust.negated else ()
-                if keys is not None:
-                    edges.append(Edge(source, kind, source_account, role.role_arn, role.account_id, keys))
+            account = principal_account(source.principal)
+            if account not in members:
+                conditions = outsider_conditions(role.identity, source)
+                if conditions.ever:
+                    edges.append(Edge(f"{source.principal} ({OUTSIDE})", PrincipalKind.OUTSIDE_ACCOUNT, account,
+                                      role.arn, role.account_id, conditions))
+            elif account not in analysed:
+                edges.append(Edge(source.principal, PrincipalKind.UNANALYSED, account, role.arn, role.account_id,
+                                  source.conditions))
     return list(dict.fromkeys(edges))
 
 
@@ -464,21 +361,30 @@ class OrganizationAnalysis:
         raise SupportkitError(f"no analysed account {account_id}")
 
     def reaching(self, target: str) -> list[AccessPath]:
-        """Every principal with a path of cross-account role assumptions to ``target`` (breadth first)."""
+        """Every principal with a path of role assumptions to ``target`` that crosses accounts (breadth first).
+
+        Same-account steps are followed too (a user assuming its account's role that another account's role
+        trusts), at most :data:`~supportkit.analysis.paths.MAX_DEPTH` in a row as who-can follows chains; a path
+        that stays in one account is that account's who-can answer, not listed here.
+        """
         paths: list[AccessPath] = []
-        seen = {target}
-        queue: deque[tuple[str, tuple[str, ...], tuple[str, ...]]] = deque([(target, (target,), ())])
+        seen = {(target, False)}
+        queue: deque[tuple[str, tuple[str, ...], tuple[str, ...], bool, int]] = deque(
+            [(target, (target,), (), False, 0)])
         while queue:
-            node, steps, keys = queue.popleft()
+            node, steps, keys, crossed, inside = queue.popleft()
             for edge in self._into.get(node, ()):
-                if edge.source in seen:
+                crosses = crossed or edge.crosses
+                run = 0 if edge.crosses else inside + 1
+                if run > MAX_DEPTH or (edge.source, crosses) in seen or (edge.source, True) in seen:
                     continue
-                seen.add(edge.source)
+                seen.add((edge.source, crosses))
                 path_keys = tuple(dict.fromkeys((*edge.condition_keys, *keys)))
                 path = (edge.source, *steps)
-                paths.append(AccessPath(edge.source, edge.source_kind, edge.source_account, path, path_keys))
+                if crosses:
+                    paths.append(AccessPath(edge.source, edge.source_kind, edge.source_account, path, path_keys))
                 if edge.source_kind is PrincipalKind.IDENTITY:
-                    queue.append((edge.source, path, path_keys))
+                    queue.append((edge.source, path, path_keys, crosses, run))
         return paths
 
     def who_can(self, account_id: str, capability: str = "read") -> pd.DataFrame:
@@ -617,7 +523,9 @@ def analyse_organization(
     results = {i: known[path.resolve()] for i, (path, _) in enumerate(folders) if path.resolve() in known}
     left = [i for i in range(len(folders)) if i not in results]
     step1 = _Star(analyse_account)
-    for index, result, error in runner(step1, [(folders[i][0], context, dataset) for i in left]):
+    organization_accounts = info.account_ids if info is not None else None
+    for index, result, error in runner(step1, [(folders[i][0], context, dataset, organization_accounts)
+                                               for i in left]):
         if error is not None:
             failures.append(AccountFailure(folders[left[index]][0], folders[left[index]][1], _one_line(error)))
         else:
@@ -625,30 +533,30 @@ def analyse_organization(
     accounts = tuple(results[i] for i in sorted(results))
     by_id = {result.account_id: result for result in accounts}
     members = info.account_ids if info is not None else frozenset(by_id)
-    all_roles = [trust for result in accounts for trust in result.trusts]
-    parsed = [(role, _trust_statements(role.document)) for role in all_roles]
+    roles = [role for result in accounts for role in result.roles]
     management = info.management_account_id if info is not None else None
     rcps = {r.account_id: str(r.folder / RCPS_FILE) for r in accounts
             if (r.folder / RCPS_FILE).is_file() and r.account_id != management and not r.management_account}
     analysed = frozenset(by_id)
-    candidates: dict[str, list[RoleTrust]] = defaultdict(list)
-    for role, trusts in parsed:
-        for source in _candidate(trusts, analysed):
-            if source != role.account_id:
-                candidates[source].append(role)
+    candidates: dict[str, dict[str, TrustedRole]] = defaultdict(dict)
+    for role in roles:
+        for source in role.sources:
+            admitted = analysed if source.kind is SourceKind.ANYONE else {principal_account(source.principal)} & analysed
+            for account_id in admitted - {role.account_id}:
+                candidates[account_id].setdefault(role.arn, role)
     jobs = []
     for result in accounts:
-        roles = candidates.get(result.account_id, [])
-        if roles:
-            jobs.append((result.folder, info.organization_id if info is not None else None, roles,
-                         {r.account_id: rcps[r.account_id] for r in roles if r.account_id in rcps}, context))
+        into = list(candidates.get(result.account_id, {}).values())
+        if into:
+            jobs.append((result.folder, info.organization_id if info is not None else None, into,
+                         {r.account_id: rcps[r.account_id] for r in into if r.account_id in rcps}, context))
     edges: list[Edge] = []
     for index, found, error in runner(_Star(account_edges), jobs):
         if error is not None:
             failures.append(AccountFailure(jobs[index][0], None, f"cross-account paths: {_one_line(error)}"))
         else:
             edges.extend(found)
-    edges.extend(outside_edges(parsed, members, analysed))
+    edges.extend(outside_edges(roles, members, analysed))
     return OrganizationAnalysis(info, accounts, tuple(failures), tuple(edges))
 
 

@@ -31,7 +31,7 @@ Center roles are "only modifiable by AWS").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from functools import cached_property, lru_cache
@@ -53,6 +53,7 @@ from supportkit.analysis.trust import (
     SourceKind,
     TrustSource,
     permission_set,
+    principal_account,
     role_sources,
 )
 from supportkit.errors import SupportkitError
@@ -496,6 +497,60 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
                          tail.conditions, tail.caveats)
 
 
+class RoleAssumptions:
+    """Role assumptions by the identities of one account, decided as who-can decides a chain's steps.
+
+    For :mod:`supportkit.analysis.organization`: a step into a role of another account (given with its trust
+    policy), and the same-account chains that lead to the account's own roles.
+    """
+
+    def __init__(self, account: Account, context: Mapping[str, Any] | None = None) -> None:
+        self.account = account
+        self._evaluator = _Evaluator(account, context)
+
+    def step(self, caller: Identity, role: Identity) -> Step | None:
+        """``caller`` assuming ``role`` (``role.trust`` its trust policy), or None when no request allows it.
+
+        Into another account, the caller's own policies must allow too (Cross-account policy evaluation logic):
+        without an identity-based Allow that could match, nothing is evaluated.
+        """
+        if role.trust is None or caller.type is IdentityType.ROOT or caller.arn == role.arn:
+            return None
+        if (account_of(role.arn) != self.account.info.account_id
+                and not _may_allow(caller.subject, ASSUME_ROLE, role.arn, self._evaluator.contexts[caller.arn])):
+            return None
+        conditions, notes = self._evaluator.assume(caller, role, role.trust)
+        return Step(caller.arn, role.arn, ASSUME_ROLE, conditions, notes) if conditions.ever else None
+
+    def chains_into(self, role_arns: Iterable[str], depth: int = MAX_DEPTH) -> list[Step]:
+        """Every same-account step into the roles ``role_arns``, then into the roles those steps start from, to
+        ``depth`` assumptions: the callers who-can follows (named by the trust policy, or allowed by their own
+        policies where it trusts the account), each role once, so no chain loops."""
+        by_arn = {i.arn: i for i in self.account.identities}
+        frontier = [arn for arn in dict.fromkeys(role_arns) if arn in by_arn]
+        if not frontier:
+            return []
+        sources = role_sources(self.account)
+        kinds = identity_kinds(self.account, sources)
+        assumers = [i for i in self.account.identities if _mentions(i.subject, ASSUME_ROLE)]
+        seen = set(frontier)
+        steps: list[Step] = []
+        for _ in range(depth):
+            following: list[str] = []
+            for arn in frontier:
+                tail = AccessPath(arn, kinds[arn], ASSUME_ROLE, Via.DIRECT, (), UNCONDITIONAL)
+                for path in _into(self.account, self._evaluator, by_arn[arn], sources[arn], kinds, tail,
+                                  lambda caller: False, assumers, by_arn):
+                    if path.principal not in by_arn:
+                        continue  # another account, a provider or a service: not a same-account step
+                    steps.append(path.steps[0])
+                    if by_arn[path.principal].type is IdentityType.ROLE and path.principal not in seen:
+                        seen.add(path.principal)
+                        following.append(path.principal)
+            frontier = following
+        return steps
+
+
 def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, IdentityKind], actions: Sequence[str],
                  resource_of: Callable[[str], str], reached: Mapping[str, AccessPath]) -> Iterable[AccessPath]:
     """Principals that can give themselves one of ``actions`` (see the module docstring)."""
@@ -723,19 +778,26 @@ PATH_COLUMNS = ["principal", "kind", "via", "decision", "conditions", "route", "
 
 
 def access_tables(account: Account, matrix: pd.DataFrame, catalog: Catalog,
-                  context: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
+                  context: Mapping[str, Any] | None = None,
+                  organization_accounts: Collection[str] = ()) -> dict[str, pd.DataFrame]:
     """The tables of :data:`ACCESS_TITLES`: :func:`conditional_cells`, and :func:`who_can` for reading cases.
 
     ``who_reads_cases`` has one row per principal (IAM identities, other accounts, identity providers,
     Identity Center permission sets, services) with its best path; ``identities`` lists, joined by "; ",
-    the account's identities the path goes through (the principal first when it is one), for links.
+    the account's identities the path goes through (the principal first when it is one), for links. Another
+    account among ``organization_accounts`` (the account's organization, when known) is of kind
+    ``inside the organization``, not ``external``.
     """
     arns = {i.arn for i in account.identities}
     rows = []
     for path in who_can(account, [WHO_READS_CASES], context=context):
         through = [path.principal] if path.principal in arns else []
         through += [step.target for step in path.steps if step.target in arns and step.target not in through]
-        rows.append((path.principal, path.kind.value, path.via.value, path.decision.value,
+        kind = path.kind
+        if (kind is IdentityKind.EXTERNAL and path.principal not in arns
+                and principal_account(path.principal) in organization_accounts):
+            kind = IdentityKind.ORGANIZATION
+        rows.append((path.principal, kind.value, path.via.value, path.decision.value,
                      _path_conditions(path), path.route(), path.text(), "; ".join(through), "; ".join(path.all_caveats)))
     tables = {"conditional_access": conditional_cells(account, matrix, catalog, context),
               "who_reads_cases": pd.DataFrame(rows, columns=PATH_COLUMNS)}

@@ -64,8 +64,11 @@ def read_all_cases(sources: FindingSources) -> Iterator[Finding]:
     """Who reads every case (there is no per-case access, and cases carry logs, keys and customer data): the
     principals who-can finds, people and where they come from, not only the account's identities.
 
-    Critical when a principal outside the account (another account, anyone) is among them; those allowed
-    only under conditions (with MFA, from a network...) are counted apart.
+    Critical when a principal outside the account (another account, anyone) is among them; when the account's
+    organization is known, its other accounts are of kind "inside the organization"
+    (:func:`supportkit.analysis.paths.access_tables`) and count by number, as the account's own identities do,
+    and only principals outside the organization make it critical. Those allowed only under conditions (with
+    MFA, from a network...) are counted apart.
     """
     frame = sources.tables["who_reads_cases"]
     frame = frame[frame["kind"] != ROOT]

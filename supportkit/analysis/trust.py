@@ -24,10 +24,12 @@ with :func:`supportkit.iam.trust.can_assume`; this module reads the trust policy
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
 from supportkit.analysis.conditions import Conditions, enumerate_conditions
+from supportkit.iam.arn import account_of
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import Principal, PrincipalError
 from supportkit.iam.policy import Effect
@@ -97,6 +99,12 @@ def _aws_source(entry: str, account_id: str) -> tuple[SourceKind, Caller] | None
     return (SourceKind.USER if principal.type.value == "User" else SourceKind.ROLE), Caller.of(principal)
 
 
+def principal_account(principal: str) -> str:
+    """The account of a principal as a trust policy names it: an ARN, or the account id alone ("" for neither)."""
+    match = _ACCOUNT.match(principal)
+    return (match.group(1) or match.group(2)) if match else account_of(principal)
+
+
 def _federated_kind(entry: str, identity: Identity) -> SourceKind:
     if ":saml-provider/" in entry:
         return SourceKind.IDENTITY_CENTER if permission_set(identity) else SourceKind.SAML
@@ -146,8 +154,10 @@ def trust_sources(identity: Identity, account_id: str) -> tuple[TrustSource, ...
     return tuple(found.values())
 
 
-def _trust_conditions(identity: Identity, caller: Caller, action: str) -> Conditions:
-    """Under which request values the trust policy alone admits ``caller``."""
+def _trust_conditions(identity: Identity, caller: Caller, action: str,
+                      fixed: Callable[[str], bool] = lambda key: False) -> Conditions:
+    """Under which request values the trust policy alone admits ``caller``; keys ``fixed`` says are facts of the
+    caller are not enumerated (absent from its context: absent for good)."""
     assert identity.trust is not None
     policy = identity.trust.policy
 
@@ -156,7 +166,24 @@ def _trust_conditions(identity: Identity, caller: Caller, action: str) -> Condit
         return bool(found.allows) and not found.denies
 
     clauses = [clause for statement in policy.statements_for(action) for clause in statement.conditions]
-    return enumerate_conditions(admits, clauses, _base_context(caller))
+    return enumerate_conditions(admits, clauses, _base_context(caller), fixed)
+
+
+_OUTSIDER_FACTS = frozenset({"aws:principalaccount", "aws:principalorgid"})
+
+
+def outsider_conditions(identity: Identity, source: TrustSource) -> Conditions:
+    """``source``'s conditions (an external account or anyone) for a caller outside the role's organization.
+
+    What is known of such a caller: its account (none for anyone), and that it carries no ``aws:PrincipalOrgID``
+    of this organization ("included in the request context only if the principal is a member of an
+    organization", AWS global condition context keys,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html): both are facts,
+    not enumerated.
+    """
+    found = _aws_source(source.principal, account_id="") if source.kind is SourceKind.EXTERNAL else None
+    caller = found[1] if found is not None else Caller(CallerKind.AWS, "*")
+    return _trust_conditions(identity, caller, source.action, _OUTSIDER_FACTS.__contains__)
 
 
 def role_sources(account: Account) -> dict[str, tuple[TrustSource, ...]]:

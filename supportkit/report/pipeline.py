@@ -251,14 +251,16 @@ def _find_sources(paths: Sequence[Path]) -> list[Path]:
 
 
 def _analyse(source: Path, *, out_dir: Path, context: Mapping[str, Any], scps: str, rcps: str,
-             organization: bool) -> _Analysed | str:
+             organization: bool, organization_accounts: frozenset[str] | None = None) -> _Analysed | str:
     """Read and analyse one snapshot (the only analysis of it in the run) and save the analysis; or the
     one-line reason. With ``organization``, also what the organization page needs of it
-    (:func:`supportkit.analysis.organization.account_result`), so that the page does not analyse it again."""
+    (:func:`supportkit.analysis.organization.account_result`), so that the page does not analyse it again.
+    ``organization_accounts``: the accounts of its organization, for an organization folder."""
     from supportkit.analysis.account_analysis import analyse
 
     try:
-        analysis = analyse(source, context=dict(context), scps=scps or None, rcps=rcps or None)
+        analysis = analyse(source, context=dict(context), scps=scps or None, rcps=rcps or None,
+                           organization_accounts=organization_accounts)
         folder = Path(tempfile.mkdtemp(dir=out_dir, prefix=".analysis-"))
         os.chmod(folder, 0o777 & ~_umask())  # as a plain mkdir would: the reports beside it are not private either
         analysis.save(folder)
@@ -672,7 +674,8 @@ def run_reports(
     for_organization = organization is not None and scps is None and rcps is None
     analyse_one = partial(_analyse, out_dir=out_dir, context=context,
                           scps=str(scps.resolve()) if scps is not None else "",
-                          rcps=str(rcps.resolve()) if rcps is not None else "", organization=for_organization)
+                          rcps=str(rcps.resolve()) if rcps is not None else "", organization=for_organization,
+                          organization_accounts=_organization_accounts(organization))
 
     reports: list[AccountReport | None] = [None] * len(sources)
     lines = not quiet and not sys.stderr.isatty()
@@ -808,6 +811,13 @@ def _organization_folder(paths: Sequence[Path]) -> Path | None:
     from supportkit.snapshot.organization import is_organization_folder
 
     return paths[0] if len(paths) == 1 and is_organization_folder(paths[0]) else None
+
+
+def _organization_accounts(folder: Path | None) -> frozenset[str] | None:
+    """The ids of the accounts of the organization at ``folder``, None without one."""
+    from supportkit.snapshot.organization import read_organization
+
+    return read_organization(folder).account_ids if folder is not None else None
 
 
 def _organization_sources(folder: Path) -> list[Path]:

@@ -230,3 +230,119 @@ def test_parquet_partitions_read_back_with_duckdb_and_pandas(organization, tmp_p
     assert set(frame["account_id"]) == {OPS, PROD, SANDBOX}  # OPS keeps its leading zero
     # one row per identity and catalog action: 5 + 5 + 4 identities (each account's root user included)
     assert len(frame) == 14 * len(load_catalog().actions)
+
+
+# Caller-side conditions and same-account chains, on an organization of their own.
+HOP = "arn:aws:iam::{account}:role/{name}"
+
+
+def assume_any(*resources: str, **extra) -> dict:
+    return doc(allow("sts:AssumeRole", list(resources) or "*", **extra))
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory):
+    root = tmp_path_factory.mktemp("chains")
+    ops_role = lambda name: arn(OPS, "role", name)  # noqa: E731
+    mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    target = arn(PROD, "role", "Target")
+    write(root / "ops", OPS, "ops", users=[
+        user(OPS, "mfa-only", assume_any(target, Condition=mfa)),
+        user(OPS, "both", doc(allow("sts:AssumeRole", target), allow("sts:AssumeRole", target, Condition=mfa))),
+        user(OPS, "erin", None),  # named by Jump1's trust policy: no policy of her own needed in her account
+        user(OPS, "far", None),
+    ], roles=[
+        role(OPS, "Jump1", trust({"AWS": [arn(OPS, "user", "erin"), ops_role("Hop")]}), assume_any(ops_role("Hop"))),
+        role(OPS, "Hop", trust({"AWS": [ops_role("Jump1"), ops_role("Deep1")]}), assume_any()),  # Hop -> Jump1: a loop
+        role(OPS, "Deep1", trust({"AWS": ops_role("Deep2")}), assume_any()),
+        role(OPS, "Deep2", trust({"AWS": ops_role("Deep3")}), assume_any()),
+        role(OPS, "Deep3", trust({"AWS": arn(OPS, "user", "far")}), assume_any()),
+    ])
+    write(root / "prod", PROD, "prod", roles=[
+        role(PROD, "Target", trust({"AWS": f"arn:aws:iam::{OPS}:root"}), doc(READ)),
+        role(PROD, "FromHop", trust({"AWS": ops_role("Hop")}), doc(READ)),
+    ])
+    (root / "organization.json").write_text(json.dumps({
+        "organization": {"id": ORG}, "roots": [{"id": "r-ex1"}],
+        "accounts": [{"id": OPS, "folder": "ops"}, {"id": PROD, "folder": "prod"}]}))
+    return analyse_organization(root)
+
+
+def test_the_callers_own_conditions_are_part_of_a_cross_account_edge(chains):
+    """Both sides must allow ("Cross-account policy evaluation logic",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html), and an
+    Allow whose condition tests aws:MultiFactorAuthPresent allows the requests made with MFA ("AWS global condition
+    context keys", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-multifactorauthpresent).
+    The old adapter decided the caller's side under one fixed request: it missed the first edge, and called the second
+    conditional because a statement it consulted had a condition."""
+    target = arn(PROD, "role", "Target")
+    edges = {e.source: e for e in chains.edges if e.role == target}
+    mfa_only, both = edges[arn(OPS, "user", "mfa-only")], edges[arn(OPS, "user", "both")]
+    assert mfa_only.conditional and mfa_only.condition_keys == ("aws:MultiFactorAuthPresent",)
+    assert mfa_only.conditions.text() == "with MFA"
+    assert not both.conditional and both.condition_keys == ()
+    assert arn(OPS, "user", "erin") not in edges  # no policy of her own allows sts:AssumeRole on another account
+
+
+def test_same_account_chains_lead_into_cross_account_paths(chains):
+    """A role trusting another account's role by ARN admits that role's sessions; who reaches that role in its own
+    account reaches this one through it (role chaining, "Roles terms and concepts",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining),
+    followed as who-can follows chains: three assumptions inside the account at most, no role twice."""
+    from_hop = arn(PROD, "role", "FromHop")
+    paths = {p.principal: p.steps for p in chains.reaching(from_hop)}
+    jump1, hop = arn(OPS, "role", "Jump1"), arn(OPS, "role", "Hop")
+    deep = [arn(OPS, "role", f"Deep{n}") for n in (1, 2, 3)]
+    assert paths == {
+        hop: (hop, from_hop),
+        jump1: (jump1, hop, from_hop),
+        deep[0]: (deep[0], hop, from_hop),
+        arn(OPS, "user", "erin"): (arn(OPS, "user", "erin"), jump1, hop, from_hop),
+        deep[1]: (deep[1], deep[0], hop, from_hop),
+        deep[2]: (deep[2], deep[1], deep[0], hop, from_hop),  # three steps inside ops: "far" would be a fourth
+    }
+    rows = chains.cross_account_paths()
+    assert set(rows.loc[rows["role"] == from_hop, "principal"]) == set(paths)
+    # A chain that stays in one account is that account's own who-can answer, not a cross-account path.
+    assert not any(p.principal.startswith(f"arn:aws:iam::{OPS}:") for p in chains.reaching(hop))
+
+
+def test_principals_of_the_organization_do_not_make_reading_cases_critical():
+    """OrganizationAccountAccessRole, which AWS creates in the accounts it creates in an organization, trusts the
+    management account ("Accessing member accounts in an organization",
+    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_access.html). When the organization
+    is known, the management account is named as one of its accounts and the finding is not critical; without it,
+    the account alone cannot tell it from an outsider."""
+    from supportkit.snapshot.organization import read_organization
+
+    demo = Path(__file__).parents[2] / "data" / "demo"
+    management = "arn:aws:iam::111122223333:root"
+
+    def reading(analysis):
+        found = [f for f in produce_findings(FindingSources(analysis.findings, analysis.matrix, analysis.info))
+                 if f.kind == "read-all-cases"]
+        readers = analysis.findings["who_reads_cases"].set_index("principal")
+        return found[0].severity.value, readers.loc[management, "kind"]
+
+    alone = analyse(demo / "workload-prod")
+    assert alone.organization_accounts is None
+    assert reading(alone) == ("critical", "external")
+    inside = analyse(demo / "workload-prod", organization_accounts=read_organization(demo).account_ids)
+    assert reading(inside) == ("high", "inside the organization")  # more than five principals read every case
+
+
+def test_an_account_outside_the_organization_stays_critical(organization, tmp_path):
+    """The vendor's account 999999999999 is no account of the organization: critical, as the README's scale says."""
+    from supportkit.analysis.account_analysis import AccountAnalysis
+    from supportkit.snapshot.organization import read_organization
+
+    members = read_organization(organization).account_ids
+    analysis = analyse(organization / "prod", organization_accounts=members)
+    loaded = AccountAnalysis.load(analysis.save(tmp_path / "prod.analysis"))  # the report renders the saved one
+    assert loaded.organization_accounts == members
+    kinds = dict(zip(loaded.findings["who_reads_cases"]["principal"], loaded.findings["who_reads_cases"]["kind"]))
+    assert kinds[f"arn:aws:iam::{VENDOR}:root"] == "external" and kinds[OPS] == "inside the organization"
+    found = [f for f in produce_findings(FindingSources(loaded.findings, loaded.matrix, loaded.info))
+             if f.kind == "read-all-cases"]
+    assert found[0].severity.value == "critical"
+    assert "(2 inside the organization, 5 external" in found[0].title  # its root, by ARN and by id
