@@ -48,8 +48,8 @@ from supportkit.errors import SupportkitError
 from supportkit.iam.arn import account_of
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Subject, evaluate
-from supportkit.iam.policy import Policy, parse_policy
-from supportkit.iam.trust import ASSUME_ROLE
+from supportkit.iam.policy import Policy, PolicyCache, parse_policy
+from supportkit.iam.trust import ASSUME_ROLE, trust_policy
 from supportkit.snapshot import Account, Identity, IdentityType, find_snapshots, load_account
 from supportkit.snapshot.model import RCPS_FILE
 from supportkit.snapshot.organization import (
@@ -75,11 +75,23 @@ class PrincipalKind(str, Enum):
 
 @dataclass(frozen=True)
 class TrustedRole:
-    """A role whose trust policy admits another account or anyone, with those sources (picklable: it travels
-    between processes). ``identity`` keeps only what an assumption of it reads: ARN, principal, trust policy."""
+    """A role whose trust policy admits another account or anyone, with those sources and, for each, its
+    conditions for a caller outside the organization (:func:`supportkit.analysis.trust.outsider_conditions`).
+
+    It travels between processes: ``identity`` keeps only the role's ARN and principal, and the trust policy goes
+    as its ``document`` (a parsed condition holds compiled functions, which do not pickle), parsed again where
+    it is decided (:meth:`with_trust`).
+    """
 
     identity: Identity
+    document: Mapping[str, Any]
     sources: tuple[TrustSource, ...]
+    outsider: tuple[Conditions, ...]
+
+    def with_trust(self, cache: PolicyCache) -> Identity:
+        """The role with its trust policy, parsed through ``cache`` (equal documents: one parsed policy)."""
+        return replace(self.identity, trust=trust_policy(f"role/{self.identity.name}: trust policy",
+                                                         cache.parse(self.document, resource_policy=True)))
 
     @property
     def arn(self) -> str:
@@ -221,8 +233,9 @@ def trusted_roles(account: Account) -> tuple[TrustedRole, ...]:
                         if source.kind in _OTHER_ACCOUNTS and source.action == ASSUME_ROLE)
         if sources:
             slim = replace(identity, subject=Subject(identity.subject.principal), tags={}, groups=(),
-                           managed_policy_arns=())
-            found.append(TrustedRole(slim, sources))
+                           managed_policy_arns=(), trust=None)
+            found.append(TrustedRole(slim, identity.trust.policy.document, sources,
+                                     tuple(outsider_conditions(identity, source) for source in sources)))
     return tuple(found)
 
 
@@ -270,10 +283,12 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
     rcp_levels = {account_id: _rcp_levels(Path(path)) for account_id, path in (rcps or {}).items()}
     assumptions = RoleAssumptions(account, extra)
     own = account.info.account_id
+    cache = PolicyCache()
+    targets = [role.with_trust(cache) for role in roles]
     edges = []
     for identity in account.identities:
-        for role in roles:
-            step = assumptions.step(identity, role.identity)
+        for role, target in zip(roles, targets):
+            step = assumptions.step(identity, target)
             if step is None or _rcp_denies(rcp_levels.get(role.account_id), identity.subject, role.arn,
                                            identity_context(identity, extra)):
                 continue
@@ -312,16 +327,14 @@ def outside_edges(roles: Sequence[TrustedRole], members: frozenset[str], analyse
     """Edges from principals outside the organization (or from accounts of it that were not analysed)."""
     edges = []
     for role in roles:
-        for source in role.sources:
+        for source, conditions in zip(role.sources, role.outsider):
             if source.kind is SourceKind.ANYONE:
-                conditions = outsider_conditions(role.identity, source)
                 if conditions.ever:
                     edges.append(Edge(f"any AWS principal ({OUTSIDE})", PrincipalKind.ANYONE, None, role.arn,
                                       role.account_id, conditions))
                 continue
             account = principal_account(source.principal)
             if account not in members:
-                conditions = outsider_conditions(role.identity, source)
                 if conditions.ever:
                     edges.append(Edge(f"{source.principal} ({OUTSIDE})", PrincipalKind.OUTSIDE_ACCOUNT, account,
                                       role.arn, role.account_id, conditions))

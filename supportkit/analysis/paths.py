@@ -238,11 +238,11 @@ class _Evaluator:
 
     def assume(self, caller: Identity, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
         """When ``caller`` can assume ``role``; shared by roles with the same trust policy (one parsed object
-        for equal documents) that the caller's statements match alike."""
+        for equal documents) that the caller's statements match alike, in the caller's account or in others."""
         base = self.contexts[caller.arn]
         statements = [st for named in applicable_policies(caller.subject, ASSUME_ROLE, role.arn)
                       for st in named.policy.statements_for(ASSUME_ROLE)]
-        key = (caller.arn, id(trust.policy), account_of(role.arn),
+        key = (caller.arn, id(trust.policy), account_of(role.arn) == caller.subject.principal.account,
                tuple(st.matches_resource(role.arn, base) for st in statements))
         known = self._assumed.get(key)
         if known is None:
