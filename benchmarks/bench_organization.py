@@ -12,7 +12,8 @@ Accounts are made from 16 templates with their account id replaced, so generatin
 
 It prints:
 - the organization analysis without HTML (matrix and findings of every account, cross-account edges, the
-  Parquet dataset), on the local process pool: seconds and accounts per second;
+  Parquet dataset), on the local process pool: seconds and accounts per second, the CPU of the workers (per
+  account) and of the driver, and the load average (the machine may be shared);
 - reports (papermill, then the page) of a subset of ``--reports`` accounts, with their organization page, on the
   local pool and on a Dask LocalCluster with the same number of workers: seconds per account amortized;
 - the peak memory (RSS) of this driver process (workers are other processes);
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import sys
@@ -119,6 +121,16 @@ def subset(source: Path, target: Path, count: int) -> Path:
     return target
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU (user + system) of this process, and of its children that ended (a closed pool's workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def load() -> str:
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -155,14 +167,20 @@ def main() -> None:
         print(f"executor start-up, {args.workers} workers: local pool {startup['local']:.1f} s, "
               f"Dask LocalCluster {startup['dask']:.1f} s")
 
-        started = time.perf_counter()
+        started, before = time.perf_counter(), cpu_seconds()
         with make_executor("local", args.workers) as engine:
             analysis = analyse_organization(organization, dataset=folder / "matrix", runner=engine.results)
         wall = time.perf_counter() - started
+        analysed = cpu_seconds()
         outside = len(analysis.outside_case_readers())
+        answers = cpu_seconds()
         print(f"organization analysis, no HTML, local pool of {args.workers}: {len(analysis.accounts)} accounts in "
-              f"{wall:.1f} s = {len(analysis.accounts) / wall:.1f} accounts/s; {len(analysis.edges)} cross-account "
-              f"edges, {outside} outside readers, {len(analysis.failures)} failures")
+              f"{wall:.1f} s = {len(analysis.accounts) / wall:.1f} accounts/s; {len(analysis.edges)} edges, "
+              f"{outside} outside readers, {len(analysis.failures)} failures (load average {load()})")
+        print(f"  CPU: workers {analysed[1] - before[1]:.1f} s "
+              f"({(analysed[1] - before[1]) * 1000 / len(analysis.accounts):.0f} ms per account), driver "
+              f"{analysed[0] - before[0]:.1f} s, then the organization's answers (outside readers) "
+              f"{answers[0] - analysed[0]:.1f} s")
         print(f"  projected on 20 workers: {projection(wall, startup['local'], args.workers, args.accounts, args.accounts):.0f} s")
 
         reports = subset(organization, folder / "subset", args.reports)
@@ -173,7 +191,8 @@ def main() -> None:
             wall = time.perf_counter() - started
             failed = len(summary.failed)
             print(f"reports, {name} executor, {args.workers} workers: {args.reports} accounts + organization page in "
-                  f"{wall:.1f} s = {wall / args.reports:.2f} s per account{f' ({failed} failed)' if failed else ''}")
+                  f"{wall:.1f} s = {wall / args.reports:.2f} s per account{f' ({failed} failed)' if failed else ''} "
+                  f"(load average {load()})")
             print(f"  projected for {args.accounts} accounts on 20 workers: "
                   f"{projection(wall, startup[name], args.workers, args.reports, args.accounts) / 60:.1f} min")
         print(f"peak memory of the driver: {peak_mib():.0f} MiB")
