@@ -28,7 +28,7 @@ outside node, named as such. Paths chain edges; a path counts when it crosses ac
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -69,7 +69,6 @@ class PrincipalKind(str, Enum):
     IDENTITY = "identity"
     OUTSIDE_ACCOUNT = "account outside the organization"
     ANYONE = "any AWS principal"
-    FEDERATED = "federated identity provider"
     UNANALYSED = "account of the organization not analysed"
 
 
@@ -293,9 +292,9 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
                                            identity_context(identity, extra)):
                 continue
             edges.append(Edge(identity.arn, PrincipalKind.IDENTITY, own, role.arn, role.account_id, step.conditions))
-    leaving = [edge.source for edge in edges if ":role/" in edge.source]
+    roles_here = {identity.arn for identity in account.identities if identity.type is IdentityType.ROLE}
     edges += [Edge(step.source, PrincipalKind.IDENTITY, own, step.target, own, step.conditions)
-              for step in assumptions.chains_into(leaving)]
+              for step in assumptions.chains_into(edge.source for edge in edges if edge.source in roles_here)]
     return edges
 
 
