@@ -18,8 +18,10 @@ steps, so that no worker needs another account's identities:
    under conditions enumerated and verified (:mod:`supportkit.analysis.conditions`). B's RCPs, where its
    folder has an ``rcps.json``, may still deny the call on B's role: STS is a service RCPs apply to
    ("Resource control policies", AWS Organizations User Guide). Then the same-account chains that lead to
-   A's roles with such an edge (A's user assuming A's role that B's role trusts), as who-can follows
-   chains: to :data:`supportkit.analysis.paths.MAX_DEPTH` assumptions, without loops.
+   A's roles with such an edge (A's user assuming A's role that B's role trusts), and, from each account's
+   own analysis, those that lead on from the roles other accounts may assume (B's entry role assuming B's
+   role that reads cases), as who-can follows chains: to :data:`supportkit.analysis.paths.MAX_DEPTH`
+   assumptions, without loops.
 
 Principals a trust policy names outside the organization (another account, ``*``) become edges from an
 outside node, named as such. Paths chain edges; a path counts when it crosses accounts.
@@ -116,6 +118,7 @@ class AccountResult:
     plan_gap_identities: int
     capabilities: Mapping[str, tuple[str, ...]]  # identity ARN -> what it can do ("open", "read", ...)
     roles: tuple[TrustedRole, ...]
+    onward: tuple[Edge, ...]  # same-account steps from those roles into its other roles, and on
     warnings: tuple[str, ...]
 
 
@@ -207,6 +210,7 @@ def account_result(analysis: AccountAnalysis, folder: Path, dataset: str | Path 
         for row in people.to_dict(orient="records")
     }
     root_only = findings["root_only_access"]
+    roles = trusted_roles(account)
     if dataset is not None:
         _write_partition(matrix, Path(dataset), account.info.account_id)
     plan = account.info.support_plan
@@ -215,7 +219,8 @@ def account_result(analysis: AccountAnalysis, folder: Path, dataset: str | Path 
         account.info.management_account, headline,
         severity_counts(produce_findings(FindingSources(findings, matrix, account.info))),
         str(root_only["scope"].iloc[0]) if len(root_only) else "", len(findings["plan_gaps"]),
-        {arn: caps for arn, caps in capabilities.items() if caps}, trusted_roles(account), account.warnings,
+        {arn: caps for arn, caps in capabilities.items() if caps}, roles, _onward(account, roles, analysis.context),
+        account.warnings,
     )
 
 
@@ -260,6 +265,14 @@ def _write_partition(matrix: pd.DataFrame, dataset: Path, account_id: str) -> No
     temporary = partition / ".part-0.parquet.tmp"
     pq.write_table(table, temporary)
     temporary.replace(partition / "part-0.parquet")
+
+
+def _onward(account: Account, roles: Sequence[TrustedRole], context: Mapping[str, Any]) -> tuple[Edge, ...]:
+    """The same-account chains from the roles other accounts may assume into the account's other roles: a path
+    into one of those roles goes on along them (B's entry role assuming B's role that reads cases)."""
+    own = account.info.account_id
+    steps = RoleAssumptions(account, context).chains_from(role.arn for role in roles) if roles else []
+    return tuple(Edge(step.source, PrincipalKind.IDENTITY, own, step.target, own, step.conditions) for step in steps)
 
 
 # Step 2: one account's identities against other accounts' roles
@@ -568,6 +581,7 @@ def analyse_organization(
             failures.append(AccountFailure(jobs[index][0], None, f"cross-account paths: {_one_line(error)}"))
         else:
             edges.extend(found)
+    edges.extend(edge for result in accounts for edge in result.onward)
     edges.extend(outside_edges(roles, members, analysed))
     return OrganizationAnalysis(info, accounts, tuple(failures), tuple(edges))
 

@@ -501,7 +501,7 @@ class RoleAssumptions:
     """Role assumptions by the identities of one account, decided as who-can decides a chain's steps.
 
     For :mod:`supportkit.analysis.organization`: a step into a role of another account (given with its trust
-    policy), and the same-account chains that lead to the account's own roles.
+    policy), the same-account chains that lead to the account's roles, and those that lead on from them.
     """
 
     def __init__(self, account: Account, context: Mapping[str, Any] | None = None) -> None:
@@ -547,6 +547,28 @@ class RoleAssumptions:
                     if by_arn[path.principal].type is IdentityType.ROLE and path.principal not in seen:
                         seen.add(path.principal)
                         following.append(path.principal)
+            frontier = following
+        return steps
+
+    def chains_from(self, role_arns: Iterable[str], depth: int = MAX_DEPTH) -> list[Step]:
+        """Every same-account step from the roles ``role_arns`` into the account's roles, then from the roles those
+        steps reach, to ``depth`` assumptions, each role once (so no chain loops)."""
+        by_arn = {i.arn: i for i in self.account.identities}
+        roles = [i for i in self.account.identities if i.type is IdentityType.ROLE and i.trust is not None]
+        frontier = [arn for arn in dict.fromkeys(role_arns) if arn in by_arn]
+        seen = set(frontier)
+        steps: list[Step] = []
+        for _ in range(depth):
+            following: list[str] = []
+            for arn in frontier:
+                for role in roles:
+                    step = self.step(by_arn[arn], role)
+                    if step is None:
+                        continue
+                    steps.append(step)
+                    if role.arn not in seen:
+                        seen.add(role.arn)
+                        following.append(role.arn)
             frontier = following
         return steps
 

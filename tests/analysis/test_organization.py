@@ -261,6 +261,8 @@ def chains(tmp_path_factory):
     write(root / "prod", PROD, "prod", roles=[
         role(PROD, "Target", trust({"AWS": f"arn:aws:iam::{OPS}:root"}), doc(READ)),
         role(PROD, "FromHop", trust({"AWS": ops_role("Hop")}), doc(READ)),
+        role(PROD, "Entry", trust({"AWS": f"arn:aws:iam::{OPS}:root"}), assume_any()),  # no support access itself
+        role(PROD, "Inner", trust({"AWS": arn(PROD, "role", "Entry")}), doc(READ)),
     ])
     (root / "organization.json").write_text(json.dumps({
         "organization": {"id": ORG}, "roots": [{"id": "r-ex1"}],
@@ -346,3 +348,17 @@ def test_an_account_outside_the_organization_stays_critical(organization, tmp_pa
              if f.kind == "read-all-cases"]
     assert found[0].severity.value == "critical"
     assert "(2 inside the organization, 5 external" in found[0].title  # its root, by ARN and by id
+
+
+def test_paths_go_on_along_the_chains_of_the_account_they_enter(chains):
+    """Entry, assumable from ops, has no support access, but can assume Inner, which reads cases: who reaches Entry
+    reaches Inner (role chaining, as above); Entry -> Inner alone stays inside prod, so it is no cross-account path."""
+    entry, inner = arn(PROD, "role", "Entry"), arn(PROD, "role", "Inner")
+    hop, jump1, deep3 = arn(OPS, "role", "Hop"), arn(OPS, "role", "Jump1"), arn(OPS, "role", "Deep3")
+    paths = {p.principal: p.steps for p in chains.reaching(inner)}
+    assert paths[hop] == (hop, entry, inner)  # Hop's own policy allows sts:AssumeRole, and Entry trusts ops
+    assert paths[arn(OPS, "user", "erin")] == (arn(OPS, "user", "erin"), jump1, hop, entry, inner)
+    assert paths[arn(OPS, "user", "far")] == (arn(OPS, "user", "far"), deep3, entry, inner)
+    assert entry not in paths and arn(OPS, "user", "both") not in paths  # "both" may assume Target only
+    assert set(paths) == {hop, jump1, deep3, arn(OPS, "role", "Deep1"), arn(OPS, "role", "Deep2"),
+                          arn(OPS, "user", "erin"), arn(OPS, "user", "far")}
