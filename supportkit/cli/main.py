@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from supportkit import __version__
 from supportkit.iam.context import context_from_arguments
@@ -155,6 +155,32 @@ def _read_bytes(path: Path) -> bytes:
         raise SupportkitError(f"{path}: {error.strerror or error}") from None
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser; ``arguments`` (when given) adds the command's arguments when the command is parsed.
+
+    The report's arguments come from the report layer, whose import (pandas, the executors: about half a
+    second) no other command needs.
+    """
+
+    def __init__(self, *args: Any, arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._arguments = arguments
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        if self._arguments is not None:
+            arguments, self._arguments = self._arguments, None
+            arguments(self)
+        return super().parse_known_args(args, namespace)
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    from supportkit.report.pipeline import add_report_arguments
+
+    add_report_arguments(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supportkit",
@@ -162,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         "use Trusted Advisor, or change the support plan, and why.",
     )
     parser.add_argument("--version", action="version", version=f"supportkit {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)
 
     simulate = commands.add_parser(
         "simulate", help="evaluate JSON requests (one JSON object, or JSON Lines) and print one result per line"
@@ -193,12 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="table (default: one line per principal) or json (JSON Lines)")
     who_can.set_defaults(run=_who_can, one_build=True)
 
-    from supportkit.report.pipeline import add_report_arguments
-
-    report = commands.add_parser(
-        "report", help="one self-contained HTML report per account (papermill), and an index linking them"
+    commands.add_parser(
+        "report", help="one self-contained HTML report per account (papermill), and an index linking them",
+        arguments=_report_arguments,
     )
-    add_report_arguments(report)
 
     diff = commands.add_parser(
         "diff", help="what changed between two snapshots of one account: identities added or removed, then "

@@ -20,6 +20,26 @@ def test_version_and_python_dash_m():
     assert done.returncode == 0 and done.stdout.strip() == f"supportkit {__version__}"
 
 
+def test_simulate_imports_neither_the_report_layer_nor_pandas(tmp_path):
+    """Each command imports what it needs: simulate is pure IAM evaluation (pandas and the report layer, which
+    only matrix and report need, cost it about half a second)."""
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(json.dumps({"principal": USER_ARN, "action": "support:DescribeCases"}) + "\n")
+    probe = ("import sys; from supportkit.cli.main import main; main(['simulate', sys.argv[1]]); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'pyarrow', 'numpy') "
+             "or m.startswith(('supportkit.report', 'supportkit.analysis', 'supportkit.snapshot'))))")
+    done = subprocess.run([sys.executable, "-c", probe, str(requests)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+    assert json.loads(done.stdout.splitlines()[0])["decision"] == "implicitDeny"
+
+
+def test_report_arguments_come_with_the_report_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert "--executor ENGINE" in capsys.readouterr().out
+
+
 def test_diff_lists_identity_changes_then_changed_cells_in_rows_of_one_shape(capsys):
     assert main(["diff", str(FINDINGS / "diff_before"), str(FINDINGS / "diff_after")]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
