@@ -31,6 +31,7 @@ def _simulate(args: argparse.Namespace) -> int:
         data = _read_bytes(Path(args.file))
     failed = False
     out = sys.stdout
+    encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode  # json.dumps builds one per call
     simulator = Simulator(rcp_services=rcp_services(), scp_exempt=ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS,
                           known_actions=load_catalog().known_actions)
     # The parsed policies live as long as the run and hold no garbage cycles: rescanning them at each
@@ -39,7 +40,7 @@ def _simulate(args: argparse.Namespace) -> int:
     with no_collection():
         for result in simulate(read_requests(decode_requests(data)), simulator):
             failed = failed or "error" in result
-            out.write(json.dumps(result, separators=(",", ":")) + "\n")
+            out.write(encode(result) + "\n")
     return 1 if failed else 0
 
 

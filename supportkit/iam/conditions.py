@@ -33,7 +33,7 @@ from typing import Any
 
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext, json_scalar_text
 from supportkit.errors import PolicyError, json_type
-from supportkit.iam.jsonobject import check_unique_keys, has_repeated_keys
+from supportkit.iam.jsonobject import check_unique_keys, has_repeated_keys, value_key
 from supportkit.iam.patterns import Pattern, PatternError
 
 Matcher = Callable[[str, RequestContext], bool]
@@ -622,7 +622,7 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
     of policies, and the compiled clauses are immutable."""
     key = None
     if type(block) is dict and block and not has_repeated_keys(block):  # a repeated key must still be an error
-        key = (repr(block), variables)  # exact for JSON values, and cheaper than json.dumps
+        key = (value_key(block), variables)
         found = _COMPILED.get(key)
         if found is not None:
             return found, ()
@@ -634,7 +634,7 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
     return clauses, warnings
 
 
-_COMPILED: dict[tuple[str, bool], tuple[ConditionClause, ...]] = {}
+_COMPILED: dict[tuple[bytes | str, bool], tuple[ConditionClause, ...]] = {}
 _COMPILED_LIMIT = 100_000
 
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from enum import Enum
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from supportkit.iam.conditions import ConditionClause, compile_conditions
-from supportkit.iam.jsonobject import check_unique_keys, decode_json, has_repeated_keys
+from supportkit.iam.jsonobject import check_unique_keys, decode_json, has_repeated_keys, value_key
 from supportkit.iam.context import RequestContext
 from supportkit.errors import PolicyError, json_type
 from supportkit.iam.patterns import Pattern, PatternError, Variable, wildcard_regex
@@ -56,6 +56,14 @@ class Statement:
     action_set: "ActionSet" = field(compare=False, repr=False)
     _resource_matches: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
     principal: "PrincipalElement | None" = None  # resource-based policies only (trust policies)
+    # Known from the Resource list and the Condition when parsed (see _resource_patterns):
+    resource_variables: tuple[str, ...] = field(kw_only=True, compare=False, repr=False)
+    """The context keys the Resource patterns' variables read, lower-cased."""
+    context_dependent: bool = field(kw_only=True, compare=False, repr=False)
+    """Whether another request context could change whether this statement applies."""
+    resource_tails: frozenset[str] | None = field(kw_only=True, compare=False, repr=False)
+    """The literal resource parts (after the fifth colon) of the ARNs this statement can apply to, when every
+    Resource pattern has one and nothing else (NotResource, a condition) is involved; else None."""
 
     def matches_action(self, action: str) -> bool:
         """Action/NotAction against ``prefix:Name``, case-insensitively, with ``*`` and ``?``."""
@@ -77,28 +85,11 @@ class Statement:
         return all(clause.evaluate(context) for clause in self.conditions)
 
     @cached_property
-    def resource_variables(self) -> tuple[str, ...]:
-        return tuple(key for pattern in self.resources for key in pattern.variables)
-
-    @cached_property
     def keys_read(self) -> tuple[str, ...]:
         """Context keys this statement consults (condition keys and variables), lower-cased, in order."""
         keys = [*self.resource_variables, *(key for clause in self.conditions for key in clause.keys_read)]
         return tuple(dict.fromkeys(keys))
 
-    @cached_property
-    def context_dependent(self) -> bool:
-        """Whether another request context could change whether this statement applies."""
-        return bool(self.conditions) or bool(self.resource_variables)
-
-    @cached_property
-    def resource_tails(self) -> frozenset[str] | None:
-        """The literal resource parts (after the fifth colon) of the ARNs this statement can apply to, when
-        every Resource pattern has one and nothing else (NotResource, a condition) is involved; else None."""
-        if self.not_resource or self.context_dependent:
-            return None
-        tails = [pattern.literal_tail for pattern in self.resources]
-        return None if any(tail is None for tail in tails) else frozenset(tails)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +107,9 @@ class Policy:
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
     _by_resource: dict[str, tuple[tuple[Statement, ...], dict[str, tuple[Statement, ...]]]] = field(
         default_factory=dict, compare=False, repr=False)
+    resource_tails: bool = field(kw_only=True, compare=False, repr=False)
+    """Whether some statement has :attr:`Statement.resource_tails` (only then does a request's resource narrow
+    :meth:`statements_for_request`)."""
 
     @cached_property
     def keys_read(self) -> tuple[str, ...]:
@@ -140,6 +134,8 @@ class Policy:
         A policy naming thousands of ARNs one by one is then matched against one request in time
         proportional to the statements that can apply, not to the whole policy.
         """
+        if not self.resource_tails:
+            return self.statements_for(action)
         key = action.lower()
         split = self._by_resource.get(key)
         if split is None:
@@ -204,14 +200,14 @@ class PolicyCache:
 
     The one cache of the snapshot loader and of ``simulate``: accounts and request streams repeat documents
     (AWS managed policies, SCPs, shared customer policies). A document is known by ``key(value)`` when the caller
-    has a canonical text for it (the loader computes one for the document's size anyway), else by the ``repr`` of
-    its JSON value (exact for JSON values, and much cheaper than ``json.dumps``); one given as text by that
-    text as well. A document that repeated a key is never kept (its text or repr looks like a valid one's),
-    nor one that fails to parse: its PolicyError is raised each time.
+    has a canonical text for it (the loader computes one for the document's size anyway), else by the
+    :func:`~supportkit.iam.jsonobject.value_key` of its JSON value; one given as text by that text as well. A
+    document that repeated a key is never kept (its text or key looks like a valid one's), nor one that fails to
+    parse: its PolicyError is raised each time.
     """
 
     def __init__(self) -> None:
-        self._parsed: dict[tuple[bool, str], Policy] = {}
+        self._parsed: dict[tuple[bool, str | bytes], Policy] = {}
 
     def parse(self, document: Any, *, resource_policy: bool = False,
               key: Callable[[Any], str] | None = None) -> Policy:
@@ -222,7 +218,7 @@ class PolicyCache:
         value = decode_document(document)
         if has_repeated_keys(value):
             return policy_from_value(value, resource_policy=resource_policy)
-        known = (resource_policy, key(value) if key is not None else repr(value))
+        known = (resource_policy, key(value) if key is not None else value_key(value))
         policy = self._parsed.get(known)
         if policy is None:
             policy = self._parsed[known] = policy_from_value(value, resource_policy=resource_policy)
@@ -281,7 +277,9 @@ def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
                 warnings.append(f"{path}.Sid: {statement.sid!r} is used by an earlier statement too")
             sids.add(statement.sid)
         statements.append(statement)
-    return Policy(tuple(statements), version, policy_id, tuple(warnings), value)
+    return _built(Policy, statements=tuple(statements), version=version, id=policy_id, warnings=tuple(warnings),
+                  document=value, _by_action={}, _by_resource={},
+                  resource_tails=any(statement.resource_tails is not None for statement in statements))
 
 
 def _parse_statement(
@@ -299,20 +297,23 @@ def _parse_statement(
     if sid is not None and not isinstance(sid, str):
         raise PolicyError(f"{path}.Sid", f"must be a string, not {json_type(sid)}")
     effect_text = raw.get("Effect")
-    if effect_text is None:
-        raise PolicyError(path, "missing element Effect")
-    if effect_text not in ("Allow", "Deny"):
+    effect = _EFFECTS.get(effect_text) if isinstance(effect_text, str) else None
+    if effect is None:
+        if effect_text is None:
+            raise PolicyError(path, "missing element Effect")
         raise PolicyError(f"{path}.Effect", f"must be 'Allow' or 'Deny', not {effect_text!r}")
     principal: PrincipalElement | None = None
-    for element in ("Principal", "NotPrincipal") if "Principal" in raw or "NotPrincipal" in raw else ():
-        if element in raw:
-            principal = _parse_principal(raw[element], f"{path}.{element}", element == "NotPrincipal", resource_policy)
-            if not resource_policy:
-                principal = None
-                warnings.append(
-                    f"{path}.{element}: identity-based policies and SCPs take no principal; AWS rejects such a "
-                    "document, and supportkit ignores the element (an RCP's Principal must be \"*\")"
-                )
+    if "Principal" in raw or "NotPrincipal" in raw:
+        for element in ("Principal", "NotPrincipal"):
+            if element in raw:
+                principal = _parse_principal(raw[element], f"{path}.{element}", element == "NotPrincipal",
+                                             resource_policy)
+                if not resource_policy:
+                    principal = None
+                    warnings.append(
+                        f"{path}.{element}: identity-based policies and SCPs take no principal; AWS rejects such a "
+                        "document, and supportkit ignores the element (an RCP's Principal must be \"*\")"
+                    )
     if resource_policy:
         if "Principal" in raw and "NotPrincipal" in raw:
             raise PolicyError(path, "has both Principal and NotPrincipal; a statement takes one of them")
@@ -323,36 +324,73 @@ def _parse_statement(
             raw = {**raw, "Resource": "*"}  # a trust policy's statements apply to the role they are attached to
     actions, not_action = _pair(raw, path, "Action", "NotAction")
     resources, not_resource = _pair(raw, path, "Resource", "NotResource")
-    bad = _malformed_action(actions)
-    if bad >= 0:
-        raise PolicyError(f"{path}.{'NotAction' if not_action else 'Action'}[{bad}]",
-                          f"{actions[bad]!r} is not an action of the form service:Action (or '*')")
-    patterns: list[Pattern] = []
-    for i, text in enumerate(resources):
-        try:
-            pattern = Pattern.compile(text, arn=True, variables=variables)
-        except PatternError as error:
-            raise PolicyError(f"{path}.{'NotResource' if not_resource else 'Resource'}[{i}]", str(error)) from None
-        if pattern.variables and _variable_before_resource_part(pattern):
-            warnings.append(f"{path}.{'NotResource' if not_resource else 'Resource'}[{i}]: AWS documents policy "
-                            "variables only in the resource part of an ARN, after the fifth colon")
-        patterns.append(pattern)
+    action_set = _action_set(actions)
+    if isinstance(action_set, int):
+        raise PolicyError(f"{path}.{'NotAction' if not_action else 'Action'}[{action_set}]",
+                          f"{actions[action_set]!r} is not an action of the form service:Action (or '*')")
+    try:
+        patterns, early_variables, resource_variables, tails = _resource_patterns(resources, variables)
+    except PolicyError as error:
+        raise PolicyError(f"{path}.{'NotResource' if not_resource else 'Resource'}{error.path}", error.message) from None
+    for i in early_variables:
+        warnings.append(f"{path}.{'NotResource' if not_resource else 'Resource'}[{i}]: AWS documents policy "
+                        "variables only in the resource part of an ARN, after the fifth colon")
     conditions: tuple[ConditionClause, ...] = ()
     if "Condition" in raw:
         conditions, condition_warnings = compile_conditions(raw["Condition"], f"{path}.Condition", variables=variables)
-        warnings.extend(condition_warnings)
-    if not_action and effect_text == "Allow" and not_resource:
+        if condition_warnings:
+            warnings.extend(condition_warnings)
+    if not_action and not_resource and effect is Effect.ALLOW:
         warnings.append(f"{path}: Allow with NotAction and NotResource grants very broadly")
-    return Statement(
-        index, sid, _EFFECTS[effect_text], actions, not_action, tuple(patterns), not_resource, conditions,
-        ActionSet.of(actions), principal=principal,
-    )
+    context_dependent = bool(conditions) or bool(resource_variables)
+    return _built(Statement, index=index, sid=sid, effect=effect, actions=actions, not_action=not_action,
+                  resources=patterns, not_resource=not_resource, conditions=conditions, action_set=action_set,
+                  _resource_matches={}, principal=principal,
+                  resource_variables=resource_variables, context_dependent=context_dependent,
+                  resource_tails=None if not_resource or context_dependent else tails)
+
+
+_T = TypeVar("_T")
+
+
+def _built(cls: type[_T], **fields: Any) -> _T:
+    """A frozen dataclass instance made from every one of its fields, without its ``__init__``.
+
+    The generated one sets each field through ``object.__setattr__``: for a Statement (11 fields) that was a
+    fifth of parsing it, and simulate parses thousands of distinct documents. The tests check that a parsed
+    statement and policy hold every field of their class.
+    """
+    made = object.__new__(cls)
+    made.__dict__.update(fields)
+    return made
 
 
 @lru_cache(maxsize=16384)
-def _malformed_action(actions: tuple[str, ...]) -> int:
-    """The index of the first action not of the form ``service:Action`` (nor ``*``), or -1; lists repeat a lot."""
-    return next((i for i, text in enumerate(actions) if text != "*" and not _ACTION_FORMAT.match(text)), -1)
+def _action_set(actions: tuple[str, ...]) -> ActionSet | int:
+    """The ActionSet of a valid Action list, else the index of its first action not of the form ``service:Action``
+    (nor ``*``); remembered, as lists repeat a lot."""
+    bad = next((i for i, text in enumerate(actions) if text != "*" and not _ACTION_FORMAT.match(text)), -1)
+    return ActionSet.of(actions) if bad < 0 else bad
+
+
+@lru_cache(maxsize=16384)
+def _resource_patterns(texts: tuple[str, ...], variables: bool
+                       ) -> tuple[tuple[Pattern, ...], tuple[int, ...], tuple[str, ...], frozenset[str] | None]:
+    """A Resource list compiled; remembered, as lists (``*`` most of all) repeat a lot. With the patterns: the
+    indices of those with a policy variable before the resource part (warned about), the context keys their
+    variables read, and their literal resource parts when each has one (see :attr:`Statement.resource_tails`).
+    A malformed one raises a PolicyError at its index (``[2]``)."""
+    patterns: list[Pattern] = []
+    for i, text in enumerate(texts):
+        try:
+            patterns.append(Pattern.compile(text, arn=True, variables=variables))
+        except PatternError as error:
+            raise PolicyError(f"[{i}]", str(error)) from None
+    early = tuple(i for i, pattern in enumerate(patterns)
+                  if pattern.variables and _variable_before_resource_part(pattern))
+    keys = tuple(key for pattern in patterns for key in pattern.variables)
+    tails = [pattern.literal_tail for pattern in patterns]
+    return tuple(patterns), early, keys, None if any(tail is None for tail in tails) else frozenset(tails)  # type: ignore[arg-type]
 
 
 def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tuple[tuple[str, ...], bool]:

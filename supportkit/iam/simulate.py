@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from types import NoneType
 from typing import Any, Iterable, Iterator, Mapping
 
-from supportkit.iam.context import ContextError, RequestContext
+from supportkit.iam.context import EMPTY_CONTEXT, ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate, not_restricted_by_scps
-from supportkit.iam.jsonobject import decode_json
+from supportkit.iam.jsonobject import decode_json, has_repeated_keys, value_key
 from supportkit.iam.lint import Known, Linter
 from supportkit.iam.policy import PolicyCache, json_limit
 
@@ -50,20 +50,6 @@ class Request:
         return (*subject.identity_policies, *(p for p in (subject.permissions_boundary, subject.session_policy) if p),
                 *(p for level in subject.scp_levels for p in level), *subject.rcps)
 
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """The warnings of the request's policies, each prefixed with where the policy sits in the request."""
-        subject = self.subject
-        warnings = [f"{named.name}: {warning}" for named in self.policies for warning in named.policy.warnings]
-        if subject.session_policy is not None and subject.session_policy_in_force is None:
-            warnings.append("session_policy: only a role session has a session policy; ignored for this principal")
-        return tuple(warnings)
-
-
-    def lint(self, linter: Linter) -> tuple[str, ...]:
-        """Lint warnings of the request's policies (unknown actions, prefixes, global keys), located alike."""
-        return tuple(f"{named.name}: {warning}" for named in self.policies for warning in linter.lint(named.policy))
-
 
 class Simulator:
     """Turns request objects into results, compiling each distinct policy document once.
@@ -83,7 +69,11 @@ class Simulator:
         self._linter = Linter(known_actions) if known_actions is not None else None
         self.policies = policies if policies is not None else PolicyCache()
         self._named: dict[tuple[str, int], NamedPolicy] = {}
+        # each placed policy's warnings, then its lint warnings, prefixed with its place in the request
+        self._notes: dict[NamedPolicy, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._principals: dict[str, Principal] = {}
+        self._contexts: dict[bytes | str, RequestContext] = {}
+        self._levels_known: dict[tuple[str, bytes | str], tuple[tuple[NamedPolicy, ...], ...]] = {}
 
     def policy(self, document: Any, field: str, kind: PolicyKind, level: int | None = None) -> NamedPolicy:
         """The policy at ``field``: a document is parsed once, and wrapped once for each place it takes."""
@@ -95,6 +85,9 @@ class Simulator:
         named = self._named.get(key)
         if named is None:
             named = self._named[key] = NamedPolicy(field, kind, policy, level)
+            lint = self._linter.lint(policy) if self._linter is not None else ()
+            self._notes[named] = (tuple(f"{field}: {warning}" for warning in policy.warnings),
+                                  tuple(f"{field}: {warning}" for warning in lint))
         return named
 
     def parse(self, raw: Any) -> Request:
@@ -114,10 +107,7 @@ class Simulator:
         resource = raw.get("resource", "*")
         if not isinstance(resource, str) or not resource:
             raise RequestError("resource: must be a non-empty string")
-        try:
-            context = RequestContext.of(raw.get("context"))
-        except ContextError as error:
-            raise RequestError(f"context: {error}") from None
+        context = self._context(raw.get("context"))
         identity = self._policies_of(raw.get("identity_policies", []), "identity_policies", PolicyKind.IDENTITY)
         boundary = self._single(raw, "permissions_boundary", PolicyKind.BOUNDARY)
         session = self._single(raw, "session_policy", PolicyKind.SESSION)
@@ -130,12 +120,39 @@ class Simulator:
                           self.rcp_services)
         return Request(subject, action, resource, context)
 
+    def _context(self, values: Any) -> RequestContext:
+        """The request's context; equal ones are built once (streams repeat a few contexts)."""
+        if not values:
+            return EMPTY_CONTEXT
+        key = value_key(values) if type(values) is dict and not has_repeated_keys(values) else None
+        context = self._contexts.get(key) if key is not None else None
+        if context is None:
+            try:
+                context = RequestContext.of(values)
+            except ContextError as error:
+                raise RequestError(f"context: {error}") from None
+            if key is not None:
+                self._contexts[key] = context
+        return context
+
     def _levels(self, raw: Mapping[str, Any], field: str, kind: PolicyKind) -> tuple[tuple[NamedPolicy, ...], ...]:
-        """``scps`` or ``rcps``: levels from the organization root to the account, each a list of documents."""
+        """``scps`` or ``rcps``: levels from the organization root to the account, each a list of documents.
+
+        Requests of one organization repeat the same levels: equal ones are looked up once, by their
+        :func:`~supportkit.iam.jsonobject.value_key` (as :class:`~supportkit.iam.policy.PolicyCache` knows documents).
+        """
         levels = raw.get(field, [])
+        if levels == []:
+            return ()
         if not isinstance(levels, list) or not all(isinstance(level, list) for level in levels):
             raise RequestError(f"{field}: must be a list of levels, each a list of policy documents")
-        return tuple(self._policies_of(level, f"{field}[{i}]", kind, level=i) for i, level in enumerate(levels))
+        key = None if has_repeated_keys(levels) else (field, value_key(levels))
+        found = self._levels_known.get(key) if key is not None else None
+        if found is None:
+            found = tuple(self._policies_of(level, f"{field}[{i}]", kind, level=i) for i, level in enumerate(levels))
+            if key is not None:
+                self._levels_known[key] = found
+        return found
 
     def _principal(self, arn: Any) -> Principal:
         principal = self._principals.get(arn) if isinstance(arn, str) else None
@@ -173,11 +190,15 @@ class Simulator:
         exemption = not_restricted_by_scps(request.subject, request.action, result, self.scp_exempt)
         if exemption is not None:
             response["not_restricted_by_scps"] = exemption
-        warnings = request.warnings
-        if self._linter is not None:
-            warnings = (*warnings, *request.lint(self._linter))
+        notes = self._notes
+        policies = request.policies
+        warnings = [warning for named in policies for warning in notes[named][0]]
+        subject = request.subject
+        if subject.session_policy is not None and subject.session_policy_in_force is None:
+            warnings.append("session_policy: only a role session has a session policy; ignored for this principal")
+        warnings.extend(warning for named in policies for warning in notes[named][1])
         if warnings:
-            response["warnings"] = list(warnings)
+            response["warnings"] = warnings
         return response
 
 

@@ -1,5 +1,6 @@
 """The policy language: every way to write a document, and the typed error for every invalid one."""
 
+import dataclasses
 import json
 import re
 import urllib.parse
@@ -39,6 +40,29 @@ def test_the_policy_cache_parses_a_document_once_and_keeps_no_failure():
     with pytest.raises(PolicyError):
         cache.parse({"Statement": "nothing"})
     assert len(cache) == 4  # the URL-encoded text is known by itself too
+
+
+def test_the_policy_cache_tells_json_types_apart_where_python_equality_does_not():
+    """Bool compares "true"/"false" (IAM User Guide, condition operators): JSON true reads "true", 1 reads "1",
+    which never matches, and ``True == 1`` in Python. Each document gets its own parse, in the condition cache too."""
+    cache = PolicyCache()
+
+    def document(value: object) -> dict:
+        return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
+                                                        "Condition": {"Bool": {"aws:SecureTransport": value}}}]}
+
+    assert document(True) == document(1) == document(1.0)
+    secure = RequestContext.of({"aws:SecureTransport": True})
+    for value, holds in ((True, True), (1, False), (1.0, False), (True, True)):
+        (statement,) = cache.parse(document(value)).statements
+        assert statement.conditions_hold(secure) is holds, value
+    assert len(cache) == 3
+
+
+def test_a_parsed_statement_and_policy_hold_every_field_of_their_class():
+    policy = parse_policy(SUPPORT_ACCESS)
+    for value in (policy, *policy.statements):
+        assert {f.name for f in dataclasses.fields(value)} <= set(vars(value)), type(value).__name__
 
 
 def test_a_document_repeating_a_key_never_gets_the_cached_result_of_its_valid_twin():

@@ -266,11 +266,14 @@ def test_a_byte_order_mark_is_accepted(tmp_path, capsys):
 
 def test_a_deeply_nested_document_in_a_request_is_an_error_line_not_a_recursion_error():
     # json.loads reads ~900 levels; a recursive walk of them overflowed Python's stack (found by scripts/fuzz.py).
-    deep = {"Version": "2012-10-17", "Statement": []}
-    for _ in range(900):
-        deep = {"a": [deep]}
-    (result,) = simulate([request(identity_policies=[deep])])
-    assert result == {"id": None, "error": "the request is nested too deeply to read"}
+    # As deep as json.loads reads, the document is read, and its first element is unknown.
+    for levels, error in ((900, "identity_policies[0]: a: unknown element; expected one of Version, Id, Statement"),
+                          (3000, "the request is nested too deeply to read")):
+        deep = {"Version": "2012-10-17", "Statement": []}
+        for _ in range(levels):
+            deep = {"a": [deep]}
+        (result,) = simulate([request(identity_policies=[deep])])
+        assert result == {"id": None, "error": error}
 
 
 def test_the_root_users_plan_change_under_an_scp_is_not_a_firm_deny(capsys, monkeypatch):
