@@ -29,12 +29,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext, json_scalar_text
 from supportkit.errors import PolicyError, json_type
 from supportkit.iam.jsonobject import check_unique_keys, has_repeated_keys, value_key
-from supportkit.iam.patterns import Pattern, PatternError
+from supportkit.iam.patterns import Literal, Pattern, PatternError
 
 Matcher = Callable[[str, RequestContext], bool]
 """Whether one request value matches at least one of a clause's policy values."""
@@ -143,16 +143,15 @@ def _request_address(text: str) -> tuple[int, int] | None:
 
 # --- the operator table ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Value:
-    """One policy value and the JSON path it came from (for errors and warnings)."""
+class _Value(NamedTuple):
+    """One policy value and the JSON path it came from (for errors and warnings); a tuple, as thousands of
+    distinct condition blocks are compiled when requests carry their own policies."""
 
     text: str
     path: str
 
 
-@dataclass(frozen=True)
-class _Built:
+class _Built(NamedTuple):
     matcher: Matcher
     variables: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -235,17 +234,29 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
     """StringEquals/StringLike and their variants: a set lookup or one alternation regex, plus variables."""
 
     def build(values: Sequence[_Value], variables: bool) -> _Built:
+        if not any((variables and "${" in text) or (wildcards and ("*" in text or "?" in text))
+                   for text, _ in values):  # plain strings, the most common values: a set, no patterns
+            plain = [text for text, _ in values]
+            return _Built(_in_set(frozenset(text.lower() for text in plain) if ignore_case else frozenset(plain),
+                                  ignore_case=ignore_case))
         patterns = _patterns(values, ignore_case=ignore_case, wildcards=wildcards, variables=variables)
         fixed = [pattern for pattern in patterns if not pattern.variables]
         dynamic = [pattern for pattern in patterns if pattern.variables]
         matcher: Matcher | None = None
         wild = [pattern for pattern in fixed if pattern.literal is None] if wildcards else []
         if wild:
-            matcher = _in_regex(_alternation(_sources(wild)))
+            # "prefix*" (one trailing wildcard) by startswith, like Action patterns; other wildcards by one regex
+            prefixes = tuple(pattern.text[:-1] for pattern in wild if _trailing_star(pattern))
+            others = [pattern for pattern in wild if not _trailing_star(pattern)]
             literal = frozenset(pattern.literal for pattern in fixed if pattern.literal is not None)
-            if literal:  # values without wildcards compared by a set lookup: no regex to build for them
-                regex_matcher = matcher
-                matcher = lambda value, context: value in literal or regex_matcher(value, context)  # noqa: E731
+            regex = _alternation(_sources(others)) if others else None
+            if regex is None:
+                matcher = lambda value, context: value in literal or value.startswith(prefixes)  # noqa: E731
+            elif not prefixes and not literal:
+                matcher = _in_regex(regex)
+            else:  # values without wildcards compared by a set lookup: no regex to build for them
+                matcher = lambda value, context: (value in literal or value.startswith(prefixes)  # noqa: E731
+                                                  or regex.fullmatch(value) is not None)
         elif fixed:
             texts = (_literal(pattern) for pattern in fixed)
             literals = frozenset(text.lower() for text in texts) if ignore_case else frozenset(texts)
@@ -253,6 +264,13 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
         return _Built(_either(matcher, dynamic), _variables_of(dynamic))
 
     return build
+
+
+def _trailing_star(pattern: Pattern) -> bool:
+    """A case-sensitive pattern whose one wildcard is a last ``*``, that matches the values it starts."""
+    text = pattern.text
+    return (not pattern.ignore_case and text.find("*") == len(text) - 1 and "?" not in text
+            and pattern.parts == (Literal(text, True),))
 
 
 def _arns(values: Sequence[_Value], variables: bool) -> _Built:
@@ -336,17 +354,37 @@ def _binary(values: Sequence[_Value], variables: bool) -> _Built:
     return _Built(matcher)
 
 
+class _Range(NamedTuple):
+    """A policy's IP address or CIDR range; ``written`` is how to write it when bits after its mask are set."""
+
+    version: int
+    first: int
+    last: int
+    written: str | None
+
+
+@lru_cache(maxsize=4096)
+def _policy_range(text: str) -> _Range | None:
+    """The range of a policy value, or None when it is none; remembered, as policies repeat their ranges."""
+    network = _parse_network(text)
+    if network is None:
+        return None
+    first = int(network.network_address)
+    masked = "/" in text and network.network_address != ipaddress.ip_address(text.split("/")[0])
+    return _Range(network.version, first, first | int(network.hostmask), str(network) if masked else None)
+
+
 def _networks(values: Sequence[_Value], variables: bool) -> _Built:
     """IpAddress: the request address lies in one of the ranges (IPv4 and IPv6 never match each other)."""
-    networks = _parsed(values, _parse_network, "an IP address or CIDR range", "IP address")
+    networks: list[_Range] = _parsed(values, _policy_range, "an IP address or CIDR range", "IP address")
     warnings = tuple(
-        f"{value.path}: bits after the /{network.prefixlen} mask of {value.text!r} are ignored; write {str(network)!r}"
-        for value, network in zip(values, networks)
-        if "/" in value.text and network.network_address != ipaddress.ip_address(value.text.split("/")[0])
+        f"{value.path}: bits after the /{network.written.partition('/')[2]} mask of {value.text!r} are ignored; "
+        f"write {network.written!r}"
+        for value, network in zip(values, networks) if network.written is not None
     )
     ranges: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
     for network in networks:
-        ranges[network.version].append((int(network.network_address), int(network.broadcast_address)))
+        ranges[network.version].append((network.first, network.last))
 
     def matcher(value: str, context: RequestContext) -> bool:
         address = _request_address(value)
@@ -425,24 +463,33 @@ def _suggest(word: str, choices: Sequence[str]) -> str | None:
 
 def _parse_operator(name: str, path: str) -> _Parsed:
     """Split ``ForAnyValue:StringLikeIfExists`` into its parts; operator names are case-sensitive in IAM."""
+    try:
+        return _operator_parts(name)
+    except PolicyError as error:
+        raise PolicyError(path, error.message) from None
+
+
+@lru_cache(maxsize=1024)
+def _operator_parts(name: str) -> _Parsed:
+    """:func:`_parse_operator` without the path, remembered: policies use a few operators over and over."""
     qualifier, rest = None, name
     if ":" in name:
         prefix, rest = name.split(":", 1)
         if prefix not in (_FOR_ALL, _FOR_ANY):
             hint = _suggest(prefix, (_FOR_ALL, _FOR_ANY))
             advice = f"did you mean '{hint}:'?" if hint else "use ForAllValues: or ForAnyValue:"
-            raise PolicyError(path, f"malformed set operator {prefix + ':'!r} in {name!r} ({advice})")
+            raise PolicyError("", f"malformed set operator {prefix + ':'!r} in {name!r} ({advice})")
         qualifier = prefix
     if_exists = rest.endswith(_IF_EXISTS) and rest != _IF_EXISTS
     base = rest[: -len(_IF_EXISTS)] if if_exists else rest
     if base == _NULL and if_exists:
-        raise PolicyError(path, f"{name!r}: the Null operator cannot be combined with IfExists")
+        raise PolicyError("", f"{name!r}: the Null operator cannot be combined with IfExists")
     if base != _NULL and base not in _OPERATORS:
         hint = _suggest(base, (*_OPERATORS, _NULL))
         if hint:
             suggestion = (f"{qualifier}:" if qualifier else "") + hint + (_IF_EXISTS if if_exists else "")
-            raise PolicyError(path, f"unknown operator {name!r} (did you mean {suggestion!r}?)")
-        raise PolicyError(path, f"unknown operator {name!r}")
+            raise PolicyError("", f"unknown operator {name!r} (did you mean {suggestion!r}?)")
+        raise PolicyError("", f"unknown operator {name!r}")
     return _Parsed(qualifier, base, if_exists)
 
 
@@ -588,8 +635,9 @@ def _as_text(value: object, path: str) -> str:
 
 def _values_of(raw: object, path: str) -> tuple[_Value, ...]:
     if isinstance(raw, (list, tuple)):
-        return tuple(_Value(_as_text(item, f"{path}[{index}]"), f"{path}[{index}]") for index, item in enumerate(raw))
-    return (_Value(_as_text(raw, path), path),)
+        return tuple(_Value(item if type(item) is str else _as_text(item, f"{path}[{index}]"), f"{path}[{index}]")
+                     for index, item in enumerate(raw))
+    return (_Value(raw if type(raw) is str else _as_text(raw, path), path),)
 
 
 def _key_warnings(parsed: _Parsed, name: str, key: str, path: str) -> list[str]:
