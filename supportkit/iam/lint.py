@@ -22,9 +22,9 @@ Known = Mapping[str, Mapping[str, str]]
 """Lower-cased service prefix -> its actions: lower-cased name -> the name as AWS writes it."""
 
 
-def _statement_paths(policy: Policy) -> list[str]:
-    single = isinstance(policy.document.get("Statement"), Mapping)
-    return ["Statement" if single else f"Statement[{s.index}]" for s in policy.statements]
+def _statement_path(policy: Policy, index: int) -> str:
+    """``Statement[2]``, or ``Statement`` when the document's Statement is one object."""
+    return "Statement" if isinstance(policy.document.get("Statement"), Mapping) else f"Statement[{index}]"
 
 
 @lru_cache(maxsize=65536)
@@ -91,17 +91,17 @@ class Linter:
 
     def _lint(self, policy: Policy) -> tuple[str, ...]:
         warnings: list[str] = []
-        for statement, path in zip(policy.statements, _statement_paths(policy)):
+        for statement in policy.statements:
             element = "NotAction" if statement.not_action else "Action"
             for j, text in enumerate(statement.actions):
                 found = self._action_warning(text)
                 if found:
-                    warnings.append(f"{path}.{element}[{j}]: {found}")
+                    warnings.append(f"{_statement_path(policy, statement.index)}.{element}[{j}]: {found}")
             for clause in statement.conditions:
                 key = clause.key
                 if key.lower().startswith("aws:") and not is_global_key(key):
                     near = suggest_global_key(key)
                     hint = f"; did you mean {near!r}?" if near else ""
-                    warnings.append(f"{path}.Condition.{clause.operator}.{key}: {key!r} is not a global condition "
-                                    f"key{hint} (no request has it)")
+                    warnings.append(f"{_statement_path(policy, statement.index)}.Condition.{clause.operator}.{key}: "
+                                    f"{key!r} is not a global condition key{hint} (no request has it)")
         return tuple(warnings)
