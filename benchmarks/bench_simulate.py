@@ -1,21 +1,31 @@
 """Decisions per second of `supportkit simulate` on 10,000 varied requests, in one process.
 
-Run: python benchmarks/bench_simulate.py [--requests N]
+Run: python benchmarks/bench_simulate.py [--requests N] [--against TREE [--runs K]]
 The requests mix users, roles, sessions and the root user; identity policies, boundaries, session
 policies and SCP levels; conditions with context keys; every catalog action. As other tools send them,
 most requests carry their own policies: drawn per request with the generator of bench_matrix.py (Sids,
 actions, conditions on MFA, source IP and tags), with a few shared ones among them. The timing covers
 the command ``supportkit simulate FILE`` run in this process (its output captured): reading the file, then per
 line JSON decode, validation, evaluation, lint and JSON encode of the result.
+
+``--against TREE`` (a checkout of another commit, e.g. ``git worktree add /tmp/base 17b6b75``) also times the
+whole command, ``python -m supportkit simulate FILE`` in a process of its own (start-up and imports included), for
+this tree and for TREE in turn, K times each: the least CPU time (user + sys) of each, their ratio, whether their
+outputs are byte-identical, and the load average (the machine may be shared: CPU time, not wall time, and the
+least of several runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
+import os
 import random
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -91,9 +101,42 @@ def make_requests(count: int, seed: int = 7) -> list[str]:
     return lines
 
 
+def command_cpu(tree: Path, path: Path) -> tuple[float, str]:
+    """CPU seconds (user + sys) of ``python -m supportkit simulate PATH`` run from ``tree``, and its output's md5."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, "-m", "supportkit", "simulate", str(path)], capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(tree)}, cwd=path.parent, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return cpu, hashlib.md5(done.stdout).hexdigest()
+
+
+def compare(path: Path, against: Path, runs: int) -> None:
+    """The whole command from this tree and from ``against``, alternately: least CPU of each, ratio, outputs."""
+    trees = {"this tree": Path(__file__).resolve().parent.parent, str(against): against.resolve()}
+    cpu: dict[str, list[float]] = {name: [] for name in trees}
+    outputs: dict[str, set[str]] = {name: set() for name in trees}
+    loads = []
+    for _ in range(runs):
+        for name, tree in trees.items():
+            seconds, digest = command_cpu(tree, path)
+            cpu[name].append(seconds)
+            outputs[name].add(digest)
+        loads.append(os.getloadavg()[0])
+    for name in trees:
+        print(f"command CPU, {name}: least {min(cpu[name]):.3f} s of {', '.join(f'{c:.2f}' for c in cpu[name])}")
+    mine, theirs = (min(values) for values in cpu.values())
+    same = len(set.union(*outputs.values())) == 1
+    print(f"{against} / this tree: {theirs / mine:.2f}x; outputs {'byte-identical' if same else 'DIFFER'}; "
+          f"load average (1 min) {min(loads):.1f}-{max(loads):.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--against", type=Path, metavar="TREE",
+                        help="also time the whole command against this checkout (see above)")
+    parser.add_argument("--runs", type=int, default=5, metavar="K", help="runs of each command with --against")
     args = parser.parse_args()
     sink = io.StringIO()
     with tempfile.TemporaryDirectory() as folder:
@@ -103,6 +146,8 @@ def main() -> None:
         with contextlib.redirect_stdout(sink):
             supportkit(["simulate", str(path)])
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        if args.against is not None:
+            compare(path, args.against, args.runs)
     decisions: dict[str, int] = {}
     for line in sink.getvalue().splitlines():
         key = json.loads(line).get("decision", "error")

@@ -26,6 +26,9 @@ _REQUEST_FIELDS = frozenset(
 )
 
 
+_PLAIN_IDS = frozenset({str, int, bool, NoneType})
+"""Request id types always written back as they came (json.loads reads only integers it can write)."""
+
 _UNDECODED = re.compile("[\udc80-\udcff]")
 """The characters ``surrogateescape`` decodes an invalid UTF-8 byte to."""
 
@@ -178,7 +181,7 @@ class Simulator:
         """The result line for one request object: the decision, or an ``error`` naming the problem."""
         request_id = raw.get("id") if isinstance(raw, dict) else None
         try:
-            if not isinstance(request_id, (str, bool, NoneType)):
+            if type(request_id) not in _PLAIN_IDS:
                 json.dumps(request_id)  # echoed as given: it must be writable back
             request = self.parse(raw)
         except SupportkitError as error:
