@@ -17,6 +17,7 @@ import contextlib
 import filecmp
 import io
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,9 +95,14 @@ def compare(baseline: Path) -> int:
         return 1 if bad else 0
 
 
-if __name__ == "__main__":
+def command_line(dump: Callable[[Path], None], compare: Callable[[Path], int]) -> None:
+    """``dump DIR`` or ``compare DIR`` (exit status 1 on a difference), for this script and golden_access.py."""
     command, where = sys.argv[1], Path(sys.argv[2])
     if command == "dump":
         dump(where)
     else:
         sys.exit(compare(where))
+
+
+if __name__ == "__main__":
+    command_line(dump, compare)

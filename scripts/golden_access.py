@@ -1,0 +1,88 @@
+"""Dump the access tables (``conditional_access``, ``who_reads_cases``) that must not change, or compare them.
+
+Run: python scripts/golden_access.py dump DIR     (before a change)
+     python scripts/golden_access.py compare DIR  (after it: exits 1 when a table differs, naming it)
+
+The accounts: every demo account and test fixture snapshot (without and with an analyst context, as
+scripts/golden_outputs.py runs the matrix), and bench_paths' generated accounts at 300 and 1,000
+identities. The matrix is built at a fixed time, so the tables do not follow the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from golden_outputs import command_line, snapshots  # noqa: E402
+
+from supportkit.analysis.matrix import build_matrix  # noqa: E402
+from supportkit.analysis.paths import access_tables  # noqa: E402
+from supportkit.errors import SupportkitError  # noqa: E402
+from supportkit.snapshot import load_account  # noqa: E402
+from supportkit.support.catalog import load_catalog  # noqa: E402
+
+AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+CONTEXTS = {"plain": None, "mfa-ip": {"aws:MultiFactorAuthPresent": "true", "aws:SourceIp": "203.0.113.9"}}
+BENCH_SIZES = (300, 1000)
+
+
+def _bench_snapshots(folder: Path) -> list[Path]:
+    from bench_matrix import ACCOUNT, generate
+    from bench_paths import vary_trust
+
+    found = []
+    for size in BENCH_SIZES:
+        details, scps = generate(size, 11)
+        snapshot = folder / f"bench-{size}"
+        snapshot.mkdir(parents=True, exist_ok=True)
+        (snapshot / "authorization-details.json").write_text(json.dumps(vary_trust(details, 11)))
+        (snapshot / "scps.json").write_text(json.dumps(scps))
+        (snapshot / "account.json").write_text(json.dumps({"account_id": ACCOUNT, "support_plan": "business"}))
+        found.append(snapshot)
+    return found
+
+
+def dump(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    catalog = load_catalog()
+    with tempfile.TemporaryDirectory() as tmp:
+        for snapshot in [*snapshots(), *_bench_snapshots(Path(tmp))]:
+            stem = (str(snapshot.relative_to(ROOT)) if snapshot.is_relative_to(ROOT) else snapshot.name).replace("/", "+")
+            contexts = {"plain": None} if stem.startswith("bench-") else CONTEXTS
+            try:
+                account = load_account(snapshot)
+            except SupportkitError as error:  # fixtures of bad input: their error is the output
+                (folder / f"{stem}.error").write_text(str(error), encoding="utf-8")
+                continue
+            for name, context in contexts.items():
+                matrix = build_matrix(account, catalog, context=context, at=AT)
+                for key, table in access_tables(account, matrix, catalog, context).items():
+                    table.to_csv(folder / f"{stem}+{name}+{key}.csv", index=False)
+
+
+def compare(baseline: Path) -> int:
+    import filecmp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        now = Path(tmp)
+        dump(now)
+        names = sorted(p.name for p in baseline.iterdir())
+        if names != sorted(p.name for p in now.iterdir()):
+            print("the set of outputs changed")
+            return 1
+        bad = [name for name in names if not filecmp.cmp(baseline / name, now / name, shallow=False)]
+        for name in bad:
+            print(f"differs: {name}")
+        print(f"{len(names) - len(bad)} of {len(names)} tables identical")
+        return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    command_line(dump, compare)
