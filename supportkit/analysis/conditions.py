@@ -16,16 +16,17 @@ the engine decides, this module only chooses which requests to ask about.
 from __future__ import annotations
 
 import ipaddress
-import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from supportkit.iam.conditions import ConditionClause, parse_date
 from supportkit.iam.context import ContextValue, RequestContext
+from supportkit.iam.evaluate import NamedPolicy, Subject
 from supportkit.iam.policy import Policy
 
 MAX_COMBINATIONS = 512
@@ -134,6 +135,14 @@ def clauses_for(policies: Iterable[Policy], action: str) -> list[ConditionClause
             for clause in statement.conditions]
 
 
+def condition_policies(subject: Subject, extra: Iterable[NamedPolicy] = ()) -> list[Policy]:
+    """The policies whose conditions name the values to enumerate for ``subject``, in order: identity-based
+    (then ``extra``), RCPs, the boundary, the session policy, every SCP level (whether or not they apply)."""
+    named = [*subject.identity_policies, *extra, *subject.rcps]
+    named += [p for p in (subject.permissions_boundary, subject.session_policy) if p is not None]
+    return [n.policy for n in (*named, *(n for level in subject.scp_levels for n in level))]
+
+
 def _base(operator: str) -> str:
     name = operator.split(":", 1)[1] if ":" in operator else operator
     return name.removesuffix("IfExists")
@@ -147,8 +156,12 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _candidates(key: str, clauses: list[ConditionClause]) -> list[Requirement]:
-    """The requests worth asking for one key: each named value or range, one outside them, and absent."""
+@lru_cache(maxsize=4096)
+def _candidates(key: str, clauses: tuple[ConditionClause, ...]) -> tuple[Requirement, ...]:
+    """The requests worth asking for one key: each named value or range, one outside them, and absent.
+
+    Remembered: the same clauses (a customer policy's, an SCP's) come back in many enumerations.
+    """
     found: list[Requirement] = []
     strings: list[str] = []
     networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
@@ -204,7 +217,7 @@ def _candidates(key: str, clauses: list[ConditionClause]) -> list[Requirement]:
     unique: dict[ContextValue | None, Requirement] = {}
     for requirement in found:
         unique.setdefault(requirement.sample, requirement)
-    return list(unique.values())
+    return tuple(unique.values())
 
 
 def enumerate_conditions(
@@ -216,53 +229,99 @@ def enumerate_conditions(
     Keys ``base`` holds, and keys ``fixed`` says are facts (absent from ``base`` means absent for good,
     e.g. a tag the user does not have), are not enumerated.
     """
-    by_key: dict[str, list[ConditionClause]] = {}
-    written: dict[str, str] = {}
-    for clause in clauses:
-        lowered = clause.key.lower()
-        if lowered in base or fixed(lowered):
-            continue
-        by_key.setdefault(lowered, []).append(clause)
-        written.setdefault(lowered, clause.key)
-    if not by_key:
+    requests = Requests(clauses, base, fixed)
+    if not requests.keys:
         return UNCONDITIONAL if allows(base) else NEVER
-    keys = sorted(by_key)
-    options = [_candidates(written[k], by_key[k]) for k in keys]
-    combinations = itertools.islice(itertools.product(*options), MAX_COMBINATIONS)
-    total = 1
-    for found in options:
-        total *= len(found)
+    allowed = sum(1 << position for position in range(requests.count) if allows(requests.context(base, position)))
+    return requests.conclude(allowed, lambda kept: allows(_with(base, kept)))
 
-    def run(choice: Iterable[Requirement]) -> bool:
-        return allows(_with(base, choice))
 
-    results = {choice: run(choice) for choice in combinations}
-    allowing = [choice for choice, ok in results.items() if ok]
-    exhaustive = total <= MAX_COMBINATIONS
-    if not allowing:
-        return Conditions(tuple(written[k] for k in keys), (), exhaustive)
-    if len(allowing) == len(results) and exhaustive:
-        return Conditions(tuple(written[k] for k in keys), (Scenario(()),))
-    scenarios: dict[frozenset[Requirement], Scenario] = {}
-    for choice in allowing:
-        kept = tuple(r for i, r in enumerate(choice) if not _free(results, choice, i, options[i]))
-        if not run(kept):  # verification: the reduced scenario alone must allow
-            kept = choice
-        scenarios.setdefault(frozenset(kept), Scenario(kept))
-    minimal = [s for key, s in scenarios.items() if not any(other < key for other in scenarios)]
-    return Conditions(tuple(written[k] for k in keys), tuple(minimal), exhaustive)
+class Requests:
+    """The combinations of candidate values an enumeration asks about, numbered in product order.
+
+    Combination ``position`` takes, for the i-th key (sorted), candidate ``position // stride[i] % size[i]``;
+    at most :data:`MAX_COMBINATIONS` are asked. Which ones allow is a bit mask over positions, so callers
+    that know many decisions over the same keys (:mod:`supportkit.analysis.cells`) combine masks instead of
+    asking per request.
+    """
+
+    def __init__(self, clauses: Iterable[ConditionClause], base: RequestContext,
+                 fixed: Callable[[str], bool] = lambda key: False) -> None:
+        by_key: dict[str, list[ConditionClause]] = {}
+        written: dict[str, str] = {}
+        for clause in clauses:
+            lowered = clause.key.lower()
+            if lowered in base or fixed(lowered):
+                continue
+            by_key.setdefault(lowered, []).append(clause)
+            written.setdefault(lowered, clause.key)
+        self.keys = tuple(sorted(by_key))
+        self.written = tuple(written[k] for k in self.keys)
+        self.options = tuple(_candidates(written[k], tuple(by_key[k])) for k in self.keys)
+        self.strides: list[int] = []
+        total = 1
+        for found in reversed(self.options):
+            self.strides.insert(0, total)
+            total *= len(found)
+        self.total = total
+        self.count = min(total, MAX_COMBINATIONS)
+        self._absent = [next(j for j, r in enumerate(found) if r.sample is None) for found in self.options]
+        self._where: dict[tuple[int, int], int] = {}
+
+    def where(self, index: int, option: int) -> int:
+        """The mask of the positions where key ``index`` takes its candidate ``option``."""
+        found = self._where.get((index, option))
+        if found is None:
+            stride, size = self.strides[index], len(self.options[index])
+            found = self._where[(index, option)] = sum(
+                1 << p for p in range(self.count) if p // stride % size == option)
+        return found
+
+    def choice(self, position: int) -> tuple[Requirement, ...]:
+        return tuple(found[position // stride % len(found)] for found, stride in zip(self.options, self.strides))
+
+    def context(self, base: RequestContext, position: int) -> RequestContext:
+        return _with(base, self.choice(position))
+
+    def conclude(self, allowed: int, run: Callable[[tuple[Requirement, ...]], bool]) -> Conditions:
+        """The answer from the mask of allowing positions; ``run`` evaluates a reduced scenario the mask lacks.
+
+        Each allowing combination is reduced to the keys that matter (a key whose every value allows, the
+        others as they are, is left out) and the reduced scenario is verified: without the keys left out it
+        is the combination with those keys absent, asked already unless beyond the limit.
+        """
+        exhaustive = self.total <= MAX_COMBINATIONS
+        if not allowed:
+            return Conditions(self.written, (), exhaustive)
+        if allowed == (1 << self.count) - 1 and exhaustive:
+            return Conditions(self.written, (Scenario(()),))
+        scenarios: dict[frozenset[Requirement], Scenario] = {}
+        position, rest = 0, allowed
+        while rest:
+            if rest & 1:
+                digits = [position // stride % len(found) for found, stride in zip(self.options, self.strides)]
+                free = [self._free(allowed, position, i, digit) for i, digit in enumerate(digits)]
+                choice = tuple(found[digit] for found, digit in zip(self.options, digits))
+                kept = tuple(r for r, dropped in zip(choice, free) if not dropped)
+                if len(kept) < len(choice):  # verification: the reduced scenario alone must allow
+                    reduced = position + sum((self._absent[i] - digit) * self.strides[i]
+                                             for i, digit in enumerate(digits) if free[i])
+                    if not (allowed >> reduced & 1 if reduced < self.count else run(kept)):
+                        kept = choice
+                scenarios.setdefault(frozenset(kept), Scenario(kept))
+            position, rest = position + 1, rest >> 1
+        minimal = [s for key, s in scenarios.items() if not any(other < key for other in scenarios)]
+        return Conditions(self.written, tuple(minimal), exhaustive)
+
+    def _free(self, allowed: int, position: int, index: int, digit: int) -> bool:
+        """Whether every value of key ``index`` allows, the other keys as at ``position``."""
+        stride = self.strides[index]
+        start = position - digit * stride
+        return all(start + j * stride < self.count and allowed >> (start + j * stride) & 1
+                   for j in range(len(self.options[index])))
 
 
 def _with(base: RequestContext, choice: Iterable[Requirement]) -> RequestContext:
-    values: Mapping[str, ContextValue] = {r.key: r.sample for r in choice if r.sample is not None}
-    return RequestContext.of(values).with_defaults(base) if values else base
-
-
-def _free(results: dict[tuple[Requirement, ...], bool], choice: tuple[Requirement, ...], index: int,
-          options: list[Requirement]) -> bool:
-    """Whether every value of key ``index`` allows, the other keys as in ``choice``."""
-    for option in options:
-        other = (*choice[:index], option, *choice[index + 1:])
-        if not results.get(other, False):
-            return False
-    return True
+    """``base`` with the choice's samples (strings already, as a context holds them; absent: left out)."""
+    values = {r.key.lower(): r.sample for r in choice if r.sample is not None}
+    return RequestContext({**base.values, **values}) if values else base

@@ -45,8 +45,10 @@ from supportkit.analysis.conditions import (
     UNCONDITIONAL,
     Conditions,
     clauses_for,
+    condition_policies,
     enumerate_conditions,
 )
+from supportkit.analysis.cells import cell_conditions
 from supportkit.analysis.kinds import SOURCE_KINDS, IdentityKind, identity_kinds
 from supportkit.analysis.matrix import SOME_CHECKS, identity_context, probe_check_arn
 from supportkit.analysis.trust import (
@@ -209,7 +211,7 @@ class _Evaluator:
             result = evaluate(subject, action, resource, base)
             known = self._conditions(
                 result, lambda c: evaluate(subject, action, resource, c), base,
-                [n.policy for n in (*subject.identity_policies, *extra_policies, *_others(subject))], action)
+                condition_policies(subject, extra_policies), action)
             if signature is not None:
                 self._enumerated[signature] = known
         return known
@@ -259,8 +261,7 @@ class _Evaluator:
             return settled, found.caveats
         conditions = self._conditions(
             found.result, lambda c: can_assume(caller.subject, trust, role.arn, ASSUME_ROLE, c).result, base,
-            [trust.policy, *(n.policy for n in (*caller.subject.identity_policies, *_others(caller.subject)))],
-            ASSUME_ROLE)
+            [trust.policy, *condition_policies(caller.subject)], ASSUME_ROLE)
         return conditions, found.caveats
 
     @staticmethod
@@ -362,17 +363,6 @@ def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, contex
     if principal.is_root:
         return NEVER
     return _settled([*layers, list(admitting)], statements, role.arn, context)
-
-
-def _others(subject: Subject) -> Iterable[NamedPolicy]:
-    """The boundary, session policy, SCPs and RCPs of a subject: their conditions matter too."""
-    yield from subject.rcps
-    if subject.permissions_boundary is not None:
-        yield subject.permissions_boundary
-    if subject.session_policy is not None:
-        yield subject.session_policy
-    for level in subject.scp_levels:
-        yield from level
 
 
 def _mentions(subject: Subject, action: str) -> bool:
@@ -758,30 +748,30 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
     One row per such cell (``conditional`` in the matrix), with ``access`` ``allowed`` (every request),
     ``conditional`` (some requests: ``conditions`` says which, each verified by evaluating it) or
     ``denied`` (none), as :func:`who_can` answers for a direct path. Cells whose decision no request can
-    change are the matrix's own. ``context`` is the analyst's, as the matrix was built with.
+    change are the matrix's own. ``context`` is the analyst's, as the matrix was built with. Cells are
+    answered once per what decides them (:mod:`supportkit.analysis.cells`); those with a policy variable in
+    a Resource once per identity and set of statements covering the action, by :meth:`_Evaluator.conditions`.
     """
     evaluator = _Evaluator(account, context)
-    cells = matrix.loc[matrix["conditional"].to_numpy(), ["identity_arn", "action"]]
-    by_arn = {i.arn: i for i in account.identities}
-    probe = probe_check_arn(account.info.account_id)
-    checks = {a.name for a in catalog if a.takes_check_arns}
-    answers: dict[tuple, tuple[str, str]] = {}
-    rows = []
-    for arn, action in zip(cells["identity_arn"].astype(str), cells["action"].astype(str)):
-        identity = by_arn[arn]
-        resource = probe if action in checks else "*"
-        # The statements covering the action decide it: the actions one statement covers alike share an answer.
-        covering = (arn, resource, tuple(id(statement) for named in applicable_policies(identity.subject, action, resource)
-                                         for statement in named.policy.statements_for(action)))
-        answer = answers.get(covering)
-        if answer is None:
-            found = evaluator.conditions(identity.subject, arn, action, resource)
-            answer = answers[covering] = (
-                AccessDecision.ALLOWED.value if found.always else AccessDecision.CONDITIONAL.value if found.ever
-                else DENIED, found.text() if found.ever and not found.always else "")
-        rows.append((arn, action, *answer))
-    return pd.DataFrame(rows, columns=CONDITIONAL_COLUMNS)
+    by_covering: dict[tuple, Conditions] = {}
 
+    def fallback(identity: Identity, action: str, resource: str) -> Conditions:
+        covering = (identity.arn, resource, tuple(
+            id(statement) for named in applicable_policies(identity.subject, action, resource)
+            for statement in named.policy.statements_for(action)))
+        found = by_covering.get(covering)
+        if found is None:
+            found = by_covering[covering] = evaluator.conditions(identity.subject, identity.arn, action, resource)
+        return found
+
+    cells = cell_conditions(account, matrix, catalog, evaluator.contexts, fallback)
+    access = np.array([AccessDecision.ALLOWED.value if found.always else AccessDecision.CONDITIONAL.value
+                       if found.ever else DENIED for found in cells.answers], dtype=object)
+    texts = np.array([found.text() if found.ever and not found.always else "" for found in cells.answers],
+                     dtype=object)
+    return pd.DataFrame({"identity_arn": cells.identity_arn, "action": cells.action,
+                         "access": access[cells.answer_of], "conditions": texts[cells.answer_of]},
+                        columns=CONDITIONAL_COLUMNS)
 
 
 WHO_READS_CASES = "support:DescribeCases"
