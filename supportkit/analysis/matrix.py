@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -520,15 +520,42 @@ class _Cells:
     """Per identity and catalog action: the decision, the blocking layer (an id of ``_Rows.blockers``), and two keys
     of its explanation.
 
-    ``verdict`` keys what decided (decision, blocking layer, deciding statements); ``consulted`` keys the
-    context keys the statements covering the action read. Each is explained once per distinct value.
+    ``verdict`` numbers what decided (decision, blocking layer, deciding statements), ``consulted`` the
+    context keys the statements covering the action read, each per cell (flat, identity then action) in order
+    of first appearance, with the first cell of each number. Each number is explained once.
     """
 
     decision: np.ndarray
     blocked: np.ndarray
     some_checks: np.ndarray
-    verdict: np.ndarray
-    consulted: np.ndarray
+    verdict: _Numbering
+    consulted: _Numbering
+
+
+class _Numbering:
+    """Distinct 64-bit keys numbered in order of first appearance, fed in order a chunk of cells at a time.
+
+    Only a chunk is hashed at once: a hash table over the whole matrix (pd.factorize of every cell) cost
+    16 bytes a cell, most of the peak memory at 50,000 identities.
+    """
+
+    def __init__(self, cells: int) -> None:
+        self.codes = np.empty(cells, dtype=np.int32)  # per cell, the number of its key
+        self.first: list[int] = []  # per number, the flat position of its first cell
+        self._ids: dict[int, int] = {}
+
+    def add(self, start: int, keys: np.ndarray) -> None:
+        """Number the keys of the cells from flat position ``start`` on."""
+        codes, distinct = pd.factorize(keys.ravel())
+        ids, known = self._ids, len(self._ids)
+        numbers = np.fromiter((ids.setdefault(key, len(ids)) for key in distinct.tolist()), dtype=np.int32,
+                              count=len(distinct))
+        self.codes[start:start + len(codes)] = numbers[codes]
+        fresh = np.flatnonzero(numbers >= known)
+        if len(fresh):
+            first = np.empty(len(distinct), dtype=np.int64)
+            first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+            self.first.extend((first[fresh] + start).tolist())
 
 
 def _table(tables: list[np.ndarray], width: int) -> np.ndarray:
@@ -552,8 +579,7 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
     n_layers = rows.layer_blockers.shape[1]
     decision = np.empty((n_identities, width), dtype=np.int8)
     blocked = np.zeros((n_identities, n), dtype=np.int32)
-    decided_hash = np.zeros((n_identities, n), dtype=np.uint64)
-    keyed_hash = np.zeros((n_identities, n), dtype=np.uint64)
+    verdicts, consulted = _Numbering(n_identities * n), _Numbering(n_identities * n)
     generic_ok = np.zeros((n_identities, n_layers, width - n), dtype=bool)  # for the named check columns
     generic_denied = np.zeros((n_identities, width - n), dtype=bool)
     for lo in range(0, n_identities, chunk):
@@ -579,6 +605,8 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
         first_failing = (~ok[:, :, :n]).argmax(axis=1)
         blocked[lo:hi] = np.where(verdict[:, :n] == _IMPLICIT,
                                   np.take_along_axis(rows.layer_blockers[lo:hi], first_failing, axis=1), 0)
+        decided_hash = np.zeros((m, n), dtype=np.uint64)
+        keyed_hash = np.zeros((m, n), dtype=np.uint64)
         if r1 > r0:
             row_verdict = verdict[owner, :n]
             salt = salts[rows.named[r0:r1], None]
@@ -586,12 +614,14 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
             decided = np.where((row_verdict == _EXPLICIT) & first, _pair(deny_hash[variant], salt), np.uint64(0))
             allowing = (row_verdict == _ALLOWED) & ~rows.deny_only[r0:r1, None]
             decided += np.where(allowing, _pair(allow_hash[variant], salt), np.uint64(0))
-            decided_hash[lo + owner[runs]] = np.add.reduceat(decided, runs, axis=0)
+            decided_hash[owner[runs]] = np.add.reduceat(decided, runs, axis=0)
             keys = np.where(first, keyed_hash_table[keyed_row[rows.policy[r0:r1]]], np.uint64(0))
-            keyed_hash[lo + owner[runs]] = np.add.reduceat(keys, runs, axis=0)
+            keyed_hash[owner[runs]] = np.add.reduceat(keys, runs, axis=0)
+        verdicts.add(lo * n, _mix(verdict[:, :n], blocked[lo:hi], decided_hash))
+        consulted.add(lo * n, keyed_hash)
     some_checks = _some_checks(engine, rows, decision, generic_ok, generic_denied)
     decision = np.ascontiguousarray(decision[:, :n])
-    return _Cells(decision, blocked, some_checks, _mix(decision, blocked, decided_hash).ravel(), keyed_hash.ravel())
+    return _Cells(decision, blocked, some_checks, verdicts, consulted)
 
 
 def _some_checks(engine: _Engine, rows: _Rows, decision: np.ndarray, generic_ok: np.ndarray,
@@ -680,9 +710,7 @@ def _build(account: Account, catalog: Catalog, context: Mapping[str, Any] | None
     rows = _rows(engine, subjects, contexts)
     cells = _decide_all(engine, rows, len(actions))
     explainer = _Explainer(engine, rows, subjects, contexts, cells)
-    frame = _frame(account, catalog, explainer, cells)
-    frame["caveat"] = _caveats(explainer, names)
-    return frame
+    return _frame(account, catalog, explainer, cells)
 
 
 def _caveats(explainer: _Explainer, names: list[str]) -> pd.Categorical:
@@ -758,24 +786,18 @@ class _Explainer:
                 f"the matrix and decide() disagree on {identity} {action}: {result.to_json()} != {expected.to_json()}")
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes numbering the distinct values in order of first appearance, and the first position of each."""
-    codes, distinct = pd.factorize(values)
-    first = np.empty(len(distinct), dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(values) - 1, -1, -1)
-    return codes, first
-
-
 def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Cells) -> pd.DataFrame:
-    """The long form: each distinct explanation key explained once, a sample of them cross-checked."""
+    """The long form: each distinct explanation key explained once, a sample of them cross-checked.
+
+    Each column is made in the form the frame keeps (categorical codes of the width pandas stores), and the
+    frame takes the arrays without a copy: its peak memory is about the frame's own size.
+    """
     actions = catalog.actions
     identities = account.identities
     n, n_identities = len(actions), len(identities)
-    verdicts, verdict_cells = _factorize(cells.verdict)
-    consulted, consulted_cells = _factorize(cells.consulted)
     described: dict[tuple, tuple[str, str, str]] = {}
     verdict_texts = []
-    for flat in verdict_cells.tolist():
+    for flat in cells.verdict.first:
         result = explainer.deciding(*divmod(flat, n))
         words = described.get((result.deciding, result.blocker))
         if words is None:  # the English of the codes: produced here, for the output only
@@ -783,65 +805,89 @@ def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Ce
                 result.summary, "; ".join(r.description for r in result.deciding), result.blocked_by or "")
         verdict_texts.append(words)
     keys_texts = []
-    conditional_of = np.empty(len(consulted_cells), dtype=bool)
-    for k, flat in enumerate(consulted_cells.tolist()):
+    conditional_of = np.empty(len(cells.consulted.first), dtype=bool)
+    for k, flat in enumerate(cells.consulted.first):
         context_keys, conditional_of[k] = consulted_keys(explainer.keys(*divmod(flat, n)))
         keys_texts.append(", ".join(context_keys))
-    sample = np.linspace(0, len(verdict_cells) - 1, min(CROSS_CHECKS, len(verdict_cells)), dtype=np.int64)
-    for flat in verdict_cells[sample].tolist():
-        i, a = divmod(flat, n)
+    verdict_first = cells.verdict.first
+    sample = np.linspace(0, len(verdict_first) - 1, min(CROSS_CHECKS, len(verdict_first)), dtype=np.int64)
+    for number in sample.tolist():
+        i, a = divmod(verdict_first[number], n)
         explainer.check(i, a, identities[i].arn, actions[a].name)
-    # Texts are numbered in the order they first appear in the long form, cell by cell, so that each text
-    # column's categories come in that order whatever the grouping above.
-    texts: dict[str, int] = {}
-    intern = lambda text: texts.setdefault(text, len(texts))  # noqa: E731
-    _, pair_cells = _factorize(verdicts.astype(np.int64) * max(len(consulted_cells), 1) + consulted)
-    for flat in pair_cells.tolist():
-        for text in verdict_texts[verdicts[flat]]:
-            intern(text)
-        intern(keys_texts[consulted[flat]])
-    verdict_codes = np.array([[texts[t] for t in words] for words in verdict_texts], dtype=np.int32).reshape(-1, 3)
-    keys_codes = np.array([texts[t] for t in keys_texts], dtype=np.int32)
+    rank = _first_appearance(verdict_texts, verdict_first, keys_texts, cells.consulted.first)
+    scope_texts = ["", ALL_CHECKS, SOME_CHECKS]
+    for text in scope_texts:
+        rank.setdefault(text, len(rank))
+
+    def text_column(texts: list[str], codes: np.ndarray) -> pd.Categorical:
+        """``texts[codes]`` as a categorical of the texts used, in order of first appearance (``rank``)."""
+        used = np.flatnonzero(np.bincount(codes, minlength=len(texts))).tolist()
+        categories = sorted({texts[u] for u in used}, key=rank.__getitem__)
+        position = {text: c for c, text in enumerate(categories)}
+        table = np.array([position.get(text, 0) for text in texts], dtype=_codes_type(len(categories)))
+        return pd.Categorical.from_codes(table[codes], categories=categories)
+
     check_actions = [i for i, a in enumerate(actions) if a.takes_check_arns]
-    scope = np.full((n_identities, n), intern(""), dtype=np.int32)
+    scope = np.zeros((n_identities, n), dtype=np.int8)  # an index of scope_texts
     if check_actions:
-        scope[:, check_actions] = np.where(cells.decision[:, check_actions] == _ALLOWED, intern(ALL_CHECKS), intern(""))
-        scope[cells.some_checks] = intern(SOME_CHECKS)
-    vocabulary = list(texts)
-
-    def text_column(codes: np.ndarray) -> pd.Categorical:
-        used = np.flatnonzero(np.bincount(codes, minlength=len(vocabulary)))
-        remap = np.zeros(len(vocabulary), dtype=np.int32)
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        return pd.Categorical.from_codes(remap[codes], categories=[vocabulary[u] for u in used])
-
-    cols = np.tile(np.arange(n, dtype=np.int32), n_identities)  # int32: one cell's index costs 4 bytes, not 8
-    identity_index = np.arange(n_identities, dtype=np.int32).repeat(n)
+        scope[:, check_actions] = cells.decision[:, check_actions] == _ALLOWED
+        scope[cells.some_checks] = 2
+    verdict, consulted = cells.verdict.codes, cells.consulted.codes
     return pd.DataFrame({
-        "identity_arn": _repeated(identity_index, [i.arn for i in identities]),
-        "identity_type": _repeated(identity_index, [i.type.value for i in identities]),
-        "identity_name": _repeated(identity_index, [i.name for i in identities]),
-        "action": _repeated(cols, [a.name for a in actions]),
-        "prefix": _repeated(cols, [a.prefix for a in actions]),
-        "capability": _repeated(cols, [a.capability.value for a in actions]),
-        "access_level": _repeated(cols, [a.access_level.value for a in actions]),
+        "identity_arn": _labels([i.arn for i in identities], lambda codes: codes.repeat(n)),
+        "identity_type": _labels([i.type.value for i in identities], lambda codes: codes.repeat(n)),
+        "identity_name": _labels([i.name for i in identities], lambda codes: codes.repeat(n)),
+        "action": _labels([a.name for a in actions], lambda codes: np.tile(codes, n_identities)),
+        "prefix": _labels([a.prefix for a in actions], lambda codes: np.tile(codes, n_identities)),
+        "capability": _labels([a.capability.value for a in actions], lambda codes: np.tile(codes, n_identities)),
+        "access_level": _labels([a.access_level.value for a in actions], lambda codes: np.tile(codes, n_identities)),
         "decision": pd.Categorical.from_codes(cells.decision.ravel(), categories=DECISIONS),
-        "explanation": text_column(verdict_codes[verdicts, 0]),
-        "deciding_statements": text_column(verdict_codes[verdicts, 1]),
-        "blocked_by": text_column(verdict_codes[verdicts, 2]),
+        "explanation": text_column([words[0] for words in verdict_texts], verdict),
+        "deciding_statements": text_column([words[1] for words in verdict_texts], verdict),
+        "blocked_by": text_column([words[2] for words in verdict_texts], verdict),
         "conditional": conditional_of[consulted],
-        "context_keys": text_column(keys_codes[consulted]),
-        "check_scope": text_column(scope.ravel()),
-        "incomplete": np.array([i.incomplete for i in identities], dtype=bool)[identity_index],
-    }, columns=LONG_COLUMNS)
+        "context_keys": text_column(keys_texts, consulted),
+        "check_scope": text_column(scope_texts, scope.ravel()),
+        "incomplete": np.array([i.incomplete for i in identities], dtype=bool).repeat(n),
+        "caveat": _caveats(explainer, [a.name for a in actions]),
+    }, columns=LONG_COLUMNS, copy=False)  # (a column of LONG_COLUMNS missing here would copy every other)
 
 
-def _repeated(index: np.ndarray, values: list[str]) -> pd.Categorical:
-    """``values[index]`` as a categorical, without materialising a string per row."""
+def _first_appearance(verdict_texts: list[tuple[str, str, str]], verdict_first: list[int], keys_texts: list[str],
+                      keys_first: list[int]) -> dict[str, int]:
+    """Each text's rank in order of first appearance in the long form, cell by cell and, within a cell, column
+    by column (explanation, deciding statements, blocked by, context keys).
+
+    A number's first cell is where its texts first appear in its columns, and numbers come in order of their
+    first cells, so merging the two lists of first cells visits the texts in that order.
+    """
+    rank: dict[str, int] = {}
+    v = k = 0
+    while v < len(verdict_first) or k < len(keys_first):
+        if k == len(keys_first) or (v < len(verdict_first) and verdict_first[v] <= keys_first[k]):
+            for text in verdict_texts[v]:
+                rank.setdefault(text, len(rank))
+            v += 1
+        else:
+            rank.setdefault(keys_texts[k], len(rank))
+            k += 1
+    return rank
+
+
+def _codes_type(categories: int) -> type[np.signedinteger]:
+    """The integer type pandas keeps a categorical's codes in (so that from_codes takes the array, not a copy)."""
+    for kind in (np.int8, np.int16, np.int32):
+        if categories < np.iinfo(kind).max:
+            return kind
+    return np.int64
+
+
+def _labels(values: list[str], spread: Callable[[np.ndarray], np.ndarray]) -> pd.Categorical:
+    """A categorical of ``values`` laid over the cells by ``spread`` (repeat per identity, tile per action)."""
     categories = list(dict.fromkeys(values))
     lookup = {value: i for i, value in enumerate(categories)}
-    codes = np.array([lookup[value] for value in values], dtype=np.int32)
-    return pd.Categorical.from_codes(codes[index], categories=categories)
+    codes = np.array([lookup[value] for value in values], dtype=_codes_type(len(categories)))
+    return pd.Categorical.from_codes(spread(codes), categories=categories)
 
 
 def wide(matrix: pd.DataFrame) -> pd.DataFrame:
