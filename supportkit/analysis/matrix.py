@@ -562,15 +562,29 @@ def _table(tables: list[np.ndarray], width: int) -> np.ndarray:
     return np.array(tables, dtype=np.int64).reshape(len(tables), width)
 
 
+def _by_owner(reduce: np.ufunc, out: np.ndarray, owner: np.ndarray, chosen: np.ndarray,
+              values: Callable[[np.ndarray], np.ndarray]) -> None:
+    """``out[i]``: ``reduce`` over the ``values`` of the chosen rows (a mask) owned by i, for every i owning one."""
+    picked = np.flatnonzero(chosen)
+    if len(picked):
+        owners = owner[picked]
+        runs = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        out[owners[runs]] = reduce.reduceat(values(picked), runs, axis=0)
+
+
 def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cells:
     """The documented evaluation order applied to every identity at once (``n`` catalog actions).
 
     An explicit Deny in any row wins; otherwise each of an identity's layers (``Subject.layers``) must have
     an Allow, the first without one blocks. The key of a cell's explanation hashes what decided it: the
     (policy, statements) pairs that denied or allowed, the blocking layer, the statements that read keys.
+    Rows whose table matches nothing (most have no Deny) are left out of each step, and a cell's decision
+    picks the sum of the Deny or the Allow hashes of its rows, each summed over the rows once.
     """
     n_identities, width = len(rows.layers), engine.width
     allow_table, deny_table = _table(engine.allow, width), _table(engine.deny, width)
+    allows, denies = allow_table != 0, deny_table != 0
+    allows_any, denies_any = allows.any(axis=1), denies.any(axis=1)
     allow_hash, deny_hash = _spread(allow_table[:, :n], 2), _spread(deny_table[:, :n], 1)
     keyed_table = _table(engine.keyed, width)[:, :n]
     keyed_hash_table = _spread(keyed_table, 3)
@@ -592,12 +606,9 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
         if r1 > r0:
             owner = rows.identity[r0:r1] - lo
             variant = rows.variant[r0:r1]
-            segment = owner * n_layers + rows.layer[r0:r1]
-            starts = np.flatnonzero(np.r_[True, np.diff(segment) != 0])
-            ok.reshape(m * n_layers, width)[segment[starts]] = np.logical_or.reduceat(
-                allow_table[variant] != 0, starts, axis=0)
-            runs = np.flatnonzero(np.r_[True, np.diff(owner) != 0])
-            denied[owner[runs]] = np.logical_or.reduceat(deny_table[variant] != 0, runs, axis=0)
+            _by_owner(np.logical_or, ok.reshape(m * n_layers, width), owner * n_layers + rows.layer[r0:r1],
+                      allows_any[variant], lambda picked: allows[variant[picked]])  # by (identity, layer)
+            _by_owner(np.logical_or, denied, owner, denies_any[variant], lambda picked: denies[variant[picked]])
         ok[np.arange(n_layers)[None, :] >= rows.layers[lo:hi, None]] = True  # RCP rows only deny
         generic_ok[lo:hi], generic_denied[lo:hi] = ok[:, :, n:], denied[:, n:]
         verdict = np.where(denied, _EXPLICIT, np.where(ok.all(axis=1), _ALLOWED, _IMPLICIT)).astype(np.int8)
@@ -605,19 +616,19 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
         first_failing = (~ok[:, :, :n]).argmax(axis=1)
         blocked[lo:hi] = np.where(verdict[:, :n] == _IMPLICIT,
                                   np.take_along_axis(rows.layer_blockers[lo:hi], first_failing, axis=1), 0)
-        decided_hash = np.zeros((m, n), dtype=np.uint64)
+        deny_sum, allow_sum = np.zeros((m, n), dtype=np.uint64), np.zeros((m, n), dtype=np.uint64)
         keyed_hash = np.zeros((m, n), dtype=np.uint64)
         if r1 > r0:
-            row_verdict = verdict[owner, :n]
-            salt = salts[rows.named[r0:r1], None]
-            first = rows.first[r0:r1, None]
-            decided = np.where((row_verdict == _EXPLICIT) & first, _pair(deny_hash[variant], salt), np.uint64(0))
-            allowing = (row_verdict == _ALLOWED) & ~rows.deny_only[r0:r1, None]
-            decided += np.where(allowing, _pair(allow_hash[variant], salt), np.uint64(0))
-            decided_hash[owner[runs]] = np.add.reduceat(decided, runs, axis=0)
-            keys = np.where(first, keyed_hash_table[keyed_row[rows.policy[r0:r1]]], np.uint64(0))
-            keyed_hash[owner[runs]] = np.add.reduceat(keys, runs, axis=0)
-        verdicts.add(lo * n, _mix(verdict[:, :n], blocked[lo:hi], decided_hash))
+            named, first = rows.named[r0:r1], rows.first[r0:r1]
+            _by_owner(np.add, deny_sum, owner, first & denies_any[variant],  # decide() lists a policy's denies once
+                      lambda picked: _pair(deny_hash[variant[picked]], salts[named[picked], None]))
+            _by_owner(np.add, allow_sum, owner, ~rows.deny_only[r0:r1] & allows_any[variant],  # RCPs only deny
+                      lambda picked: _pair(allow_hash[variant[picked]], salts[named[picked], None]))
+            keyed = keyed_row[rows.policy[r0:r1]]
+            _by_owner(np.add, keyed_hash, owner, first & (keyed != 0), lambda picked: keyed_hash_table[keyed[picked]])
+        verdict = verdict[:, :n]
+        decided_hash = np.where(verdict == _EXPLICIT, deny_sum, np.where(verdict == _ALLOWED, allow_sum, np.uint64(0)))
+        verdicts.add(lo * n, _mix(verdict, blocked[lo:hi], decided_hash))
         consulted.add(lo * n, keyed_hash)
     some_checks = _some_checks(engine, rows, decision, generic_ok, generic_denied)
     decision = np.ascontiguousarray(decision[:, :n])
