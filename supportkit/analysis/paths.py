@@ -575,22 +575,22 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
         if not _changeable(identity) or (known is not None and known.decision is AccessDecision.ALLOWED):
             continue
         subject = identity.subject
-        moves = [(a, t) for a, t in _self_changes(identity, groups) if _mentions(subject, a)]
+        # The changes it may make, decided first: most principals that name them may not (an SCP, a boundary).
+        changes = [(a, t, conditions) for a, t in _self_changes(identity, groups) if _mentions(subject, a)
+                   and (conditions := evaluator.conditions(subject, identity.arn, a, t)).ever]
         done = False  # an unconditional one-step escalation: nothing longer can rank better
-        after = _best_after(evaluator, identity, actions, resource_of, lambda grant: (grant,)) if moves else None
+        after = _best_after(evaluator, identity, actions, resource_of, lambda grant: (grant,)) if changes else None
         if after is not None:
             action, final = after
-            for iam_action, target in moves:
-                step_conditions = evaluator.conditions(subject, identity.arn, iam_action, target)
-                if step_conditions.ever:
-                    path = AccessPath(identity.arn, kinds[identity.arn], action, Via.ESCALATION,
-                                      (Step(identity.arn, target, iam_action, step_conditions),), final)
-                    done = done or path.decision is AccessDecision.ALLOWED
-                    yield path
+            for iam_action, target, step_conditions in changes:
+                path = AccessPath(identity.arn, kinds[identity.arn], action, Via.ESCALATION,
+                                  (Step(identity.arn, target, iam_action, step_conditions),), final)
+                done = done or path.decision is AccessDecision.ALLOWED
+                yield path
         if done:
             continue
-        if moves:
-            yield from _assume_after_grant(by_arn, evaluator, kinds, identity, moves, targets, reached)
+        if changes:
+            yield from _assume_after_grant(by_arn, evaluator, kinds, identity, changes[0], targets, reached)
         if identity.type is IdentityType.USER and _mentions(subject, "iam:AddUserToGroup"):
             for group in account.groups:
                 if group.name in identity.groups:
@@ -637,19 +637,16 @@ def _best_after(evaluator: _Evaluator, identity: Identity, actions: Sequence[str
 
 
 def _assume_after_grant(by_arn: Mapping[str, Identity], evaluator: _Evaluator, kinds: Mapping[str, IdentityKind],
-                        identity: Identity, moves: Sequence[tuple[str, str]], targets: Sequence[str],
+                        identity: Identity, change: tuple[str, str, Conditions], targets: Sequence[str],
                         reached: Mapping[str, AccessPath]) -> Iterable[AccessPath]:
     """A policy granting ``sts:AssumeRole`` given to itself, then assuming a role that has the action.
 
     Counts where granting the action itself does not work (a boundary or SCP allowing ``sts:AssumeRole``
     but not support actions): a trust policy that admits the account needs the caller's own Allow, which
     the granted policy supplies (STS API Reference, AssumeRole,
-    https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+    https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html). ``change``: the first change of
+    its own policies it may make (IAM action, the ARN it changes, when).
     """
-    change = next(((action, target, conditions) for action, target in moves
-                   if (conditions := evaluator.conditions(identity.subject, identity.arn, action, target)).ever), None)
-    if change is None:
-        return
     subject = identity.subject
     granted = replace(identity, subject=replace(subject, identity_policies=(*subject.identity_policies,
                                                                             _grant(ASSUME_ROLE))))
