@@ -60,7 +60,7 @@ from supportkit.analysis.trust import (
 )
 from supportkit.errors import SupportkitError
 from supportkit.iam.arn import account_of
-from supportkit.iam.context import RequestContext
+from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import (
     Decision,
     NamedPolicy,
@@ -178,6 +178,45 @@ def _grant(action: str) -> NamedPolicy:
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}))
 
 
+@dataclass(frozen=True, eq=False)
+class _Request:
+    """One principal's request reduced to what the request can change (:meth:`_Evaluator.request`).
+
+    Statements whose outcome no request value changes (no condition, or conditions on the principal's own
+    keys only) are folded into ``fixed_deny`` and each layer's fixed Allow; the others are kept, matching
+    the resource. ``key`` is what the answer depends on: the folded flags, each kept statement's effect,
+    conditions and the principal's values they read, and the condition clauses that are enumerated; within
+    one account and analyst context, principals with equal keys are decided and enumerated alike.
+    """
+
+    key: tuple
+    fixed_deny: bool
+    denies: tuple[Statement, ...]
+    layers: tuple[tuple[bool, tuple[Statement, ...]], ...]  # per layer that must allow: a fixed Allow, the others
+    conditional: bool  # some statement covering the action reads a key of the request (``Result.conditional``)
+
+    def allows(self, context: RequestContext) -> bool:
+        """The engine's decision is Allow (:func:`supportkit.iam.evaluate.decide` on these statements)."""
+        if self.fixed_deny or any(st.conditions_hold(context) for st in self.denies):
+            return False
+        return all(fixed or any(st.conditions_hold(context) for st in allows) for fixed, allows in self.layers)
+
+
+@dataclass(frozen=True, eq=False)
+class _Part:
+    """One policy's statements covering an action on a resource, sorted by what decides them (:class:`_Request`)."""
+
+    fixed_allow: bool  # an unconditional Allow
+    fixed_deny: bool
+    facts: tuple[Statement, ...]  # conditions on the principal's own keys only: fixed per principal
+    dynamic: tuple[tuple[Statement, tuple, tuple[str, ...]], ...]  # with its conditions and the principal keys read
+    conditional: bool  # some statement (matching the resource or not) reads a key of the request
+
+
+_NOTHING = _Part(False, False, (), (), False)
+"""The part of a policy none of whose statements can apply."""
+
+
 class _Evaluator:
     """Decisions with their conditions for one account, analyst context and final action."""
 
@@ -193,6 +232,11 @@ class _Evaluator:
         self.contexts = {i.arn: identity_context(i, context, assumed) for i in account.identities}
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._enumerated: dict[tuple, Conditions] = {}
+        self._firsts: dict[tuple, tuple[str, Conditions] | None] = {}
+        self._parts: dict[tuple, _Part | None] = {}
+        self._clauses: dict[tuple, tuple[tuple, ...]] = {}
+        self._multi: dict[tuple, tuple[_Part, ...] | None] = {}
+        self._policies: list[Policy] = []
 
     def conditions(self, subject: Subject, arn: str, action: str, resource: str,
                    extra_policies: Iterable[NamedPolicy] = ()) -> Conditions:
@@ -216,27 +260,182 @@ class _Evaluator:
                 self._enumerated[signature] = known
         return known
 
-    def first(self, subject: Subject | Callable[[str], Subject], arn: str, actions: Sequence[str],
-              resource_of: Callable[[str], str], extra: Mapping[str, Iterable[NamedPolicy]] | None = None,
-              ) -> tuple[str, Conditions] | None:
+    def first(self, subject: Subject, arn: str, actions: Sequence[str], resource_of: Callable[[str], str],
+              extra: Mapping[str, tuple[NamedPolicy, ...]] | None = None) -> tuple[str, Conditions] | None:
         """The first of ``actions`` allowed unconditionally, else the first allowed under some conditions.
 
-        One evaluation per action finds an unconditional one; conditions are enumerated only when there is
-        none, and only until an action is found that some request allows.
+        ``extra``: identity-based policies added for an action (what a principal would give itself). One
+        decision per action finds an unconditional one; conditions are enumerated only when there is none, and
+        only until an action is found that some request allows. Principals whose requests reduce alike
+        (:class:`_Request`) share the answer.
         """
-        def subject_of(action: str) -> Subject:
-            return subject(action) if callable(subject) else subject
+        extra = extra or {}
 
-        for action in actions:
-            result = evaluate(subject_of(action), action, resource_of(action), self.contexts[arn])
-            if result.decision is Decision.ALLOWED and not result.conditional:
-                return action, UNCONDITIONAL
-        for action in actions:
-            conditions = self.conditions(subject_of(action), arn, action, resource_of(action),
-                                         (extra or {}).get(action, ()))
-            if conditions.ever:
-                return action, conditions
-        return None
+        def subject_of(action: str) -> Subject:
+            added = extra.get(action, ())
+            return replace(subject, identity_policies=(*subject.identity_policies, *added)) if added else subject
+
+        base = self.contexts[arn]
+        resources = tuple(map(resource_of, actions))
+        requests = self._requests(subject, arn, actions, resources, extra)
+        key = None
+        if requests is not None:
+            key = (tuple(actions), resources, tuple(r.key for r in requests))
+            if key in self._firsts:
+                return self._firsts[key]
+        found = None
+        for index, action in enumerate(actions):
+            if requests is None:
+                result = evaluate(subject_of(action), action, resources[index], base)
+                unconditional = result.decision is Decision.ALLOWED and not result.conditional
+            else:
+                unconditional = not requests[index].conditional and requests[index].allows(base)
+            if unconditional:
+                found = action, UNCONDITIONAL
+                break
+        else:
+            for index, action in enumerate(actions):
+                added = extra.get(action, ())
+                conditions = (self.conditions(subject_of(action), arn, action, resources[index], added)
+                              if requests is None else
+                              self._request_conditions(requests[index], subject_of(action), arn, action,
+                                                       resources[index], added))
+                if conditions.ever:
+                    found = action, conditions
+                    break
+        if key is not None:
+            self._firsts[key] = found
+        return found
+
+    def _requests(self, subject: Subject, arn: str, actions: Sequence[str], resources: Sequence[str],
+                  extra: Mapping[str, tuple[NamedPolicy, ...]]) -> list[_Request] | None:
+        """``subject``'s request of each action (with the ``extra`` identity policies of that action) reduced to
+        what the request can change; None when a statement's Resource holds a policy variable."""
+        base = self.contexts[arn]
+        count = len(actions)
+        fixed_deny = [False] * count
+        conditional = [False] * count
+        denies: list[list[Statement]] = [[] for _ in actions]
+        deny_keys: list[list[tuple]] = [[] for _ in actions]
+        layers: list[list[tuple[bool, tuple[Statement, ...]]]] = [[] for _ in actions]
+        layer_keys: list[list[tuple]] = [[] for _ in actions]
+        everywhere = tuple(range(count))
+        rcps = [(named, tuple(i for i in everywhere if subject.rcps_apply_to(actions[i], resources[i])))
+                for named in subject.rcps]
+        chosen = [(rcps, False)]
+        for layer in subject.layers:
+            policies = [(named, everywhere) for named in layer.policies]
+            if layer.kind is PolicyKind.IDENTITY:
+                policies += [(named, (i,)) for i, action in enumerate(actions) for named in extra.get(action, ())]
+            chosen.append((policies, True))
+        for policies, must_allow in chosen:
+            fixed_allow = [False] * count
+            allows: list[list[Statement]] = [[] for _ in actions]
+            allow_keys: list[list[tuple]] = [[] for _ in actions]
+            for named, where in policies:
+                parts = self._parts_of(named.policy, actions, resources)
+                if parts is None:
+                    return None
+                for i in where:
+                    part = parts[i]
+                    if part is _NOTHING:
+                        continue
+                    conditional[i] = conditional[i] or part.conditional
+                    fixed_deny[i] = fixed_deny[i] or part.fixed_deny
+                    fixed_allow[i] = fixed_allow[i] or part.fixed_allow
+                    for st in part.facts:
+                        if st.conditions_hold(base):
+                            fixed_deny[i] = fixed_deny[i] or st.effect is Effect.DENY
+                            fixed_allow[i] = fixed_allow[i] or st.effect is Effect.ALLOW
+                    for st, clauses, facts in part.dynamic:
+                        item = (clauses, tuple(base.get(k) for k in facts))
+                        if st.effect is Effect.DENY:
+                            denies[i].append(st)
+                            deny_keys[i].append(item)
+                        else:
+                            allows[i].append(st)
+                            allow_keys[i].append(item)
+            if must_allow:  # an RCP's Allow allows nothing by itself
+                for i in everywhere:
+                    layers[i].append((fixed_allow[i], tuple(allows[i])))
+                    layer_keys[i].append((fixed_allow[i], tuple(allow_keys[i])))
+        found = []
+        for i, action in enumerate(actions):
+            added = extra.get(action, ())
+            enumerated = tuple(clause for named in (*subject.identity_policies, *added, *added, *_others(subject))
+                               for clause in self._enumerated_clauses(named.policy, action))
+            key = (fixed_deny[i], tuple(deny_keys[i]), tuple(layer_keys[i]), conditional[i], enumerated)
+            found.append(_Request(key, fixed_deny[i], tuple(denies[i]), tuple(layers[i]), conditional[i]))
+        return found
+
+    def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str]) -> tuple[_Part, ...] | None:
+        """:meth:`_part` for each action; None when one is."""
+        key = (id(policy), tuple(actions), tuple(resources))
+        if key in self._multi:
+            return self._multi[key]
+        parts = [self._part(policy, action, resource) for action, resource in zip(actions, resources)]
+        found = None if any(part is None for part in parts) else tuple(p for p in parts if p is not None)
+        self._multi[key] = found
+        self._policies.append(policy)
+        return found
+
+    def _part(self, policy: Policy, action: str, resource: str) -> _Part | None:
+        """What ``policy``'s statements covering ``action`` on ``resource`` say before the principal's values
+        (None: a Resource holds a policy variable); shared by every principal with that policy."""
+        key = (id(policy), action, resource)
+        if key in self._parts:
+            return self._parts[key]
+        fixed_allow = fixed_deny = conditional = False
+        facts: list[Statement] = []
+        dynamic: list[tuple[Statement, tuple, tuple[str, ...]]] = []
+        part: _Part | None = None
+        for st in policy.statements_for(action):
+            if st.resource_variables:
+                break
+            principal_keys = tuple(k for k in st.keys_read if is_principal_key(k))
+            is_dynamic = len(principal_keys) < len(st.keys_read)
+            conditional = conditional or is_dynamic
+            if not st.matches_resource(resource, EMPTY_CONTEXT):
+                continue
+            if is_dynamic:
+                dynamic.append((st, tuple((c.operator, c.key, c.values) for c in st.conditions), principal_keys))
+            elif st.conditions:
+                facts.append(st)
+            else:
+                fixed_deny = fixed_deny or st.effect is Effect.DENY
+                fixed_allow = fixed_allow or st.effect is Effect.ALLOW
+        else:
+            part = (_Part(fixed_allow, fixed_deny, tuple(facts), tuple(dynamic), conditional)
+                    if conditional or fixed_allow or fixed_deny or facts else _NOTHING)
+        self._parts[key] = part
+        self._policies.append(policy)  # kept alive while its id is a key
+        return part
+
+    def _enumerated_clauses(self, policy: Policy, action: str) -> tuple[tuple, ...]:
+        """The clauses of ``policy`` covering ``action`` whose keys :func:`enumerate_conditions` varies."""
+        key = (id(policy), action)
+        found = self._clauses.get(key)
+        if found is None:
+            found = self._clauses[key] = tuple((c.key, c.operator, c.values) for c in clauses_for([policy], action)
+                                               if not is_principal_key(c.key.lower()))
+            self._policies.append(policy)
+        return found
+
+    def _request_conditions(self, request: _Request, subject: Subject, arn: str, action: str, resource: str,
+                            extra_policies: Iterable[NamedPolicy]) -> Conditions:
+        """:meth:`conditions`, deciding each enumerated request on the reduced statements alone."""
+        base = self.contexts[arn]
+        layers = [[st for named in layer.policies for st in named.policy.statements_for(action)]
+                  for layer in subject.layers]
+        rcp = [st for named in subject.rcps if subject.rcps_apply_to(action, resource)
+               for st in named.policy.statements_for(action)]
+        settled = _settled(layers, [*rcp, *(st for layer in layers for st in layer)], resource, base)
+        if settled is not None:
+            return settled
+        if not request.conditional:
+            return UNCONDITIONAL if request.allows(base) else NEVER
+        policies = [n.policy for n in (*subject.identity_policies, *extra_policies, *_others(subject))]
+        return enumerate_conditions(request.allows, clauses_for(policies, action), base, is_principal_key)
 
     def assume(self, caller: Identity, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
         """When ``caller`` can assume ``role``; shared by roles with the same trust policy (one parsed object
@@ -627,13 +826,8 @@ def _constant(policies: tuple[NamedPolicy, ...]) -> Callable[[NamedPolicy], tupl
 def _best_after(evaluator: _Evaluator, identity: Identity, actions: Sequence[str], resource_of: Callable[[str], str],
                 added: Callable[[NamedPolicy], tuple[NamedPolicy, ...]]) -> tuple[str, Conditions] | None:
     """The action of ``actions`` the identity could perform with the ``added`` policies, and when."""
-    extras = {action: added(_grant(action)) for action in actions}
-
-    def subject_for(action: str) -> Subject:
-        subject = identity.subject
-        return replace(subject, identity_policies=(*subject.identity_policies, *extras[action]))
-
-    return evaluator.first(subject_for, identity.arn, actions, resource_of, extras)
+    return evaluator.first(identity.subject, identity.arn, actions, resource_of,
+                           {action: added(_grant(action)) for action in actions})
 
 
 def _assume_after_grant(by_arn: Mapping[str, Identity], evaluator: _Evaluator, kinds: Mapping[str, IdentityKind],
