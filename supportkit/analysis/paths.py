@@ -31,6 +31,7 @@ Center roles are "only modifiable by AWS").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -74,6 +75,8 @@ from supportkit.iam.evaluate import (
 from supportkit.iam.policy import Effect, Policy, Statement, parse_policy
 from supportkit.iam.trust import (
     ASSUME_ROLE,
+    SET_SOURCE_IDENTITY,
+    TAG_SESSION,
     Caller,
     Grant,
     can_assume,
@@ -622,19 +625,12 @@ def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple
     by_arn = {i.arn: i for i in account.identities}
     found: list[AccessPath] = []
     frontier = [arn for arn in reached if by_arn[arn].type is IdentityType.ROLE]
-    assumers = [i for i in account.identities if _mentions(i.subject, ASSUME_ROLE)]
+    assumers = _Assumers(account, evaluator)
     for _ in range(depth):
         next_frontier: list[str] = []
         for role_arn in frontier:
             role, tail = by_arn[role_arn], reached[role_arn]
-            best_new = (tail.decision is not AccessDecision.ALLOWED, len(tail.steps) + 1, _VIA_ORDER[Via.ROLE])
-
-            def settled(caller: str, best_new: tuple[bool, int, int] = best_new) -> bool:
-                """A path through this role could not rank better than the one known."""
-                known = reached.get(caller)
-                return known is not None and known.rank() <= best_new
-
-            for path in _into(account, evaluator, role, sources[role_arn], kinds, tail, settled, assumers, by_arn):
+            for path in _into(account, evaluator, role, sources[role_arn], kinds, tail, reached, assumers, by_arn):
                 if path.principal not in by_arn:
                     found.append(path)
                     continue
@@ -650,33 +646,58 @@ def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple
 
 
 def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tuple[TrustSource, ...],
-          kinds: Mapping[str, IdentityKind], tail: AccessPath, settled: Callable[[str], bool],
-          assumers: Sequence[Identity], by_arn: Mapping[str, Identity]) -> Iterable[AccessPath]:
-    """Paths that end by assuming ``role`` and continuing as ``tail`` (not for callers ``settled`` already).
+          kinds: Mapping[str, IdentityKind], tail: AccessPath, reached: Mapping[str, AccessPath],
+          assumers: _Assumers, by_arn: Mapping[str, Identity]) -> Iterable[AccessPath]:
+    """Paths that end by assuming ``role`` and continuing as ``tail``, for callers without a path as good in
+    ``reached``.
 
-    ``assumers``: the identities with some identity-based Allow for ``sts:AssumeRole``, the only ones a trust
-    in the account alone can admit.
+    A trust in the account alone can admit only ``assumers``; those it does not name are decided once per
+    group (:meth:`_Assumers.groups`).
     """
-    if role.trust is None:
+    trust = role.trust
+    if trust is None:
         return
     chain = {tail.principal, *(step.source for step in tail.steps)}
     anyone = any(s.kind is SourceKind.ANYONE for s in sources)
     account_wide = any(s.kind is SourceKind.ACCOUNT for s in sources)
     named = {s.principal: by_arn[s.principal] for s in sources
              if s.kind in (SourceKind.USER, SourceKind.ROLE) and s.principal in by_arn}
-    callers: Iterable[Identity] = account.identities if anyone else {  # by ARN: hashing identities is dear
-        i.arn: i for i in (*named.values(), *(assumers if account_wide else ()))}.values()
-    for caller in callers:
-        if caller.arn in chain or caller.type is IdentityType.ROOT or settled(caller.arn):
-            continue  # no loops; the root user cannot call AssumeRole; no worse path than one known
-        if not (anyone or caller.arn in named
-                or _may_allow(caller.subject, ASSUME_ROLE, role.arn, evaluator.contexts[caller.arn])):
-            continue
-        conditions, notes = evaluator.assume(caller, role, role.trust)
-        if conditions.ever:
-            step = Step(caller.arn, role.arn, ASSUME_ROLE, conditions, notes)
-            yield AccessPath(caller.arn, kinds[caller.arn], tail.action, Via.ROLE, (step, *tail.steps),
-                             tail.conditions, tail.caveats)
+    best_new = (tail.decision is not AccessDecision.ALLOWED, len(tail.steps) + 1, _VIA_ORDER[Via.ROLE])
+
+    def path(caller: Identity, conditions: Conditions, notes: tuple[str, ...]) -> AccessPath:
+        step = Step(caller.arn, role.arn, ASSUME_ROLE, conditions, notes)
+        return AccessPath(caller.arn, kinds[caller.arn], tail.action, Via.ROLE, (step, *tail.steps),
+                          tail.conditions, tail.caveats)
+
+    def alone(callers: Iterable[Identity]) -> Iterable[AccessPath]:
+        for caller in callers:
+            known = reached.get(caller.arn)
+            if caller.arn in chain or caller.type is IdentityType.ROOT or (known is not None
+                                                                             and known.rank() <= best_new):
+                continue  # no loops; the root user cannot call AssumeRole; no worse path than one known
+            if not (anyone or caller.arn in named or _may_allow(
+                    caller.subject, ASSUME_ROLE, role.arn, evaluator.contexts[caller.arn])):
+                continue
+            conditions, notes = evaluator.assume(caller, role, trust)
+            if conditions.ever:
+                yield path(caller, conditions, notes)
+
+    grouping = assumers.groups(role, trust) if account_wide and not anyone else None
+    if grouping is None:
+        yield from alone(account.identities if anyone else {  # by ARN: hashing identities is dear
+            i.arn: i for i in (*named.values(), *(assumers.identities if account_wide else ()))}.values())
+    else:
+        yield from alone(named.values())
+        singles, groups = grouping
+        found = [(position, next(iter(alone([caller])), None)) for position, caller in singles
+                 if caller.arn not in named]
+        for group in groups:
+            conditions, notes = group.decision(evaluator, role, trust)
+            if conditions.ever:
+                rank = (not (conditions.always and tail.decision is AccessDecision.ALLOWED), *best_new[1:])
+                found += [(position, path(caller, conditions, notes))
+                          for position, caller in group.improved(rank, chain, reached)]
+        yield from (p for _, p in sorted(found, key=lambda item: item[0]) if p is not None)  # the assumers' order
     for source in sources:
         if source.kind in (SourceKind.ACCOUNT, SourceKind.USER, SourceKind.ROLE):
             continue
@@ -721,15 +742,15 @@ class RoleAssumptions:
             return []
         sources = role_sources(self.account)
         kinds = identity_kinds(self.account, sources)
-        assumers = [i for i in self.account.identities if _mentions(i.subject, ASSUME_ROLE)]
+        assumers = _Assumers(self.account, self._evaluator)
         seen = set(frontier)
         steps: list[Step] = []
         for _ in range(depth):
             following: list[str] = []
             for arn in frontier:
                 tail = AccessPath(arn, kinds[arn], ASSUME_ROLE, Via.DIRECT, (), UNCONDITIONAL)
-                for path in _into(self.account, self._evaluator, by_arn[arn], sources[arn], kinds, tail,
-                                  lambda caller: False, assumers, by_arn):
+                for path in _into(self.account, self._evaluator, by_arn[arn], sources[arn], kinds, tail, {},
+                                  assumers, by_arn):
                     if path.principal not in by_arn:
                         continue  # another account, a provider or a service: not a same-account step
                     steps.append(path.steps[0])
@@ -760,6 +781,98 @@ class RoleAssumptions:
                         following.append(role.arn)
             frontier = following
         return steps
+
+
+_ASSUMING = (ASSUME_ROLE, TAG_SESSION, SET_SOURCE_IDENTITY)
+"""What an assumption may be decided on: the action, and the permissions its session tags or source identity need."""
+_ACCOUNT_ENTRY = re.compile(r"^(?:\d{12}|arn:[a-z-]+:iam::\d{12}:root)$")
+_NO_PATH = (True, 1 << 30, 0)
+"""The rank of no path: worse than any."""
+
+
+class _Group:
+    """Assumers that one trust admits alike on the roles of one class (:meth:`_Assumers.groups`): their
+    decision, taken once, and the members by the rank of their best path when last looked at."""
+
+    def __init__(self, members: list[tuple[int, Identity]]) -> None:
+        self.members = members  # (position among the assumers, identity)
+        self._decision: tuple[Conditions, tuple[str, ...]] | None = None
+        self._by_rank: dict[tuple[bool, int, int], list[tuple[int, Identity]]] = {_NO_PATH: members}
+
+    def decision(self, evaluator: _Evaluator, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
+        if self._decision is None:
+            self._decision = evaluator.assume(self.members[0][1], role, trust)
+        return self._decision
+
+    def improved(self, rank: tuple[bool, int, int], chain: set[str], reached: Mapping[str, AccessPath]
+                 ) -> list[tuple[int, Identity]]:
+        """The members a path of ``rank`` would improve, not in ``chain``. Ranks only improve, so a member
+        last seen at ``rank`` or better is not looked at again."""
+        found = []
+        for seen in [seen for seen in self._by_rank if seen > rank]:
+            for position, caller in self._by_rank.pop(seen):
+                known = reached.get(caller.arn)
+                now = known.rank() if known is not None else _NO_PATH
+                if now > rank and caller.arn not in chain:
+                    found.append((position, caller))
+                self._by_rank.setdefault(now, []).append((position, caller))
+        return found
+
+
+class _Assumers:
+    """The principals with some identity-based Allow for ``sts:AssumeRole``, the only ones a trust in the
+    account alone can admit, grouped per role by what decides their assumption of it."""
+
+    def __init__(self, account: Account, evaluator: _Evaluator) -> None:
+        self.evaluator = evaluator
+        self.identities = [i for i in account.identities if _mentions(i.subject, ASSUME_ROLE)]
+        policies = {id(named.policy): named.policy for i in self.identities
+                    for named in applicable_policies(i.subject)}
+        # The statements that can decide an assumption and whose Resource is not "*": a role's ARN matters
+        # through their matches alone.
+        self._statements = [st for policy in policies.values() for action in _ASSUMING
+                            for st in policy.statements_for(action) if not st.resource_variables
+                            and (st.not_resource or all(pattern.text != "*" for pattern in st.resources))]
+        self._groups: dict[tuple, tuple[list[tuple[int, Identity]], list[_Group]] | None] = {}
+
+    def groups(self, role: Identity, trust: NamedPolicy) -> tuple[list[tuple[int, Identity]], list[_Group]] | None:
+        """The assumers (with their positions) to decide one by one, and groups decided alike, for ``role``.
+
+        Alike: the trust names none of them (it admits them through the account), and their requests of
+        :data:`_ASSUMING` on the role reduce to equal keys (:class:`_Request`), with equal values of the
+        principal keys the trust policy reads. None when every principal is to be decided alone (a trust
+        naming everyone, or with a policy variable in its Resource).
+        """
+        trusted = [st for action in _ASSUMING for st in trust.policy.statements_for(action)]
+        matches = lambda st: st.matches_resource(role.arn, EMPTY_CONTEXT)  # noqa: E731
+        key = (account_of(role.arn), id(trust.policy), tuple(map(matches, self._statements)),
+               tuple(map(matches, (st for st in trusted if not st.resource_variables))))
+        if key not in self._groups:
+            self._groups[key] = self._group(role, trusted)
+        return self._groups[key]
+
+    def _group(self, role: Identity, trusted: Sequence[Statement]
+               ) -> tuple[list[tuple[int, Identity]], list[_Group]] | None:
+        if any(st.resource_variables or st.principal is None or st.principal.everyone or st.principal.negated
+               for st in trusted):
+            return None
+        named = {entry for st in trusted if st.principal is not None
+                 for entry in st.principal.aws if not _ACCOUNT_ENTRY.match(entry)}
+        read = tuple(dict.fromkeys(k for st in trusted for k in st.keys_read if is_principal_key(k)))
+        singles: list[tuple[int, Identity]] = []
+        groups: dict[tuple, list[tuple[int, Identity]]] = {}
+        for position, caller in enumerate(self.identities):
+            if caller.type is IdentityType.ROOT:
+                continue
+            requests = (None if caller.arn in named or caller.subject.principal.arn in named else
+                        self.evaluator._requests(caller.subject, caller.arn, _ASSUMING, (role.arn,) * 3, {}))
+            if requests is None:
+                singles.append((position, caller))
+                continue
+            base = self.evaluator.contexts[caller.arn]
+            key = (tuple(r.key for r in requests), tuple(base.get(k) for k in read))
+            groups.setdefault(key, []).append((position, caller))
+        return singles, [_Group(members) for members in groups.values()]
 
 
 def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, IdentityKind], actions: Sequence[str],
