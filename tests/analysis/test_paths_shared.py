@@ -1,0 +1,153 @@
+"""who-can's shared answers against the plain evaluation of each principal, on random small accounts.
+
+who-can decides principals whose requests reduce alike once (``_Evaluator.first`` on reduced requests, the
+assumers of a role grouped in ``_Assumers``). The reference here is the same search with every principal
+decided on its own by the engine (:func:`supportkit.iam.evaluate.evaluate`,
+:func:`supportkit.iam.trust.can_assume`), each enumeration its own: the paths must be the same, in the same
+order, with the same conditions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from unittest import mock
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from supportkit.analysis import paths as paths_module
+from supportkit.analysis.paths import who_can
+from supportkit.snapshot import load_account
+
+ACCT = "111122223333"
+_ACTIONS = ["support:*", "support:ResolveCase", "support:Describe*", "sts:AssumeRole", "sts:TagSession", "*",
+            "iam:PutUserPolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "s3:GetObject"]
+_RESOURCES = ["*", "*", "*", f"arn:aws:iam::{ACCT}:role/app/*", f"arn:aws:iam::{ACCT}:role/Ops",
+              f"arn:aws:iam::{ACCT}:user/${{aws:username}}", f"arn:aws:iam::{ACCT}:*"]
+_TAG_AND_MFA = {"StringEquals": {"aws:PrincipalTag/team": "support"}, "Bool": {"aws:MultiFactorAuthPresent": "true"}}
+_CONDITIONS = [
+    None, None,
+    {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+    {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+    {"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "10.0.0.0/8"]}},
+    {"NotIpAddress": {"aws:SourceIp": "10.1.0.0/16"}},
+    {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}},
+    {"StringEquals": {"aws:PrincipalTag/team": "support"}},
+    _TAG_AND_MFA, _TAG_AND_MFA,
+    {"StringLike": {"aws:username": "a*"}},
+    {"StringEquals": {"aws:RequestTag/project": "x"}},
+]
+_statements = st.builds(
+    lambda effect, not_action, actions, resources, condition: {
+        "Effect": effect, ("NotAction" if not_action else "Action"): actions, "Resource": resources,
+        **({"Condition": condition} if condition else {})},
+    st.sampled_from(["Allow", "Allow", "Allow", "Deny"]), st.sampled_from([False] * 5 + [True]),
+    st.lists(st.sampled_from(_ACTIONS), min_size=1, max_size=2, unique=True),
+    st.lists(st.sampled_from(_RESOURCES), min_size=1, max_size=2),
+    st.sampled_from(_CONDITIONS),
+)
+_SHARED = [  # what decides alike or not among principals: the principal's tag beside a request key
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:*", "Resource": "*",
+                                             "Condition": _TAG_AND_MFA}]},
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"],
+                                             "Resource": "*"}]},
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:*", "Resource": "*"}]},
+]
+_documents = st.lists(_statements, min_size=1, max_size=3).map(
+    lambda statements: {"Version": "2012-10-17", "Statement": statements})
+_TRUST_CONDITIONS = [None, None, {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+                     {"StringEquals": {"aws:PrincipalTag/team": "support"}},
+                     {"StringEquals": {"aws:PrincipalTag/team": "support"}},
+                     {"StringEquals": {"aws:RequestTag/project": "x"}}]
+
+
+@st.composite
+def _accounts(draw):
+    """An authorization-details document (users, roles with trust policies, a boundary) and an analyst context."""
+    documents = [*draw(st.lists(_documents, min_size=1, max_size=3)), *_SHARED]  # shared, as in real accounts
+    users = [f"u{n}" for n in range(draw(st.integers(1, 5)))]
+    roles = [f"r{n}" for n in range(draw(st.integers(1, 5)))]
+    role_arns = [f"arn:aws:iam::{ACCT}:role/{'app/' if n % 2 else ''}{name}" for n, name in enumerate(roles)]
+    boundary = f"arn:aws:iam::{ACCT}:policy/Boundary"
+
+    def governed() -> dict:
+        found = {"Tags": [{"Key": "team", "Value": draw(st.sampled_from(["support", "web"]))}]}
+        if draw(st.integers(0, 3)) == 0:
+            found["PermissionsBoundary"] = {"PermissionsBoundaryArn": boundary}
+        return found
+
+    def inline() -> list:
+        return [{"PolicyName": f"p{k}", "PolicyDocument": draw(st.sampled_from(documents))}
+                for k in range(draw(st.integers(0, 2)))]
+
+    def trust() -> dict:
+        principal = draw(st.sampled_from([
+            {"AWS": f"arn:aws:iam::{ACCT}:root"}, {"AWS": ACCT}, {"AWS": f"arn:aws:iam::{ACCT}:root"},
+            {"AWS": f"arn:aws:iam::{ACCT}:user/{draw(st.sampled_from(users))}"},
+            {"AWS": draw(st.sampled_from(role_arns))}, {"Service": "lambda.amazonaws.com"},
+            {"AWS": [f"arn:aws:iam::{ACCT}:root", f"arn:aws:iam::{ACCT}:user/{draw(st.sampled_from(users))}"]},
+            "*"]))
+        statement = {"Effect": "Allow", "Principal": principal,
+                     "Action": draw(st.sampled_from(["sts:AssumeRole", ["sts:AssumeRole", "sts:TagSession"]]))}
+        condition = draw(st.sampled_from(_TRUST_CONDITIONS))
+        if condition:
+            statement["Condition"] = condition
+        return {"Version": "2012-10-17", "Statement": [statement]}
+
+    details = {
+        "UserDetailList": [{"UserName": name, "UserId": f"AIDA{name.upper():0<17}", "Path": "/",
+                            "Arn": f"arn:aws:iam::{ACCT}:user/{name}", "UserPolicyList": inline(),
+                            "GroupList": [], "AttachedManagedPolicies": [], **governed()} for name in users],
+        "RoleDetailList": [{"RoleName": name, "RoleId": f"AROA{name.upper():0<17}", "Path": arn.split("role")[1][:-len(name)],
+                            "Arn": arn, "AssumeRolePolicyDocument": trust(), "RolePolicyList": inline(),
+                            "AttachedManagedPolicies": [], **governed()} for name, arn in zip(roles, role_arns)],
+        "GroupDetailList": [],
+        "Policies": [{"PolicyName": "Boundary", "Arn": boundary, "DefaultVersionId": "v1", "PolicyVersionList": [
+            {"VersionId": "v1", "IsDefaultVersion": True, "Document": draw(st.sampled_from(documents))}]}],
+    }
+    context = draw(st.sampled_from([None, None, {"aws:MultiFactorAuthPresent": "true"},
+                                    {"aws:RequestTag/project": "x"}]))
+    actions = draw(st.sampled_from([["support:ResolveCase"], ["support:DescribeCases", "support:ResolveCase"]]))
+    return details, context, actions
+
+
+def _user(name: str, team: str, document: dict) -> dict:
+    return {"UserName": name, "UserId": f"AIDA{name.upper():0<17}", "Path": "/", "Arn": f"arn:aws:iam::{ACCT}:user/{name}",
+            "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": document}], "GroupList": [],
+            "AttachedManagedPolicies": [], "Tags": [{"Key": "team", "Value": team}]}
+
+
+# Principals alike but for a tag that a condition reads beside a request key: in their own policy, in a trust.
+_TAGGED_PERMISSION = ({"UserDetailList": [_user("a", "web", _SHARED[0]), _user("b", "support", _SHARED[0])],
+                       "RoleDetailList": [], "GroupDetailList": [], "Policies": []}, None, ["support:ResolveCase"])
+_TAGGED_TRUST = ({"UserDetailList": [_user("a", "web", _SHARED[1]), _user("b", "support", _SHARED[1])],
+                  "RoleDetailList": [{
+                      "RoleName": "r", "RoleId": "AROAR0000000000000", "Path": "/", "Arn": f"arn:aws:iam::{ACCT}:role/r",
+                      "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                          {"Effect": "Allow", "Principal": {"AWS": ACCT}, "Action": "sts:AssumeRole",
+                           "Condition": {"StringEquals": {"aws:PrincipalTag/team": "support"}}}]},
+                      "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": _SHARED[2]}], "AttachedManagedPolicies": []}],
+                  "GroupDetailList": [], "Policies": []}, None, ["support:ResolveCase"])
+
+
+def _plain(account, actions, context):
+    """who-can with every principal decided on its own: no reduced requests, groups or shared enumerations."""
+    with mock.patch.object(paths_module._Evaluator, "_requests", lambda *args: None), \
+            mock.patch.object(paths_module._Assumers, "groups", lambda *args: None), \
+            mock.patch.object(paths_module, "_signature", lambda *args: None):
+        return [p.to_json() for p in who_can(account, actions, context=context)]
+
+
+@settings(max_examples=int(os.environ.get("SUPPORTKIT_EXAMPLES", 100)),
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=_accounts())
+@example(case=_TAGGED_PERMISSION)
+@example(case=_TAGGED_TRUST)
+def test_shared_answers_equal_each_principal_decided_alone(tmp_path_factory, case):
+    details, context, actions = case
+    folder = tmp_path_factory.mktemp("random")
+    (folder / "authorization-details.json").write_text(json.dumps(details))
+    (folder / "account.json").write_text(json.dumps({"account_id": ACCT}))
+    account = load_account(folder)
+    assert [p.to_json() for p in who_can(account, actions, context=context)] == _plain(account, actions, context)
