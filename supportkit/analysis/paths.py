@@ -81,6 +81,7 @@ from supportkit.iam.trust import (
     Grant,
     can_assume,
     principal_grant,
+    session_action,
     trust_policy,
 )
 from supportkit.snapshot.model import Account, Group, Identity, IdentityType
@@ -365,8 +366,8 @@ class _Evaluator:
         found = []
         for i, action in enumerate(actions):
             added = extra.get(action, ())
-            enumerated = tuple(clause for named in (*subject.identity_policies, *added, *added, *_others(subject))
-                               for clause in self._enumerated_clauses(named.policy, action))
+            enumerated = tuple(clause for policy in condition_policies(subject, (*added, *added))
+                               for clause in self._enumerated_clauses(policy, action))
             key = (fixed_deny[i], tuple(deny_keys[i]), tuple(layer_keys[i]), conditional[i], enumerated)
             found.append(_Request(key, fixed_deny[i], tuple(denies[i]), tuple(layers[i]), conditional[i]))
         return found
@@ -437,7 +438,7 @@ class _Evaluator:
             return settled
         if not request.conditional:
             return UNCONDITIONAL if request.allows(base) else NEVER
-        policies = [n.policy for n in (*subject.identity_policies, *extra_policies, *_others(subject))]
+        policies = condition_policies(subject, extra_policies)
         return enumerate_conditions(request.allows, clauses_for(policies, action), base, is_principal_key)
 
     def assume(self, caller: Identity, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
@@ -693,10 +694,9 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
                  if caller.arn not in named]
         for group in groups:
             conditions, notes = group.decision(evaluator, role, trust)
-            if conditions.ever:
-                rank = (not (conditions.always and tail.decision is AccessDecision.ALLOWED), *best_new[1:])
-                found += [(position, path(caller, conditions, notes))
-                          for position, caller in group.improved(rank, chain, reached)]
+            rank = (not (conditions.always and tail.decision is AccessDecision.ALLOWED), *best_new[1:])
+            found += [(position, path(caller, conditions, notes))
+                      for position, caller in group.improved(rank, chain, reached)]
         yield from (p for _, p in sorted(found, key=lambda item: item[0]) if p is not None)  # the assumers' order
     for source in sources:
         if source.kind in (SourceKind.ACCOUNT, SourceKind.USER, SourceKind.ROLE):
@@ -790,6 +790,15 @@ _NO_PATH = (True, 1 << 30, 0)
 """The rank of no path: worse than any."""
 
 
+def _session_keys(request: _Request) -> bool:
+    """Whether the clauses enumerated for ``request`` name a key that needs a session permission."""
+    return any(session_action(clause[0].lower()) for clause in request.key[-1])
+
+
+def _session_keys_in(context: RequestContext) -> bool:
+    return any(map(session_action, context.keys()))
+
+
 class _Group:
     """Assumers that one trust admits alike on the roles of one class (:meth:`_Assumers.groups`): their
     decision, taken once, and the members by the rank of their best path when last looked at."""
@@ -825,7 +834,8 @@ class _Assumers:
 
     def __init__(self, account: Account, evaluator: _Evaluator) -> None:
         self.evaluator = evaluator
-        self.identities = [i for i in account.identities if _mentions(i.subject, ASSUME_ROLE)]
+        possible = _Possible((ASSUME_ROLE,))  # every other principal is denied it whatever the role
+        self.identities = [i for i in account.identities if possible(i.subject)]
         policies = {id(named.policy): named.policy for i in self.identities
                     for named in applicable_policies(i.subject)}
         # The statements that can decide an assumption and whose Resource is not "*": a role's ARN matters
@@ -848,7 +858,10 @@ class _Assumers:
         key = (account_of(role.arn), id(trust.policy), tuple(map(matches, self._statements)),
                tuple(map(matches, (st for st in trusted if not st.resource_variables))))
         if key not in self._groups:
-            self._groups[key] = self._group(role, trusted)
+            grouping = self._group(role, trusted)
+            if grouping is not None:  # the groups no request lets assume the role are left out
+                grouping = grouping[0], [g for g in grouping[1] if g.decision(self.evaluator, role, trust)[0].ever]
+            self._groups[key] = grouping
         return self._groups[key]
 
     def _group(self, role: Identity, trusted: Sequence[Statement]
@@ -859,13 +872,17 @@ class _Assumers:
         named = {entry for st in trusted if st.principal is not None
                  for entry in st.principal.aws if not _ACCOUNT_ENTRY.match(entry)}
         read = tuple(dict.fromkeys(k for st in trusted for k in st.keys_read if is_principal_key(k)))
+        tagged = any(session_action(k) for st in trusted for k in st.keys_read)
         singles: list[tuple[int, Identity]] = []
         groups: dict[tuple, list[tuple[int, Identity]]] = {}
         for position, caller in enumerate(self.identities):
             if caller.type is IdentityType.ROOT:
                 continue
             requests = (None if caller.arn in named or caller.subject.principal.arn in named else
-                        self.evaluator._requests(caller.subject, caller.arn, _ASSUMING, (role.arn,) * 3, {}))
+                        self.evaluator._requests(caller.subject, caller.arn, _ASSUMING[:1], (role.arn,), {}))
+            if requests is not None and (tagged or _session_keys(requests[0]) or _session_keys_in(
+                    self.evaluator.contexts[caller.arn])):  # a request that needs the session permissions
+                requests = self.evaluator._requests(caller.subject, caller.arn, _ASSUMING, (role.arn,) * 3, {})
             if requests is None:
                 singles.append((position, caller))
                 continue
@@ -882,13 +899,17 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
     by_arn = {i.arn: i for i in account.identities}
     targets = sorted((arn for arn, path in reached.items() if path.decision is AccessDecision.ALLOWED),
                      key=lambda target: reached[target].rank())  # the best tails first
+    possible = _Possible(_CHANGES)
     for identity in account.identities:
         known = reached.get(identity.arn)
         if not _changeable(identity) or (known is not None and known.decision is AccessDecision.ALLOWED):
             continue
         subject = identity.subject
+        may = possible(subject)
+        if not may:
+            continue
         # The changes it may make, decided first: most principals that name them may not (an SCP, a boundary).
-        changes = [(a, t, conditions) for a, t in _self_changes(identity, groups) if _mentions(subject, a)
+        changes = [(a, t, conditions) for a, t in _self_changes(identity, groups) if a in may
                    and (conditions := evaluator.conditions(subject, identity.arn, a, t)).ever]
         done = False  # an unconditional one-step escalation: nothing longer can rank better
         after = _best_after(evaluator, identity, actions, resource_of, lambda grant: (grant,)) if changes else None
@@ -903,7 +924,7 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
             continue
         if changes:
             yield from _assume_after_grant(by_arn, evaluator, kinds, identity, changes[0], targets, reached)
-        if identity.type is IdentityType.USER and _mentions(subject, "iam:AddUserToGroup"):
+        if identity.type is IdentityType.USER and "iam:AddUserToGroup" in may:
             for group in account.groups:
                 if group.name in identity.groups:
                     continue
@@ -913,8 +934,39 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
                 if joined is not None:
                     yield AccessPath(identity.arn, kinds[identity.arn], joined[0], Via.ESCALATION,
                                      (Step(identity.arn, group.arn, "iam:AddUserToGroup", step_conditions),), joined[1])
-        if _mentions(subject, "iam:UpdateAssumeRolePolicy"):
+        if "iam:UpdateAssumeRolePolicy" in may:
             yield from _retrust(by_arn, evaluator, kinds, identity, targets, reached)
+
+
+_CHANGES = ("iam:PutUserPolicy", "iam:AttachUserPolicy", "iam:PutGroupPolicy", "iam:AttachGroupPolicy",
+            "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:CreatePolicyVersion", "iam:AddUserToGroup",
+            "iam:UpdateAssumeRolePolicy")
+"""The IAM actions by which a principal changes its own permissions (see the module docstring)."""
+
+
+class _Possible:
+    """Which of ``actions`` a principal's every layer has some Allow statement for, whatever the resource and
+    the request: the others are denied to it, so they need no decision. Read once per policy."""
+
+    def __init__(self, actions: Sequence[str]) -> None:
+        self.actions = actions
+        self._by_policy: dict[int, frozenset[str]] = {}
+        self._policies: list[Policy] = []  # kept alive while their ids are keys
+
+    def _allows(self, policy: Policy) -> frozenset[str]:
+        found = self._by_policy.get(id(policy))
+        if found is None:
+            found = self._by_policy[id(policy)] = frozenset(
+                a for a in self.actions if any(st.effect is Effect.ALLOW for st in policy.statements_for(a)))
+            self._policies.append(policy)
+        return found
+
+    def __call__(self, subject: Subject) -> frozenset[str]:
+        found: frozenset[str] | None = None
+        for layer in subject.layers:
+            allowed = frozenset().union(*(self._allows(named.policy) for named in layer.policies))
+            found = allowed if found is None else found & allowed
+        return found or frozenset()
 
 
 def _self_changes(identity: Identity, groups: Mapping[str, Group]) -> list[tuple[str, str]]:

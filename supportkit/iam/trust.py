@@ -215,11 +215,18 @@ def can_assume(
     return AssumeResult(result, direct, caveats)
 
 
+def session_action(key: str) -> str | None:
+    """The permission-only action a request with the (lower-cased) ``key`` needs to assume a role: sts:TagSession
+    for session tags, sts:SetSourceIdentity for a source identity; None for other keys."""
+    if key.startswith("aws:requesttag/") or key == "aws:tagkeys":
+        return TAG_SESSION
+    return SET_SOURCE_IDENTITY if key == "sts:sourceidentity" else None
+
+
 def session_actions(context: RequestContext) -> tuple[str, ...]:
     """The permission-only actions a role assumption carrying ``context`` needs besides its own action."""
-    keys = list(context.keys())
-    tags = any(key.startswith("aws:requesttag/") or key == "aws:tagkeys" for key in keys)
-    return (*((TAG_SESSION,) if tags else ()), *((SET_SOURCE_IDENTITY,) if "sts:sourceidentity" in keys else ()))
+    needed = {session_action(key) for key in context.keys()}
+    return tuple(action for action in (TAG_SESSION, SET_SOURCE_IDENTITY) if action in needed)
 
 
 def _decide_assumption(caller: Subject, trust: NamedPolicy, role_arn: str, action: str,
