@@ -405,8 +405,10 @@ def test_every_cell_of_random_accounts_equals_simulate(tmp_path_factory, case):
     rows = list(matrix.itertuples())
     requests = [request_for(identities[row.identity_arn], row.action, probe if row.action in checks else "*", extra)
                 for row in rows]
-    # Two real checks, one in each class the statements' check ARNs tell apart: the check scope follows.
+    # Real checks, one in each class the statements' check ARNs tell apart (the named security check, another
+    # security check, a check of another category): the check scope follows.
     real_checks = [f"arn:aws:trustedadvisor:us-east-1:{ACCOUNT}:checks/security/Hs4Ma3G1",
+                   f"arn:aws:trustedadvisor:us-east-1:{ACCOUNT}:checks/security/1iG5NDGVre",
                    f"arn:aws:trustedadvisor:us-east-1:{ACCOUNT}:checks/cost_optimizing/Qch7DwouX1"]
     check_rows = [row for row in rows if row.action in checks]
     on_checks = iter(simulate([request_for(identities[row.identity_arn], row.action, arn, extra)
