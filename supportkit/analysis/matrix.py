@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from supportkit.snapshot import Account, Identity
 from supportkit.support.catalog import Catalog, check_arn, load_catalog
 from supportkit.support.plans import ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS
-from supportkit.support.request_context import CLOCK_KEYS, assumed_context
+from supportkit.support.request_context import CLOCK, assumed_context
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.files import open_atomically
@@ -685,7 +685,8 @@ def build_matrix(
 
     ``context`` holds keys added to every request (``aws:MultiFactorAuthPresent``, ``aws:SourceIp``, ...);
     each identity also carries the keys AWS derives from it (principal ARN, type, user name, tags), and every
-    request the keys AWS always sets (the endpoint's Region, HTTPS, the time ``at``, now by default).
+    request the keys AWS always sets (the endpoint's Region, HTTPS, the time ``at``, now by default, or the
+    moment a given ``aws:CurrentTime`` or ``aws:EpochTime`` names).
     ``attrs["request_context"]`` holds those assumed keys and the given ones, ``attrs["context"]`` the given ones. A key AWS derives from the
     principal, or a value of the wrong type for a known global key, raises ContextError.
     """
@@ -949,7 +950,7 @@ def _written_attrs(matrix: pd.DataFrame) -> dict[str, Any]:
             texts = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column.unique()
             for text in texts:
                 consulted.update(str(text).split(", "))
-        clock = {key.lower() for key in CLOCK_KEYS} - given - consulted
+        clock = CLOCK - given - consulted
         attrs["request_context"] = {key: value for key, value in context.items() if key.lower() not in clock}
     return attrs
 

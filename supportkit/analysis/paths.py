@@ -86,7 +86,7 @@ from supportkit.iam.trust import (
 )
 from supportkit.snapshot.model import Account, Group, Identity, IdentityType
 from supportkit.support.catalog import Action, Capability, Catalog
-from supportkit.support.request_context import CLOCK_KEYS, assumed_context
+from supportkit.support.request_context import CLOCK, assumed_context
 
 MAX_DEPTH = 3
 """Role assumptions followed at most (a user, then up to three roles)."""
@@ -229,10 +229,9 @@ class _Evaluator:
         # The keys every request carries, as the matrix assumes them, except the time: date conditions are
         # part of the answer ("allowed before 2027-01-01"), so the time is enumerated, not fixed, unless the
         # analyst fixed it (then both clock keys name that instant).
-        clock = {key.lower() for key in CLOCK_KEYS}
-        fixed = any(str(key).lower() in clock for key in context or {})
+        fixed = any(str(key).lower() in CLOCK for key in context or {})
         assumed = {k: v for k, v in assumed_context(account.partition, given=context).items()
-                   if fixed or k.lower() not in clock}
+                   if fixed or k.lower() not in CLOCK}
         self.contexts = {i.arn: identity_context(i, context, assumed) for i in account.identities}
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._enumerated: dict[tuple, Conditions] = {}

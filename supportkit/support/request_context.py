@@ -32,6 +32,8 @@ from supportkit.iam.conditions import parse_date
 CONTEXT_FILE = "request_context.json"
 CLOCK_KEYS = ("aws:CurrentTime", "aws:EpochTime")
 """The keys whose assumed value is the time of the analysis."""
+CLOCK = frozenset(key.lower() for key in CLOCK_KEYS)
+""":data:`CLOCK_KEYS` lower-cased, as condition keys compare."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,14 @@ def assumed_context(partition: str, at: datetime | None = None, given: Mapping[s
 
 
 def _given_moment(given: Mapping[str, Any] | None) -> datetime | None:
-    """The instant a given ``aws:CurrentTime`` or ``aws:EpochTime`` names (the first that parses), or None."""
+    """The instant the first given ``aws:CurrentTime`` or ``aws:EpochTime`` names, or None (none given, or a
+    moment outside the years 1 to 9999 that a datetime holds, where IAM's date operators still compare it)."""
     for key, value in (given or {}).items():
-        if isinstance(key, str) and key.lower() in _CLOCK:
+        if isinstance(key, str) and key.lower() in CLOCK:
             values = value if isinstance(value, list) else [value]
             epoch = parse_date(str(values[0])) if len(values) == 1 else None
-            if epoch is not None:
-                return datetime.fromtimestamp(epoch, timezone.utc)
+            try:
+                return datetime.fromtimestamp(epoch, timezone.utc) if epoch is not None else None
+            except (ValueError, OverflowError, OSError):  # beyond the years a datetime holds: the analysis time
+                return None
     return None
-
-
-_CLOCK = {key.lower() for key in CLOCK_KEYS}

@@ -624,6 +624,14 @@ def test_a_given_clock_key_sets_the_other_to_the_same_instant(tmp_path, given):
     assert list(cell["decision"].astype(str)) == ["allowed"]
 
 
+def test_a_clock_key_beyond_the_years_a_datetime_holds_leaves_the_other_at_the_analysis_time(tmp_path):
+    """253402300800 is 10000-01-01T00:00:00Z (`date -u -d @253402300800`), past the last year Python's datetime
+    holds: the given key is kept as given, aws:CurrentTime stays the analysis time, and nothing fails."""
+    account = _region_guarded(tmp_path, ["us-east-1"])
+    row = build_matrix(account, at=AT, context={"aws:EpochTime": "253402300800"}).attrs["request_context"]
+    assert row["aws:EpochTime"] == "253402300800" and row["aws:CurrentTime"] == "2026-12-01T09:30:00Z"
+
+
 def _recorded_context(path):
     """The request context a Parquet matrix records (pandas' metadata of the file)."""
     import pyarrow.parquet as pq
