@@ -728,7 +728,7 @@ def _build(account: Account, catalog: Catalog, context: Mapping[str, Any] | None
 def _caveats(explainer: _Explainer, names: list[str]) -> pd.Categorical:
     """Per cell, why its denial is not firm (the root user's plan change under an SCP), else ""."""
     n = len(names)
-    codes = np.zeros(len(explainer.subjects) * n, dtype=np.int32)
+    codes = np.zeros(len(explainer.subjects) * n, dtype=np.int8)  # "" and a reason or two: the width pandas keeps
     reasons = [""]
     exempt = [a for a, name in enumerate(names) if name.lower() in ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS]
     for i, subject in enumerate(explainer.subjects):
@@ -831,10 +831,12 @@ def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Ce
     for text in scope_texts:
         rank.setdefault(text, len(rank))
 
-    def text_column(texts: list[str], codes: np.ndarray) -> pd.Categorical:
-        """``texts[codes]`` as a categorical of the texts used, in order of first appearance (``rank``)."""
-        used = np.flatnonzero(np.bincount(codes, minlength=len(texts))).tolist()
-        categories = sorted({texts[u] for u in used}, key=rank.__getitem__)
+    def text_column(texts: list[str], codes: np.ndarray, used: Iterable[int] | None = None) -> pd.Categorical:
+        """``texts[codes]`` as a categorical of the texts used, in order of first appearance (``rank``).
+
+        ``used``: the numbers ``codes`` holds; every one of ``texts`` when None (a key's number has a first cell).
+        """
+        categories = sorted({texts[u] for u in used} if used is not None else set(texts), key=rank.__getitem__)
         position = {text: c for c, text in enumerate(categories)}
         table = np.array([position.get(text, 0) for text in texts], dtype=_codes_type(len(categories)))
         return pd.Categorical.from_codes(table[codes], categories=categories)
@@ -859,7 +861,8 @@ def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Ce
         "blocked_by": text_column([words[2] for words in verdict_texts], verdict),
         "conditional": conditional_of[consulted],
         "context_keys": text_column(keys_texts, consulted),
-        "check_scope": text_column(scope_texts, scope.ravel()),
+        "check_scope": text_column(scope_texts, scope.ravel(),
+                                   np.flatnonzero(np.bincount(scope.ravel(), minlength=len(scope_texts))).tolist()),
         "incomplete": np.array([i.incomplete for i in identities], dtype=bool).repeat(n),
         "caveat": _caveats(explainer, [a.name for a in actions]),
     }, columns=LONG_COLUMNS, copy=False)  # (a column of LONG_COLUMNS missing here would copy every other)
