@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext, json_scalar_text
 from supportkit.errors import PolicyError, json_type
 from supportkit.iam.jsonobject import check_unique_keys, has_repeated_keys, value_key
-from supportkit.iam.patterns import Literal, Pattern, PatternError
+from supportkit.iam.patterns import Literal, Pattern, PatternError, text_test, trailing_star
 
 Matcher = Callable[[str, RequestContext], bool]
 """Whether one request value matches at least one of a clause's policy values."""
@@ -220,10 +220,6 @@ def _alternation(regexes: Sequence[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{regex})" for regex in regexes), re.DOTALL)
 
 
-def _in_regex(regex: re.Pattern[str]) -> Matcher:
-    return lambda value, context: regex.fullmatch(value) is not None
-
-
 def _in_set(literals: frozenset[str], *, ignore_case: bool) -> Matcher:
     if ignore_case:
         return lambda value, context: value.lower() in literals
@@ -245,18 +241,16 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
         matcher: Matcher | None = None
         wild = [pattern for pattern in fixed if pattern.literal is None] if wildcards else []
         if wild:
-            # "prefix*" (one trailing wildcard) by startswith, like Action patterns; other wildcards by one regex
-            prefixes = tuple(pattern.text[:-1] for pattern in wild if _trailing_star(pattern))
-            others = [pattern for pattern in wild if not _trailing_star(pattern)]
-            literal = frozenset(pattern.literal for pattern in fixed if pattern.literal is not None)
-            regex = _alternation(_sources(others)) if others else None
-            if regex is None:
-                matcher = lambda value, context: value in literal or value.startswith(prefixes)  # noqa: E731
-            elif not prefixes and not literal:
-                matcher = _in_regex(regex)
-            else:  # values without wildcards compared by a set lookup: no regex to build for them
-                matcher = lambda value, context: (value in literal or value.startswith(prefixes)  # noqa: E731
-                                                  or regex.fullmatch(value) is not None)
+            # "prefix*" (one trailing wildcard) by startswith, values without wildcards by a set lookup, as for
+            # Action patterns; other wildcards by one regex
+            prefixes: list[Pattern] = []
+            others: list[Pattern] = []
+            for pattern in wild:
+                (prefixes if _trailing_star(pattern) else others).append(pattern)
+            test = text_test(frozenset(pattern.literal for pattern in fixed if pattern.literal is not None),
+                             tuple(pattern.text[:-1] for pattern in prefixes),
+                             _alternation(_sources(others)) if others else None)
+            matcher = lambda value, context: test(value)  # noqa: E731
         elif fixed:
             texts = (_literal(pattern) for pattern in fixed)
             literals = frozenset(text.lower() for text in texts) if ignore_case else frozenset(texts)
@@ -268,9 +262,9 @@ def _strings(*, ignore_case: bool, wildcards: bool) -> Builder:
 
 def _trailing_star(pattern: Pattern) -> bool:
     """A case-sensitive pattern whose one wildcard is a last ``*``, that matches the values it starts."""
-    text = pattern.text
-    return (not pattern.ignore_case and text.find("*") == len(text) - 1 and "?" not in text
-            and pattern.parts == (Literal(text, True),))
+    parts = pattern.parts
+    return (not pattern.ignore_case and trailing_star(pattern.text) and len(parts) == 1
+            and isinstance(parts[0], Literal) and parts[0].wildcards and parts[0].text == pattern.text)
 
 
 def _arns(values: Sequence[_Value], variables: bool) -> _Built:

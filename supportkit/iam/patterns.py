@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Sequence
+from typing import Callable, Sequence
 
 from supportkit.iam.context import RequestContext
 
@@ -288,3 +288,21 @@ def wildcard_regex(runs: Sequence[tuple[str, bool]], star: str = ".*", one: str 
         return chunks[0]
     first, *middle, last = chunks
     return first + "".join(f"(?>{star}?{chunk})" for chunk in middle if chunk) + star + last
+
+
+def trailing_star(text: str) -> bool:
+    """Whether the one wildcard of ``text`` is a last ``*``: it matches exactly the texts that start with the rest."""
+    return text.find("*") == len(text) - 1 and "?" not in text
+
+
+def text_test(exact: frozenset[str], prefixes: tuple[str, ...], regex: re.Pattern[str] | None
+              ) -> Callable[[str], bool]:
+    """A test of a text: one of ``exact``, starting with one of ``prefixes``, or matched whole by ``regex``.
+
+    Names and one trailing ``*`` (most wildcards in policies) are tested without a regex.
+    """
+    if regex is None:
+        return (lambda text: text in exact or text.startswith(prefixes)) if prefixes else exact.__contains__
+    if not exact and not prefixes:
+        return lambda text: regex.fullmatch(text) is not None
+    return lambda text: text in exact or text.startswith(prefixes) or regex.fullmatch(text) is not None

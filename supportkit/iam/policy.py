@@ -20,7 +20,7 @@ from supportkit.iam.conditions import ConditionClause, compile_conditions
 from supportkit.iam.jsonobject import check_unique_keys, decode_json, has_repeated_keys, value_key
 from supportkit.iam.context import RequestContext
 from supportkit.errors import PolicyError, json_type
-from supportkit.iam.patterns import Pattern, PatternError, Variable, wildcard_regex
+from supportkit.iam.patterns import Pattern, PatternError, Variable, text_test, trailing_star, wildcard_regex
 
 VERSION_2012 = "2012-10-17"
 VERSION_2008 = "2008-10-17"
@@ -455,15 +455,14 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     """A test of a lower-cased action against lower-cased patterns: exact names by set, a lone trailing ``*``
     (``support:describe*``, most wildcards) by prefix, other wildcards by regex."""
     exact = frozenset(p for p in patterns if "*" not in p and "?" not in p)
-    wild = [p for p in patterns if p not in exact]
-    if not wild:
-        return exact.__contains__
-    prefixes = tuple(p[:-1] for p in wild if p.find("*") == len(p) - 1 and "?" not in p)
-    other = [p for p in wild if not (p.find("*") == len(p) - 1 and "?" not in p)]
-    if not other:
-        return lambda action: action in exact or action.startswith(prefixes)
-    regex = re.compile("|".join(f"(?:{wildcard_regex([(ch, True) for ch in p])})" for p in other), re.DOTALL)
-    return lambda action: action in exact or action.startswith(prefixes) or regex.fullmatch(action) is not None
+    prefixes: list[str] = []
+    other: list[str] = []
+    for p in patterns:
+        if p not in exact:
+            (prefixes if trailing_star(p) else other).append(p)
+    regex = re.compile("|".join(f"(?:{wildcard_regex([(ch, True) for ch in p])})" for p in other),
+                       re.DOTALL) if other else None
+    return text_test(exact, tuple(p[:-1] for p in prefixes), regex)
 
 
 def _variable_before_resource_part(pattern: Pattern) -> bool:
