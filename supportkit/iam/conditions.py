@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext, json_scalar_text
 from supportkit.errors import PolicyError, json_type
-from supportkit.iam.jsonobject import check_unique_keys, has_repeated_keys, value_key
+from supportkit.iam.jsonobject import cache_key, check_unique_keys
 from supportkit.iam.patterns import Literal, Pattern, PatternError, text_test, trailing_star
 
 Matcher = Callable[[str, RequestContext], bool]
@@ -663,8 +663,8 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
     Blocks are compiled once per distinct text: real accounts repeat the same conditions across thousands
     of policies, and the compiled clauses are immutable."""
     key = None
-    if type(block) is dict and block and not has_repeated_keys(block):  # a repeated key must still be an error
-        key = (value_key(block), variables)
+    if type(block) is dict and block and (block_key := cache_key(block)) is not None:  # a repeated key: an error
+        key = (block_key, variables)
         found = _COMPILED.get(key)
         if found is not None:
             return found, ()

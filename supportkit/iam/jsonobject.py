@@ -78,12 +78,19 @@ def value_key(value: Any) -> bytes | str:
 
     marshal's format 2 has no references, so it does not depend on which objects the value shares; it is about
     twice as fast as ``repr`` (a tenth of simulate's work on requests carrying their own policies). What marshal
-    cannot write (a Mapping that is not a dict) is known by its ``repr``, which never equals marshal's bytes.
+    cannot write (a Mapping that is not a dict, or a value nested too deeply for it) is known by its ``repr``,
+    which never equals marshal's bytes (and raises RecursionError for the deepest values, as parsing them would).
     """
     try:
         return marshal.dumps(value, 2)
     except ValueError:
         return repr(value)
+
+
+def cache_key(value: Any, key: Callable[[Any], bytes | str] = value_key) -> bytes | str | None:
+    """``key(value)`` for a cache of parsed values, or None when the value repeats a key somewhere: its parse
+    must report that where it is, so it is never shared."""
+    return None if has_repeated_keys(value) else key(value)
 
 
 decode_json: Callable[[str], Any] = json.JSONDecoder(object_pairs_hook=json_object).decode

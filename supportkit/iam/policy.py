@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from supportkit.iam.conditions import ConditionClause, compile_conditions
-from supportkit.iam.jsonobject import check_unique_keys, decode_json, has_repeated_keys, value_key
+from supportkit.iam.jsonobject import cache_key, check_unique_keys, decode_json, value_key
 from supportkit.iam.context import RequestContext
 from supportkit.errors import PolicyError, json_type
 from supportkit.iam.patterns import Pattern, PatternError, Variable, text_test, trailing_star, wildcard_regex
@@ -216,9 +216,10 @@ class PolicyCache:
         if text is not None and (policy := self._parsed.get((resource_policy, text))) is not None:
             return policy
         value = decode_document(document)
-        if has_repeated_keys(value):
+        found = cache_key(value, key or value_key)
+        if found is None:
             return policy_from_value(value, resource_policy=resource_policy)
-        known = (resource_policy, key(value) if key is not None else value_key(value))
+        known = (resource_policy, found)
         policy = self._parsed.get(known)
         if policy is None:
             policy = self._parsed[known] = policy_from_value(value, resource_policy=resource_policy)

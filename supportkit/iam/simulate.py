@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from supportkit.iam.context import EMPTY_CONTEXT, ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate, not_restricted_by_scps
-from supportkit.iam.jsonobject import decode_json, has_repeated_keys, value_key
+from supportkit.iam.jsonobject import cache_key, decode_json
 from supportkit.iam.lint import Known, Linter
 from supportkit.iam.policy import PolicyCache, json_limit
 
@@ -127,7 +127,7 @@ class Simulator:
         """The request's context; equal ones are built once (streams repeat a few contexts)."""
         if not values:
             return EMPTY_CONTEXT
-        key = value_key(values) if type(values) is dict and not has_repeated_keys(values) else None
+        key = cache_key(values) if type(values) is dict else None
         context = self._contexts.get(key) if key is not None else None
         if context is None:
             try:
@@ -149,7 +149,8 @@ class Simulator:
             return ()
         if not isinstance(levels, list) or not all(isinstance(level, list) for level in levels):
             raise RequestError(f"{field}: must be a list of levels, each a list of policy documents")
-        key = None if has_repeated_keys(levels) else (field, value_key(levels))
+        found_key = cache_key(levels)
+        key = (field, found_key) if found_key is not None else None
         found = self._levels_known.get(key) if key is not None else None
         if found is None:
             found = tuple(self._policies_of(level, f"{field}[{i}]", kind, level=i) for i, level in enumerate(levels))
