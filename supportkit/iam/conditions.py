@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext, json_scalar_text
 from supportkit.errors import PolicyError, json_type
-from supportkit.iam.jsonobject import cache_key, check_unique_keys
+from supportkit.iam.jsonobject import BoundedCache, cache_key, check_unique_keys
 from supportkit.iam.patterns import Literal, Pattern, PatternError, text_test, trailing_star
 
 Matcher = Callable[[str, RequestContext], bool]
@@ -670,14 +670,11 @@ def compile_conditions(block: object, path: str, *, variables: bool = True
             return found, ()
     clauses, warnings = _compile_conditions(block, path, variables)
     if key is not None and not warnings:  # warnings name the statement's path: those are not shared
-        if len(_COMPILED) >= _COMPILED_LIMIT:
-            _COMPILED.clear()
-        _COMPILED[key] = clauses
+        _COMPILED.put(key, clauses)
     return clauses, warnings
 
 
-_COMPILED: dict[tuple[bytes | str, bool], tuple[ConditionClause, ...]] = {}
-_COMPILED_LIMIT = 100_000
+_COMPILED: BoundedCache[tuple[bytes | str, bool], tuple[ConditionClause, ...]] = BoundedCache()
 
 
 def _compile_conditions(block: object, path: str, variables: bool

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import marshal
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from supportkit.errors import PolicyError
 
@@ -96,3 +96,23 @@ def cache_key(value: Any, key: Callable[[Any], bytes | str] = value_key) -> byte
 decode_json: Callable[[str], Any] = json.JSONDecoder(object_pairs_hook=json_object).decode
 """``json.loads(text, object_pairs_hook=json_object)`` with the decoder built once: ``json.loads`` builds one
 per call when given a hook, about half the cost of decoding a simulate request line."""
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(dict[K, V]):
+    """A cache of parsed values that forgets everything once it holds ``limit`` of them: a stream of distinct
+    values (a context or a condition per request) keeps memory bounded, and repeated ones, the common case,
+    are still parsed once between two clearings."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: K, value: V) -> V:
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from supportkit.iam.context import EMPTY_CONTEXT, ContextError, RequestContext
 from supportkit.errors import PolicyError, SupportkitError
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate, not_restricted_by_scps
-from supportkit.iam.jsonobject import cache_key, decode_json
+from supportkit.iam.jsonobject import BoundedCache, cache_key, decode_json
 from supportkit.iam.lint import Known, Linter
 from supportkit.iam.policy import PolicyCache, json_limit
 
@@ -74,9 +74,10 @@ class Simulator:
         self._named: dict[tuple[str, int], NamedPolicy] = {}
         # each placed policy's warnings, then its lint warnings, prefixed with its place in the request
         self._notes: dict[NamedPolicy, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self._principals: dict[str, Principal] = {}
-        self._contexts: dict[bytes | str, RequestContext] = {}
-        self._levels_known: dict[tuple[str, bytes | str], tuple[tuple[NamedPolicy, ...], ...]] = {}
+        # per principal, context and SCP/RCP levels: bounded, as a stream may bring a new one with each request
+        self._principals: BoundedCache[str, Principal] = BoundedCache()
+        self._contexts: BoundedCache[bytes | str, RequestContext] = BoundedCache()
+        self._levels_known: BoundedCache[tuple[str, bytes | str], tuple[tuple[NamedPolicy, ...], ...]] = BoundedCache()
 
     def policy(self, document: Any, field: str, kind: PolicyKind, level: int | None = None) -> NamedPolicy:
         """The policy at ``field``: a document is parsed once, and wrapped once for each place it takes."""
@@ -135,7 +136,7 @@ class Simulator:
             except ContextError as error:
                 raise RequestError(f"context: {error}") from None
             if key is not None:
-                self._contexts[key] = context
+                self._contexts.put(key, context)
         return context
 
     def _levels(self, raw: Mapping[str, Any], field: str, kind: PolicyKind) -> tuple[tuple[NamedPolicy, ...], ...]:
@@ -155,7 +156,7 @@ class Simulator:
         if found is None:
             found = tuple(self._policies_of(level, f"{field}[{i}]", kind, level=i) for i, level in enumerate(levels))
             if key is not None:
-                self._levels_known[key] = found
+                self._levels_known.put(key, found)
         return found
 
     def _principal(self, arn: Any) -> Principal:
@@ -165,7 +166,7 @@ class Simulator:
                 principal = Principal.parse(arn)
             except SupportkitError as error:
                 raise RequestError(f"principal: {error}") from None
-            self._principals[arn] = principal
+            self._principals.put(arn, principal)
         return principal
 
     def _policies_of(self, documents: Any, field: str, kind: PolicyKind, level: int | None = None) -> tuple[NamedPolicy, ...]:

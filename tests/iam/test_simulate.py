@@ -334,3 +334,14 @@ def test_an_rcp_binds_the_resources_of_its_own_account_only():
         request(action="sts:AssumeRole", resource=other, identity_policies=[allow], rcps=[[deny_assume]]),
     ], simulator))
     assert [r["decision"] for r in results] == ["explicitDeny", "allowed"]
+
+
+def test_the_cache_of_simulate_contexts_forgets_everything_at_its_limit():
+    """simulate's caches (principals, contexts, SCP/RCP levels, compiled conditions) are BoundedCaches: at the
+    limit the cache is emptied, so a stream of distinct values keeps at most ``limit`` of them."""
+    from supportkit.iam.jsonobject import BoundedCache
+
+    cache: BoundedCache[int, int] = BoundedCache(limit=3)
+    for n in range(7):
+        assert cache.put(n, n * n) == n * n
+    assert dict(cache) == {6: 36}  # cleared at 3, then at 6
