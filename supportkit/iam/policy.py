@@ -107,7 +107,7 @@ class Policy:
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
     _by_resource: dict[str, tuple[tuple[Statement, ...], dict[str, tuple[Statement, ...]]]] = field(
         default_factory=dict, compare=False, repr=False)
-    resource_tails: bool = field(kw_only=True, compare=False, repr=False)
+    has_resource_tails: bool = field(kw_only=True, compare=False, repr=False)
     """Whether some statement has :attr:`Statement.resource_tails` (only then does a request's resource narrow
     :meth:`statements_for_request`)."""
 
@@ -134,7 +134,7 @@ class Policy:
         A policy naming thousands of ARNs one by one is then matched against one request in time
         proportional to the statements that can apply, not to the whole policy.
         """
-        if not self.resource_tails:
+        if not self.has_resource_tails:
             return self.statements_for(action)
         key = action.lower()
         split = self._by_resource.get(key)
@@ -280,7 +280,7 @@ def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
         statements.append(statement)
     return _built(Policy, statements=tuple(statements), version=version, id=policy_id, warnings=tuple(warnings),
                   document=value, _by_action={}, _by_resource={},
-                  resource_tails=any(statement.resource_tails is not None for statement in statements))
+                  has_resource_tails=any(statement.resource_tails is not None for statement in statements))
 
 
 def _parse_statement(
