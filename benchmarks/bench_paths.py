@@ -79,18 +79,23 @@ def vary_trust(details: dict, seed: int) -> dict:
     return details
 
 
+def write_snapshot(size: int, seed: int, snapshot: Path) -> Path:
+    """The bench account of ``size`` identities (:func:`vary_trust` of bench_matrix's) as a snapshot folder."""
+    details, scps = generate(size, seed)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (snapshot / "authorization-details.json").write_text(json.dumps(vary_trust(details, seed)))
+    (snapshot / "scps.json").write_text(json.dumps(scps))
+    (snapshot / "account.json").write_text(json.dumps({"account_id": ACCOUNT, "support_plan": "business"}))
+    return snapshot
+
+
 def run(size: int, seed: int, folder: Path) -> None:
     from supportkit.analysis.matrix import build_matrix
     from supportkit.analysis.paths import conditional_cells, resolve_target, who_can_target
     from supportkit.snapshot import load_account
     from supportkit.support.catalog import load_catalog
 
-    details, scps = generate(size, seed)
-    snapshot = folder / f"account-{size}"
-    snapshot.mkdir(parents=True, exist_ok=True)
-    (snapshot / "authorization-details.json").write_text(json.dumps(vary_trust(details, seed)))
-    (snapshot / "scps.json").write_text(json.dumps(scps))
-    (snapshot / "account.json").write_text(json.dumps({"account_id": ACCOUNT, "support_plan": "business"}))
+    snapshot = write_snapshot(size, seed, folder / f"account-{size}")
     catalog = load_catalog()
     start = time.perf_counter()
     account = load_account(snapshot)

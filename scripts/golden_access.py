@@ -10,43 +10,32 @@ identities. The matrix is built at a fixed time, so the tables do not follow the
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from golden_outputs import command_line, snapshots  # noqa: E402
+from golden_outputs import CONTEXTS as MATRIX_CONTEXTS, ROOT, command_line, compare_folders, snapshots  # noqa: E402
 
 from supportkit.analysis.matrix import build_matrix  # noqa: E402
 from supportkit.analysis.paths import access_tables  # noqa: E402
 from supportkit.errors import SupportkitError  # noqa: E402
+from supportkit.iam.context import context_from_arguments  # noqa: E402
 from supportkit.snapshot import load_account  # noqa: E402
 from supportkit.support.catalog import load_catalog  # noqa: E402
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-CONTEXTS = {"plain": None, "mfa-ip": {"aws:MultiFactorAuthPresent": "true", "aws:SourceIp": "203.0.113.9"}}
+CONTEXTS = {name: context_from_arguments(arguments[1::2]) or None for name, arguments in MATRIX_CONTEXTS.items()}
+"""golden_outputs' contexts of the matrix command, as the analysis takes them."""
 BENCH_SIZES = (300, 1000)
 
 
 def _bench_snapshots(folder: Path) -> list[Path]:
-    from bench_matrix import ACCOUNT, generate
-    from bench_paths import vary_trust
+    from bench_paths import write_snapshot
 
-    found = []
-    for size in BENCH_SIZES:
-        details, scps = generate(size, 11)
-        snapshot = folder / f"bench-{size}"
-        snapshot.mkdir(parents=True, exist_ok=True)
-        (snapshot / "authorization-details.json").write_text(json.dumps(vary_trust(details, 11)))
-        (snapshot / "scps.json").write_text(json.dumps(scps))
-        (snapshot / "account.json").write_text(json.dumps({"account_id": ACCOUNT, "support_plan": "business"}))
-        found.append(snapshot)
-    return found
+    return [write_snapshot(size, 11, folder / f"bench-{size}") for size in BENCH_SIZES]
 
 
 def dump(folder: Path) -> None:
@@ -68,20 +57,10 @@ def dump(folder: Path) -> None:
 
 
 def compare(baseline: Path) -> int:
-    import filecmp
-
     with tempfile.TemporaryDirectory() as tmp:
         now = Path(tmp)
         dump(now)
-        names = sorted(p.name for p in baseline.iterdir())
-        if names != sorted(p.name for p in now.iterdir()):
-            print("the set of outputs changed")
-            return 1
-        bad = [name for name in names if not filecmp.cmp(baseline / name, now / name, shallow=False)]
-        for name in bad:
-            print(f"differs: {name}")
-        print(f"{len(names) - len(bad)} of {len(names)} tables identical")
-        return 1 if bad else 0
+        return compare_folders(baseline, now)
 
 
 if __name__ == "__main__":

@@ -71,28 +71,34 @@ def dump(folder: Path, requests: Path | None = None) -> None:
 def compare(baseline: Path) -> int:
     import tempfile
 
-    import pandas as pd
-
     with tempfile.TemporaryDirectory() as tmp:
         now = Path(tmp)
         dump(now, baseline / "requests.jsonl")
-        names = sorted(p.name for p in baseline.iterdir() if not p.name.startswith("requests"))
-        if names != sorted(p.name for p in now.iterdir()):
-            print("the set of outputs changed")
-            return 1
-        bad = 0
-        for name in names:
-            if filecmp.cmp(baseline / name, now / name, shallow=False):
+        return compare_folders(baseline, now)
+
+
+def compare_folders(baseline: Path, now: Path) -> int:
+    """Print each file of ``now`` that differs from ``baseline``'s (the saved requests aside) and a count; 1 when
+    one differs or the set of files changed. A Parquet file with the same content in other bytes is reported only."""
+    import pandas as pd
+
+    names = sorted(p.name for p in baseline.iterdir() if not p.name.startswith("requests"))
+    if names != sorted(p.name for p in now.iterdir()):
+        print("the set of outputs changed")
+        return 1
+    bad = 0
+    for name in names:
+        if filecmp.cmp(baseline / name, now / name, shallow=False):
+            continue
+        if name.endswith(".parquet"):
+            before, after = pd.read_parquet(baseline / name), pd.read_parquet(now / name)
+            if before.astype(str).equals(after.astype(str)) and list(before.dtypes) == list(after.dtypes):
+                print(f"same content, other bytes: {name}")
                 continue
-            if name.endswith(".parquet"):  # the same content with another byte layout is reported, not failed
-                before, after = pd.read_parquet(baseline / name), pd.read_parquet(now / name)
-                if before.astype(str).equals(after.astype(str)) and list(before.dtypes) == list(after.dtypes):
-                    print(f"same content, other bytes: {name}")
-                    continue
-            print(f"differs: {name}")
-            bad += 1
-        print(f"{len(names) - bad} of {len(names)} outputs identical")
-        return 1 if bad else 0
+        print(f"differs: {name}")
+        bad += 1
+    print(f"{len(names) - bad} of {len(names)} outputs identical")
+    return 1 if bad else 0
 
 
 def command_line(dump: Callable[[Path], None], compare: Callable[[Path], int]) -> None:
