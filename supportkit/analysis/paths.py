@@ -245,11 +245,7 @@ class _Evaluator:
                    extra_policies: Iterable[NamedPolicy] = ()) -> Conditions:
         """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``."""
         base = self.contexts[arn]
-        layers = [[st for named in layer.policies for st in named.policy.statements_for(action)]
-                  for layer in subject.layers]
-        rcp = [st for named in subject.rcps if subject.rcps_apply_to(action, resource)
-               for st in named.policy.statements_for(action)]
-        settled = _settled(layers, [*rcp, *(st for layer in layers for st in layer)], resource, base)
+        layers, rcp, settled = _statements_and_facts(subject, action, resource, base)
         if settled is not None:
             return settled
         signature = _signature(layers, action, resource, base) if not rcp else None  # RCP denies: not shared
@@ -428,11 +424,7 @@ class _Evaluator:
                             extra_policies: Iterable[NamedPolicy]) -> Conditions:
         """:meth:`conditions`, deciding each enumerated request on the reduced statements alone."""
         base = self.contexts[arn]
-        layers = [[st for named in layer.policies for st in named.policy.statements_for(action)]
-                  for layer in subject.layers]
-        rcp = [st for named in subject.rcps if subject.rcps_apply_to(action, resource)
-               for st in named.policy.statements_for(action)]
-        settled = _settled(layers, [*rcp, *(st for layer in layers for st in layer)], resource, base)
+        settled = _statements_and_facts(subject, action, resource, base)[2]
         if settled is not None:
             return settled
         if not request.conditional:
@@ -500,6 +492,17 @@ def _settled(allow_layers: Sequence[Sequence[Statement]], statements: Iterable[S
             return NEVER
         fixed_allows = fixed_allows and any(not st.context_dependent for st in allows)
     return UNCONDITIONAL if fixed_allows and not changeable_deny else None
+
+
+def _statements_and_facts(subject: Subject, action: str, resource: str, base: RequestContext
+                          ) -> tuple[list[list[Statement]], list[Statement], Conditions | None]:
+    """The statements of ``subject``'s layers and RCPs for ``action``, and the answer when the facts of ``base``
+    settle it whatever the request (see :func:`_settled`), else None."""
+    layers = [[st for named in layer.policies for st in named.policy.statements_for(action)]
+              for layer in subject.layers]
+    rcp = [st for named in subject.rcps if subject.rcps_apply_to(action, resource)
+           for st in named.policy.statements_for(action)]
+    return layers, rcp, _settled(layers, [*rcp, *(st for layer in layers for st in layer)], resource, base)
 
 
 def _signature(layers: Sequence[Sequence[Statement]], action: str, resource: str,
