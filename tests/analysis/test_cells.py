@@ -14,6 +14,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from policy_strategies import statements
+
 
 from supportkit.analysis.matrix import build_matrix, probe_check_arn
 from supportkit.analysis.paths import DENIED, AccessDecision, _Evaluator, conditional_cells
@@ -98,15 +100,7 @@ _CONDITIONS = [
     {"StringEquals": {"aws:PrincipalTag/team": "${aws:username}"}},
     {"Null": {"aws:SourceVpc": "false"}},
 ]
-_statements = st.builds(
-    lambda effect, not_action, actions, resources, condition: {
-        "Effect": effect, ("NotAction" if not_action else "Action"): actions, "Resource": resources,
-        **({"Condition": condition} if condition else {})},
-    st.sampled_from(["Allow", "Allow", "Deny"]), st.sampled_from([False, False, False, True]),
-    st.lists(st.sampled_from(_ACTIONS), min_size=1, max_size=2, unique=True),
-    st.lists(st.sampled_from(_RESOURCES), min_size=1, max_size=2, unique=True),
-    st.sampled_from(_CONDITIONS),
-)
+_statements = statements(_ACTIONS, _RESOURCES, _CONDITIONS)
 _documents = st.lists(_statements, min_size=1, max_size=3).map(lambda statements: doc(*statements))
 
 

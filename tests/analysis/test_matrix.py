@@ -245,7 +245,9 @@ def test_what_if_detach_and_replace_change_exactly_the_expected_cells(tmp_path):
 # Property: every cell of a random account is what `simulate` answers for the same request
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import strategies as st
+from policy_strategies import statements
+  # noqa: E402
 
 from supportkit.iam.evaluate import PolicyKind, StatementRef  # noqa: E402
 from supportkit.analysis.matrix import probe_check_arn  # noqa: E402
@@ -269,17 +271,8 @@ _CONDITIONS = [
     {"StringNotEqualsIfExists": {"AWS:PrincipalTag/Team": "web"}},
     {"StringLike": {"aws:userid": "${aws:PrincipalTag/team, 'AIDA'}*"}},
 ]
-_statements = st.builds(
-    lambda effect, not_action, actions, not_resource, resources, condition: {
-        "Effect": effect, ("NotAction" if not_action else "Action"): actions,
-        ("NotResource" if not_resource else "Resource"): resources, **({"Condition": condition} if condition else {}),
-    },
-    st.sampled_from(["Allow", "Allow", "Deny"]), st.sampled_from([False, False, True]),
-    st.lists(st.sampled_from(_ACTIONS), min_size=1, max_size=2, unique=True),
-    st.sampled_from([False, False, False, True]),
-    st.lists(st.sampled_from(_RESOURCES), min_size=1, max_size=2, unique=True),
-    st.sampled_from(_CONDITIONS),
-)
+_statements = statements(_ACTIONS, _RESOURCES, _CONDITIONS, not_action=(False, False, True),
+                         not_resource=(False, False, False, True))
 _documents = st.lists(_statements, min_size=1, max_size=3).map(
     lambda statements: {"Version": "2012-10-17", "Statement": [
         {"Sid": f"S{i}", **s} if i % 2 else s for i, s in enumerate(statements)]})

@@ -15,6 +15,8 @@ from unittest import mock
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from policy_strategies import statements
+
 
 from supportkit.analysis import paths as paths_module
 from supportkit.analysis.paths import who_can
@@ -38,15 +40,8 @@ _CONDITIONS = [
     {"StringLike": {"aws:username": "a*"}},
     {"StringEquals": {"aws:RequestTag/project": "x"}},
 ]
-_statements = st.builds(
-    lambda effect, not_action, actions, resources, condition: {
-        "Effect": effect, ("NotAction" if not_action else "Action"): actions, "Resource": resources,
-        **({"Condition": condition} if condition else {})},
-    st.sampled_from(["Allow", "Allow", "Allow", "Deny"]), st.sampled_from([False] * 5 + [True]),
-    st.lists(st.sampled_from(_ACTIONS), min_size=1, max_size=2, unique=True),
-    st.lists(st.sampled_from(_RESOURCES), min_size=1, max_size=2),
-    st.sampled_from(_CONDITIONS),
-)
+_statements = statements(_ACTIONS, _RESOURCES, _CONDITIONS, effects=("Allow", "Allow", "Allow", "Deny"),
+                         not_action=(False,) * 5 + (True,), unique_resources=False)
 _SHARED = [  # what decides alike or not among principals: the principal's tag beside a request key
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:*", "Resource": "*",
                                              "Condition": _TAG_AND_MFA}]},
