@@ -5,7 +5,7 @@ another process or machine (the report notebook renders a saved analysis without
 
 On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
 
-- ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 4, "account": {account_id, name,
+- ``analysis.json``: ``{"format": "supportkit-analysis", "format_version": 5, "account": {account_id, name,
   management_account, support_plan, snapshot_time (ISO 8601 or null)}, "source", "scp_levels" and "rcp_levels" (how many SCP and RCP levels the snapshot had),
   "request_context" (every key assumed for each request, and those given),
   "context" (the keys added to every request), "summary" (the headline numbers of
@@ -18,7 +18,9 @@ On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
 - ``matrix.parquet``: the long matrix of :func:`supportkit.analysis.matrix.build_matrix`, categoricals kept.
 - ``identities.parquet``: one row per identity, what a report shows of it beyond the matrix
   (:data:`IDENTITY_COLUMNS`: kind, path, service-linked, groups, tags, policies, boundary, problems as text).
-- ``findings/KEY.parquet``: each finding of :func:`supportkit.analysis.findings.all_findings`, and the tables
+- ``findings/KEY.parquet``: each finding of :func:`supportkit.analysis.findings.all_findings` (``personas``
+  with its capability columns in three states: ``<column>_conditionally`` and ``persona_conditionally``
+  say what conditions would grant; format 5), and the tables
   of :func:`supportkit.analysis.paths.access_tables` (``conditional_access``: under which conditions each
   request-dependent cell allows; ``who_reads_cases``: who-can's principals for reading every case).
 """
@@ -39,14 +41,14 @@ import pyarrow.parquet as pq
 
 from supportkit.analysis.findings import all_findings, summary
 from supportkit.analysis.matrix import build_matrix
-from supportkit.analysis.paths import access_summary, access_tables
+from supportkit.analysis.paths import access_summary, access_tables, cell_access
 from supportkit.errors import InputError, SupportkitError, json_type
 from supportkit.snapshot import Account, AccountInfo, load_account
 from supportkit.support.catalog import Catalog, load_catalog
 from supportkit.support.plans import SupportPlan
 
 FORMAT = "supportkit-analysis"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 ANALYSIS_FILE = "analysis.json"
 MATRIX_FILE = "matrix.parquet"
 IDENTITIES_FILE = "identities.parquet"
@@ -213,7 +215,7 @@ def analyse(
     matrix = build_matrix(account, catalog, context=context, at=analysed_at)  # aws:CurrentTime: the analysis time
     members = frozenset(organization_accounts) if organization_accounts is not None else None
     access = access_tables(account, matrix, catalog, context, members or ())
-    tables = all_findings(matrix, account, catalog)
+    tables = all_findings(matrix, account, catalog, cell_access(matrix, access["conditional_access"]))
     findings = {**tables, **access}
     numbers = {**summary(matrix, account, catalog, tables), **access_summary(matrix, access)}
     from supportkit import __version__

@@ -26,6 +26,7 @@ from supportkit.iam.context import EMPTY_CONTEXT
 from supportkit.iam.evaluate import Decision
 from supportkit.analysis.kinds import IdentityKind, account_kinds
 from supportkit.analysis.matrix import SOME_CHECKS
+from supportkit.analysis.paths import AccessDecision
 from supportkit.iam.policy import Effect
 
 IDENTITY_COLUMNS = ["identity_arn", "identity_type", "identity_name"]
@@ -64,6 +65,9 @@ class _Grid:
     ``allowed`` is True where the identity can use the action: the request is allowed, or a Trusted Advisor
     check action is allowed on some checks only. ``decided`` is the decision alone; ``explanation`` is the
     cell's (saying first when the grant is on some checks only), "" where the matrix has no such cell.
+    ``always`` and ``conditionally`` are the cell's three states as who-can answers them (``access`` of
+    :meth:`of`): allowed whatever the request, allowed only under some conditions; without ``access``,
+    ``always`` is ``allowed`` and nothing is conditional.
     """
 
     identities: pd.DataFrame  # IDENTITY_COLUMNS and incomplete, one row per identity, index 0..n-1
@@ -73,9 +77,13 @@ class _Grid:
     conditional: np.ndarray  # bool
     context_keys: np.ndarray  # object (str)
     explanation: np.ndarray  # object (str)
+    always: np.ndarray  # bool: allowed whatever the request
+    conditionally: np.ndarray  # bool: allowed only under some conditions
 
     @classmethod
-    def of(cls, matrix: pd.DataFrame) -> "_Grid":
+    def of(cls, matrix: pd.DataFrame, access: np.ndarray | None = None) -> "_Grid":
+        """``access``: per matrix row, ``allowed``, ``conditional`` or ``denied``
+        (:func:`supportkit.analysis.paths.cell_access`)."""
         identity_codes, arns = pd.factorize(matrix["identity_arn"].to_numpy(), sort=False)
         action_codes, actions = pd.factorize(matrix["action"].to_numpy(), sort=False)
         shape = (len(arns), len(actions))
@@ -91,26 +99,33 @@ class _Grid:
         if some.any():
             explanation[some] = SOME_CHECKS_PREFIX + explanation[some].astype(object)
         first = ~pd.Series(identity_codes).duplicated().to_numpy()
+        allowed = spread(decided | some, False)
+        if access is None:
+            always, conditionally = allowed, np.zeros(shape, dtype=bool)
+        else:
+            always = spread(access == AccessDecision.ALLOWED.value, False)
+            conditionally = spread(access == AccessDecision.CONDITIONAL.value, False)
         return cls(
             _plain(matrix.loc[first, [*IDENTITY_COLUMNS, "incomplete"]]),
             {str(action).lower(): column for column, action in enumerate(actions)},
-            spread(decided | some, False), spread(decided, False),
+            allowed, spread(decided, False),
             spread(matrix["conditional"].to_numpy(dtype=bool), False),
-            spread(_texts(matrix["context_keys"]), ""), spread(explanation, ""),
+            spread(_texts(matrix["context_keys"]), ""), spread(explanation, ""), always, conditionally,
         )
 
-    def select(self, actions: Sequence[str]) -> np.ndarray:
-        """The columns of ``actions``, in that order; a name the matrix lacks is an error, not a silent False."""
+    def select(self, actions: Sequence[str], cells: np.ndarray | None = None) -> np.ndarray:
+        """The columns of ``actions`` of ``cells`` (``allowed`` by default), in that order; a name the matrix
+        lacks is an error, not a silent False."""
         missing = [name for name in actions if name.lower() not in self.columns]
         if missing:
             raise ValueError(
                 f"the matrix has no rows for {', '.join(missing)}: build it with the catalog given to the finding"
             )
-        return self.allowed[:, [self.columns[name.lower()] for name in actions]]
+        return (self.allowed if cells is None else cells)[:, [self.columns[name.lower()] for name in actions]]
 
-    def any(self, actions: Sequence[str]) -> np.ndarray:
-        """Per identity: allowed at least one of ``actions``."""
-        return np.asarray(self.select(actions).any(axis=1))
+    def any(self, actions: Sequence[str], cells: np.ndarray | None = None) -> np.ndarray:
+        """Per identity: allowed at least one of ``actions`` (in ``cells``, ``allowed`` by default)."""
+        return np.asarray(self.select(actions, cells).any(axis=1))
 
 
 def _texts(column: pd.Series) -> np.ndarray:
@@ -463,12 +478,30 @@ def persona_actions(catalog: Catalog) -> dict[str, tuple[str, ...]]:
 
 
 def personas(matrix: pd.DataFrame, catalog: Catalog, grid: _Grid | None = None) -> pd.DataFrame:
-    """Each identity's :class:`Persona` and capability columns (see :func:`persona_actions` for their actions).
+    """Each identity's :class:`Persona` and capability columns (see :func:`persona_actions` for their actions),
+    in three states when the grid knows them (``access`` of :meth:`_Grid.of`).
 
-    Trusted Advisor check actions allowed on some checks only count as allowed.
+    ``persona`` and a capability column count what is allowed whatever the request; ``<column>_conditionally``
+    is True where the capability is not, but some of its actions are allowed under some conditions (with MFA,
+    from a network, ...); ``persona_conditionally`` is the persona when those conditions are met (``persona``
+    itself when they change nothing). Trusted Advisor check actions allowed on some checks only count as allowed.
     """
     grid = grid or _Grid.of(matrix)
-    can = {column: grid.any(actions) for column, actions in persona_actions(catalog).items()}
+    key_actions = persona_actions(catalog)
+    met = grid.always | grid.conditionally  # every condition met
+    can = {column: grid.any(actions, grid.always) for column, actions in key_actions.items()}
+    could = {column: grid.any(actions, met) for column, actions in key_actions.items()}
+    return _frame(grid.identities, np.ones(len(grid.identities), dtype=bool), {
+        "persona": _persona_labels(can, np.asarray(grid.always.any(axis=1))),
+        **can,
+        "persona_conditionally": _persona_labels(could, np.asarray(met.any(axis=1))),
+        **{f"{column}_conditionally": could[column] & ~can[column] for column in key_actions},
+        "incomplete": grid.identities["incomplete"].to_numpy(),
+    })
+
+
+def _persona_labels(can: Mapping[str, np.ndarray], anything: np.ndarray) -> pd.Categorical:
+    """The first :class:`Persona` that fits each identity's capability columns (``anything``: some action allowed)."""
     opens, reads, replies, resolves = can["can_open"], can["can_read"], can["can_reply"], can["can_resolve"]
     conditions = {
         Persona.PLAN_ADMINISTRATOR: can["plan_change"],
@@ -478,14 +511,10 @@ def personas(matrix: pd.DataFrame, catalog: Catalog, grid: _Grid | None = None) 
         Persona.CASE_RESPONDER: reads & (replies | resolves),
         Persona.CASE_VIEWER: reads,
         Persona.TRUSTED_ADVISOR_ONLY: can["ta_read"] | can["ta_change"],
-        Persona.OTHER: grid.allowed.any(axis=1),
+        Persona.OTHER: anything,
     }
     labels = np.select(list(conditions.values()), [p.value for p in conditions], default=Persona.NO_ACCESS.value)
-    return _frame(grid.identities, np.ones(len(grid.identities), dtype=bool), {
-        "persona": pd.Categorical(labels, categories=[p.value for p in Persona]),
-        **can,
-        "incomplete": grid.identities["incomplete"].to_numpy(),
-    })
+    return pd.Categorical(labels, categories=[p.value for p in Persona])
 
 
 def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = None,
@@ -534,9 +563,13 @@ TITLES: dict[str, str] = {
 """The stable key and human title of each finding of :func:`all_findings`, in report order."""
 
 
-def all_findings(matrix: pd.DataFrame, account: Account, catalog: Catalog) -> dict[str, pd.DataFrame]:
-    """Every finding by the keys of :data:`TITLES`, in its order; each frame's ``attrs["title"]`` holds its title."""
-    grid = _Grid.of(matrix)  # the one pivot every finding reads
+def all_findings(matrix: pd.DataFrame, account: Account, catalog: Catalog,
+                 access: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
+    """Every finding by the keys of :data:`TITLES`, in its order; each frame's ``attrs["title"]`` holds its title.
+
+    ``access``: each matrix row's three states (:func:`supportkit.analysis.paths.cell_access`), for the
+    personas' columns under conditions."""
+    grid = _Grid.of(matrix, access)  # the one pivot every finding reads
     findings = {
         "personas": personas(matrix, catalog, grid),
         "can_open_cases": can_open_cases(matrix, grid),

@@ -10,7 +10,7 @@ import supportkit
 from supportkit.analysis.account_analysis import ANALYSIS_FILE, FORMAT_VERSION, AccountAnalysis, analyse
 from supportkit.analysis.findings import TITLES, all_findings, summary
 from supportkit.analysis.matrix import build_matrix
-from supportkit.analysis.paths import ACCESS_TITLES, access_summary, access_tables
+from supportkit.analysis.paths import ACCESS_TITLES, access_summary, access_tables, cell_access
 from supportkit.errors import InputError
 from supportkit.snapshot import load_account
 from supportkit.support.catalog import load_catalog
@@ -42,7 +42,7 @@ def test_analyse_equals_the_steps_run_by_hand(snapshot, catalog):
     matrix = build_matrix(account, catalog, context=CONTEXT)
     pd.testing.assert_frame_equal(result.matrix, matrix)
     access = access_tables(account, matrix, catalog, CONTEXT)
-    findings = {**all_findings(matrix, account, catalog), **access}
+    findings = {**all_findings(matrix, account, catalog, cell_access(matrix, access["conditional_access"])), **access}
     assert list(result.findings) == list(findings) == [*TITLES, *ACCESS_TITLES]
     for key, frame in findings.items():
         pd.testing.assert_frame_equal(result.findings[key], frame)

@@ -309,7 +309,9 @@ def test_personas(matrix, catalog):
     assert list(frame.columns) == [
         "identity_arn", "identity_type", "identity_name", "persona", "can_open", "can_read", "can_reply",
         "can_resolve", "ta_read", "ta_change", "plan_read", "plan_change", "slack_app", "support_permit",
-        "incomplete",
+        "persona_conditionally", "can_open_conditionally", "can_read_conditionally", "can_reply_conditionally",
+        "can_resolve_conditionally", "ta_read_conditionally", "ta_change_conditionally", "plan_read_conditionally",
+        "plan_change_conditionally", "slack_app_conditionally", "support_permit_conditionally", "incomplete",
     ]
 
 

@@ -454,6 +454,40 @@ def test_the_headline_counts_can_under_conditions_apart_and_names_who_reads_case
     assert set(finding.identities) == {arn("user", "plain"), arn("user", "mfa"), arn("role", "Vendor")}
 
 
+def test_personas_in_three_states_say_what_a_condition_would_grant(tmp_path: Path) -> None:
+    # Configuring MFA-protected API access
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html): a
+    # request without MFA does not meet Bool aws:MultiFactorAuthPresent true, one with MFA does. "ana" opens,
+    # reads and replies whatever the request, and resolves only with MFA: a case manager without resolve, with
+    # full support access under the condition. "ben" reads only with MFA: no access whatever the request.
+    from supportkit.analysis.findings import Persona, all_findings
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.analysis.paths import access_tables, cell_access
+    from supportkit.support.catalog import load_catalog
+
+    mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    case_work = ["support:CreateCase", "support:DescribeCases", "support:AddCommunicationToCase"]
+    loaded = account(tmp_path, users=[user("ana", doc(allow(case_work), allow(RESOLVE, Condition=mfa))),
+                                      user("ben", doc(allow("support:DescribeCases", Condition=mfa)))])
+    catalog = load_catalog()
+    matrix = build_matrix(loaded, catalog)
+    access = cell_access(matrix, access_tables(loaded, matrix, catalog)["conditional_access"])
+    people = all_findings(matrix, loaded, catalog, access)["personas"].set_index("identity_name")
+    ana, ben = people.loc["ana"], people.loc["ben"]
+    assert ana["persona"] == Persona.CASE_MANAGER_WITHOUT_RESOLVE.value
+    assert ana["persona_conditionally"] == Persona.FULL_SUPPORT.value
+    assert not ana["can_resolve"] and ana["can_resolve_conditionally"]
+    assert ana["can_read"] and not ana["can_read_conditionally"]  # allowed whatever the request: not "only under"
+    assert ben["persona"] == Persona.NO_ACCESS.value and ben["persona_conditionally"] == Persona.CASE_VIEWER.value
+    assert not ben["can_read"] and ben["can_read_conditionally"]
+    root = Persona.PLAN_ADMINISTRATOR.value  # the root user may do everything, the support plan included
+    assert people.loc["root", "persona"] == people.loc["root", "persona_conditionally"] == root
+    # Without the three states (no access given), nothing is conditional and the personas are as before.
+    plain = all_findings(matrix, loaded, catalog)["personas"].set_index("identity_name")
+    assert (plain["persona"] == plain["persona_conditionally"]).all()
+    assert not plain["can_resolve_conditionally"].any()
+
+
 def test_a_user_that_can_grant_itself_assume_role_reaches_a_role_with_support_access(tmp_path: Path) -> None:
     # STS API Reference, AssumeRole (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html):
     # a trust policy naming the account needs the caller's identity-based Allow, which iam:PutUserPolicy on
