@@ -1193,14 +1193,27 @@ def cell_access(matrix: pd.DataFrame, conditional: pd.DataFrame) -> np.ndarray:
     granted = (matrix["decision"].astype(str).to_numpy() == Decision.ALLOWED.value) | (
         matrix["check_scope"].astype(str).to_numpy() == SOME_CHECKS)
     access = np.where(granted, AccessDecision.ALLOWED.value, DENIED).astype(object)
-    if len(conditional):
-        keys = pd.MultiIndex.from_arrays([matrix["identity_arn"].astype(str), matrix["action"].astype(str)])
-        found = pd.Series(conditional["access"].to_numpy(), index=pd.MultiIndex.from_arrays(
-            [conditional["identity_arn"].astype(str), conditional["action"].astype(str)]))
-        looked_up = found.reindex(keys).to_numpy()
-        known = pd.notna(looked_up)
-        access[known] = looked_up[known]
+    looked_up = _per_cell(matrix, conditional, "access")
+    known = pd.notna(looked_up)
+    access[known] = looked_up[known]
     return access
+
+
+def cell_access_conditions(matrix: pd.DataFrame, conditional: pd.DataFrame) -> np.ndarray:
+    """Per matrix row: the conditions under which a ``conditional`` cell of :func:`cell_access` allows, in
+    words ("with MFA"); "" for every other cell."""
+    looked_up = _per_cell(matrix, conditional, "conditions")
+    return np.where(pd.notna(looked_up), looked_up, "").astype(object)
+
+
+def _per_cell(matrix: pd.DataFrame, conditional: pd.DataFrame, column: str) -> np.ndarray:
+    """Per matrix row: ``column`` of its row in the :func:`conditional_cells` table, NaN where it has none."""
+    if not len(conditional):
+        return np.full(len(matrix), np.nan, dtype=object)
+    keys = pd.MultiIndex.from_arrays([matrix["identity_arn"].astype(str), matrix["action"].astype(str)])
+    found = pd.Series(conditional[column].to_numpy(), index=pd.MultiIndex.from_arrays(
+        [conditional["identity_arn"].astype(str), conditional["action"].astype(str)]))
+    return found.reindex(keys).to_numpy(dtype=object)
 
 
 def access_summary(matrix: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:

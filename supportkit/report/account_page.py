@@ -15,6 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from supportkit.analysis.account_analysis import AccountAnalysis, analyse
@@ -22,7 +23,7 @@ from supportkit.analysis.finding import (
     Finding, FindingSources, clear_sentences, produce_findings, severity_counts,
 )
 from supportkit.analysis.findings import Persona
-from supportkit.analysis.paths import HEADLINE_ACTIONS, cell_access
+from supportkit.analysis.paths import HEADLINE_ACTIONS, cell_access, cell_access_conditions
 from supportkit.report import render
 from supportkit.snapshot.details import details_file_time
 
@@ -56,6 +57,8 @@ CAPABILITY_COLUMNS = {
     "ta_read": "TA view", "ta_change": "TA change", "plan_read": "plan view", "plan_change": "plan change",
     "slack_app": "Slack app", "support_permit": "permit AWS Support staff",
 }
+YES, UNDER_CONDITIONS = "yes", "under conditions"
+"""A capability column's words in the identities table: allowed whatever the request, or only under conditions."""
 _PERSONA_RANK = {persona.value: i for i, persona in enumerate(Persona)}
 _DECISION_WORDS = {"allowed": "allowed", "explicitDeny": "explicitly denied", "implicitDeny": "not allowed"}
 
@@ -221,26 +224,34 @@ class AccountPage:
 
     def identities(self) -> str:
         people = self.people
-        conditional = self.matrix.loc[self.matrix["conditional"] & self.matrix["decision"].eq("allowed"),
-                                      "identity_arn"].astype(str)
         concerned = pd.Series([arn for f in self.findings for arn in f.identities], dtype=object).value_counts()
+        states = {label: _three_states(people[column].to_numpy(dtype=bool),
+                                       people[f"{column}_conditionally"].to_numpy(dtype=bool))
+                  for column, label in CAPABILITY_COLUMNS.items()}
+        persona, met = people["persona"].astype(str).to_numpy(), people["persona_conditionally"].astype(str).to_numpy()
+        conditional = people[[f"{column}_conditionally" for column in CAPABILITY_COLUMNS]].to_numpy(dtype=bool).any(axis=1)
         frame = pd.DataFrame({
             "identity": [render.identity_label(k, n) for k, n in zip(people["identity_type"], people["identity_name"])],
             "kind": people["identity_arn"].map(self.kinds()).to_numpy(),
-            "persona": people["persona"].astype(str).to_numpy(),
-            **{label: people[column].to_numpy() for column, label in CAPABILITY_COLUMNS.items()},
-            "conditional": people["identity_arn"].isin(set(conditional)).to_numpy(),
+            "persona": persona,
+            "persona under conditions": np.where(met != persona, met, ""),
+            **states,
+            "conditional": conditional,
             "incomplete": people["incomplete"].to_numpy(),
             "findings": people["identity_arn"].map(concerned).fillna(0).astype(int).to_numpy(),
         })
         body = ("<p>Filter with the panes (kind, persona, conditional), search any text, sort by any column. "
-                "Conditional: some request is allowed only under some context (e.g. with MFA).</p>"
+                f"A capability is \"{YES}\" when allowed whatever the request, \"{UNDER_CONDITIONS}\" when allowed "
+                "only with MFA, from some network, before some date and so on (each condition verified by evaluating "
+                "it; the heatmap's cells name them), and empty when not allowed. Persona under conditions: the "
+                "persona when every condition is met, where it differs.</p>"
                 + render.interactive_table(frame, "identities-table", panes=["kind", "persona", "conditional"]))
         return render.section("identities", SECTIONS["identities"], body)
 
     def heatmap(self) -> str:
-        grid = render.capability_grid(self.matrix, self.people,
-                                      cell_access(self.matrix, self.analysis.findings["conditional_access"]))
+        conditional = self.analysis.findings["conditional_access"]
+        grid = render.capability_grid(self.matrix, self.people, cell_access(self.matrix, conditional),
+                                      cell_access_conditions(self.matrix, conditional))
         body = ("<p>Hover over a cell for the identity, capability, decision and why; click a name for its "
                 "details.</p>" + render.heatmap(grid))
         return render.section("who-can-do-what", SECTIONS["who-can-do-what"], body)
@@ -317,3 +328,8 @@ class AccountPage:
         else:
             body = "<p>The loader noticed nothing unusual in the snapshot files.</p>"
         return render.section("snapshot-warnings", SECTIONS["snapshot-warnings"], body)
+
+
+def _three_states(always: np.ndarray, conditionally: np.ndarray) -> np.ndarray:
+    """A capability column as the identities table shows it: :data:`YES`, :data:`UNDER_CONDITIONS` or ""."""
+    return np.select([always, conditionally], [YES, UNDER_CONDITIONS], default="").astype(object)

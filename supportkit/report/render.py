@@ -359,13 +359,16 @@ class CapabilityGrid:
     reasons: np.ndarray  # str per cell: the first explanation that decided it
 
 
-def capability_grid(matrix: pd.DataFrame, people: pd.DataFrame, access: np.ndarray) -> CapabilityGrid:
+def capability_grid(matrix: pd.DataFrame, people: pd.DataFrame, access: np.ndarray,
+                    conditions: np.ndarray | None = None) -> CapabilityGrid:
     """Summarise the long matrix per identity and capability, in the order of ``people`` (the personas table).
 
     ``access`` is each matrix row's ``allowed`` / ``conditional`` / ``denied``
     (:func:`supportkit.analysis.paths.cell_access`): a cell is the capability's three states, can (all or
     some actions whatever the request), can under conditions (none always, some under conditions), cannot
-    (explicitly denied, or not allowed).
+    (explicitly denied, or not allowed). ``conditions`` (:func:`supportkit.analysis.paths.cell_access_conditions`)
+    says under which conditions a conditional row allows: a cell's reason then names them, not the matrix's
+    explanation under the one context it was built with.
     """
     arns = list(people["identity_arn"])
     row_of = {arn: i for i, arn in enumerate(arns)}
@@ -388,10 +391,14 @@ def capability_grid(matrix: pd.DataFrame, people: pd.DataFrame, access: np.ndarr
         [allowed == actions, allowed > 0, conditional_count > 0, denied_count > 0],
         [ALL, SOME, CONDITIONAL, DENIED], default=NONE)
     reasons = np.full(shape, "", dtype=object)
-    deciding = granted | conditional | denied
-    explanations = matrix["explanation"].astype(str).to_numpy()
-    for r, c, text in zip(rows[deciding][::-1], columns[deciding][::-1], explanations[deciding][::-1]):
-        reasons[r, c] = text  # reversed: the first deciding action of each cell wins
+    explanations = matrix["explanation"].astype(str).to_numpy(dtype=object)
+    if conditions is not None and conditional.any():
+        named = conditional & (conditions != "")
+        explanations[named] = [f"{action} allowed {when}" for action, when in
+                               zip(matrix["action"].astype(str).to_numpy()[named], conditions[named])]
+    for deciding in (denied, conditional, granted):  # a later state wins: a cell's reason is of its own state
+        for r, c, text in zip(rows[deciding][::-1], columns[deciding][::-1], explanations[deciding][::-1]):
+            reasons[r, c] = text  # reversed: the first such action of each cell wins
     return CapabilityGrid(people[["identity_arn", "identity_type", "identity_name", "persona"]].reset_index(drop=True),
                           capabilities, states, allowed, conditional_count, actions.max(axis=0), reasons)
 

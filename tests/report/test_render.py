@@ -101,6 +101,7 @@ def matrix(rows: list[tuple[str, str, str, bool]]) -> pd.DataFrame:
     """(identity, capability, decision, conditional) rows, one per action."""
     return pd.DataFrame({
         "identity_arn": [f"arn:aws:iam::111122223333:user/{name}" for name, *_ in rows],
+        "action": [f"support:Action{i}" for i in range(len(rows))],
         "capability": [capability for _, capability, _, _ in rows],
         "decision": [decision for _, _, decision, _ in rows],
         "conditional": [conditional for *_, conditional in rows],
@@ -138,6 +139,22 @@ def test_capability_cells_say_all_some_conditional_denied_or_none():
                                     [render.CONDITIONAL, render.NONE]]
     assert grid.totals.tolist() == [1, 2]
     assert grid.reasons[1, 1] == "because explicitDeny"
+
+
+def test_a_cell_says_why_in_its_own_state_and_a_conditional_one_names_its_conditions():
+    # Row 0 (a's open) is allowed only with MFA, row 1 whatever the request: the cell can open (some
+    # actions), so its reason is row 1's. b's only open action is allowed only from a network: the reason is
+    # that condition, not the matrix's explanation under the one context it was built with.
+    opens = "Open support cases"
+    rows = [("a", opens, "implicitDeny", True), ("a", opens, "allowed", False), ("b", opens, "implicitDeny", True)]
+    conditions = np.array(["with MFA", "", "from 10.0.0.0/8 <b>"], dtype=object)
+    grid = render.capability_grid(matrix(rows), people(["a", "b"]),
+                                  access_of(rows, {0: "conditional", 2: "conditional"}), conditions)
+    assert grid.states.tolist() == [[render.SOME], [render.CONDITIONAL]]
+    assert grid.reasons[0, 0] == "because allowed"
+    assert grid.reasons[1, 0] == "support:Action2 allowed from 10.0.0.0/8 <b>"
+    out = render.heatmap(grid)
+    assert "support:Action2 allowed from 10.0.0.0/8 &lt;b&gt;</title>" in out and "<b>" not in out
 
 
 def test_a_large_account_gets_persona_groups_with_drill_down():

@@ -21,7 +21,9 @@ import pytest
 from supportkit.report import pipeline as report
 from supportkit.errors import SupportkitError
 from supportkit.report.executors import ExecutorSpec
-from supportkit.report.pipeline import HEADLINE_MIME, ReportSummary, run_reports, validate_parameters
+from supportkit.report.pipeline import (
+    HEADLINE_LABELS, HEADLINE_MIME, ReportSummary, run_reports, validate_parameters,
+)
 from supportkit.report.render import TABLE_DATA_TYPE
 from supportkit.support.catalog import load_catalog
 
@@ -305,6 +307,10 @@ def test_the_headline_counts_who_can_open_read_and_resolve_cases(reports):
     assert hostile.headline == {
         "identities": 6, "can_open_cases": 3, "can_read_all_cases": 4, "can_resolve_cases": 2, "can_change_plan": 0,
         "trusted_advisor_users": 2, "console_broken": 4, "can_permit_support": 1, "incomplete_identities": 2,
+        # no decision of the account depends on the request: nobody is allowed only under conditions
+        "can_open_cases_conditionally": 0, "can_read_all_cases_conditionally": 0,
+        "can_resolve_cases_conditionally": 0, "can_change_plan_conditionally": 0,
+        "can_permit_support_conditionally": 0,
     }
     # Findings: three readers besides root (a few: medium); Support Center lacks actions for the markup user,
     # the $ user, alice, whose support:* holds no support-console: action, and the reader role, whose trust
@@ -316,8 +322,23 @@ def test_the_headline_counts_who_can_open_read_and_resolve_cases(reports):
     assert by_stem(reports)[PLAIN_ID].headline["can_open_cases"] == 1  # the root user only
     index = reports.index.read_text()
     numbers = "".join(rf'<td class="number{" zero" if n == 0 else ""}">{n}</td>'
-                      for n in [*hostile.headline.values(), 0, 0, 7, 1, 0])
+                      for n in [*(hostile.headline[key] for key in HEADLINE_LABELS), 0, 0, 7, 1, 0])
     assert re.search(rf'<a href="{HOSTILE_ID}.html">{HOSTILE_ID}</a>.*?{numbers}', index)
+
+
+def test_the_index_and_the_summary_count_apart_who_is_allowed_only_under_conditions(tmp_path):
+    from supportkit.report.pipeline import SEVERITIES, AccountFacts, AccountReport, _index_html, summary_text
+
+    headline = {**{key: 1 for key in HEADLINE_LABELS}, "can_resolve_cases": 3, "can_resolve_cases_conditionally": 2,
+                "can_open_cases_conditionally": 0}
+    facts = AccountFacts("111122223333", "a", None, "2026-12-01T00:00:00+00:00", 0, 0, False)
+    report = AccountReport(tmp_path / "a", "a", facts, headline, dict.fromkeys(SEVERITIES, 0), None,
+                           tmp_path / "a.html", None, 0.1)
+    index = _index_html([report], tmp_path)
+    assert "<td>3 + 2 under conditions</td>" in index  # resolve: 3 whatever the request, 2 more under conditions
+    assert index.count("under conditions</td>") == 1  # a zero count under conditions is not shown
+    lines = summary_text(ReportSummary(tmp_path, tmp_path / "index.html", (report,), 1, 0.5)).splitlines()
+    assert lines[1].split() == ["a", "1", "1", "3+2", "0", "0", "0", "0", "0"]
 
 
 def test_account_ids_reach_the_notebook_as_strings(reports):
