@@ -69,16 +69,13 @@ class Span:
     css_class: str = ""
 
 
-Cell = str | int | float | bool | None | Link | Span
-"""What a table cell may hold; numpy scalars are accepted as their Python values."""
-
-
 def html_table(headings: Sequence[str], rows: Iterable[Sequence[object]], *,
                row_classes: Iterable[str] | None = None, false: str = "") -> str:
     """A table in which every heading and cell text is escaped: the only place the pages build one.
 
-    Integers are right-aligned (``number``, and ``zero`` for 0, which a page may grey out); booleans show
-    as "yes" or ``false``; None and NaN as nothing.
+    A cell is a str, int, float, bool, None, :class:`Link` or :class:`Span` (numpy scalars as their Python
+    values). Integers are right-aligned (``number``, and ``zero`` for 0, which a page may grey out); booleans
+    show as "yes" or ``false``; None and NaN as nothing.
     """
     head = "".join(f"<th>{escape(str(heading))}</th>" for heading in headings)
     classes = iter(row_classes) if row_classes is not None else None

@@ -4,9 +4,9 @@ Every function returns an HTML string in which each input text (names, tags, Sid
 explanations) is escaped; nothing here builds markup by pasting input. Interactive tables reach the page as
 data: a ``<table>`` placeholder and a ``<script type="application/vnd.supportkit.table+json">`` holding the
 arguments itables computes (cells already HTML-escaped by itables, the JSON escaped so that no ``<`` can end
-its element). The one executable script, :func:`shipped_script` (DataTables as itables bundles it, and a few
-lines that hand each table its data), is added by the export template with its sha256 in the page's
-Content-Security-Policy (see :func:`content_security_policy`).
+its element). The one executable script, :func:`assets`' (DataTables as itables bundles it, and a few lines
+that hand each table its data), is added by :func:`supportkit.report.notebook_page.notebook_html` with its
+sha256 in the page's Content-Security-Policy (:func:`supportkit.report.html_page.standalone_page`).
 
 Why not ``itables.init_notebook_mode(connected=False)``: it loads the bundle through a ``blob:`` URL and a
 dynamic ``import()``, which a policy allowing only hashed scripts must refuse (``script-src blob:`` would let
@@ -30,7 +30,7 @@ import pandas as pd
 
 from supportkit.analysis.finding import Finding, Severity
 from supportkit.iam.arn import Arn
-from supportkit.report.html_page import content_security_policy, html_table, script_hash
+from supportkit.report.html_page import html_table
 from supportkit.support.catalog import Capability
 
 TABLE_DATA_TYPE = "application/vnd.supportkit.table+json"
@@ -208,11 +208,6 @@ class Assets:
     script: str
     style: str
 
-    @property
-    def csp(self) -> str:
-        """The page's policy: this script by its hash, nothing else (as :func:`standalone_page` writes it)."""
-        return content_security_policy([self.script])
-
 
 _INIT = """
 const skitStart = (data) => {
@@ -248,7 +243,7 @@ NEAR_PIXELS = 1500
 
 @cache
 def assets() -> Assets:
-    """DataTables as itables ships it, its exports bound to a name, then the initialisation; and the CSP."""
+    """DataTables as itables ships it, its exports bound to a name, then the initialisation; and the style."""
     folder = files("itables") / "html"
     bundle = (folder / "dt_bundle.js").read_text(encoding="utf-8")
     found = _BUNDLE_EXPORT.search(bundle)

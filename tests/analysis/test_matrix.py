@@ -11,12 +11,19 @@ from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from policy_strategies import statements
 
 from supportkit.snapshot import load_account
 from supportkit.support.catalog import load_catalog
 from supportkit.cli.main import main
-from supportkit.analysis.matrix import ALL_CHECKS, LONG_COLUMNS, SOME_CHECKS, build_matrix, identity_context, wide
+from supportkit.analysis.matrix import (
+    ALL_CHECKS, LONG_COLUMNS, SOME_CHECKS, build_matrix, identity_context, probe_check_arn, wide,
+)
 from supportkit.iam import simulate as simulation
+from supportkit.iam.evaluate import PolicyKind, StatementRef
+from supportkit.iam.policy import Effect
 from supportkit.support.rcps import rcp_services
 from supportkit.support.request_context import assumed_context
 
@@ -244,14 +251,6 @@ def test_what_if_detach_and_replace_change_exactly_the_expected_cells(tmp_path):
 
 # Property: every cell of a random account is what `simulate` answers for the same request
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st
-from policy_strategies import statements
-  # noqa: E402
-
-from supportkit.iam.evaluate import PolicyKind, StatementRef  # noqa: E402
-from supportkit.analysis.matrix import probe_check_arn  # noqa: E402
-from supportkit.iam.policy import Effect  # noqa: E402
 
 _ACTIONS = ["support:*", "support:ResolveCase", "support:Describe*", "support:CreateCase", "trustedadvisor:*",
             "trustedadvisor:RefreshCheck", "supportplans:*", "*", "s3:*", "support-console:*", "supportapp:*"]
