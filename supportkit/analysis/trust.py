@@ -38,6 +38,8 @@ from supportkit.iam.trust import (
     Caller,
     CallerKind,
     match_trust,
+    session_action,
+    session_actions,
     unique_id_principals,
 )
 from supportkit.snapshot.model import Account, Identity, IdentityType
@@ -157,15 +159,29 @@ def trust_sources(identity: Identity, account_id: str) -> tuple[TrustSource, ...
 def _trust_conditions(identity: Identity, caller: Caller, action: str,
                       fixed: Callable[[str], bool] = lambda key: False) -> Conditions:
     """Under which request values the trust policy alone admits ``caller``; keys ``fixed`` says are facts of the
-    caller are not enumerated (absent from its context: absent for good)."""
+    caller are not enumerated (absent from its context: absent for good).
+
+    A request that passes session tags or a source identity is admitted only if the trust also allows
+    ``sts:TagSession`` / ``sts:SetSourceIdentity`` to the caller, whoever it is: "trust policies for all roles
+    connected to the identity provider (IdP) passing tags must have the sts:TagSession permission. For roles
+    without this permission in the trust policy, the AssumeRole operation fails" (Pass session tags in AWS
+    STS, https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html); for a principal's own policies
+    see :func:`supportkit.iam.trust.can_assume`.
+    """
     assert identity.trust is not None
     policy = identity.trust.policy
 
     def admits(context: RequestContext) -> bool:
-        found = match_trust(policy, caller, action, identity.arn, context).match
-        return bool(found.allows) and not found.denies
+        for needed in (action, *session_actions(context)):
+            found = match_trust(policy, caller, needed, identity.arn, context).match
+            if not found.allows or found.denies:
+                return False
+        return True
 
     clauses = [clause for statement in policy.statements_for(action) for clause in statement.conditions]
+    companions = {needed for clause in clauses if (needed := session_action(clause.key.lower())) is not None}
+    clauses += [clause for companion in sorted(companions) for statement in policy.statements_for(companion)
+                for clause in statement.conditions]
     return enumerate_conditions(admits, clauses, _base_context(caller), fixed)
 
 

@@ -394,6 +394,41 @@ def test_a_trust_that_requires_session_tags_or_a_source_identity_needs_their_per
     assert (step.target, step.conditions.text()) == (arn("role", "Sourced"), "when sts:SourceIdentity = alice")
 
 
+def test_a_provider_that_must_pass_session_tags_or_a_source_identity_needs_the_trust_to_allow_them(
+        tmp_path: Path) -> None:
+    # Pass session tags in AWS STS (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html),
+    # things to know about session tags: "When you use session tags, trust policies for all roles connected to
+    # the identity provider (IdP) passing tags must have the sts:TagSession permission. For roles without this
+    # permission in the trust policy, the AssumeRole operation fails." A SAML assertion or OIDC token passes
+    # them as PrincipalTag attributes or claims (same page, AssumeRoleWithSAML / AssumeRoleWithWebIdentity).
+    # Monitor and control actions taken with assumed roles
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html): a
+    # source identity needs sts:SetSourceIdentity in the role trust policy of the target role.
+    saml = f"arn:aws:iam::{ACCT}:saml-provider/Okta"
+    oidc = f"arn:aws:iam::{ACCT}:oidc-provider/token.actions.githubusercontent.com"
+    team = {"StringEquals": {"aws:RequestTag/team": "support"}}
+    source = {"StringEquals": {"sts:SourceIdentity": "alice"}}
+    loaded = account(tmp_path, roles=[
+        role("SamlTagsRefused", trusts({"Federated": saml}, "sts:AssumeRoleWithSAML", Condition=team), SUPPORT),
+        role("SamlTags", trusts({"Federated": saml}, ["sts:AssumeRoleWithSAML", "sts:TagSession"], Condition=team),
+             SUPPORT),
+        role("OidcSourceRefused", trusts({"Federated": oidc}, "sts:AssumeRoleWithWebIdentity", Condition=source),
+             SUPPORT),
+        role("OidcSource", trusts({"Federated": oidc}, ["sts:AssumeRoleWithWebIdentity", "sts:SetSourceIdentity"],
+                                  Condition=source), SUPPORT),
+        role("SamlPlain", trusts({"Federated": saml + "Plain"}, "sts:AssumeRoleWithSAML"), SUPPORT),  # no tags asked
+    ])
+    found = {i.name: trust_sources(i, ACCT) for i in loaded.identities if i.type.value == "role"}
+    assert found["SamlTagsRefused"] == () and found["OidcSourceRefused"] == ()  # the condition can never be met
+    (tags,), (sourced,), (plain,) = found["SamlTags"], found["OidcSource"], found["SamlPlain"]
+    assert (tags.kind, tags.conditions.text()) == (SourceKind.SAML, "when aws:RequestTag/team = support")
+    assert (sourced.kind, sourced.conditions.text()) == (SourceKind.OIDC, "when sts:SourceIdentity = alice")
+    assert plain.conditions.always  # a provider that passes no tags needs no sts:TagSession
+    reached = {step.target for path in paths(loaded).values() for step in path.steps}
+    assert arn("role", "SamlTags") in reached and arn("role", "SamlTagsRefused") not in reached
+    assert arn("role", "OidcSource") in reached and arn("role", "OidcSourceRefused") not in reached
+
+
 def test_findings_on_a_service_linked_role_never_ask_to_change_it(tmp_path: Path) -> None:
     # Using service-linked roles: "An IAM administrator can view, but not edit the permissions for
     # service-linked roles". A Trusted Advisor namespace mix-up on one is reported, as such.
