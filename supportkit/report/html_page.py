@@ -8,8 +8,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from html import escape
 from urllib.parse import quote
 
@@ -67,6 +68,18 @@ class Span:
     parts: tuple[str | Link, ...]
     columns: int
     css_class: str = ""
+
+
+CONDITIONALLY = "_conditionally"
+"""A headline key with this suffix counts the identities allowed the key's action only under some conditions;
+the key itself then counts those allowed whatever the request (supportkit.analysis.paths.access_summary)."""
+
+
+def headline_count(headline: Mapping[str, Any], key: str, form: str = "{} + {} under conditions") -> Any:
+    """A headline number as the index and the organization page show it: "3 + 1 under conditions" when some
+    are allowed only under conditions (``form`` takes both numbers), else the number itself."""
+    conditionally = headline.get(key + CONDITIONALLY) or 0
+    return form.format(headline[key], conditionally) if conditionally else headline[key]
 
 
 def html_table(headings: Sequence[str], rows: Iterable[Sequence[object]], *,

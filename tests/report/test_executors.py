@@ -19,8 +19,8 @@ from supportkit.report.executors import (
     make_executor,
     parse_executor,
 )
+from supportkit.report.html_page import CONDITIONALLY
 from supportkit.report.pipeline import (
-    CONDITIONALLY,
     HEADLINE_LABELS,
     add_report_arguments,
     run_reports,

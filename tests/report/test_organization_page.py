@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -103,3 +104,29 @@ def test_findings_are_counted_by_severity_per_account(tmp_path):
     # B: an account outside the organization can read every case through the role: a critical finding
     row = analysis.findings_by_account().set_index("account_id").loc[B]
     assert row["critical"] >= 1 and row["total"] == sum(row[s] for s in ("critical", "high", "medium", "low", "info"))
+
+
+def test_the_accounts_table_counts_apart_who_can_only_under_conditions(tmp_path):
+    # Configuring MFA-protected API access
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html): with
+    # Bool aws:MultiFactorAuthPresent true the request is allowed only when MFA was used. The root user reads
+    # every case whatever the request; "mfa" only with MFA.
+    root = tmp_path / "org"
+    mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    write(root / "a", A, {"UserDetailList": [{
+        "UserName": "mfa", "UserId": "AIDAEXAMPLEMFA0000001", "Path": "/", "Arn": f"arn:aws:iam::{A}:user/mfa",
+        "GroupList": [], "AttachedManagedPolicies": [], "Tags": [], "UserPolicyList": [
+            {"PolicyName": "p", "PolicyDocument": statement("Allow", "support:DescribeCases", Resource="*",
+                                                            Condition=mfa)}],
+    }], "GroupDetailList": [], "RoleDetailList": [], "Policies": []})
+    (root / "organization.json").write_text(json.dumps({
+        "organization": {"id": "o-mfa1", "management_account_id": "333333333333"},
+        "roots": [{"id": "r-m1", "name": "Root"}], "units": [],
+        "accounts": [{"id": A, "name": "a", "parent": "r-m1", "folder": "a"}],
+    }))
+    out = organization_html(analyse_organization(root), {})
+    table = re.search(r"<h2>Accounts</h2>\s*<table>(.*?)</table>", out, re.S).group(1)
+    columns = re.findall(r"<th>(.*?)</th>", table)
+    row = dict(zip(columns, re.findall(r"<td[^>]*>(.*?)</td>", table)))
+    assert row["can read all cases"] == "1 + 1 under conditions"
+    assert row["can open cases"] == "1"  # the root user, whatever the request
