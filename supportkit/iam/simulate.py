@@ -220,7 +220,8 @@ def read_requests(text: str) -> Iterator[Any]:
     stripped = text.strip()
     if not stripped:
         return
-    undecodable = _UNDECODED.search(stripped) is not None  # then, and only then, look for it line by line
+    # then, and only then, look for it line by line; ASCII text (the common case) has none, known without a scan
+    undecodable = not stripped.isascii() and _UNDECODED.search(stripped) is not None
     if "\n" in stripped and not undecodable:
         try:
             single = decode_json(stripped)
