@@ -177,8 +177,9 @@ class AccessPath:
 
 CAPABILITIES = {"open": "can_open", "read": "can_read", "reply": "can_reply", "resolve": "can_resolve",
                 "ta_read": "ta_read", "ta_change": "ta_change", "plan_change": "plan_change"}
-"""What :attr:`AccountResult.capabilities` lists, and the persona column each comes from; ``any`` is added
-for an identity allowed any support, Trusted Advisor or support plan action."""
+"""What :attr:`AccountResult.capabilities` lists, and the persona column each comes from (allowed whatever the
+request, or its ``_conditionally`` companion: only under some conditions); ``any`` is added for an identity
+allowed any support, Trusted Advisor or support plan action, under conditions or not."""
 ANY = "any"
 
 
@@ -203,10 +204,11 @@ def account_result(analysis: AccountAnalysis, folder: Path, dataset: str | Path 
     assert account is not None  # analyse() keeps the account it loaded
     people = findings["personas"]
     headline = {key: value for key, value in analysis.summary.items() if isinstance(value, int)}
-    headline["any_support_access"] = int((people["persona"] != Persona.NO_ACCESS.value).sum())
-    capabilities = {
-        row["identity_arn"]: (*(name for name, column in CAPABILITIES.items() if row[column]),
-                              *((ANY,) if row["persona"] != Persona.NO_ACCESS.value else ()))
+    headline["any_support_access"] = int((people["persona_conditionally"] != Persona.NO_ACCESS.value).sum())
+    capabilities = {  # a path into a role that can only under conditions is still a path to report
+        row["identity_arn"]: (*(name for name, column in CAPABILITIES.items()
+                                if row[column] or row[f"{column}_conditionally"]),
+                              *((ANY,) if row["persona_conditionally"] != Persona.NO_ACCESS.value else ()))
         for row in people.to_dict(orient="records")
     }
     root_only = findings["root_only_access"]

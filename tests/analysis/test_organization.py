@@ -362,3 +362,27 @@ def test_paths_go_on_along_the_chains_of_the_account_they_enter(chains):
     assert entry not in paths and arn(OPS, "user", "both") not in paths  # "both" may assume Target only
     assert set(paths) == {hop, jump1, deep3, arn(OPS, "role", "Deep1"), arn(OPS, "role", "Deep2"),
                           arn(OPS, "user", "erin"), arn(OPS, "user", "far")}
+
+
+def test_a_role_that_can_read_cases_only_under_conditions_is_still_reached(tmp_path):
+    # Configuring MFA-protected API access
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html): the
+    # role's sessions read every case when MFA was used. Whoever reaches it reads them then: the organization
+    # view lists the path (a path to access only under conditions is a path), from inside and from outside.
+    mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    write(tmp_path / "ops", OPS, "ops", users=[
+        user(OPS, "alice", doc(allow("sts:AssumeRole", f"arn:aws:iam::{PROD}:role/MfaReader")))])
+    write(tmp_path / "prod", PROD, "prod", roles=[
+        role(PROD, "MfaReader", doc({"Effect": "Allow", "Principal": {"AWS": [OPS, VENDOR]}, "Action": "sts:AssumeRole"}),
+             doc(allow("support:DescribeCases", Condition=mfa)))])
+    (tmp_path / "organization.json").write_text(json.dumps({
+        "organization": {"id": ORG, "management_account_id": "444444444444"},
+        "roots": [{"id": "r-ex1", "name": "Root"}], "units": [],
+        "accounts": [{"id": OPS, "name": "ops", "parent": "r-ex1", "folder": "ops"},
+                     {"id": PROD, "name": "prod", "parent": "r-ex1", "folder": "prod"}],
+    }))
+    analysis = analyse_organization(tmp_path)
+    reader = arn(PROD, "role", "MfaReader")
+    assert "read" in analysis.account(PROD).capabilities[reader]
+    assert list(analysis.outside_case_readers()["principal"]) == [f"{VENDOR} (outside the organization)"]
+    assert arn(OPS, "user", "alice") in set(analysis.cross_account_paths()["principal"])
