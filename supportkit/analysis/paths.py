@@ -1188,7 +1188,9 @@ def cell_access(matrix: pd.DataFrame, conditional: pd.DataFrame) -> np.ndarray:
     """Per matrix row: ``allowed`` (whatever the request), ``conditional`` or ``denied``, as who-can answers.
 
     ``conditional`` is :func:`conditional_cells` of that matrix; other cells keep the matrix's decision (a
-    Trusted Advisor check action allowed on some checks counts as allowed).
+    Trusted Advisor check action allowed on some checks counts as allowed). A cell the matrix grants is never
+    ``denied``: :func:`conditional_cells` decides a check action on a probe check that a grant naming some
+    checks does not cover, so where it finds no request allowed, the cell is ``conditional``.
     """
     granted = (matrix["decision"].astype(str).to_numpy() == Decision.ALLOWED.value) | (
         matrix["check_scope"].astype(str).to_numpy() == SOME_CHECKS)
@@ -1196,6 +1198,7 @@ def cell_access(matrix: pd.DataFrame, conditional: pd.DataFrame) -> np.ndarray:
     looked_up = _per_cell(matrix, conditional, "access")
     known = pd.notna(looked_up)
     access[known] = looked_up[known]
+    access[granted & (access == DENIED)] = AccessDecision.CONDITIONAL.value
     return access
 
 

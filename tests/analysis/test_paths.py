@@ -523,6 +523,31 @@ def test_personas_in_three_states_say_what_a_condition_would_grant(tmp_path: Pat
     assert not plain["can_resolve_conditionally"].any()
 
 
+def test_a_grant_on_some_checks_is_never_denied_in_three_states(tmp_path: Path) -> None:
+    # Service Authorization Reference, Trusted Advisor
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awstrustedadvisor.html):
+    # RefreshCheck takes a check ARN, so a statement naming one check grants that check only. With MFA given,
+    # "tia" may refresh that check: the matrix says some checks, and the three states must not say denied.
+    from supportkit.analysis.findings import Persona, all_findings
+    from supportkit.analysis.matrix import SOME_CHECKS, build_matrix
+    from supportkit.analysis.paths import access_tables, cell_access
+    from supportkit.support.catalog import load_catalog
+
+    check = f"arn:aws:trustedadvisor:*:{ACCT}:checks/security/1iG5NDGVre"
+    mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    loaded = account(tmp_path, users=[user("tia", doc(allow("trustedadvisor:RefreshCheck", check, Condition=mfa)))])
+    catalog = load_catalog()
+    context = {"aws:MultiFactorAuthPresent": "true"}
+    matrix = build_matrix(loaded, catalog, context=context)
+    access = cell_access(matrix, access_tables(loaded, matrix, catalog, context)["conditional_access"])
+    cell = (matrix["identity_name"].astype(str) == "tia").to_numpy() & (
+        matrix["action"].astype(str) == "trustedadvisor:RefreshCheck").to_numpy()
+    assert matrix.loc[cell, "check_scope"].astype(str).tolist() == [SOME_CHECKS]
+    assert access[cell].tolist() != ["denied"]
+    people = all_findings(matrix, loaded, catalog, access)["personas"].set_index("identity_name")
+    assert people.loc["tia", "persona_conditionally"] == Persona.TRUSTED_ADVISOR_ONLY.value
+
+
 def test_a_user_that_can_grant_itself_assume_role_reaches_a_role_with_support_access(tmp_path: Path) -> None:
     # STS API Reference, AssumeRole (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html):
     # a trust policy naming the account needs the caller's identity-based Allow, which iam:PutUserPolicy on
