@@ -479,12 +479,14 @@ def persona_actions(catalog: Catalog) -> dict[str, tuple[str, ...]]:
 
 def personas(matrix: pd.DataFrame, catalog: Catalog, grid: _Grid | None = None) -> pd.DataFrame:
     """Each identity's :class:`Persona` and capability columns (see :func:`persona_actions` for their actions),
-    in three states when the grid knows them (``access`` of :meth:`_Grid.of`).
+    in three states when the grid knows them (``access`` of :meth:`_Grid.of`; else under the matrix's one
+    context, nothing conditional).
 
     ``persona`` and a capability column count what is allowed whatever the request; ``<column>_conditionally``
     is True where the capability is not, but some of its actions are allowed under some conditions (with MFA,
     from a network, ...); ``persona_conditionally`` is the persona when those conditions are met (``persona``
-    itself when they change nothing). Trusted Advisor check actions allowed on some checks only count as allowed.
+    itself when they change nothing), as if every condition could hold at once: two that exclude each other
+    (MFA asked by one action, refused by another) still count both. Trusted Advisor check actions allowed on some checks only count as allowed.
     """
     grid = grid or _Grid.of(matrix)
     key_actions = persona_actions(catalog)
@@ -521,13 +523,17 @@ def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = No
             findings: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Any]:
     """The headline numbers of the report index; ``personas`` counts every persona, zeros included.
 
-    ``findings``: the matrix's :func:`all_findings`, when made already (its personas and console breakage).
+    ``findings``: the matrix's :func:`all_findings`, when made already (its personas and console breakage);
+    made with the three states (its ``access``), a count is of identities allowed whatever the request and
+    ``trusted_advisor_users_conditionally`` of those allowed only under some conditions. Without them, the
+    counts are of the matrix's decisions under the one context it was built with.
     """
     catalog = catalog or load_catalog()
     people = findings["personas"] if findings is not None else personas(matrix, catalog)
     console = findings["console_breakage"] if findings is not None else \
         console_breakage(matrix, catalog, account_kinds(account))
     counts = people["persona"].value_counts(sort=False)
+    advisor = people["ta_read"] | people["ta_change"]
     plan = account.info.support_plan
     return {
         "account_id": account.info.account_id,
@@ -539,7 +545,9 @@ def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = No
         "can_read_all_cases": int(people["can_read"].sum()),
         "can_resolve_cases": int(people["can_resolve"].sum()),
         "can_change_plan": int(people["plan_change"].sum()),
-        "trusted_advisor_users": int((people["ta_read"] | people["ta_change"]).sum()),
+        "trusted_advisor_users": int(advisor.sum()),
+        "trusted_advisor_users_conditionally": int(
+            ((people["ta_read_conditionally"] | people["ta_change_conditionally"]) & ~advisor).sum()),
         "console_broken": len(console),  # as the finding counts
         "can_permit_support": int(people["support_permit"].sum()),
         "personas": {persona.value: int(counts[persona.value]) for persona in Persona},

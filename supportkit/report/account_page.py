@@ -46,9 +46,10 @@ HEADLINE = {
     "incomplete_identities": "incomplete identities",
 }
 """The headline numbers (keys of :func:`supportkit.analysis.findings.summary`) and their labels."""
-CONDITIONAL_HEADLINE = {key: f"{key}_conditionally" for key in HEADLINE_ACTIONS}
-"""Per headline number that counts one action's identities, the number allowed it only under some conditions
-(:func:`supportkit.analysis.paths.access_summary`); the first then counts those allowed whatever the request."""
+CONDITIONAL_HEADLINE = {key: f"{key}_conditionally" for key in (*HEADLINE_ACTIONS, "trusted_advisor_users")}
+"""Per headline number that counts one action's (or Trusted Advisor's) identities, the number allowed only under
+some conditions (:func:`supportkit.analysis.paths.access_summary`, :func:`supportkit.analysis.findings.summary`);
+the first then counts those allowed whatever the request."""
 READERS_SHOWN = 50
 """Principals listed by name under the headline's "who can read every case"; the finding lists the identities."""
 
@@ -240,7 +241,8 @@ class AccountPage:
             "incomplete": people["incomplete"].to_numpy(),
             "findings": people["identity_arn"].map(concerned).fillna(0).astype(int).to_numpy(),
         })
-        body = ("<p>Filter with the panes (kind, persona, conditional), search any text, sort by any column. "
+        body = ("<p>Filter with the panes (kind, persona, conditional: some capability only under conditions), "
+                "search any text, sort by any column. "
                 f"A capability is \"{YES}\" when allowed whatever the request, \"{UNDER_CONDITIONS}\" when allowed "
                 "only with MFA, from some network, before some date and so on (each condition verified by evaluating "
                 "it; the heatmap's cells name them), and empty when not allowed. Persona under conditions: the "

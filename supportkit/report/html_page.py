@@ -78,7 +78,10 @@ the key itself then counts those allowed whatever the request (supportkit.analys
 def headline_count(headline: Mapping[str, Any], key: str, form: str = "{} + {} under conditions") -> Any:
     """A headline number as the index and the organization page show it: "3 + 1 under conditions" when some
     are allowed only under conditions (``form`` takes both numbers), else the number itself."""
-    conditionally = headline.get(key + CONDITIONALLY) or 0
+    try:
+        conditionally = int(headline.get(key + CONDITIONALLY))  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # none recorded (None), or not a number (NaN in a frame of accounts)
+        conditionally = 0
     return form.format(headline[key], conditionally) if conditionally else headline[key]
 
 

@@ -351,6 +351,7 @@ def test_summary(matrix, account, catalog):
         "can_resolve_cases": 7,
         "can_change_plan": 2,  # root and heidi
         "trusted_advisor_users": 12,
+        "trusted_advisor_users_conditionally": 0,  # without three states, nothing is conditional
         "console_broken": 3,  # alice, carol, kim
         "can_permit_support": 1,  # root
         "personas": {

@@ -495,7 +495,7 @@ def test_personas_in_three_states_say_what_a_condition_would_grant(tmp_path: Pat
     # request without MFA does not meet Bool aws:MultiFactorAuthPresent true, one with MFA does. "ana" opens,
     # reads and replies whatever the request, and resolves only with MFA: a case manager without resolve, with
     # full support access under the condition. "ben" reads only with MFA: no access whatever the request.
-    from supportkit.analysis.findings import Persona, all_findings
+    from supportkit.analysis.findings import Persona, all_findings, summary
     from supportkit.analysis.matrix import build_matrix
     from supportkit.analysis.paths import access_tables, cell_access
     from supportkit.support.catalog import load_catalog
@@ -503,11 +503,16 @@ def test_personas_in_three_states_say_what_a_condition_would_grant(tmp_path: Pat
     mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
     case_work = ["support:CreateCase", "support:DescribeCases", "support:AddCommunicationToCase"]
     loaded = account(tmp_path, users=[user("ana", doc(allow(case_work), allow(RESOLVE, Condition=mfa))),
-                                      user("ben", doc(allow("support:DescribeCases", Condition=mfa)))])
+                                      user("ben", doc(allow("support:DescribeCases", Condition=mfa))),
+                                      user("tina", doc(allow("trustedadvisor:DescribeChecks", Condition=mfa)))])
     catalog = load_catalog()
     matrix = build_matrix(loaded, catalog)
     access = cell_access(matrix, access_tables(loaded, matrix, catalog)["conditional_access"])
-    people = all_findings(matrix, loaded, catalog, access)["personas"].set_index("identity_name")
+    found = all_findings(matrix, loaded, catalog, access)
+    people = found["personas"].set_index("identity_name")
+    numbers = summary(matrix, loaded, catalog, found)
+    # Trusted Advisor: root whatever the request, tina only with MFA
+    assert (numbers["trusted_advisor_users"], numbers["trusted_advisor_users_conditionally"]) == (1, 1)
     ana, ben = people.loc["ana"], people.loc["ben"]
     assert ana["persona"] == Persona.CASE_MANAGER_WITHOUT_RESOLVE.value
     assert ana["persona_conditionally"] == Persona.FULL_SUPPORT.value

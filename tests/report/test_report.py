@@ -310,7 +310,7 @@ def test_the_headline_counts_who_can_open_read_and_resolve_cases(reports):
         # no decision of the account depends on the request: nobody is allowed only under conditions
         "can_open_cases_conditionally": 0, "can_read_all_cases_conditionally": 0,
         "can_resolve_cases_conditionally": 0, "can_change_plan_conditionally": 0,
-        "can_permit_support_conditionally": 0,
+        "can_permit_support_conditionally": 0, "trusted_advisor_users_conditionally": 0,
     }
     # Findings: three readers besides root (a few: medium); Support Center lacks actions for the markup user,
     # the $ user, alice, whose support:* holds no support-console: action, and the reader role, whose trust
