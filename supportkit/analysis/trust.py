@@ -179,9 +179,14 @@ def _trust_conditions(identity: Identity, caller: Caller, action: str,
         return True
 
     clauses = [clause for statement in policy.statements_for(action) for clause in statement.conditions]
-    companions = {needed for clause in clauses if (needed := session_action(clause.key.lower())) is not None}
-    clauses += [clause for companion in sorted(companions) for statement in policy.statements_for(companion)
-                for clause in statement.conditions]
+    companions: set[str] = set()
+    while True:  # a companion's own statements may read keys that need another companion
+        needed = {found for clause in clauses if (found := session_action(clause.key.lower())) is not None}
+        if needed <= companions:
+            break
+        for companion in sorted(needed - companions):
+            clauses += [clause for statement in policy.statements_for(companion) for clause in statement.conditions]
+        companions |= needed
     return enumerate_conditions(admits, clauses, _base_context(caller), fixed)
 
 

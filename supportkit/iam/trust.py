@@ -217,8 +217,9 @@ def can_assume(
 
 def session_action(key: str) -> str | None:
     """The permission-only action a request with the (lower-cased) ``key`` needs to assume a role: sts:TagSession
-    for session tags, sts:SetSourceIdentity for a source identity; None for other keys."""
-    if key.startswith("aws:requesttag/") or key == "aws:tagkeys":
+    for session tags (and transitive tag keys, which name session tags), sts:SetSourceIdentity for a source
+    identity; None for other keys."""
+    if key.startswith("aws:requesttag/") or key in ("aws:tagkeys", "sts:transitivetagkeys"):
         return TAG_SESSION
     return SET_SOURCE_IDENTITY if key == "sts:sourceidentity" else None
 

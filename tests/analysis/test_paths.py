@@ -417,6 +417,14 @@ def test_a_provider_that_must_pass_session_tags_or_a_source_identity_needs_the_t
         role("OidcSource", trusts({"Federated": oidc}, ["sts:AssumeRoleWithWebIdentity", "sts:SetSourceIdentity"],
                                   Condition=source), SUPPORT),
         role("SamlPlain", trusts({"Federated": saml + "Plain"}, "sts:AssumeRoleWithSAML"), SUPPORT),  # no tags asked
+        # each permission-only action's own statement asks for what needs the next one
+        role("Chained", doc(
+            {"Effect": "Allow", "Principal": {"Federated": saml + "Chained"}, "Action": "sts:AssumeRoleWithSAML",
+             "Condition": team},
+            {"Effect": "Allow", "Principal": {"Federated": saml + "Chained"}, "Action": "sts:TagSession",
+             "Condition": source},
+            {"Effect": "Allow", "Principal": {"Federated": saml + "Chained"}, "Action": "sts:SetSourceIdentity",
+             "Condition": {"StringEquals": {"sts:TransitiveTagKeys": "team"}}}), SUPPORT),
     ])
     found = {i.name: trust_sources(i, ACCT) for i in loaded.identities if i.type.value == "role"}
     assert found["SamlTagsRefused"] == () and found["OidcSourceRefused"] == ()  # the condition can never be met
@@ -424,6 +432,9 @@ def test_a_provider_that_must_pass_session_tags_or_a_source_identity_needs_the_t
     assert (tags.kind, tags.conditions.text()) == (SourceKind.SAML, "when aws:RequestTag/team = support")
     assert (sourced.kind, sourced.conditions.text()) == (SourceKind.OIDC, "when sts:SourceIdentity = alice")
     assert plain.conditions.always  # a provider that passes no tags needs no sts:TagSession
+    (chained,) = found["Chained"]
+    assert [sorted(r.key for r in scenario.requirements) for scenario in chained.conditions.scenarios] == [
+        ["aws:RequestTag/team", "sts:SourceIdentity", "sts:TransitiveTagKeys"]]
     reached = {step.target for path in paths(loaded).values() for step in path.steps}
     assert arn("role", "SamlTags") in reached and arn("role", "SamlTagsRefused") not in reached
     assert arn("role", "OidcSource") in reached and arn("role", "OidcSourceRefused") not in reached
