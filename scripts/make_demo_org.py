@@ -549,8 +549,13 @@ def workload_prod() -> DemoAccount:
              managed=[iam.aws_policy("AdministratorAccess")], last_used="us-east-1")
     iam.role("ProdSupportLead", account_trust(MANAGEMENT_ID, {"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
              managed=[iam.aws_policy("AWSSupportAccess")], tags={"team": "support"}, last_used="eu-west-1")
-    iam.role("ReadOnlyAuditor", account_trust(MANAGEMENT_ID, {"StringEquals": {"sts:ExternalId": "audit-7d41"}}),
-             managed=[iam.aws_policy("ReadOnlyAccess")], tags={"team": "security"})
+    # The audit tool from the management account (with its external id), and any principal of the organization:
+    # "*" limited by aws:PrincipalOrgID, which a principal outside the organization does not carry.
+    auditors = account_trust(MANAGEMENT_ID, {"StringEquals": {"sts:ExternalId": "audit-7d41"}})
+    auditors["Statement"].append({"Sid": "AnyoneInTheOrganization", "Effect": "Allow", "Principal": {"AWS": "*"},
+                                  "Action": "sts:AssumeRole",
+                                  "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}})
+    iam.role("ReadOnlyAuditor", auditors, managed=[iam.aws_policy("ReadOnlyAccess")], tags={"team": "security"})
     iam.role("CostReporter", service_trust("lambda.amazonaws.com"), managed=[ta_reader], last_used="us-east-1")
     iam.role("TriageBot", service_trust("lambda.amazonaws.com"), managed=[triage], last_used="us-east-1")
     iam.role("SupportPermitApprover", account_trust(MANAGEMENT_ID, {"Bool": {"aws:MultiFactorAuthPresent": "true"}}),

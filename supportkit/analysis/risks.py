@@ -65,9 +65,10 @@ def read_all_cases(sources: FindingSources) -> Iterator[Finding]:
     principals who-can finds, people and where they come from, not only the account's identities.
 
     Critical when a principal outside the account (another account, anyone) is among them; when the account's
-    organization is known, its other accounts are of kind "inside the organization"
-    (:func:`supportkit.analysis.paths.access_tables`) and count by number, as the account's own identities do,
-    and only principals outside the organization make it critical. Those allowed only under conditions (with
+    organization is known, its other accounts, and anyone a trust policy admits only from it (``"AWS": "*"``
+    limited by ``aws:PrincipalOrgID``, ``aws:PrincipalOrgPaths`` or ``aws:PrincipalAccount``), are of kind
+    "inside the organization" (:mod:`supportkit.analysis.kinds`) and count by number, as the account's own
+    identities do, and only principals outside the organization make it critical. Those allowed only under conditions (with
     MFA, from a network...) are counted apart.
     """
     frame = sources.tables["who_reads_cases"]

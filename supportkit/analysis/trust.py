@@ -24,11 +24,10 @@ with :func:`supportkit.iam.trust.can_assume`; this module reads the trust policy
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
-from supportkit.analysis.conditions import Conditions, enumerate_conditions
+from supportkit.analysis.conditions import Conditions, Relation, Requirement, enumerate_conditions
 from supportkit.iam.arn import account_of
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import Principal, PrincipalError
@@ -156,10 +155,8 @@ def trust_sources(identity: Identity, account_id: str) -> tuple[TrustSource, ...
     return tuple(found.values())
 
 
-def _trust_conditions(identity: Identity, caller: Caller, action: str,
-                      fixed: Callable[[str], bool] = lambda key: False) -> Conditions:
-    """Under which request values the trust policy alone admits ``caller``; keys ``fixed`` says are facts of the
-    caller are not enumerated (absent from its context: absent for good).
+def _trust_conditions(identity: Identity, caller: Caller, action: str) -> Conditions:
+    """Under which request values the trust policy alone admits ``caller``.
 
     A request that passes session tags or a source identity is admitted only if the trust also allows
     ``sts:TagSession`` / ``sts:SetSourceIdentity`` to the caller, whoever it is: "trust policies for all roles
@@ -187,24 +184,62 @@ def _trust_conditions(identity: Identity, caller: Caller, action: str,
         for companion in sorted(needed - companions):
             clauses += [clause for statement in policy.statements_for(companion) for clause in statement.conditions]
         companions |= needed
-    return enumerate_conditions(admits, clauses, _base_context(caller), fixed)
+    return enumerate_conditions(admits, clauses, _base_context(caller))
 
 
-_OUTSIDER_FACTS = frozenset({"aws:principalaccount", "aws:principalorgid"})
+@dataclass(frozen=True)
+class Organization:
+    """The account's organization, when the analysis knows it: the ids of its accounts and, when known, its own id
+    (``o-`` and 10 to 32 lowercase letters or digits, as ``organization.json`` holds it)."""
 
+    accounts: frozenset[str]
+    organization_id: str | None = None
 
-def outsider_conditions(identity: Identity, source: TrustSource) -> Conditions:
-    """``source``'s conditions (an external account or anyone) for a caller outside the role's organization.
+    def requires_member(self, requirement: Requirement) -> bool:
+        """Whether only a principal of the organization's accounts can meet ``requirement``, by "AWS global condition
+        context keys" (IAM User Guide, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html):
 
-    What is known of such a caller: its account (none for anyone), and that it carries no ``aws:PrincipalOrgID``
-    of this organization ("included in the request context only if the principal is a member of an
-    organization", AWS global condition context keys,
-    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html): both are facts,
-    not enumerated.
-    """
-    found = _aws_source(source.principal, account_id="") if source.kind is SourceKind.EXTERNAL else None
-    caller = found[1] if found is not None else Caller(CallerKind.AWS, "*")
-    return _trust_conditions(identity, caller, source.action, _OUTSIDER_FACTS.__contains__)
+        - ``aws:PrincipalOrgID`` equal to the organization's id: "the identifier of the organization in AWS
+          Organizations to which the requesting principal belongs", and "no two organizations share the same
+          organization ID";
+        - an ``aws:PrincipalOrgPaths`` value or pattern whose first segment is that id (``o-a1b2c3d4e5/*``: "every
+          principal in the o-a1b2c3d4e5 organization"); a path without it could be another organization's, as
+          "another organization might have an OU or root with the same ID as yours";
+        - ``aws:PrincipalAccount`` equal to one of its accounts ("the account to which the requesting principal
+          belongs").
+
+        Other values (a wildcard in the id, "none of", the key absent) may be met from outside.
+        """
+        key = requirement.key.lower()
+        value = requirement.value or ""
+        if key == "aws:principalaccount":
+            return requirement.relation is Relation.EQUALS and value in self.accounts
+        if self.organization_id is None:
+            return False
+        if key == "aws:principalorgid":
+            return requirement.relation is Relation.EQUALS and value == self.organization_id
+        if key == "aws:principalorgpaths":
+            return (requirement.relation in (Relation.EQUALS, Relation.LIKE) and "/" in value
+                    and value.split("/", 1)[0] == self.organization_id)
+        return False
+
+    def outsider_conditions(self, source: TrustSource) -> Conditions:
+        """The ways in of ``source`` open to a principal outside the organization: its verified scenarios that need
+        no value only the organization's principals carry (:meth:`requires_member`)."""
+        conditions = source.conditions
+        kept = tuple(scenario for scenario in conditions.scenarios
+                     if not any(map(self.requires_member, scenario.requirements)))
+        return conditions if len(kept) == len(conditions.scenarios) else replace(conditions, scenarios=kept)
+
+    def admits_only_members(self, source: TrustSource) -> bool:
+        """Whether ``source`` is of the organization: another of its accounts (or a principal of one), or anyone
+        (``"AWS": "*"``) under conditions that only its principals can meet (every way in needs the organization's
+        id, path or accounts, the enumeration exhaustive). A named account outside it stays outside, whatever its
+        conditions."""
+        if source.kind is SourceKind.EXTERNAL:
+            return principal_account(source.principal) in self.accounts
+        return (source.kind is SourceKind.ANYONE and source.conditions.ever and source.conditions.exhaustive
+                and not self.outsider_conditions(source).ever)
 
 
 def role_sources(account: Account) -> dict[str, tuple[TrustSource, ...]]:

@@ -220,7 +220,8 @@ class AccountPage:
         return personas.sort_values("persona", key=lambda p: p.astype(str).map(_PERSONA_RANK), kind="stable")
 
     def kinds(self) -> dict[str, str]:
-        """Per ARN: human, workload, service-linked, external or root (supportkit.analysis.kinds)."""
+        """Per ARN: human, workload, service-linked, external, inside the organization, root or unknown
+        (supportkit.analysis.kinds)."""
         return dict(zip(self.analysis.identities["identity_arn"], self.analysis.identities["kind"]))
 
     def identities(self) -> str:

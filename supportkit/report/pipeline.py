@@ -66,6 +66,7 @@ sys.modules.setdefault("papermill.s3", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from supportkit.analysis.organization import AccountResult, OrganizationAnalysis
+    from supportkit.snapshot.organization import OrganizationInfo
     from nbformat import NotebookNode
     from tqdm import tqdm
 
@@ -251,16 +252,18 @@ def _find_sources(paths: Sequence[Path]) -> list[Path]:
 
 
 def _analyse(source: Path, *, out_dir: Path, context: Mapping[str, Any], scps: str, rcps: str,
-             organization: bool, organization_accounts: frozenset[str] | None = None) -> _Analysed | str:
+             organization: bool, organization_accounts: frozenset[str] | None = None,
+             organization_id: str | None = None) -> _Analysed | str:
     """Read and analyse one snapshot (the only analysis of it in the run) and save the analysis; or the
     one-line reason. With ``organization``, also what the organization page needs of it
     (:func:`supportkit.analysis.organization.account_result`), so that the page does not analyse it again.
-    ``organization_accounts``: the accounts of its organization, for an organization folder."""
+    ``organization_accounts`` and ``organization_id``: the accounts of its organization and its id, for an
+    organization folder."""
     from supportkit.analysis.account_analysis import analyse
 
     try:
         analysis = analyse(source, context=dict(context), scps=scps or None, rcps=rcps or None,
-                           organization_accounts=organization_accounts)
+                           organization_accounts=organization_accounts, organization_id=organization_id)
         folder = Path(tempfile.mkdtemp(dir=out_dir, prefix=".analysis-"))
         os.chmod(folder, 0o777 & ~_umask())  # as a plain mkdir would: the reports beside it are not private either
         analysis.save(folder)
@@ -669,7 +672,8 @@ def run_reports(
     if workers is not None and workers < 1:
         raise SupportkitError(f"--workers must be at least 1, not {workers}")
     organization = _organization_folder(paths)
-    sources = _find_sources(paths) if organization is None else _organization_sources(organization)
+    info, members = _organization_sources(organization) if organization is not None else (None, None)
+    sources = _find_sources(paths) if members is None else members
     out_dir = out_dir.resolve()
     workers = workers or default_workers(len(sources))
     # The organization page takes each account's analysis from the reports, unless --scps or --rcps replace
@@ -678,7 +682,8 @@ def run_reports(
     analyse_one = partial(_analyse, out_dir=out_dir, context=context,
                           scps=str(scps.resolve()) if scps is not None else "",
                           rcps=str(rcps.resolve()) if rcps is not None else "", organization=for_organization,
-                          organization_accounts=_organization_accounts(organization))
+                          organization_accounts=info.account_ids if info is not None else None,
+                          organization_id=info.organization_id if info is not None else None)
 
     reports: list[AccountReport | None] = [None] * len(sources)
     lines = not quiet and not sys.stderr.isatty()
@@ -816,17 +821,14 @@ def _organization_folder(paths: Sequence[Path]) -> Path | None:
     return paths[0] if len(paths) == 1 and is_organization_folder(paths[0]) else None
 
 
-def _organization_accounts(folder: Path | None) -> frozenset[str] | None:
-    """The ids of the accounts of the organization at ``folder``, None without one."""
-    from supportkit.snapshot.organization import read_organization
-
-    return read_organization(folder).account_ids if folder is not None else None
-
-
-def _organization_sources(folder: Path) -> list[Path]:
+def _organization_sources(folder: Path) -> tuple[OrganizationInfo, list[Path]]:
+    """The organization file at ``folder`` (read once) and the account folders it lists."""
     from supportkit.analysis.organization import account_folders
 
-    return [path.resolve() for path, _ in account_folders(folder)[1]]
+    info, folders = account_folders(folder)
+    if info is None:  # gone since _organization_folder saw it
+        raise SupportkitError(f"{folder}: no organization.json")
+    return info, [path.resolve() for path, _ in folders]
 
 
 

@@ -205,8 +205,9 @@ def test_organization_wide_answers(analysis):
 def test_findings_by_severity_per_account_are_those_each_account_report_ranks(analysis):
     table = analysis.findings_by_account().set_index("account_id")
     assert list(table.columns) == ["name", "critical", "high", "medium", "low", "info", "total"]
-    for result in analysis.accounts:
-        report = analyse(result.folder)
+    for result in analysis.accounts:  # each account's report in the organization's run knows the organization
+        report = analyse(result.folder, organization_accounts=analysis.info.account_ids,
+                         organization_id=analysis.organization_id)
         expected = severity_counts(produce_findings(FindingSources(report.findings, report.matrix, report.info)))
         assert table.loc[result.account_id, list(expected)].tolist() == list(expected.values())
         assert table.loc[result.account_id, "total"] == sum(expected.values())
@@ -329,8 +330,15 @@ def test_principals_of_the_organization_do_not_make_reading_cases_critical():
     alone = analyse(demo / "workload-prod")
     assert alone.organization_accounts is None
     assert reading(alone) == ("critical", "external")
-    inside = analyse(demo / "workload-prod", organization_accounts=read_organization(demo).account_ids)
+    info = read_organization(demo)
+    inside = analyse(demo / "workload-prod", organization_accounts=info.account_ids,
+                     organization_id=info.organization_id)
     assert reading(inside) == ("high", "inside the organization")  # more than five principals read every case
+    # Known by its accounts alone, the organization cannot be told from the outside by aws:PrincipalOrgID: the
+    # demo's ReadOnlyAuditor admits "*" with aws:PrincipalOrgID o-a1b2c3d4e5, which stays external, critical.
+    by_accounts = analyse(demo / "workload-prod", organization_accounts=info.account_ids)
+    assert reading(by_accounts) == ("critical", "inside the organization")
+    assert by_accounts.findings["who_reads_cases"].set_index("principal").loc["*", "kind"] == "external"
 
 
 def test_an_account_outside_the_organization_stays_critical(organization, tmp_path):
@@ -339,15 +347,21 @@ def test_an_account_outside_the_organization_stays_critical(organization, tmp_pa
     from supportkit.snapshot.organization import read_organization
 
     members = read_organization(organization).account_ids
-    analysis = analyse(organization / "prod", organization_accounts=members)
+    analysis = analyse(organization / "prod", organization_accounts=members, organization_id=ORG)
     loaded = AccountAnalysis.load(analysis.save(tmp_path / "prod.analysis"))  # the report renders the saved one
-    assert loaded.organization_accounts == members
+    assert (loaded.organization_accounts, loaded.organization_id) == (members, ORG)
+    assert loaded.organization == analysis.organization
     kinds = dict(zip(loaded.findings["who_reads_cases"]["principal"], loaded.findings["who_reads_cases"]["kind"]))
     assert kinds[f"arn:aws:iam::{VENDOR}:root"] == "external" and kinds[OPS] == "inside the organization"
     found = [f for f in produce_findings(FindingSources(loaded.findings, loaded.matrix, loaded.info))
              if f.kind == "read-all-cases"]
     assert found[0].severity.value == "critical"
-    assert "(2 inside the organization, 5 external" in found[0].title  # its root, by ARN and by id
+    # external: the vendor's root and VendorAccess, which it can assume; inside: ops' root by ARN and by id, and the
+    # roles only ops can assume (CaseReader, NeedsMfa, TeamOnly)
+    assert "(2 external, 5 inside the organization" in found[0].title
+    assert dict(zip(loaded.identities["identity_name"], loaded.identities["kind"])) == {
+        "root": "root", "CaseReader": "inside the organization", "NeedsMfa": "inside the organization",
+        "TeamOnly": "inside the organization", "VendorAccess": "external"}
 
 
 def test_paths_go_on_along_the_chains_of_the_account_they_enter(chains):
@@ -362,6 +376,96 @@ def test_paths_go_on_along_the_chains_of_the_account_they_enter(chains):
     assert entry not in paths and arn(OPS, "user", "both") not in paths  # "both" may assume Target only
     assert set(paths) == {hop, jump1, deep3, arn(OPS, "role", "Deep1"), arn(OPS, "role", "Deep2"),
                           arn(OPS, "user", "erin"), arn(OPS, "user", "far")}
+
+
+# "*" limited to the organization by a condition (issue 11): aws:PrincipalOrgID, aws:PrincipalOrgPaths and
+# aws:PrincipalAccount, read as the IAM User Guide's "AWS global condition context keys" says
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html):
+# - aws:PrincipalOrgID: "the identifier of the organization in AWS Organizations to which the requesting principal
+#   belongs"; "included in the request context only if the principal is a member of an organization";
+# - aws:PrincipalOrgPaths: "ensures that the requester is an account member within the specified organization root
+#   or organizational units"; ["o-a1b2c3d4e5/*"] "allows access for every principal in the o-a1b2c3d4e5
+#   organization"; "no two organizations share the same organization ID. However, another organization might have
+#   an OU or root with the same ID as yours";
+# - aws:PrincipalAccount: "the account to which the requesting principal belongs".
+ORG_LIMITS = {
+    "org id": ({"StringEquals": {"aws:PrincipalOrgID": ORG}}, True),
+    "whole organization path": ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [f"{ORG}/*"]}}, True),
+    "one OU's path": ({"ForAnyValue:StringEquals": {"aws:PrincipalOrgPaths": [f"{ORG}/r-ex1/ou-ex1-prod/"]}}, True),
+    "accounts of the organization": ({"StringEquals": {"aws:PrincipalAccount": [OPS, PROD]}}, True),
+    # any organization's OU of that id, or any organization at all: outsiders too
+    "path without the org id": ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["*/r-ex1/ou-ex1-prod/*"]}},
+                                False),
+    "any org id": ({"StringLike": {"aws:PrincipalOrgID": "o-*"}}, False),
+    "a partner organization too": ({"StringEquals": {"aws:PrincipalOrgID": [ORG, "o-partnerorg1"]}}, False),
+    "an account outside too": ({"StringEquals": {"aws:PrincipalAccount": [OPS, VENDOR]}}, False),
+}
+
+
+@pytest.fixture(scope="module")
+def org_limited(tmp_path_factory) -> Path:
+    """One account per condition of ORG_LIMITS: its role Auditor trusts "*" under it and reads every case."""
+    root = tmp_path_factory.mktemp("limited")
+    for name, (condition, _) in ORG_LIMITS.items():
+        write(root / name.replace(" ", "-"), PROD, "prod",
+              roles=[role(PROD, "Auditor", trust({"AWS": "*"}, condition), doc(READ))])
+    return root
+
+
+def reads_every_case(analysis) -> tuple[str, str, str, str]:
+    """The read-all-cases severity, the kind of "*" and of Auditor, and the conditions of the path from "*"."""
+    found = [f for f in produce_findings(FindingSources(analysis.findings, analysis.matrix, analysis.info))
+             if f.kind == "read-all-cases"]
+    readers = analysis.findings["who_reads_cases"].set_index("principal")
+    kinds = dict(zip(analysis.identities["identity_name"], analysis.identities["kind"]))
+    return found[0].severity.value, readers.loc["*", "kind"], kinds["Auditor"], readers.loc["*", "conditions"]
+
+
+@pytest.mark.parametrize("name", ORG_LIMITS)
+def test_anyone_limited_to_the_organization_is_of_it_when_the_organization_is_known(org_limited, name):
+    """Known (its accounts and id), the organization's principals are the only ones such a condition admits: "*" is
+    inside the organization and counted as its principals are (medium: two principals other than root, "*" and
+    Auditor, read every case), and Auditor, which only they can assume, is of the organization too. A condition that
+    some principal outside the organization meets keeps both external, and the finding critical."""
+    _, inside = ORG_LIMITS[name]
+    analysis = analyse(org_limited / name.replace(" ", "-"), organization_accounts=frozenset({OPS, PROD, SANDBOX}),
+                       organization_id=ORG)
+    severity, anyone, auditor, conditions = reads_every_case(analysis)
+    expected = "inside the organization" if inside else "external"
+    assert (severity, anyone, auditor) == ("medium" if inside else "critical", expected, expected)
+    assert conditions.startswith("sts:AssumeRole when aws:Principal")  # the condition is the path's, kept
+
+
+def test_anyone_limited_to_the_organization_stays_external_when_it_is_not_known(org_limited):
+    """Alone, the account cannot tell the organization's principals from others: "*" and Auditor stay external and
+    the finding critical, and the path still names the condition it needs."""
+    analysis = analyse(org_limited / "org-id")
+    assert reads_every_case(analysis) == (
+        "critical", "external", "external", f"sts:AssumeRole when aws:PrincipalOrgID = {ORG}")
+
+
+def test_the_organization_pipeline_has_no_outside_edge_for_anyone_limited_to_it(tmp_path):
+    """In the organization's analysis, "*" limited by aws:PrincipalOrgPaths to the organization is no outside reader
+    (the old outsider conditions left aws:PrincipalOrgPaths open to outsiders); a path without the organization's id
+    is open to another organization whose root and OU have the same ids."""
+    limits = {"Paths": [f"{ORG}/r-ex1/*"], "AnyOrgPaths": ["*/r-ex1/*"]}
+    write(tmp_path / "prod", PROD, "prod", roles=[
+        role(PROD, name, trust({"AWS": "*"}, {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": paths}}), doc(READ))
+        for name, paths in limits.items()])
+    (tmp_path / "organization.json").write_text(json.dumps({
+        "organization": {"id": ORG}, "roots": [{"id": "r-ex1"}], "accounts": [{"id": PROD, "folder": "prod"}]}))
+    found = analyse_organization(tmp_path)
+    assert found.outside_case_readers()["path"].tolist() == [
+        f"any AWS principal (outside the organization) -> sts:AssumeRole -> {arn(PROD, 'role', 'AnyOrgPaths')} "
+        "(only when the conditions on aws:PrincipalOrgPaths hold)"]
+    assert found.findings_by_account().set_index("account_id").loc[PROD, "critical"] == 1
+
+
+def test_an_organization_id_without_its_accounts_is_refused(organization):
+    from supportkit.errors import SupportkitError
+
+    with pytest.raises(SupportkitError, match="organization_id 'o-exampleorg1' needs organization_accounts"):
+        analyse(organization / "prod", organization_id=ORG)
 
 
 def test_a_role_that_can_read_cases_only_under_conditions_is_still_reached(tmp_path):
