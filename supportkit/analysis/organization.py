@@ -303,13 +303,15 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
     cache = PolicyCache()
     targets = [role.with_trust(cache) for role in roles]
     edges = []
-    for identity in account.identities:
-        for role, target in zip(roles, targets):
-            step = assumptions.step(identity, target)
-            if step is None or _rcp_denies(rcp_levels.get(role.account_id), identity.subject, role.arn,
-                                           identity_context(identity, extra)):
-                continue
-            edges.append(Edge(identity.arn, PrincipalKind.IDENTITY, own, role.arn, role.account_id, step.conditions))
+    for identity in assumptions.callers():
+        steps = [(role, step) for role, target in zip(roles, targets)
+                 if (step := assumptions.step(identity, target)) is not None]
+        if not steps:
+            continue
+        request = identity_context(identity, extra)  # once per identity, for the RCPs of every role it reaches
+        edges += [Edge(identity.arn, PrincipalKind.IDENTITY, own, role.arn, role.account_id, step.conditions)
+                  for role, step in steps
+                  if not _rcp_denies(rcp_levels.get(role.account_id), identity.subject, role.arn, request)]
     roles_here = {identity.arn for identity in account.identities if identity.type is IdentityType.ROLE}
     edges += [Edge(step.source, PrincipalKind.IDENTITY, own, step.target, own, step.conditions)
               for step in assumptions.chains_into(edge.source for edge in edges if edge.source in roles_here)]

@@ -726,6 +726,15 @@ class RoleAssumptions:
         self.account = account
         self._evaluator = _Evaluator(account, context)
 
+    def callers(self) -> list[Identity]:
+        """The identities that may call ``sts:AssumeRole`` on another account's role at all: not the root user
+        ("You cannot use AWS account root user credentials to call AssumeRole", AWS STS API Reference), and
+        with some Allow for it in every layer of their own policies (identity policies, boundary, SCPs), which
+        such a call needs (Cross-account policy evaluation logic). Every other :meth:`step` out of the account
+        is None."""
+        possible = _Possible((ASSUME_ROLE,))
+        return [i for i in self.account.identities if i.type is not IdentityType.ROOT and possible(i.subject)]
+
     def step(self, caller: Identity, role: Identity) -> Step | None:
         """``caller`` assuming ``role`` (``role.trust`` its trust policy), or None when no request allows it.
 

@@ -158,6 +158,19 @@ def test_edges_need_both_the_trust_policy_and_the_callers_own_policies(analysis)
     # stops none of them.
 
 
+def test_only_identities_allowed_to_call_sts_assume_role_are_tried_against_other_accounts_roles(organization):
+    """ops' root user "cannot use AWS account root user credentials to call AssumeRole" (AWS STS API Reference,
+    AssumeRole, https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html), and bob's only policy
+    allows s3:GetObject: into another account "the requester in the trusted AccountA must have an identity-based
+    policy" that allows the request ("Cross-account policy evaluation logic"). carol stays: an Allow covers it, and
+    her SCP's Deny is for the decision."""
+    from supportkit.analysis.paths import RoleAssumptions
+    from supportkit.snapshot import load_account
+
+    callers = RoleAssumptions(load_account(organization / "ops")).callers()
+    assert [i.name for i in callers] == ["alice", "carol", "dave"]
+
+
 def test_principals_outside_the_organization_are_named_as_such(analysis):
     outside = [(e.source, e.source_kind, e.role, e.condition_keys) for e in analysis.edges
                if e.source_kind is not PrincipalKind.IDENTITY]
