@@ -234,30 +234,31 @@ class _Evaluator:
                    if fixed or k.lower() not in CLOCK}
         self.contexts = {i.arn: identity_context(i, context, assumed) for i in account.identities}
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
-        self._enumerated: dict[tuple, Conditions] = {}
         self._firsts: dict[tuple, tuple[str, Conditions] | None] = {}
         self._parts: dict[tuple, _Part | None] = {}
         self._clauses: dict[tuple, tuple[tuple, ...]] = {}
         self._multi: dict[tuple, tuple[_Part, ...] | None] = {}
         self._policies: list[Policy] = []
 
-    def conditions(self, subject: Subject, arn: str, action: str, resource: str,
-                   extra_policies: Iterable[NamedPolicy] = ()) -> Conditions:
-        """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``."""
+    def conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
+        """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``: decided on its request
+        reduced to what a request can change (:class:`_Request`), else, when a statement's Resource holds a
+        policy variable, by the engine (:meth:`_engine_conditions`)."""
+        requests = self._requests(subject, arn, (action,), (resource,), {})
+        if requests is None:
+            return self._engine_conditions(subject, arn, action, resource)
+        return self._request_conditions(requests[0], subject, arn, action, resource)
+
+    def _engine_conditions(self, subject: Subject, arn: str, action: str, resource: str,
+                           extra_policies: Iterable[NamedPolicy] = ()) -> Conditions:
+        """:meth:`conditions`, each enumerated request decided by :func:`supportkit.iam.evaluate.evaluate`."""
         base = self.contexts[arn]
-        layers, rcp, settled = _statements_and_facts(subject, action, resource, base)
+        settled = _statements_and_facts(subject, action, resource, base)[2]
         if settled is not None:
             return settled
-        signature = _signature(layers, action, resource, base) if not rcp else None  # RCP denies: not shared
-        known = self._enumerated.get(signature) if signature is not None else None
-        if known is None:
-            result = evaluate(subject, action, resource, base)
-            known = self._conditions(
-                result, lambda c: evaluate(subject, action, resource, c), base,
-                condition_policies(subject, extra_policies), action)
-            if signature is not None:
-                self._enumerated[signature] = known
-        return known
+        result = evaluate(subject, action, resource, base)
+        return self._conditions(result, lambda c: evaluate(subject, action, resource, c), base,
+                                condition_policies(subject, extra_policies), action)
 
     def first(self, subject: Subject, arn: str, actions: Sequence[str], resource_of: Callable[[str], str],
               extra: Mapping[str, tuple[NamedPolicy, ...]] | None = None) -> tuple[str, Conditions] | None:
@@ -295,7 +296,7 @@ class _Evaluator:
         else:
             for index, action in enumerate(actions):
                 added = extra.get(action, ())
-                conditions = (self.conditions(subject_of(action), arn, action, resources[index], added)
+                conditions = (self._engine_conditions(subject_of(action), arn, action, resources[index], added)
                               if requests is None else
                               self._request_conditions(requests[index], subject_of(action), arn, action,
                                                        resources[index], added))
@@ -421,7 +422,7 @@ class _Evaluator:
         return found
 
     def _request_conditions(self, request: _Request, subject: Subject, arn: str, action: str, resource: str,
-                            extra_policies: Iterable[NamedPolicy]) -> Conditions:
+                            extra_policies: Iterable[NamedPolicy] = ()) -> Conditions:
         """:meth:`conditions`, deciding each enumerated request on the reduced statements alone."""
         base = self.contexts[arn]
         settled = _statements_and_facts(subject, action, resource, base)[2]
@@ -503,46 +504,6 @@ def _statements_and_facts(subject: Subject, action: str, resource: str, base: Re
     rcp = [st for named in subject.rcps if subject.rcps_apply_to(action, resource)
            for st in named.policy.statements_for(action)]
     return layers, rcp, _settled(layers, [*rcp, *(st for layer in layers for st in layer)], resource, base)
-
-
-def _signature(layers: Sequence[Sequence[Statement]], action: str, resource: str,
-               context: RequestContext) -> tuple | None:
-    """What a decision's dependence on the request comes down to, so that equal signatures enumerate alike.
-
-    Per layer that must allow (and for the denies): whether an unconditional statement matches, and the
-    conditions of the others, with the values of the principal's own keys they read. Statements whose
-    Resource does not match are left out; one with a policy variable in its Resource makes the decision
-    unshareable (None). The action is not part of it: the statements already are the ones covering it, so
-    the actions one ``support:*`` statement covers with the same condition share one enumeration.
-    """
-    def settled_by_facts(st: Statement) -> bool:
-        """Conditions on the principal's own keys only: true or false once for all requests."""
-        return all(is_principal_key(k) for k in st.keys_read)
-
-    def conditional(statements: Iterable[Statement]) -> tuple:
-        found = []
-        for st in statements:
-            if st.resource_variables:
-                raise LookupError
-            if st.conditions and not settled_by_facts(st) and st.matches_resource(resource, context):
-                clauses = tuple((c.operator, c.key.lower(), c.values) for c in st.conditions)
-                facts = tuple((k, context.get(k)) for k in st.keys_read if is_principal_key(k))
-                found.append((clauses, facts))
-        return tuple(sorted(found, key=repr))
-
-    def fixed(statements: Iterable[Statement], effect: Effect) -> bool:
-        return any(st.effect is effect and st.matches_resource(resource, context)
-                   and (not st.conditions or (settled_by_facts(st) and st.conditions_hold(context)))
-                   for st in statements)
-
-    try:
-        every = [st for layer in layers for st in layer]
-        denies = [st for st in every if st.effect is Effect.DENY]
-        return (fixed(denies, Effect.DENY), conditional(denies), tuple(
-            (fixed(layer, Effect.ALLOW), conditional(st for st in layer if st.effect is Effect.ALLOW))
-            for layer in layers))
-    except LookupError:
-        return None
 
 
 def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, context: RequestContext) -> Conditions | None:
@@ -1123,7 +1084,8 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
     ``denied`` (none), as :func:`who_can` answers for a direct path. Cells whose decision no request can
     change are the matrix's own. ``context`` is the analyst's, as the matrix was built with. Cells are
     answered once per what decides them (:mod:`supportkit.analysis.cells`); those with a policy variable in
-    a Resource once per identity and set of statements covering the action, by :meth:`_Evaluator.conditions`.
+    a Resource once per identity and set of statements covering the action, by the engine
+    (:meth:`_Evaluator._engine_conditions`).
     """
     evaluator = _Evaluator(account, context)
     by_covering: dict[tuple, Conditions] = {}
@@ -1134,7 +1096,8 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
             for statement in named.policy.statements_for(action)))
         found = by_covering.get(covering)
         if found is None:
-            found = by_covering[covering] = evaluator.conditions(identity.subject, identity.arn, action, resource)
+            found = by_covering[covering] = evaluator._engine_conditions(identity.subject, identity.arn, action,
+                                                                         resource)
         return found
 
     cells = cell_conditions(account, matrix, catalog, evaluator.contexts, fallback)

@@ -2,7 +2,8 @@
 
 The fast path (supportkit.analysis.cells) shares one answer among cells that its policies' parts say decide
 alike; the reference here evaluates every cell on its own, with nothing shared between cells: a new
-``_Evaluator`` per cell, whose ``conditions`` enumerates the request values with the engine's ``evaluate``.
+``_Evaluator`` per cell, whose ``_engine_conditions`` enumerates the request values with the engine's
+``evaluate``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def reference(account, matrix, context):
     found = {}
     for arn, action in zip(cells["identity_arn"].astype(str), cells["action"].astype(str)):
         identity = identities[arn]
-        answer = _Evaluator(account, context).conditions(identity.subject, arn, action, probe if action in checks else "*")
+        answer = _Evaluator(account, context)._engine_conditions(identity.subject, arn, action,
+                                                                 probe if action in checks else "*")
         access = (AccessDecision.ALLOWED.value if answer.always else AccessDecision.CONDITIONAL.value if answer.ever
                   else DENIED)
         found[(arn, action)] = (access, answer.text() if answer.ever and not answer.always else "")

@@ -298,6 +298,26 @@ def test_a_user_that_can_grant_itself_support_access(tmp_path: Path, grant: dict
     assert [(s.action, s.target) for s in line.steps] == [(grant["Action"], target)]
 
 
+def test_each_escalating_user_states_the_alternatives_of_its_own_policies_in_their_order(tmp_path: Path) -> None:
+    # Two users may change their own policies from either of two networks (one IpAddress range per policy,
+    # Condition operators:
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_IPAddress),
+    # the same two policies attached in the opposite order: each step lists the alternatives in the order of
+    # that user's own policies, as evaluating the user alone does, not in the order of the user decided first.
+    def network(cidr: str) -> dict[str, Any]:
+        return doc(allow("iam:PutUserPolicy", Condition={"IpAddress": {"aws:SourceIp": cidr}}))
+
+    loaded = account(tmp_path, users=[user("ann", managed=(arn("policy", "Office"), arn("policy", "Vpn"))),
+                                      user("ben", managed=(arn("policy", "Vpn"), arn("policy", "Office")))],
+                     policies=[policy("Office", network("10.0.0.0/8")), policy("Vpn", network("192.168.0.0/16"))])
+    found = paths(loaded)
+    steps = {name: found[arn("user", name)].steps for name in ("ann", "ben")}
+    assert [(s.action, s.conditions.text()) for s in steps["ann"]] == [
+        ("iam:PutUserPolicy", "from 10.0.0.0/8; or from 192.168.0.0/16")]
+    assert [(s.action, s.conditions.text()) for s in steps["ben"]] == [
+        ("iam:PutUserPolicy", "from 192.168.0.0/16; or from 10.0.0.0/8")]
+
+
 def test_escalation_does_not_pass_the_boundary_and_wrong_targets_do_not_count(tmp_path: Path) -> None:
     loaded = account(tmp_path, users=[
         user("bounded", doc(allow("iam:PutUserPolicy", arn("user", "bounded"))), boundary=arn("policy", "OnlyS3")),
