@@ -9,7 +9,7 @@ the request, which condition clauses they name. Each policy gets one vector of p
 its policies' part ids: identities that share policies, or whose own policies say the same, share one
 answer. A new group is decided as :class:`supportkit.iam.evaluate.decide` would: an explicit Deny wins,
 then every layer of :attr:`supportkit.iam.evaluate.Subject.layers` must allow; its request values are
-enumerated on that reduced decision (:class:`_Problem`), shared by every group that reduces to it.
+enumerated on that reduced decision (:class:`ReducedDecision`), shared by every group that reduces to it.
 
 Statements whose Resource holds a policy variable depend on the identity in ways a part does not record:
 their cells are answered one identity at a time by the caller's ``fallback``.
@@ -17,9 +17,10 @@ their cells are answered one identity at a time by the caller's ``fallback``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 import itertools
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -61,18 +62,37 @@ class _Part:
     conditional: bool = False
 
 
-@dataclass(frozen=True)
-class _Problem:
-    """The decision of a request-dependent cell reduced to its request-dependent statements.
+Entry = TypeVar("Entry")
 
-    Allowed when no Deny holds and each layer (``decide``'s order: every layer must allow) has an Allow
-    that holds; ``denied``: a Deny holds whatever the request. Entries are statements with equal
-    conditions and equal values of the principal's keys they read, so a problem is shared by identities.
+
+@dataclass(frozen=True)
+class ReducedDecision(Generic[Entry]):
+    """A decision reduced to the statements a request can change, decided as
+    :func:`supportkit.iam.evaluate.decide` does: allowed when no Deny holds and each layer that must allow has
+    an Allow that holds.
+
+    ``denied``: a Deny holds whatever the request; per layer, whether an Allow holds whatever the request, and
+    the others. The entries are what :meth:`allows`' ``holds`` decides: statements (who-can's
+    ``paths._Request``), or ids of statements with equal conditions and equal values of the principal's keys
+    they read (:class:`_Cells`, in frozensets: a decision is then shared by identities that reduce to it).
     """
 
     denied: bool
-    denies: frozenset[int]
-    layers: tuple[tuple[bool, frozenset[int]], ...]  # per layer: an Allow holds always, and the others
+    denies: Collection[Entry]
+    layers: tuple[tuple[bool, Collection[Entry]], ...]
+
+    def allows(self, holds: Callable[[Entry], bool]) -> bool:
+        """The decision for one request, ``holds`` saying whether an entry's conditions hold in it."""
+        if self.denied or any(map(holds, self.denies)):
+            return False
+        return all(always or any(map(holds, entries)) for always, entries in self.layers)
+
+
+def request_dependent(statement: Statement) -> bool:
+    """Whether a request can change whether ``statement`` holds: it reads a key that is not the principal's own
+    (:func:`supportkit.iam.evaluate.is_principal_key`); those are facts of the snapshot, one value in each of the
+    principal's requests, so a statement reading only them holds or not once per principal."""
+    return not all(map(is_principal_key, statement.keys_read))
 
 
 @dataclass(eq=False)
@@ -119,7 +139,7 @@ class _Cells:
         self._layouts: dict[tuple, int] = {}
         self._rcp_masks: dict[tuple, np.ndarray] = {}
         self._solved: dict[tuple, Conditions] = {}
-        self._decided: dict[tuple, Conditions | tuple[_Problem, bool] | None] = {}
+        self._decided: dict[tuple, Conditions | tuple[ReducedDecision[int], bool] | None] = {}
         self._requests: dict[tuple[int, ...], Requests] = {}  # by clause ids
         self._requests_by_options: dict[tuple, Requests] = {}  # kept alive: their ids stay unique
         self._masks_over: dict[tuple[int, int], int] = {}
@@ -217,13 +237,14 @@ class _Cells:
             if rcp and not deny:
                 continue  # RCPs only deny (RCPFullAWSAccess allows everything)
             dependent = st.context_dependent
+            dynamic = request_dependent(st)
             if st.resource_variables:
                 variable = True
                 matches = settled = False
             else:
                 matches = st.matches_resource(resource, base)
-                settled = not dependent or all(is_principal_key(k) for k in st.keys_read)
-            conditional |= dependent and not all(is_principal_key(k) for k in st.keys_read)
+                settled = not dynamic
+            conditional |= dynamic
             if deny:
                 denies_maybe |= dependent
                 denies_always |= matches and not dependent
@@ -325,7 +346,7 @@ class _Cells:
         problem, conditional = decided
         base = self.contexts[identity.arn]
         if not conditional:
-            return (UNCONDITIONAL if self._allows(problem, base) else NEVER), True
+            return (UNCONDITIONAL if problem.allows(self._holds(base)) else NEVER), True
         requests = self._requests_of(tuple(i for i in column[width:] if i))  # 0: no clause
         solved = (problem, id(requests))
         found = self._solved.get(solved)
@@ -334,7 +355,7 @@ class _Cells:
         return found, True
 
     def _decide(self, layout: tuple[int, tuple[int, ...]], ids: Sequence[int]
-                ) -> Conditions | tuple[_Problem, bool] | None:
+                ) -> Conditions | tuple[ReducedDecision[int], bool] | None:
         """A decision settled by the parts alone, else its reduced problem and whether it is conditional;
         None when a part needs the fallback."""
         layers, shape = layout
@@ -351,7 +372,7 @@ class _Cells:
             return NEVER
         if all(any(p.allows_always for p in layer) for layer in in_layer) and not any(p.denies_maybe for p in parts):
             return UNCONDITIONAL
-        problem = _Problem(any(p.denied for p in parts), frozenset().union(*(p.denies for p in parts)), tuple(
+        problem = ReducedDecision(any(p.denied for p in parts), frozenset().union(*(p.denies for p in parts)), tuple(
             (any(p.allowed for p in layer), frozenset().union(*(p.allows for p in layer))) for layer in in_layer))
         return problem, any(p.conditional for p in parts)
 
@@ -364,10 +385,10 @@ class _Cells:
                 (found.written, found.options), found)
         return requests
 
-    def _solve(self, problem: _Problem, requests: Requests, base: RequestContext) -> Conditions:
+    def _solve(self, problem: ReducedDecision[int], requests: Requests, base: RequestContext) -> Conditions:
         """:func:`enumerate_conditions` of the problem, from the masks of its entries over the requests."""
         if not requests.keys:
-            return UNCONDITIONAL if self._allows(problem, base) else NEVER
+            return UNCONDITIONAL if problem.allows(self._holds(base)) else NEVER
         every = (1 << requests.count) - 1
         allowed = 0
         if not problem.denied:
@@ -375,7 +396,7 @@ class _Cells:
             for always, entries in problem.layers:
                 if not always:
                     allowed &= self._any(entries, requests)
-        return requests.conclude(allowed, lambda kept: self._allows(problem, _with(base, kept)))
+        return requests.conclude(allowed, lambda kept: problem.allows(self._holds(_with(base, kept))))
 
     def _any(self, entries: Iterable[int], requests: Requests) -> int:
         """The positions of ``requests`` where one of the entries holds."""
@@ -401,14 +422,9 @@ class _Cells:
                 mask |= where
         return mask
 
-    def _allows(self, problem: _Problem, context: RequestContext) -> bool:
-        """The problem's decision for one request."""
-        def holds(entries: Iterable[int]) -> bool:
-            return any(self.entries[i].conditions_hold(context) for i in entries)
-
-        if problem.denied or holds(problem.denies):
-            return False
-        return all(always or holds(entries) for always, entries in problem.layers)
+    def _holds(self, context: RequestContext) -> Callable[[int], bool]:
+        """Whether an entry's conditions hold in one request (:meth:`ReducedDecision.allows`)."""
+        return lambda entry: self.entries[entry].conditions_hold(context)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from supportkit.analysis.conditions import (
     condition_policies,
     enumerate_conditions,
 )
-from supportkit.analysis.cells import cell_conditions
+from supportkit.analysis.cells import ReducedDecision, cell_conditions, request_dependent
 from supportkit.analysis.kinds import IdentityKind, identity_kinds, source_kind
 from supportkit.analysis.matrix import SOME_CHECKS, identity_context, probe_check_arn
 from supportkit.analysis.trust import (
@@ -61,6 +61,7 @@ from supportkit.analysis.trust import (
 )
 from supportkit.errors import SupportkitError
 from supportkit.iam.arn import account_of
+from supportkit.iam.conditions import ConditionClause
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import (
     Decision,
@@ -184,40 +185,37 @@ def _grant(action: str) -> NamedPolicy:
 
 @dataclass(frozen=True, eq=False)
 class _Request:
-    """One principal's request reduced to what the request can change (:meth:`_Evaluator.request`).
+    """One principal's request reduced to what the request can change (:meth:`_Evaluator._requests`).
 
     Statements whose outcome no request value changes (no condition, or conditions on the principal's own
-    keys only) are folded into ``fixed_deny`` and each layer's fixed Allow; the others are kept, matching
-    the resource. ``key`` is what the answer depends on: the folded flags, each kept statement's effect,
+    keys only) are folded into ``decision``'s fixed Deny and each layer's fixed Allow; the others are kept,
+    matching the resource. ``key`` is what the answer depends on: the folded flags, each kept statement's effect,
     conditions and the principal's values they read, and the condition clauses that are enumerated; within
     one account and analyst context, principals with equal keys are decided and enumerated alike.
     """
 
     key: tuple
-    fixed_deny: bool
-    denies: tuple[Statement, ...]
-    layers: tuple[tuple[bool, tuple[Statement, ...]], ...]  # per layer that must allow: a fixed Allow, the others
+    decision: ReducedDecision[Statement]
     conditional: bool  # some statement covering the action reads a key of the request (``Result.conditional``)
 
     def allows(self, context: RequestContext) -> bool:
         """The engine's decision is Allow (:func:`supportkit.iam.evaluate.decide` on these statements)."""
-        if self.fixed_deny or any(st.conditions_hold(context) for st in self.denies):
-            return False
-        return all(fixed or any(st.conditions_hold(context) for st in allows) for fixed, allows in self.layers)
+        return self.decision.allows(lambda statement: statement.conditions_hold(context))
 
 
 @dataclass(frozen=True, eq=False)
-class _Part:
-    """One policy's statements covering an action on a resource, sorted by what decides them (:class:`_Request`)."""
+class _RequestPart:
+    """One policy's share of a :class:`_Request`: its statements covering an action on a resource, sorted by
+    what decides them."""
 
     fixed_allow: bool  # an unconditional Allow
     fixed_deny: bool
     facts: tuple[Statement, ...]  # conditions on the principal's own keys only: fixed per principal
-    dynamic: tuple[tuple[Statement, tuple, tuple[str, ...]], ...]  # with its conditions and the principal keys read
+    dynamic: tuple[tuple[Statement, tuple[str, ...]], ...]  # request-dependent, with the principal keys it reads
     conditional: bool  # some statement (matching the resource or not) reads a key of the request
 
 
-_NOTHING = _Part(False, False, (), (), False)
+_NO_PART = _RequestPart(False, False, (), (), False)
 """The part of a policy none of whose statements can apply."""
 
 
@@ -235,9 +233,9 @@ class _Evaluator:
         self.contexts = {i.arn: identity_context(i, context, assumed) for i in account.identities}
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._firsts: dict[tuple, tuple[str, Conditions] | None] = {}
-        self._parts: dict[tuple, _Part | None] = {}
-        self._clauses: dict[tuple, tuple[tuple, ...]] = {}
-        self._multi: dict[tuple, tuple[_Part, ...] | None] = {}
+        self._parts: dict[tuple, _RequestPart | None] = {}
+        self._clauses: dict[tuple, tuple[ConditionClause, ...]] = {}
+        self._multi: dict[tuple, tuple[_RequestPart, ...] | None] = {}
         self._policies: list[Policy] = []
 
     def conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
@@ -338,7 +336,7 @@ class _Evaluator:
                     return None
                 for i in where:
                     part = parts[i]
-                    if part is _NOTHING:
+                    if part is _NO_PART:
                         continue
                     conditional[i] = conditional[i] or part.conditional
                     fixed_deny[i] = fixed_deny[i] or part.fixed_deny
@@ -347,8 +345,8 @@ class _Evaluator:
                         if st.conditions_hold(base):
                             fixed_deny[i] = fixed_deny[i] or st.effect is Effect.DENY
                             fixed_allow[i] = fixed_allow[i] or st.effect is Effect.ALLOW
-                    for st, clauses, facts in part.dynamic:
-                        item = (clauses, tuple(base.get(k) for k in facts))
+                    for st, facts in part.dynamic:
+                        item = (st.conditions, tuple(base.get(k) for k in facts))
                         if st.effect is Effect.DENY:
                             denies[i].append(st)
                             deny_keys[i].append(item)
@@ -365,10 +363,12 @@ class _Evaluator:
             enumerated = tuple(clause for policy in condition_policies(subject, (*added, *added))
                                for clause in self._enumerated_clauses(policy, action))
             key = (fixed_deny[i], tuple(deny_keys[i]), tuple(layer_keys[i]), conditional[i], enumerated)
-            found.append(_Request(key, fixed_deny[i], tuple(denies[i]), tuple(layers[i]), conditional[i]))
+            found.append(_Request(key, ReducedDecision(fixed_deny[i], tuple(denies[i]), tuple(layers[i])),
+                                  conditional[i]))
         return found
 
-    def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str]) -> tuple[_Part, ...] | None:
+    def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str]
+                  ) -> tuple[_RequestPart, ...] | None:
         """:meth:`_part` for each action; None when one is."""
         key = (id(policy), tuple(actions), tuple(resources))
         if key in self._multi:
@@ -379,7 +379,7 @@ class _Evaluator:
         self._policies.append(policy)
         return found
 
-    def _part(self, policy: Policy, action: str, resource: str) -> _Part | None:
+    def _part(self, policy: Policy, action: str, resource: str) -> _RequestPart | None:
         """What ``policy``'s statements covering ``action`` on ``resource`` say before the principal's values
         (None: a Resource holds a policy variable); shared by every principal with that policy."""
         key = (id(policy), action, resource)
@@ -387,36 +387,35 @@ class _Evaluator:
             return self._parts[key]
         fixed_allow = fixed_deny = conditional = False
         facts: list[Statement] = []
-        dynamic: list[tuple[Statement, tuple, tuple[str, ...]]] = []
-        part: _Part | None = None
+        dynamic: list[tuple[Statement, tuple[str, ...]]] = []
+        part: _RequestPart | None = None
         for st in policy.statements_for(action):
             if st.resource_variables:
                 break
-            principal_keys = tuple(k for k in st.keys_read if is_principal_key(k))
-            is_dynamic = len(principal_keys) < len(st.keys_read)
+            is_dynamic = request_dependent(st)
             conditional = conditional or is_dynamic
             if not st.matches_resource(resource, EMPTY_CONTEXT):
                 continue
             if is_dynamic:
-                dynamic.append((st, tuple((c.operator, c.key, c.values) for c in st.conditions), principal_keys))
+                dynamic.append((st, tuple(k for k in st.keys_read if is_principal_key(k))))
             elif st.conditions:
                 facts.append(st)
             else:
                 fixed_deny = fixed_deny or st.effect is Effect.DENY
                 fixed_allow = fixed_allow or st.effect is Effect.ALLOW
         else:
-            part = (_Part(fixed_allow, fixed_deny, tuple(facts), tuple(dynamic), conditional)
-                    if conditional or fixed_allow or fixed_deny or facts else _NOTHING)
+            part = (_RequestPart(fixed_allow, fixed_deny, tuple(facts), tuple(dynamic), conditional)
+                    if conditional or fixed_allow or fixed_deny or facts else _NO_PART)
         self._parts[key] = part
         self._policies.append(policy)  # kept alive while its id is a key
         return part
 
-    def _enumerated_clauses(self, policy: Policy, action: str) -> tuple[tuple, ...]:
+    def _enumerated_clauses(self, policy: Policy, action: str) -> tuple[ConditionClause, ...]:
         """The clauses of ``policy`` covering ``action`` whose keys :func:`enumerate_conditions` varies."""
         key = (id(policy), action)
         found = self._clauses.get(key)
         if found is None:
-            found = self._clauses[key] = tuple((c.key, c.operator, c.values) for c in clauses_for([policy], action)
+            found = self._clauses[key] = tuple(c for c in clauses_for([policy], action)
                                                if not is_principal_key(c.key.lower()))
             self._policies.append(policy)
         return found
@@ -770,7 +769,7 @@ _NO_PATH = (True, 1 << 30, 0)
 
 def _session_keys(request: _Request) -> bool:
     """Whether the clauses enumerated for ``request`` name a key that needs a session permission."""
-    return any(session_action(clause[0].lower()) for clause in request.key[-1])
+    return any(session_action(clause.key.lower()) for clause in request.key[-1])
 
 
 def _session_keys_in(context: RequestContext) -> bool:
