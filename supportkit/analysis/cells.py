@@ -128,7 +128,6 @@ class _Cells:
         self._patterns: dict[str, np.ndarray] = {}
         self._covering: dict[int, _Covered] = {}
         self._part_rows: dict[tuple, np.ndarray] = {}
-        self._clause_rows: dict[int, np.ndarray] = {}
         self.parts: list[_Part] = []
         self._part_ids: dict[_Part, int] = {}
         self.clauses: list[tuple[ConditionClause, ...]] = []

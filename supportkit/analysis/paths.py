@@ -530,11 +530,6 @@ def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, contex
     return _settled([*layers, list(admitting)], statements, role.arn, context)
 
 
-def _mentions(subject: Subject, action: str) -> bool:
-    """Whether some identity-based statement of ``subject`` covers ``action`` (else no Allow can come from it)."""
-    return any(named.policy.statements_for(action) for named in subject.identity_policies)
-
-
 def _may_allow(subject: Subject, action: str, resource: str, context: RequestContext) -> bool:
     """Whether some identity-based Allow covers ``action`` on ``resource``, conditions aside: a cheap filter."""
     return any(statement.effect is Effect.ALLOW and statement.matches_resource(resource, context)
