@@ -247,8 +247,7 @@ class _Evaluator:
             return self._engine_conditions(subject, arn, action, resource)
         return self._request_conditions(requests[0], subject, arn, action, resource)
 
-    def _engine_conditions(self, subject: Subject, arn: str, action: str, resource: str,
-                           extra_policies: Iterable[NamedPolicy] = ()) -> Conditions:
+    def _engine_conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
         """:meth:`conditions`, each enumerated request decided by :func:`supportkit.iam.evaluate.evaluate`."""
         base = self.contexts[arn]
         settled = _statements_and_facts(subject, action, resource, base)[2]
@@ -256,7 +255,7 @@ class _Evaluator:
             return settled
         result = evaluate(subject, action, resource, base)
         return self._conditions(result, lambda c: evaluate(subject, action, resource, c), base,
-                                condition_policies(subject, extra_policies), action)
+                                condition_policies(subject), action)
 
     def first(self, subject: Subject, arn: str, actions: Sequence[str], resource_of: Callable[[str], str],
               extra: Mapping[str, tuple[NamedPolicy, ...]] | None = None) -> tuple[str, Conditions] | None:
@@ -293,11 +292,10 @@ class _Evaluator:
                 break
         else:
             for index, action in enumerate(actions):
-                added = extra.get(action, ())
-                conditions = (self._engine_conditions(subject_of(action), arn, action, resources[index], added)
+                conditions = (self._engine_conditions(subject_of(action), arn, action, resources[index])
                               if requests is None else
                               self._request_conditions(requests[index], subject_of(action), arn, action,
-                                                       resources[index], added))
+                                                       resources[index]))
                 if conditions.ever:
                     found = action, conditions
                     break
@@ -360,7 +358,7 @@ class _Evaluator:
         found = []
         for i, action in enumerate(actions):
             added = extra.get(action, ())
-            enumerated = tuple(clause for policy in condition_policies(subject, (*added, *added))
+            enumerated = tuple(clause for policy in condition_policies(subject, added)
                                for clause in self._enumerated_clauses(policy, action))
             key = (fixed_deny[i], tuple(deny_keys[i]), tuple(layer_keys[i]), conditional[i], enumerated)
             found.append(_Request(key, ReducedDecision(fixed_deny[i], tuple(denies[i]), tuple(layers[i])),
@@ -420,8 +418,8 @@ class _Evaluator:
             self._policies.append(policy)
         return found
 
-    def _request_conditions(self, request: _Request, subject: Subject, arn: str, action: str, resource: str,
-                            extra_policies: Iterable[NamedPolicy] = ()) -> Conditions:
+    def _request_conditions(self, request: _Request, subject: Subject, arn: str, action: str, resource: str
+                            ) -> Conditions:
         """:meth:`conditions`, deciding each enumerated request on the reduced statements alone."""
         base = self.contexts[arn]
         settled = _statements_and_facts(subject, action, resource, base)[2]
@@ -429,7 +427,7 @@ class _Evaluator:
             return settled
         if not request.conditional:
             return UNCONDITIONAL if request.allows(base) else NEVER
-        policies = condition_policies(subject, extra_policies)
+        policies = condition_policies(subject)
         return enumerate_conditions(request.allows, clauses_for(policies, action), base, is_principal_key)
 
     def assume(self, caller: Identity, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
