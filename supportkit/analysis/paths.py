@@ -197,6 +197,7 @@ class _Request:
     key: tuple
     decision: ReducedDecision[Statement]
     conditional: bool  # some statement covering the action reads a key of the request (``Result.conditional``)
+    enumerated: tuple[ConditionClause, ...]  # the clauses whose keys the enumeration varies (part of ``key``)
 
     def allows(self, context: RequestContext) -> bool:
         """The engine's decision is Allow (:func:`supportkit.iam.evaluate.decide` on these statements)."""
@@ -362,7 +363,7 @@ class _Evaluator:
                                for clause in self._enumerated_clauses(policy, action))
             key = (fixed_deny[i], tuple(deny_keys[i]), tuple(layer_keys[i]), conditional[i], enumerated)
             found.append(_Request(key, ReducedDecision(fixed_deny[i], tuple(denies[i]), tuple(layers[i])),
-                                  conditional[i]))
+                                  conditional[i], enumerated))
         return found
 
     def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str]
@@ -762,7 +763,7 @@ _NO_PATH = (True, 1 << 30, 0)
 
 def _session_keys(request: _Request) -> bool:
     """Whether the clauses enumerated for ``request`` name a key that needs a session permission."""
-    return any(session_action(clause.key.lower()) for clause in request.key[-1])
+    return any(session_action(clause.key.lower()) for clause in request.enumerated)
 
 
 def _session_keys_in(context: RequestContext) -> bool:
