@@ -31,7 +31,6 @@ Center roles are "only modifiable by AWS").
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -80,6 +79,7 @@ from supportkit.iam.trust import (
     TAG_SESSION,
     Caller,
     Grant,
+    account_entry,
     can_assume,
     principal_grant,
     session_action,
@@ -756,7 +756,6 @@ class RoleAssumptions:
 
 _ASSUMING = (ASSUME_ROLE, TAG_SESSION, SET_SOURCE_IDENTITY)
 """What an assumption may be decided on: the action, and the permissions its session tags or source identity need."""
-_ACCOUNT_ENTRY = re.compile(r"^(?:\d{12}|arn:[a-z-]+:iam::\d{12}:root)$")
 _NO_PATH = (True, 1 << 30, 0)
 """The rank of no path: worse than any."""
 
@@ -841,7 +840,7 @@ class _Assumers:
                for st in trusted):
             return None
         named = {entry for st in trusted if st.principal is not None
-                 for entry in st.principal.aws if not _ACCOUNT_ENTRY.match(entry)}
+                 for entry in st.principal.aws if account_entry(entry) is None}
         read = tuple(dict.fromkeys(k for st in trusted for k in st.keys_read if is_principal_key(k)))
         tagged = any(session_action(k) for st in trusted for k in st.keys_read)
         singles: list[tuple[int, Identity]] = []

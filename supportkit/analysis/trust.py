@@ -36,6 +36,7 @@ from supportkit.iam.trust import (
     ASSUME_ACTIONS,
     Caller,
     CallerKind,
+    account_entry,
     match_trust,
     session_action,
     session_actions,
@@ -45,7 +46,6 @@ from supportkit.snapshot.model import Account, Identity, IdentityType
 
 IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/"
 _PERMISSION_SET = re.compile(r"^AWSReservedSSO_(?P<name>.+)_[0-9A-Fa-f]+$")
-_ACCOUNT = re.compile(r"^(?:(\d{12})|arn:[a-z-]+:iam::(\d{12}):root)$")
 
 
 class SourceKind(str, Enum):
@@ -86,9 +86,8 @@ def permission_set(identity: Identity) -> str | None:
 
 
 def _aws_source(entry: str, account_id: str) -> tuple[SourceKind, Caller] | None:
-    match = _ACCOUNT.match(entry)
-    if match:
-        account = match.group(1) or match.group(2)
+    account = account_entry(entry)
+    if account is not None:
         kind = SourceKind.ACCOUNT if account == account_id else SourceKind.EXTERNAL
         return kind, Caller.account_principal(account)
     try:
@@ -102,8 +101,8 @@ def _aws_source(entry: str, account_id: str) -> tuple[SourceKind, Caller] | None
 
 def principal_account(principal: str) -> str:
     """The account of a principal as a trust policy names it: an ARN, or the account id alone ("" for neither)."""
-    match = _ACCOUNT.match(principal)
-    return (match.group(1) or match.group(2)) if match else account_of(principal)
+    account = account_entry(principal)
+    return account if account is not None else account_of(principal)
 
 
 def _federated_kind(entry: str, identity: Identity) -> SourceKind:

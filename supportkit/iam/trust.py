@@ -74,7 +74,8 @@ BOUNDARY_CAVEAT = (
     "supportkit applies the stricter reading, so the boundary had to allow it"
 )
 
-_ACCOUNT = re.compile(r"^(?:\d{12}|arn:[a-z-]+:iam::(\d{12}):root)$")
+# ASCII digits only ([0-9]): \d would take other scripts' digits too, and no account id has them.
+_ACCOUNT_ENTRY = re.compile(r"([0-9]{12})|arn:[a-z-]+:iam::([0-9]{12}):root")
 _UNIQUE_ID = re.compile(r"^A[A-Z0-9]{3}[A-Z0-9]{12,}$")
 
 
@@ -116,10 +117,18 @@ def unique_id_principals(element: PrincipalElement) -> tuple[str, ...]:
     return tuple(entry for entry in element.aws if _UNIQUE_ID.match(entry))
 
 
+def account_entry(entry: str) -> str | None:
+    """The account a Principal element's ``AWS`` entry names as a whole, its 12-digit id alone or its root ARN
+    (they "behave the same way", AWS JSON policy elements: Principal, AWS account principals,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts);
+    None for any other entry."""
+    match = _ACCOUNT_ENTRY.fullmatch(entry)
+    return (match.group(1) or match.group(2)) if match else None
+
+
 def _aws_grant(entry: str, caller: Caller) -> Grant:
-    match = _ACCOUNT.match(entry)
-    if match:
-        account = match.group(1) or entry
+    account = account_entry(entry)
+    if account is not None:
         return Grant.ACCOUNT if account == caller.account else Grant.NONE
     principal = caller.principal
     if principal is None:

@@ -116,7 +116,8 @@ def test_trust_sources_name_users_roles_the_account_other_accounts_services_and_
     saml = f"arn:aws:iam::{ACCT}:saml-provider/Okta"
     oidc = f"arn:aws:iam::{ACCT}:oidc-provider/token.actions.githubusercontent.com"
     loaded = account(tmp_path, roles=[
-        role("Named", trusts({"AWS": [arn("user", "alice"), arn("role", "Ops"), ACCT, "AIDAJQABLZS4A3QDU576Q"]})),
+        role("Named", trusts({"AWS": [arn("user", "alice"), arn("role", "Ops"), ACCT, "AIDAJQABLZS4A3QDU576Q",
+                                      "\u0661" * 12]})),  # an account id in Arabic-Indic digits names no account
         role("Vendor", trusts({"AWS": f"arn:aws:iam::{OTHER}:root"},
                               Condition={"StringEquals": {"sts:ExternalId": "vendor-42"}})),
         role("Fn", trusts({"Service": "lambda.amazonaws.com"})),

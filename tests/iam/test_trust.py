@@ -40,6 +40,7 @@ from supportkit.iam.trust import (
     BOUNDARY_CAVEAT,
     Caller,
     CallerKind,
+    account_entry,
     can_assume,
     match_trust,
     trust_policy,
@@ -180,6 +181,26 @@ def test_service_saml_and_oidc_principals(principal, kind, name, action):
     assert match_trust(trusted.policy, Caller(kind, name), action, ROLE_ARN).match.allows
     assert not match_trust(trusted.policy, Caller(kind, "someone-else"), action, ROLE_ARN).match.allows
     assert not match_trust(trusted.policy, Caller.of(ALICE), action, ROLE_ARN).match.allows
+
+
+ARABIC_INDIC_ONES = "\u0661" * 12  # digits to a str regex's \d, but no account id
+
+
+@pytest.mark.parametrize("entry, account", [
+    (ACCOUNT, ACCOUNT), (f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT), (f"arn:aws-cn:iam::{ACCOUNT}:root", ACCOUNT),
+    (ALICE.arn, None), (ACCOUNT[:-1], None), (f"{ACCOUNT}\n", None),
+    (ARABIC_INDIC_ONES, None), (f"arn:aws:iam::{ARABIC_INDIC_ONES}:root", None),
+])
+def test_an_account_entry_is_its_twelve_digit_id_or_its_root_arn(entry, account):
+    # AWS JSON policy elements: Principal, AWS account principals
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts):
+    # an account is named by its 12-digit account ID or by arn:aws:iam::account-ID:root, which "behave the
+    # same way"; account ids are ASCII digits, so digits of other scripts name no account.
+    assert account_entry(entry) == account
+
+
+def test_an_account_id_written_in_other_digits_admits_nobody():
+    assert decision(subject(ALICE, ALLOW_ASSUME), trust({"AWS": ARABIC_INDIC_ONES})) is Decision.IMPLICIT_DENY
 
 
 def test_unique_id_of_a_deleted_principal_matches_nobody():
