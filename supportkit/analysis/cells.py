@@ -111,7 +111,7 @@ class _Cells:
     """The parts, problems and answers of one account's request-dependent cells, shared across identities."""
 
     def __init__(self, account: Account, catalog: Catalog, contexts: Mapping[str, RequestContext],
-                 fallback: Fallback) -> None:
+                 carried: RequestContext, fallback: Fallback) -> None:
         self.contexts = contexts
         self.fallback = fallback
         actions = catalog.actions
@@ -122,7 +122,7 @@ class _Cells:
         self._checks = np.array([a.takes_check_arns for a in actions], dtype=np.int64)
         # Keys every request carries (the analyst's, those AWS always sets) are not enumerated: a clause on
         # them, like one on the principal's own keys, names no candidate value.
-        self._carried = next(iter(contexts.values()), RequestContext())
+        self._carried = carried
         self._masks: dict[tuple[bool, ActionSet], np.ndarray] = {}
         self._splits: dict[tuple, tuple[np.ndarray, list[tuple[tuple[int, ...], str]]]] = {}
         self._patterns: dict[str, np.ndarray] = {}
@@ -441,16 +441,20 @@ def _factorized(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes, [str(u) for u in uniques]
 
 
-def cell_conditions(account: Account, matrix: pd.DataFrame, catalog: Catalog,
-                    contexts: Mapping[str, RequestContext], fallback: Fallback) -> CellAnswers:
+def cell_conditions(account: Account, matrix: pd.DataFrame, catalog: Catalog, contexts: Mapping[str, RequestContext],
+                    carried: RequestContext, fallback: Fallback) -> CellAnswers:
     """The conditions of each cell of ``matrix`` whose decision depends on the request (``conditional``).
 
-    ``contexts``: each identity's request context by ARN, as the matrix evaluated it (the time aside).
+    ``contexts``: each identity's request context by ARN, as the matrix evaluated it (the time aside);
+    ``carried``: the keys they all carry (the analyst's, and those AWS sets in every request), which are not
+    enumerated. Each identity's context is ``carried`` with the principal's own keys added, and those are not
+    enumerated either (:func:`supportkit.iam.evaluate.is_principal_key`), so one context for the account
+    names the keys to enumerate for every identity.
     """
     cells = matrix.loc[matrix["conditional"].to_numpy(), ["identity_arn", "action"]]
     arn_codes, arns = _factorized(cells["identity_arn"])
     action_codes, actions = _factorized(cells["action"])
-    found = _Cells(account, catalog, contexts, fallback)
+    found = _Cells(account, catalog, contexts, carried, fallback)
     columns = np.array([found.column[name] for name in actions], dtype=np.int64)[action_codes]
     by_arn = {i.arn: i for i in account.identities}
     answers: list[Conditions] = []

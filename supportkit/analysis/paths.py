@@ -231,6 +231,9 @@ class _Evaluator:
         fixed = any(str(key).lower() in CLOCK for key in context or {})
         assumed = {k: v for k, v in assumed_context(account.partition, given=context).items()
                    if fixed or k.lower() not in CLOCK}
+        # What every request of the analysis carries (the analyst's keys and ``assumed``), and each identity's
+        # context: the same with the principal's own keys added (identity_context).
+        self.carried = RequestContext.of(context).with_defaults(assumed)
         self.contexts = {i.arn: identity_context(i, context, assumed) for i in account.identities}
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._firsts: dict[tuple, tuple[str, Conditions] | None] = {}
@@ -1092,7 +1095,7 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
                                                                          resource)
         return found
 
-    cells = cell_conditions(account, matrix, catalog, evaluator.contexts, fallback)
+    cells = cell_conditions(account, matrix, catalog, evaluator.contexts, evaluator.carried, fallback)
     access = np.array([AccessDecision.ALLOWED.value if found.always else AccessDecision.CONDITIONAL.value
                        if found.ever else DENIED for found in cells.answers], dtype=object)
     texts = np.array([found.text() if found.ever and not found.always else "" for found in cells.answers],

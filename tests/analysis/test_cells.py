@@ -194,3 +194,19 @@ def test_a_tag_read_with_a_request_key_is_each_identitys_own_fact(tmp_path):
     assert got[(tagged, "support:ResolveCase")] == ("conditional", "with MFA")
     assert got[(other, "support:ResolveCase")] == ("denied", "")
     assert got[(tagged, "support:CreateCase")] == got[(other, "support:CreateCase")] == ("denied", "")
+
+
+def test_every_identity_carries_the_accounts_keys_and_differs_only_in_the_principals_own(tmp_path):
+    # The cells take the keys not to enumerate from one context for the account (_Evaluator.carried): right for
+    # every identity only if their contexts differ in keys that describe the principal alone (aws:PrincipalArn,
+    # aws:username, aws:userid, aws:PrincipalTag/*, ..., AWS global condition context keys,
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+    from supportkit.iam.evaluate import is_principal_key
+
+    account = load_account(write(tmp_path, {"UserDetailList": [user("tagged", tags=[("team", "support")]),
+                                                               user("plain")]}))
+    evaluator = _Evaluator(account, {"aws:SourceIp": "10.2.3.4"})
+    assert {"aws:sourceip", "aws:securetransport", "aws:requestedregion"} <= set(evaluator.carried.values)
+    assert len(evaluator.contexts) == 3  # the root user and the two users
+    for context in evaluator.contexts.values():
+        assert {k: v for k, v in context.values.items() if not is_principal_key(k)} == evaluator.carried.values
