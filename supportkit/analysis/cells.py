@@ -330,16 +330,17 @@ class _Cells:
         rows.extend(self.clause_row(policy) for policy in condition_policies(subject))
         return found, layout, np.array(rows, dtype=np.int64).reshape(len(rows), len(self.names))
 
-    def answer(self, identity: Identity, action: str, layout_id: int, layout: tuple[int, tuple[int, ...]],
+    def answer(self, identity: Identity, action: int, layout_id: int, layout: tuple[int, tuple[int, ...]],
                column: Sequence[int]) -> tuple[Conditions, bool]:
-        """The conditions of one cell whose rows' ids are ``column``, and whether other identities may share them."""
+        """The conditions of one cell (of catalog column ``action``) whose rows' ids are ``column``, and whether
+        other identities may share them."""
         width = len(layout[1])
         key = (layout_id, tuple(column[:width]))
         decided = self._decided.get(key)
         if decided is None:
             decided = self._decided[key] = self._decide(layout, column[:width])
         if decided is None:
-            return self.fallback(identity, action, self.resources[self.column[action]]), False
+            return self.fallback(identity, self.names[action], self.resources[action]), False
         if isinstance(decided, Conditions):
             return decided, True
         problem, conditional = decided
@@ -469,8 +470,7 @@ def cell_conditions(account: Account, matrix: pd.DataFrame, catalog: Catalog, co
             key = (layout_id, column)
             answer = answer_ids.get(key)
             if answer is None:
-                conditions, shared = found.answer(identity, found.names[int(columns[position])], layout_id, layout,
-                                                  column)
+                conditions, shared = found.answer(identity, int(columns[position]), layout_id, layout, column)
                 answer = len(answers)
                 answers.append(conditions)
                 if shared:

@@ -240,7 +240,7 @@ class _Evaluator:
         self._parts: dict[tuple, _RequestPart | None] = {}
         self._clauses: dict[tuple, tuple[ConditionClause, ...]] = {}
         self._multi: dict[tuple, tuple[_RequestPart, ...] | None] = {}
-        self._policies: list[Policy] = []
+        self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
 
     def conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
         """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``: decided on its request
@@ -375,10 +375,14 @@ class _Evaluator:
         key = (id(policy), tuple(actions), tuple(resources))
         if key in self._multi:
             return self._multi[key]
-        parts = [self._part(policy, action, resource) for action, resource in zip(actions, resources)]
-        found = None if any(part is None for part in parts) else tuple(p for p in parts if p is not None)
-        self._multi[key] = found
-        self._policies.append(policy)
+        parts: list[_RequestPart] = []
+        for action, resource in zip(actions, resources):
+            part = self._part(policy, action, resource)
+            if part is None:
+                break
+            parts.append(part)
+        found = self._multi[key] = tuple(parts) if len(parts) == len(actions) else None
+        self._keep(policy)
         return found
 
     def _part(self, policy: Policy, action: str, resource: str) -> _RequestPart | None:
@@ -409,7 +413,7 @@ class _Evaluator:
             part = (_RequestPart(fixed_allow, fixed_deny, tuple(facts), tuple(dynamic), conditional)
                     if conditional or fixed_allow or fixed_deny or facts else _NO_PART)
         self._parts[key] = part
-        self._policies.append(policy)  # kept alive while its id is a key
+        self._keep(policy)
         return part
 
     def _enumerated_clauses(self, policy: Policy, action: str) -> tuple[ConditionClause, ...]:
@@ -419,8 +423,12 @@ class _Evaluator:
         if found is None:
             found = self._clauses[key] = tuple(c for c in clauses_for([policy], action)
                                                if not is_principal_key(c.key.lower()))
-            self._policies.append(policy)
+            self._keep(policy)
         return found
+
+    def _keep(self, policy: Policy) -> None:
+        """Keep ``policy`` alive while its id is part of a key here (once, however many keys)."""
+        self._policies[id(policy)] = policy
 
     def _request_conditions(self, request: _Request, subject: Subject, arn: str, action: str, resource: str
                             ) -> Conditions:
