@@ -254,7 +254,7 @@ class _Evaluator:
     def _engine_conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
         """:meth:`conditions`, each enumerated request decided by :func:`supportkit.iam.evaluate.evaluate`."""
         base = self.contexts[arn]
-        settled = _statements_and_facts(subject, action, resource, base)[2]
+        settled = _settled_by_facts(subject, action, resource, base)
         if settled is not None:
             return settled
         result = evaluate(subject, action, resource, base)
@@ -434,7 +434,7 @@ class _Evaluator:
                             ) -> Conditions:
         """:meth:`conditions`, deciding each enumerated request on the reduced statements alone."""
         base = self.contexts[arn]
-        settled = _statements_and_facts(subject, action, resource, base)[2]
+        settled = _settled_by_facts(subject, action, resource, base)
         if settled is not None:
             return settled
         if not request.conditional:
@@ -504,15 +504,14 @@ def _settled(allow_layers: Sequence[Sequence[Statement]], statements: Iterable[S
     return UNCONDITIONAL if fixed_allows and not changeable_deny else None
 
 
-def _statements_and_facts(subject: Subject, action: str, resource: str, base: RequestContext
-                          ) -> tuple[list[list[Statement]], list[Statement], Conditions | None]:
-    """The statements of ``subject``'s layers and RCPs for ``action``, and the answer when the facts of ``base``
-    settle it whatever the request (see :func:`_settled`), else None."""
+def _settled_by_facts(subject: Subject, action: str, resource: str, base: RequestContext) -> Conditions | None:
+    """The answer for ``subject``'s request of ``action`` when the statements of its layers and RCPs covering it
+    and the facts of ``base`` settle it whatever the request (see :func:`_settled`), else None."""
     layers = [[st for named in layer.policies for st in named.policy.statements_for(action)]
               for layer in subject.layers]
     rcp = [st for named in subject.rcps if subject.rcps_apply_to(action, resource)
            for st in named.policy.statements_for(action)]
-    return layers, rcp, _settled(layers, [*rcp, *(st for layer in layers for st in layer)], resource, base)
+    return _settled(layers, [*rcp, *(st for layer in layers for st in layer)], resource, base)
 
 
 def _settled_assume(caller: Identity, role: Identity, trust: NamedPolicy, context: RequestContext) -> Conditions | None:
