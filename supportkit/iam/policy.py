@@ -520,3 +520,31 @@ def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
         if candidate.lower() == str(key).lower():
             return f" (element names are case-sensitive: did you mean {candidate!r}?)"
     return f"; expected one of {', '.join(known)}"
+
+
+def without_rcp_principal(document: Any) -> Any:
+    """An RCP document (as :func:`parse_policy` takes it) without the ``"Principal": "*"`` of its statements.
+
+    RCPs use the syntax of resource-based policies, and their Principal element is always ``"*"`` (AWS
+    Organizations, RCP syntax,
+    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html): it
+    names no one in particular, so the RCP layer is parsed as the other layers are, and only a Principal other
+    than ``"*"`` is left for the parser to warn about. A document that does not decode, or repeats a key, is
+    returned as it is: its parse must report that where it is.
+    """
+    try:
+        value = decode_document(document)
+    except PolicyError:
+        return document
+    if type(value) is not dict:  # not an object, or one that repeats a key (RepeatedKeys)
+        return document
+    statements = value.get("Statement")
+
+    def plain(statement: Any) -> Any:
+        if type(statement) is dict and statement.get("Principal") == "*":
+            return {key: item for key, item in statement.items() if key != "Principal"}
+        return statement
+
+    if isinstance(statements, list):
+        return {**value, "Statement": [plain(statement) for statement in statements]}
+    return {**value, "Statement": plain(statements)} if "Statement" in value else value

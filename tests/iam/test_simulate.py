@@ -319,6 +319,19 @@ def test_lint_warnings_name_the_json_path(capsys, monkeypatch):
     ]
 
 
+def test_an_rcp_with_principal_star_brings_no_warning(capsys, monkeypatch):
+    # AWS Organizations, RCP syntax
+    # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html): the
+    # Principal element of an RCP statement is "*"; any other is worth a warning.
+    named = {"Version": "2012-10-17", "Statement": [{**DENY_SUPPORT["Statement"][0], "Principal": {"AWS": ALICE}}]}
+    lines = [request(id="star", rcps=[[DENY_SUPPORT]]), request(id="text", rcps=[[json.dumps(DENY_SUPPORT)]]),
+             request(id="named", rcps=[[named]])]
+    status, results = run_cli(capsys, monkeypatch, "\n".join(json.dumps(x) for x in lines))
+    assert status == 0 and [r["decision"] for r in results] == ["explicitDeny"] * 3
+    warned = {r["id"]: [w for w in r.get("warnings", []) if "Principal" in w] for r in results}
+    assert warned["star"] == warned["text"] == [] and len(warned["named"]) == 1
+
+
 def test_an_rcp_binds_the_resources_of_its_own_account_only():
     """AWS Organizations, "Resource control policies (RCPs)"
     (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html): "If a resource is

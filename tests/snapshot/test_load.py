@@ -347,6 +347,27 @@ def test_scps_argument_overrides_the_folder_and_works_with_a_bare_file(tmp_path:
     assert load_account(ACME / "authorization-details.json").scp_levels == ()
 
 
+def test_an_rcp_principal_is_star_and_only_another_one_is_warned_about(tmp_path: Path) -> None:
+    # AWS Organizations, RCP syntax
+    # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html): RCPs
+    # use the syntax of resource-based policies, and the Principal element of their statements is "*".
+    folder = tmp_path / "acme"
+    shutil.copytree(ACME, folder)
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "support:DescribeAttachment", "Resource": "*"}
+    named = {**deny, "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}
+    write_json(folder / "rcps.json", {"levels": [{"target": "r-1", "policies": [
+        {"Name": "Star", "Content": {"Version": "2012-10-17", "Statement": [deny]}},
+        {"Name": "StarText", "Content": json.dumps({"Version": "2012-10-17", "Statement": deny})},
+        {"Name": "Named", "Content": {"Version": "2012-10-17", "Statement": [named]}},
+    ]}]})
+    loaded = load_account(folder)
+    assert [policy.name for policy in loaded.rcp_levels[0]] == ["Star", "StarText", "Named"]
+    about_principal = [w for w in loaded.warnings if "Principal" in w]
+    assert len(about_principal) == 1 and "(RCP Named)" in about_principal[0]
+    alice = next(i for i in loaded.identities if i.name == "alice")
+    assert evaluate(alice.subject, "support:DescribeAttachment").decision is Decision.EXPLICIT_DENY
+
+
 def test_a_bad_scp_marks_every_identity_it_governs_incomplete(tmp_path: Path) -> None:
     folder = tmp_path / "acme"
     shutil.copytree(ACME, folder)
