@@ -58,13 +58,8 @@ def _action_warning(text: str, known: Known) -> str | None:
     return None
 
 
-def lint_policy(policy: Policy, known: Known) -> tuple[str, ...]:
-    """The lint warnings of ``policy``, each starting with its JSON path."""
-    return Linter(known).lint(policy)
-
-
 class Linter:
-    """:func:`lint_policy` against one ``known``, remembering each policy's warnings and each action text's.
+    """Lint against one ``known``, remembering each policy's warnings and each action text's.
 
     Request streams and accounts repeat both (an SCP in every request; ``s3:GetObject`` in every other
     policy, whose unknown prefix costs a fuzzy search among the known ones). Policies are remembered by

@@ -37,7 +37,6 @@ from supportkit.iam.arn import Arn
 from supportkit.snapshot.policies import (
     ARN_CHARACTERS, ATTACHED_MANAGED_POLICIES, GROUPS_PER_USER, INLINE_POLICY_CHARACTERS, MANAGED_POLICY_CHARACTERS,
     TAGS_PER_ENTITY, PolicyParser, over_count, over_limit,
-    policy_warnings,
 )
 from supportkit.snapshot.scps import Scps, read_scps
 from supportkit.support.rcps import rcp_services
@@ -91,7 +90,7 @@ class _Builder:
             policy = self.parser.parse(document)
         except PolicyError as error:
             return located(file, join_path(where, error), error.message)
-        self.warnings.extend(policy_warnings(f"{file}, at {where} ({name})", policy))
+        self.warnings.extend(self.parser.warnings(f"{file}, at {where} ({name})", policy))
         return NamedPolicy(name, PolicyKind.IDENTITY, policy)  # kept in ``policies`` once attached
 
     def managed(self, arn: str) -> NamedPolicy | str:
@@ -303,7 +302,7 @@ class _Builder:
             policy = self.parser.parse(entry.data["AssumeRolePolicyDocument"], resource_policy=True)
         except PolicyError as error:
             return located(entry.file, join_path(where, error), error.message)
-        self.warnings.extend(policy_warnings(f"{entry.file}, at {where} (role/{name} trust policy)", policy))
+        self.warnings.extend(self.parser.warnings(f"{entry.file}, at {where} (role/{name} trust policy)", policy))
         return trust_policy(f"role/{name}: trust policy", policy)
 
     def _identity(

@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from supportkit.iam.lint import lint_policy
+from supportkit.iam.lint import Linter
 from supportkit.iam.policy import Policy, PolicyCache
 
 
 class PolicyParser:
     """The loader's way into the one :class:`~supportkit.iam.policy.PolicyCache` (simulate's too): documents are
     known by their canonical JSON text, which :meth:`size` computes as well (the loader asks for a document's
-    size, then parses it, for one text's cost).
+    size, then parses it, for one text's cost). One :class:`~supportkit.iam.lint.Linter` for the whole load lints
+    each distinct policy once (every role of an account may carry the same trust policy) and each action text once.
     """
 
     def __init__(self) -> None:
         self.policies = PolicyCache()
         self._last: tuple[object, str] | None = None  # the object :meth:`size` last read, and its canonical text
+        self._linter: Linter | None = None
 
     def parse(self, document: Any, *, resource_policy: bool = False) -> Policy:
         """``resource_policy``: a role trust policy, whose statements keep their Principal."""
@@ -37,13 +39,13 @@ class PolicyParser:
         self._last = (value, text)
         return text
 
+    def warnings(self, where: str, policy: Policy) -> list[str]:
+        """The policy's own warnings and its lint against the Support catalog, each prefixed with ``where``."""
+        if self._linter is None:
+            from supportkit.support.catalog import load_catalog
 
-def policy_warnings(where: str, policy: Policy) -> list[str]:
-    """The policy's own warnings and its lint against the Support catalog, each prefixed with ``where``."""
-    from supportkit.support.catalog import load_catalog
-
-    lint = lint_policy(policy, load_catalog().known_actions)
-    return [f"{where}: {warning}" for warning in (*policy.warnings, *lint)]
+            self._linter = Linter(load_catalog().known_actions)
+        return [f"{where}: {warning}" for warning in (*policy.warnings, *self._linter.lint(policy))]
 
 
 MANAGED_POLICY_CHARACTERS = 6_144

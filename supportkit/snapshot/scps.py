@@ -19,7 +19,7 @@ from supportkit.iam.evaluate import NamedPolicy, PolicyKind
 from supportkit.iam.policy import without_rcp_principal
 from supportkit.snapshot.jsonfile import join_path, located, read_json
 from supportkit.snapshot.policies import (
-    ORGANIZATION_POLICY_CHARACTERS, SCPS_PER_TARGET, PolicyParser, over_count, over_limit, policy_warnings,
+    ORGANIZATION_POLICY_CHARACTERS, SCPS_PER_TARGET, PolicyParser, over_count, over_limit,
 )
 
 
@@ -78,7 +78,7 @@ def read_scps(path: Path, parser: PolicyParser, kind: PolicyKind = PolicyKind.SC
                 message = f"{label} {name}: {error.message}"
                 errors.append(InputError(path.name, message, json_path=join_path(content_path, error)))
                 continue
-            warnings.extend(policy_warnings(f"{path.name}, at {content_path} ({label} {name})", policy))
+            warnings.extend(parser.warnings(f"{path.name}, at {content_path} ({label} {name})", policy))
             level.append(NamedPolicy(name, kind, policy, level=i, target=target))
         levels.append(tuple(level))
         targets.append(target)

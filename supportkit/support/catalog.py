@@ -162,7 +162,7 @@ class Catalog:
 
     @cached_property
     def known_actions(self) -> dict[str, dict[str, str]]:
-        """Lower-cased prefix -> {lower-cased action name: name}: what :func:`supportkit.iam.lint.lint_policy` checks."""
+        """Lower-cased prefix -> {lower-cased action name: name}: what :class:`supportkit.iam.lint.Linter` checks."""
         known: dict[str, dict[str, str]] = {prefix: {} for prefix in PREFIXES}
         for action in self.actions:
             known[action.prefix][action.short_name.lower()] = action.short_name

@@ -851,3 +851,21 @@ def test_lint_warnings_of_snapshot_policies_name_file_and_path(tmp_path: Path) -
     assert ("authorization-details.json, at UserDetailList[0].UserPolicyList[0].PolicyDocument (user/a: Typo "
             "(inline)): Statement[0].Action[0]: 'support:CreateCas': support has no such action; did you mean "
             "support:CreateCase?") in load_account(tmp_path).warnings
+
+
+def test_a_trust_policy_shared_by_roles_is_linted_once_and_warned_about_at_each_role(tmp_path: Path) -> None:
+    """aws:SourceAccount is a global condition key (IAM User Guide, "AWS global condition context keys",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html); its typo is
+    reported where each role carries it, though the loader lints the shared document once."""
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAcount": ACCT}}}]}
+    details = {"RoleDetailList": [role(name, AssumeRolePolicyDocument=trust) for name in ("A", "B")]}
+    write_json(tmp_path / "authorization-details.json", details)
+    warnings = [w for w in load_account(tmp_path).warnings if "aws:SourceAcount" in w]
+    assert warnings == [
+        f"authorization-details.json, at RoleDetailList[{i}].AssumeRolePolicyDocument (role/{name} trust policy): "
+        "Statement[0].Condition.StringEquals.aws:SourceAcount: 'aws:SourceAcount' is not a global condition key; "
+        "did you mean 'aws:SourceAccount'? (no request has it)"
+        for i, name in enumerate("AB")
+    ]
