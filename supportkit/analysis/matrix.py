@@ -22,7 +22,6 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -47,6 +46,7 @@ from supportkit.iam.evaluate import (
 from supportkit.iam.keys import check_analyst_context
 from supportkit.iam.patterns import Pattern
 from supportkit.iam.policy import ActionSet, Effect, Policy, Statement
+from supportkit.lazy import cached_property
 
 ALL_CHECKS = "all checks"
 SOME_CHECKS = "some checks"

