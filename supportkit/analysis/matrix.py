@@ -64,7 +64,20 @@ def identity_context(identity: Identity, extra: Mapping[str, Any] | None = None,
                      assumed: Mapping[str, str] | None = None) -> RequestContext:
     """The context a matrix row is evaluated under: the analyst's keys, completed by the identity's own and by
     the keys every request carries (``assumed``, see :mod:`supportkit.support.request_context`)."""
-    return RequestContext.of(extra or {}).with_defaults({**(assumed or {}), **identity.context()})
+    return identity_contexts([identity], extra, assumed)[0]
+
+
+def identity_contexts(identities: Iterable[Identity], extra: Mapping[str, Any] | None = None,
+                      assumed: Mapping[str, str] | None = None) -> list[RequestContext]:
+    """:func:`identity_context` of each identity, the analyst's and the assumed keys normalised once for all.
+
+    The assumed keys are request keys and the identity's are principal keys (never the same key), and the
+    analyst's win over both.
+    """
+    given = RequestContext.of(extra or {}).values
+    every = RequestContext.of(assumed or {}).values
+    return [RequestContext({**every, **RequestContext.of(identity.context()).values, **given})
+            for identity in identities]
 
 
 def probe_check_arn(account_id: str) -> str:
@@ -83,7 +96,7 @@ _CHECK = re.compile(r"checks/[^/]+/[^/]+")
 def _check_instance(pattern: Pattern, account_id: str) -> str | None:
     """A check ARN (``checks/CATEGORY/ID``) of this account that a Resource pattern matches, or None."""
     parts = pattern.text.split(":", 5)
-    if len(parts) != 6 or pattern.variables:
+    if len(parts) != 6 or pattern.variables or not _may_be_trusted_advisor(parts[2]):
         return None
     resource = parts[5]
     if resource.count("/") < 2 and "*" in resource:  # checks/security* stands for checks/security.../...
@@ -92,6 +105,12 @@ def _check_instance(pattern: Pattern, account_id: str) -> str | None:
     resource = _instance(resource)
     arn = ":".join(("arn", _instance(parts[1]), "trustedadvisor", _instance(parts[3]), account_id, resource))
     return arn if _CHECK.fullmatch(resource) and pattern.matches(arn, EMPTY_CONTEXT) else None
+
+
+def _may_be_trusted_advisor(service: str) -> bool:
+    """Whether an ARN pattern's service component can match ``trustedadvisor`` (compared case-sensitively, as a
+    Resource pattern is): most patterns name another service, known without building a check ARN for them."""
+    return service == "trustedadvisor" or "*" in service or "?" in service
 
 
 def _check_candidates(policy: Policy, names: list[str], check_actions: list[int], account_id: str
@@ -718,7 +737,7 @@ def _build(account: Account, catalog: Catalog, context: Mapping[str, Any] | None
     })
     probe = probe_check_arn(account.info.account_id)
     engine = _Engine(names, [probe if a.takes_check_arns else "*" for a in actions], named_checks)
-    contexts = [identity_context(identity, context, assumed) for identity in identities]
+    contexts = identity_contexts(identities, context, assumed)
     rows = _rows(engine, subjects, contexts)
     cells = _decide_all(engine, rows, len(actions))
     explainer = _Explainer(engine, rows, subjects, contexts, cells)

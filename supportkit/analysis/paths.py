@@ -50,7 +50,7 @@ from supportkit.analysis.conditions import (
 )
 from supportkit.analysis.cells import ReducedDecision, cell_conditions, request_dependent
 from supportkit.analysis.kinds import IdentityKind, identity_kinds, source_kind
-from supportkit.analysis.matrix import SOME_CHECKS, identity_context, probe_check_arn
+from supportkit.analysis.matrix import SOME_CHECKS, identity_contexts, probe_check_arn
 from supportkit.analysis.trust import (
     Organization,
     SourceKind,
@@ -233,9 +233,10 @@ class _Evaluator:
         assumed = {k: v for k, v in assumed_context(account.partition, given=context).items()
                    if fixed or k.lower() not in CLOCK}
         # What every request of the analysis carries (the analyst's keys and ``assumed``), and each identity's
-        # context: the same with the principal's own keys added (identity_context).
+        # context: the same with the principal's own keys added (identity_contexts).
         self.carried = RequestContext.of(context).with_defaults(assumed)
-        self.contexts = {i.arn: identity_context(i, context, assumed) for i in account.identities}
+        self.contexts = dict(zip((i.arn for i in account.identities),
+                                 identity_contexts(account.identities, context, assumed)))
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._firsts: dict[tuple, tuple[str, Conditions] | None] = {}
         self._parts: dict[tuple, _RequestPart | None] = {}

@@ -19,7 +19,8 @@ from supportkit.snapshot import load_account
 from supportkit.support.catalog import load_catalog
 from supportkit.cli.main import main
 from supportkit.analysis.matrix import (
-    ALL_CHECKS, LONG_COLUMNS, SOME_CHECKS, build_matrix, identity_context, probe_check_arn, wide,
+    ALL_CHECKS, LONG_COLUMNS, SOME_CHECKS, build_matrix, identity_context, identity_contexts, probe_check_arn,
+    wide,
 )
 from supportkit.iam import simulate as simulation
 from supportkit.iam.evaluate import PolicyKind, StatementRef
@@ -164,6 +165,13 @@ def test_context_added_by_the_analyst_and_keys_derived_from_each_identity(tmp_pa
     assert cell(with_mfa, "mfa", "support:CreateCase")["decision"] == "allowed"
     tagged = account.identity("tagged")
     assert identity_context(tagged).get("aws:PrincipalTag/team") == "support"
+    # The analyst's keys win over those every request carries; each identity keeps its own.
+    contexts = identity_contexts(account.identities, {"aws:SecureTransport": False},
+                                 {"aws:SecureTransport": "true", "aws:ViaAWSService": "false"})
+    assert [(c.get("aws:SecureTransport"), c.get("aws:ViaAWSService"), c.get("aws:username")) for c in contexts] == [
+        ("false", "false", None), ("false", "false", "mfa"), ("false", "false", "tagged"),
+        ("false", "false", "untagged")]
+    assert contexts[2].get("aws:PrincipalTag/team") == "support"
 
 
 def test_identities_sharing_a_document_keep_their_own_policy_names(tmp_path):
