@@ -62,9 +62,18 @@ class Statement:
     """The context keys the Resource patterns' variables read, lower-cased."""
     context_dependent: bool = field(kw_only=True, compare=False, repr=False)
     """Whether another request context could change whether this statement applies."""
-    resource_tails: frozenset[str] | None = field(kw_only=True, compare=False, repr=False)
-    """The literal resource parts (after the fifth colon) of the ARNs this statement can apply to, when every
-    Resource pattern has one and nothing else (NotResource, a condition) is involved; else None."""
+
+    @cached_property
+    def resource_tails(self) -> frozenset[str] | None:
+        """The literal resource parts (after the fifth colon) of the ARNs this statement can apply to, when every
+        Resource pattern has one and nothing else (NotResource, a condition) is involved; else None.
+
+        Worked out when first asked: most statements (a Resource of ``*``, or on actions no request asks about) never are.
+        """
+        if self.not_resource or self.context_dependent:
+            return None
+        tails = [pattern.literal_tail for pattern in self.resources]
+        return None if any(tail is None for tail in tails) else frozenset(tails)  # type: ignore[arg-type]
 
     def matches_action(self, action: str) -> bool:
         """Action/NotAction against ``prefix:Name``, case-insensitively, with ``*`` and ``?``."""
@@ -108,9 +117,12 @@ class Policy:
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
     _by_resource: dict[str, tuple[tuple[Statement, ...], dict[str, tuple[Statement, ...]]]] = field(
         default_factory=dict, compare=False, repr=False)
-    has_resource_tails: bool = field(kw_only=True, compare=False, repr=False)
-    """Whether some statement has :attr:`Statement.resource_tails` (only then does a request's resource narrow
-    :meth:`statements_for_request`)."""
+
+    @cached_property
+    def has_resource_tails(self) -> bool:
+        """Whether some statement has :attr:`Statement.resource_tails` (only then does a request's resource narrow
+        :meth:`statements_for_request`)."""
+        return any(statement.resource_tails is not None for statement in self.statements)
 
     @cached_property
     def keys_read(self) -> tuple[str, ...]:
@@ -280,8 +292,7 @@ def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
             sids.add(statement.sid)
         statements.append(statement)
     return _built(Policy, statements=tuple(statements), version=version, id=policy_id, warnings=tuple(warnings),
-                  document=value, _by_action={}, _by_resource={},
-                  has_resource_tails=any(statement.resource_tails is not None for statement in statements))
+                  document=value, _by_action={}, _by_resource={})
 
 
 def _parse_statement(
@@ -331,7 +342,7 @@ def _parse_statement(
         raise PolicyError(f"{path}.{'NotAction' if not_action else 'Action'}[{action_set}]",
                           f"{actions[action_set]!r} is not an action of the form service:Action (or '*')")
     try:
-        patterns, early_variables, resource_variables, tails = _resource_patterns(resources, variables)
+        patterns, early_variables, resource_variables = _resource_patterns(resources, variables)
     except PolicyError as error:
         raise PolicyError(f"{path}.{'NotResource' if not_resource else 'Resource'}{error.path}", error.message) from None
     for i in early_variables:
@@ -348,8 +359,7 @@ def _parse_statement(
     return _built(Statement, index=index, sid=sid, effect=effect, actions=actions, not_action=not_action,
                   resources=patterns, not_resource=not_resource, conditions=conditions, action_set=action_set,
                   _resource_matches={}, principal=principal,
-                  resource_variables=resource_variables, context_dependent=context_dependent,
-                  resource_tails=None if not_resource or context_dependent else tails)
+                  resource_variables=resource_variables, context_dependent=context_dependent)
 
 
 _T = TypeVar("_T")
@@ -377,11 +387,10 @@ def _action_set(actions: tuple[str, ...]) -> ActionSet | int:
 
 @lru_cache(maxsize=16384)
 def _resource_patterns(texts: tuple[str, ...], variables: bool
-                       ) -> tuple[tuple[Pattern, ...], tuple[int, ...], tuple[str, ...], frozenset[str] | None]:
+                       ) -> tuple[tuple[Pattern, ...], tuple[int, ...], tuple[str, ...]]:
     """A Resource list compiled; remembered, as lists (``*`` most of all) repeat a lot. With the patterns: the
-    indices of those with a policy variable before the resource part (warned about), the context keys their
-    variables read, and their literal resource parts when each has one (see :attr:`Statement.resource_tails`).
-    A malformed one raises a PolicyError at its index (``[2]``)."""
+    indices of those with a policy variable before the resource part (warned about), and the context keys their
+    variables read. A malformed one raises a PolicyError at its index (``[2]``)."""
     patterns: list[Pattern] = []
     for i, text in enumerate(texts):
         try:
@@ -391,8 +400,7 @@ def _resource_patterns(texts: tuple[str, ...], variables: bool
     early = tuple(i for i, pattern in enumerate(patterns)
                   if pattern.variables and _variable_before_resource_part(pattern))
     keys = tuple(key for pattern in patterns for key in pattern.variables)
-    tails = [pattern.literal_tail for pattern in patterns]
-    return tuple(patterns), early, keys, None if any(tail is None for tail in tails) else frozenset(tails)  # type: ignore[arg-type]
+    return tuple(patterns), early, keys
 
 
 def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tuple[tuple[str, ...], bool]:
