@@ -16,7 +16,6 @@ import difflib
 import os
 import re
 from collections import Counter
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -286,12 +285,7 @@ class _Builder:
 
     def role(self, name: str, entry: Entry) -> Identity:
         policies, problems = self._attachments(entry, f"role/{name}", "RolePolicyList")
-        identity = self._identity(IdentityType.ROLE, name, entry, "RoleId", policies, problems, ())
-        trust = self._trust(name, entry)
-        if isinstance(trust, str):
-            self.warnings.append(f"trust policy left out: {trust}")
-            return replace(identity, trust_problems=(trust,))
-        return replace(identity, trust=trust)
+        return self._identity(IdentityType.ROLE, name, entry, "RoleId", policies, problems, ())
 
     def _trust(self, name: str, entry: Entry) -> NamedPolicy | str:
         """The role's trust policy, or the problem (file and JSON path) when it is missing or does not parse."""
@@ -335,10 +329,19 @@ class _Builder:
         subject = self._subject(principal, policies, boundary)
         problems.extend(self._scp_problems(subject))
         identity_id = entry.data.get(id_key)
+        tags, created = self._tags(entry, problems), self._date(entry, "CreateDate")
+        trust: NamedPolicy | None = None
+        trust_problems: tuple[str, ...] = ()
+        if kind is IdentityType.ROLE:  # read last: its warnings follow the role's own
+            found = self._trust(name, entry)
+            if isinstance(found, str):
+                self.warnings.append(f"trust policy left out: {found}")
+                trust_problems = (found,)
+            else:
+                trust = found
         return Identity(
-            kind, name, arn, identity_id if isinstance(identity_id, str) else None,
-            principal.path, self._tags(entry, problems), groups,
-            self._date(entry, "CreateDate"), subject, tuple(dict.fromkeys(problems)),
+            kind, name, arn, identity_id if isinstance(identity_id, str) else None, principal.path, tags, groups,
+            created, subject, tuple(dict.fromkeys(problems)), trust, trust_problems,
             managed_policy_arns=tuple(dict.fromkeys(
                 self._managed_arns[id(named)] for named in policies if id(named) in self._managed_arns)),
         )

@@ -9,6 +9,11 @@ from supportkit.iam.lint import Linter
 from supportkit.iam.policy import Policy, PolicyCache
 
 
+_canonical_text = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+"""``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` with the encoder built once
+(``json.dumps`` builds one per call when given options; the loader encodes every document)."""
+
+
 class PolicyParser:
     """The loader's way into the one :class:`~supportkit.iam.policy.PolicyCache` (simulate's too): documents are
     known by their canonical JSON text, which :meth:`size` computes as well (the loader asks for a document's
@@ -35,7 +40,7 @@ class PolicyParser:
         last = self._last
         if last is not None and last[0] is value:
             return last[1]
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = _canonical_text(value)
         self._last = (value, text)
         return text
 
