@@ -166,6 +166,13 @@ class _Engine:
         self.names = [*names, *(names[a] for a in generic)]
         self.action_of = [*range(len(names)), *generic]  # the catalog action of each dense column
         self.width = len(self.names)
+        by_service: dict[str, tuple[list[int], list[str]]] = {}  # lower-cased service -> its columns, their names
+        for column, name in enumerate(self.names):
+            lowered = name.lower()
+            columns, texts = by_service.setdefault(lowered.partition(":")[0], ([], []))
+            columns.append(column)
+            texts.append(lowered)
+        self._by_service = by_service
         self.dense = len(distinct)  # resources[:dense] are the catalog columns'; slot ``dense``: the generic check
         self.resource_of = np.array([*(position[r] for r in resources), *(self.dense for _ in generic)], dtype=np.int64)
         for _, arn in named:
@@ -268,8 +275,12 @@ class _Engine:
             key = (statement.not_action, frozenset(action.lower() for action in statement.actions))
             found = self._actions.get(key)
             if found is None:
-                mask = np.fromiter((statement.matches_action(name) for name in self.names), dtype=bool,
-                                   count=self.width)
+                mask = np.zeros(self.width, dtype=bool)
+                for service, (columns, lowered) in self._by_service.items():
+                    test = statement.action_set.matcher(service)
+                    mask[columns] = [test(name) for name in lowered]
+                if statement.not_action:
+                    mask = ~mask
                 found = self._actions[key] = (len(self._actions), mask, bool(mask.any()))
             self._by_action_set[known] = found
         return found

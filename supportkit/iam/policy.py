@@ -454,11 +454,14 @@ class ActionSet:
 
     def matches(self, action: str) -> bool:
         lowered = action.lower()
-        service = lowered.partition(":")[0]
+        return self.matcher(lowered.partition(":")[0])(lowered)
+
+    def matcher(self, service: str) -> Callable[[str], bool]:
+        """The test of a lower-cased action of the lower-cased ``service`` (for callers that test many actions)."""
         matcher = self._matchers.get(service)
         if matcher is None:
             matcher = self._matchers[service] = _matcher((*self.by_service.get(service, ()), *self.any_service))
-        return matcher(lowered)
+        return matcher
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
