@@ -46,7 +46,6 @@ from supportkit.iam.evaluate import (
 from supportkit.iam.keys import check_analyst_context
 from supportkit.iam.patterns import Pattern
 from supportkit.iam.policy import ActionSet, Effect, Policy, Statement
-from supportkit.lazy import cached_property
 
 ALL_CHECKS = "all checks"
 SOME_CHECKS = "some checks"
@@ -239,7 +238,7 @@ class _Engine:
 
         ``scope``: an id and the columns the policy takes part in (an RCP's services), else every column.
         """
-        statements, shape = [], []
+        statements, shape, dynamic = [], [], []
         for statement in policy.statements:
             action, mask, reaches = self.action(statement)
             reach: object = action
@@ -257,11 +256,14 @@ class _Engine:
                     continue  # names no resource of the catalog's requests, and reads no key
             statements.append(statement)
             shape.append((statement.effect is Effect.ALLOW, reach, where, statement.keys_read if dependent else None))
+            if dependent:
+                dynamic.append(statement)
         key = tuple(shape)
         found = self._shapes.get(key)
         if found is None:
             found = self._shapes[key] = _Shape(self, key, statements, scope[1] if scope is not None else None)
-        return _Compiled(found, tuple(statements), len(self.policies))
+        keys = tuple(dict.fromkeys(key for statement in dynamic for key in statement.keys_read))
+        return _Compiled(found, tuple(statements), len(self.policies), tuple(dynamic), keys)
 
     def action(self, statement: Statement) -> tuple[int, np.ndarray, bool]:
         """An id and the column mask of the statement's Action/NotAction element, and whether it covers a column.
@@ -421,16 +423,9 @@ class _Compiled:
     shape: _Shape
     statements: tuple[Statement, ...]
     index: int
+    dynamic: tuple[Statement, ...]  # the context-dependent statements
+    dynamic_keys: tuple[str, ...]  # the context keys they read: equal values of these, equal tables
     _variants: dict[tuple, int] = field(default_factory=dict, compare=False, repr=False)
-
-    @cached_property
-    def dynamic(self) -> tuple[Statement, ...]:
-        return tuple(s for s, dependent in zip(self.statements, self.shape.dependent) if dependent)
-
-    @cached_property
-    def dynamic_keys(self) -> tuple[str, ...]:
-        """The context keys the context-dependent statements read: equal values of these, equal tables."""
-        return tuple(dict.fromkeys(key for statement in self.dynamic for key in statement.keys_read))
 
     @property
     def keyed(self) -> int:
