@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from enum import Enum
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 from supportkit.iam.arn import Arn
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
@@ -240,7 +240,7 @@ class Subject:
         layers: list[Layer] = []
         for kind in MUST_ALLOW:
             if kind is PolicyKind.SCP and self.scps_apply:
-                layers.extend(Layer(_scp_level(level, i), level) for i, level in enumerate(self.scp_levels))
+                layers.extend(_scp_layers(self.scp_levels))
             elif kind is PolicyKind.IDENTITY and not self.principal.is_root:
                 layers.append(Layer(Blocker(kind), self.identity_policies))
             elif kind is PolicyKind.BOUNDARY and self.permissions_boundary is not None and not self.principal.is_root:
@@ -402,9 +402,14 @@ def refs(policy: NamedPolicy, statements: Iterable[Statement]) -> list[Statement
     return [_ref(policy, statement) for statement in statements]
 
 
-def _scp_level(level: Sequence[NamedPolicy], index: int) -> Blocker:
-    target = level[0].target if level and level[0].target else None
-    return Blocker(PolicyKind.SCP, index, target)
+@lru_cache(maxsize=1024)
+def _scp_layers(levels: tuple[tuple[NamedPolicy, ...], ...]) -> tuple[Layer, ...]:
+    """The layers of SCP levels, made once for the many subjects that share them (every identity of an account)."""
+    layers = []
+    for index, level in enumerate(levels):
+        target = level[0].target if level and level[0].target else None
+        layers.append(Layer(Blocker(PolicyKind.SCP, index, target), level))
+    return tuple(layers)
 
 
 _PRINCIPAL_KEYS = frozenset({
