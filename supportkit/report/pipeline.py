@@ -97,8 +97,9 @@ _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _PARAMETER_TYPES: Mapping[str, type | tuple[type, ...]] = {
     "str": str, "dict": Mapping, "list": list, "bool": bool, "int": int, "float": (int, float),
 }
-_KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
-"""Keeps ipykernel's start-up warnings (such as TCP without encryption, where TCP is used) off the user's terminal."""
+_KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
+"""Keeps ipykernel's start-up warnings (such as TCP without encryption, where TCP is used) off the user's terminal,
+and IPython's input history out of its SQLite file: a report never reads it back, and each cell cost a write."""
 _CSP = CSP
 """The index page's policy: it has no script at all."""
 _WARM_UP = "import supportkit.report.account_page, supportkit.report.pipeline"
@@ -347,7 +348,7 @@ def _warm_up() -> None:
 
 def _start_kernel() -> None:
     try:
-        _WORKER_KERNEL.manager()
+        _WORKER_KERNEL.kernel()
     except Exception:  # noqa: BLE001 - the first job starts it again and reports why it cannot
         pass
     finally:
@@ -360,23 +361,27 @@ def _stop_kernel() -> None:
 
 
 class _WarmKernel:
-    """One kernel per worker process, kept for every account the worker runs.
+    """One kernel per worker process, and one client talking to it, kept for every account the worker runs.
 
     Started on first use (by the warming thread, usually), with supportkit's imports already run in it;
     started again if it died (a notebook that ran out of memory). Shut down when the worker exits.
     Reusing it is safe because every report notebook assigns all the names it reads: the parameters
-    cell first, then the analysis.
+    cell first, then the analysis. The client is kept too: nbclient makes one per notebook and, as it
+    does not own the kernel, never closes it, so each account left a heartbeat thread and sockets behind,
+    and the kernel sent every output to all of them.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._manager: Any = None
+        self._client: Any = None
         self._sockets: tempfile.TemporaryDirectory[str] | None = None
 
-    def manager(self) -> Any:
+    def kernel(self) -> tuple[Any, Any]:
+        """The running kernel's manager and client, the kernel started (and warmed) if there is none alive."""
         with self._lock:
             if self._manager is not None and self._manager.is_alive():
-                return self._manager
+                return self._manager, self._client
             self.shutdown(locked=True)
             self._sockets = tempfile.TemporaryDirectory(prefix="supportkit-")
             manager_class = (_unix_socket_kernel_manager_class(self._sockets.name, blocking=True)
@@ -385,14 +390,16 @@ class _WarmKernel:
             manager.start_kernel(extra_arguments=_KERNEL_ARGUMENTS)
             client = manager.client()
             client.start_channels()
+            self._manager, self._client = manager, client
             try:
                 client.wait_for_ready(timeout=60)
+                client.allow_stdin = False
                 client.execute_interactive(_WARM_UP, silent=True, store_history=False, timeout=120)
-            finally:
-                client.stop_channels()
-            self._manager = manager
+            except BaseException:
+                self.shutdown(locked=True)  # not kept half started: the next job starts it again
+                raise
             multiprocessing.util.Finalize(self, self.shutdown, exitpriority=10)
-            return manager
+            return manager, client
 
     def shutdown(self, locked: bool = False) -> None:
         """Stop the kernel; one still starting (in the warming thread) is waited for, then stopped."""
@@ -400,6 +407,9 @@ class _WarmKernel:
             with self._lock:
                 self.shutdown(locked=True)
             return
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
         if self._manager is not None:
             try:
                 self._manager.shutdown_kernel(now=True)
@@ -492,37 +502,55 @@ def _unix_socket_kernel_manager_class(sockets: str, blocking: bool = False) -> t
 
 
 def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: Path, *,
-             kernel: Any = None) -> NotebookNode:
+             kernel: _WarmKernel | None = None) -> NotebookNode:
     """Run a notebook with papermill's Python API (parameters keep their types: ids stay strings) and save it.
 
-    ``kernel``: a kernel manager whose running kernel to use (and leave running); by default a new kernel
-    for this notebook only.
+    ``kernel``: a warm kernel to run it in (and leave running), its cells numbered from 1 as in a fresh
+    kernel; by default a new kernel for this notebook only.
     """
     import papermill
 
-    options: dict[str, Any] = {"km": kernel} if kernel is not None else {}
+    options: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="supportkit-") as sockets:
-        if kernel is None:
+        if kernel is not None:
+            manager, client = kernel.kernel()
+            # A silent execution counts nothing: the notebook's first cell is then [1], as in a fresh kernel.
+            client.execute_interactive("get_ipython().execution_count = 1", silent=True, store_history=False,
+                                       timeout=60)
+            options.update(engine_name=_warm_engine(), km=manager, kc=client)
+        else:
             options["kernel_manager_class"] = (_unix_socket_kernel_manager_class(sockets) if os.name == "posix"
                                                else _kernel_manager_class())
             options["extra_arguments"] = _KERNEL_ARGUMENTS
             options["shutdown_kernel"] = "immediate"  # every output is in: a graceful shutdown only adds polling
-        executed = papermill.execute_notebook(
+        return papermill.execute_notebook(
             str(notebook), str(output), parameters=dict(parameters), kernel_name="python3", cwd=str(cwd),
             progress_bar=False, log_output=False, request_save_on_cell_execute=False, **options,
         )
-    if kernel is not None:  # a reused kernel keeps counting: number this notebook's cells from 1 as a fresh one would
-        import nbformat
 
-        counts = [cell for cell in executed.cells if cell.get("execution_count") is not None]
-        first = min((cell.execution_count for cell in counts), default=1) - 1
-        for cell in counts:
-            cell.execution_count -= first
-            for out in cell.get("outputs", ()):
-                if "execution_count" in out and out["execution_count"] is not None:
-                    out["execution_count"] -= first
-        nbformat.write(executed, str(output))
-    return executed
+
+@cache
+def _warm_engine() -> str:
+    """The name of a papermill engine that runs notebooks through a kernel client it is given (``kc=``).
+
+    papermill's own nbclient engine lets nbclient make a client per notebook: see :class:`_WarmKernel`.
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    class WarmKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                     start_timeout: int = 60, *, km: Any, kc: Any, **ignored: Any) -> Any:
+            notebook_client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=logger,
+                                                      log_output=log_output, startup_timeout=start_timeout)
+            notebook_client.kc = kc  # nbclient starts a client only when it has none
+            return notebook_client.execute()
+
+    name = "supportkit-warm-kernel"
+    papermill_engines.register(name, WarmKernelEngine)
+    return name
 
 
 def _render(job: _Job) -> AccountReport:
@@ -539,7 +567,7 @@ def _render(job: _Job) -> AccountReport:
     try:
         try:
             executed = _execute(job.notebook, partial_notebook, job.parameters, job.out_dir,
-                                kernel=_WORKER_KERNEL.manager())
+                                kernel=_WORKER_KERNEL)
         finally:
             _keep_notebook(partial_notebook, notebook_path)
         headline, severities = _headline(executed)
