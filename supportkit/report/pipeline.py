@@ -590,31 +590,37 @@ def _page_title(job: _Job) -> str:
 def export_html(executed: NotebookNode, title: str) -> str:
     """The executed notebook as one HTML page, under a policy that allows exactly the script supportkit ships.
 
-    Refuses a page with any other script that would run: the policy would block it anyway, but an
-    escaping mistake is better found here than as a console error on someone's screen.
+    Refuses a page whose outputs hold a script that would run: the policy would block it anyway, but an
+    escaping mistake is better found here than as a console error on someone's screen. Only the outputs
+    are searched, as the rest of the page is supportkit's own (searching the shipped script too was most
+    of the export's time).
     """
-    from supportkit.report.notebook_page import notebook_html
+    from supportkit.report.notebook_page import notebook_body, notebook_html
     from supportkit.report.render import assets, executable_scripts
 
-    shipped = assets()
-    body = notebook_html(executed, title, shipped)
-    unexpected = [script[:80] for script in executable_scripts(body) if script != shipped.script]
+    body = notebook_body(executed)
+    unexpected = [script[:80] for script in executable_scripts(body)]
     if unexpected:
         raise SupportkitError(f"the report holds a script supportkit did not ship: {unexpected[0]!r}")
-    return body
+    return notebook_html(body, title, assets())
 
 
 def _keep_notebook(partial: Path, final: Path) -> None:
     """The executed notebook under its name when papermill wrote it whole (even for a failed cell), else nothing.
 
     A write that failed (a full disk) leaves a truncated file: it is removed, not shown as the notebook.
+    The file ends with a newline, as Jupyter and nbformat.write end notebooks (papermill does not).
     """
     if not partial.exists():
         return
     try:
         import nbformat
 
-        nbformat.read(partial, as_version=4)
+        text = partial.read_text(encoding="utf-8")
+        nbformat.reads(text, as_version=4)
+        if not text.endswith("\n"):
+            with partial.open("a", encoding="utf-8") as file:
+                file.write("\n")
         os.replace(partial, final)
     except Exception:  # noqa: BLE001 - unreadable or unrenamable: the report's error says why the run failed
         partial.unlink(missing_ok=True)
