@@ -54,9 +54,13 @@ section[id^="identity-"]:target, section[id^="finding-"]:target { background: #f
 """The report's own styles, after DataTables' (so that these win)."""
 
 
-def notebook_html(notebook: Mapping[str, Any], title: str, assets: Assets) -> str:
-    """The page: ``title`` (escaped here), then every cell's outputs; markdown cells as escaped text."""
-    body = "\n".join(_cell_html(cell) for cell in notebook.get("cells", ()))
+def notebook_body(notebook: Mapping[str, Any]) -> str:
+    """Every cell's outputs, in order; markdown cells as escaped text."""
+    return "\n".join(_cell_html(cell) for cell in notebook.get("cells", ()))
+
+
+def notebook_html(body: str, title: str, assets: Assets) -> str:
+    """The page: ``title`` (escaped here), then the :func:`notebook_body` of a notebook."""
     return standalone_page(escape(title), assets.style + STYLE, f"<main>\n{body}\n</main>", script=assets.script,
                            title_only=True)
 

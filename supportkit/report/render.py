@@ -64,7 +64,7 @@ CELL_STATES = (  # (colour, meaning) of a heatmap cell, by code (its class: c0, 
 ALL, SOME, CONDITIONAL, DENIED, NONE = range(len(CELL_STATES))
 _BUNDLE_EXPORT = re.compile(r"export\{([^}]*)\};?(?=\s*(?:/\*.*?\*/\s*)*$)", re.S)
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-_SCRIPT_TAG = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.S | re.I)
+_SCRIPT_TAG = re.compile(r"<script\b([^>]*)>(.*?)(?:</script>|\Z)", re.S | re.I)
 
 
 # Anchors and labels
@@ -278,7 +278,8 @@ def inline_safe(script: str) -> str:
 
 
 def executable_scripts(page: str) -> list[str]:
-    """The contents of the page's script elements that a browser would run (data blocks excluded)."""
+    """The contents of the page's script elements that a browser would run (data blocks excluded); one left
+    open runs to the end of ``page``, as it would take in what follows."""
     found = []
     for attributes, body in _SCRIPT_TAG.findall(page):
         kind = re.search(r"""\btype\s*=\s*["']?([^"'\s>]+)""", attributes)

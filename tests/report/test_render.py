@@ -71,6 +71,12 @@ def test_executable_scripts_skip_data_blocks():
     assert render.executable_scripts(page) == ["one", "two"]
 
 
+def test_a_script_left_open_runs_to_the_end_of_the_text():
+    # The HTML parser reads everything after an unclosed <script> as its text: a page's next script among it.
+    assert render.executable_scripts('<p>a</p><script>one<p>b</p>') == ["one<p>b</p>"]
+    assert render.executable_scripts(f'<script type="{render.TABLE_DATA_TYPE}">{{}}') == []
+
+
 def test_anchors_are_plain_fragments_whatever_the_name():
     assert render.identity_anchor("user", "alice.smith@example.com") == "identity-user/alice.smith@example.com"
     assert render.identity_anchor("root", "root") == "identity-root"

@@ -455,6 +455,23 @@ def test_pages_reference_nothing_on_the_network_and_run_only_the_hashed_script(r
     assert data and all(attributes.startswith(f' type="{TABLE_DATA_TYPE}"') for attributes in data)
 
 
+@pytest.mark.parametrize("html_output", ["<p>a</p><script>alert(1)</script>", "<script >alert(1)", "<SCRIPT>alert(2)</SCRIPT>"])
+def test_the_export_refuses_an_output_holding_a_script_supportkit_did_not_ship(html_output):
+    # An unclosed script would take in the page's own script after it: refused too.
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[
+        nbformat.v4.new_output("display_data", {"text/html": f"<p>ok</p>{html_output}"})])])
+    with pytest.raises(SupportkitError, match="a script supportkit did not ship: 'alert"):
+        report.export_html(executed, "t")
+
+
+def test_the_export_keeps_data_blocks_and_ships_one_script():
+    data = f'<script type="{TABLE_DATA_TYPE}" data-table="t">{{}}</script>'
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[
+        nbformat.v4.new_output("display_data", {"text/html": data})])])
+    page = report.export_html(executed, "<t>")
+    assert data in page and "<title>&lt;t&gt;</title>" in page and page.count('<script type="module">') == 1
+
+
 def test_the_network_check_sees_every_kind_of_reference():
     references = network_references(Page(
         '<link rel="stylesheet" href="https://cdn.example/x.css"><img src="//cdn.example/a.png">'
