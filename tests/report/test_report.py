@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -532,6 +533,29 @@ def test_notebooks_run_in_a_kernel_of_this_interpreter_with_parameters_keeping_t
     parameters = {"account_id": "000011112222", "title": 'a "quoted" \\ back\nslash ünï <b>'}
     executed = report._execute(tmp_path / "probe.ipynb", tmp_path / "out.ipynb", parameters, tmp_path)
     assert json.loads(executed.cells[-1].outputs[0].text) == [sys.executable, *parameters.values()]
+
+
+def test_a_warm_kernel_runs_notebook_after_notebook_on_one_client_numbering_each_from_one(tmp_path):
+    # nbclient made a client per notebook and never closed it: each account left a heartbeat thread behind.
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell('title = ""', metadata={"tags": ["parameters"]}),
+               nbformat.v4.new_code_cell("print(title, get_ipython().history_manager.enabled)")],
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+    )
+    nbformat.write(notebook, tmp_path / "probe.ipynb")
+    kernel = report._WarmKernel()
+    try:
+        runs, threads = [], []
+        for title in ("first", "second", "third"):
+            executed = report._execute(tmp_path / "probe.ipynb", tmp_path / f"{title}.ipynb", {"title": title},
+                                       tmp_path, kernel=kernel)
+            runs.append(([cell.execution_count for cell in executed.cells], executed.cells[-1].outputs[0].text))
+            threads.append(threading.active_count())
+    finally:
+        kernel.shutdown()
+    # The injected parameters are a cell of their own: three cells, numbered as a fresh kernel numbers them.
+    assert runs == [([1, 2, 3], f"{title} False\n") for title in ("first", "second", "third")]
+    assert threads[0] == threads[1] == threads[2]
 
 
 def test_kernels_talk_over_unix_sockets_in_a_private_folder_not_tcp_ports(tmp_path):
