@@ -148,7 +148,18 @@ def _base(operator: str) -> str:
     return name.removesuffix("IfExists")
 
 
-def _instance(text: str) -> str:
+_FILLERS = ("x", "zq", "x0y", "qzqz")
+"""What stands for each wildcard of a pattern's sample, the first that makes it no named value."""
+
+
+def _instance(text: str, avoid: frozenset[str] | set[str] = frozenset()) -> str:
+    """A value matching the pattern ``text`` that is none of ``avoid`` (the values named beside it), when one of
+    the fillers gives one: a pattern's sample equal to a named value would stand for that value alone, and the
+    values only the pattern admits would never be asked about."""
+    for filler in _FILLERS:
+        sample = text.replace("*", filler).replace("?", filler[0])
+        if sample not in avoid:
+            return sample
     return text.replace("*", "x").replace("?", "x")
 
 
@@ -165,14 +176,18 @@ def _candidates(key: str, clauses: tuple[ConditionClause, ...]) -> tuple[Require
     found: list[Requirement] = []
     strings: list[str] = []
     networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    texts = {v for clause in clauses if _base(clause.operator).startswith(("String", "Arn"))
+             for v in clause.values if "${" not in v}  # the values themselves: a pattern's sample avoids them
     for clause in clauses:
         base = _base(clause.operator)
         values = [v for v in clause.values if "${" not in v]
         if base.startswith(("String", "Arn")):
             like = "Like" in base or base.startswith("Arn")
             for v in values:
-                found.append(Requirement(key, Relation.LIKE if like and ("*" in v or "?" in v) else Relation.EQUALS,
-                                         v, _instance(v)))
+                if like and ("*" in v or "?" in v):
+                    found.append(Requirement(key, Relation.LIKE, v, _instance(v, texts - {v})))
+                else:
+                    found.append(Requirement(key, Relation.EQUALS, v, v))
             strings.extend(values)
         elif base.startswith("Numeric"):
             for v in values:

@@ -411,6 +411,8 @@ ORG_LIMITS = {
                                 False),
     "any org id": ({"StringLike": {"aws:PrincipalOrgID": "o-*"}}, False),
     "a partner organization too": ({"StringEquals": {"aws:PrincipalOrgID": [ORG, "o-partnerorg1"]}}, False),
+    # "o-e*ampleorg1" admits other organizations' ids ("o-eXampleorg1"), though filling its * with "x" spells ORG
+    "a pattern outsiders meet too": ({"StringLike": {"aws:PrincipalOrgID": [ORG, "o-e*ampleorg1"]}}, False),
     "an account outside too": ({"StringEquals": {"aws:PrincipalAccount": [OPS, VENDOR]}}, False),
 }
 
