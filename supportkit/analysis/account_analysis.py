@@ -236,13 +236,14 @@ def analyse(
     if context is not None and not isinstance(context, Mapping):
         raise SupportkitError(f"context must be an object of condition keys, not {json_type(context)}")
     catalog = catalog or load_catalog()
-    matrix = build_matrix(account, catalog, context=context, at=analysed_at)  # aws:CurrentTime: the analysis time
     if organization_id is not None and organization_accounts is None:
         raise SupportkitError(f"organization_id {organization_id!r} needs organization_accounts: an organization "
                               "is known by its accounts")
+    requests = _member_context(context, organization_id)
+    matrix = build_matrix(account, catalog, context=requests, at=analysed_at)  # aws:CurrentTime: the analysis time
     members = frozenset(organization_accounts) if organization_accounts is not None else None
     organization = Organization(members, organization_id) if members is not None else None
-    access = access_tables(account, matrix, catalog, context, organization)
+    access = access_tables(account, matrix, catalog, requests, organization)
     tables = all_findings(matrix, account, catalog, cell_access(matrix, access["conditional_access"]))
     findings = {**tables, **access}
     numbers = {**summary(matrix, account, catalog, tables), **access_summary(matrix, access)}
@@ -257,6 +258,21 @@ def analyse(
         request_context=MappingProxyType(dict(matrix.attrs.get("request_context", {}))),
         organization_accounts=members, organization_id=organization_id, account=account,
     )
+
+
+ORGANIZATION_ID_KEY = "aws:PrincipalOrgID"
+
+
+def _member_context(context: Mapping[str, Any] | None, organization_id: str | None) -> Mapping[str, Any] | None:
+    """``context`` with the organization's id, which every request of a member account's principals carries:
+    aws:PrincipalOrgID is "the identifier of the organization in AWS Organizations to which the requesting
+    principal belongs" (AWS global condition context keys,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html). Without it a
+    trust, SCP or RCP that tests the key (a data perimeter) would be decided as for a principal of no
+    organization. The analyst's own value wins."""
+    if organization_id is None or any(str(key).lower() == ORGANIZATION_ID_KEY.lower() for key in context or {}):
+        return context
+    return {**(context or {}), ORGANIZATION_ID_KEY: organization_id}
 
 
 def identity_table(account: Account, organization: Organization | None = None) -> pd.DataFrame:

@@ -505,3 +505,31 @@ def test_a_role_that_can_read_cases_only_under_conditions_is_still_reached(tmp_p
     assert "read" in analysis.account(PROD).capabilities[reader]
     assert list(analysis.outside_case_readers()["principal"]) == [f"{VENDOR} (outside the organization)"]
     assert arn(OPS, "user", "alice") in set(analysis.cross_account_paths()["principal"])
+
+
+def test_the_account_principals_carry_the_organization_id_when_it_is_known(tmp_path):
+    # AWS global condition context keys
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html): aws:PrincipalOrgID
+    # is "the identifier of the organization in AWS Organizations to which the requesting principal belongs", so
+    # every request of a member account's principals carries it. Resource control policies
+    # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html) apply to AWS STS:
+    # a data perimeter on sts:AssumeRole lets the organization's own principals through.
+    perimeter = doc({"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*",
+                     "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": ORG}}})
+    write(tmp_path / "prod", PROD, "prod", users=[user(PROD, "alice", doc(allow("sts:AssumeRole")))], roles=[
+        role(PROD, "OrgReader", trust("*", {"StringEquals": {"aws:PrincipalOrgID": ORG}}), doc(READ)),
+        role(PROD, "Reader", trust({"AWS": PROD}), doc(READ))],
+        rcps=[{"target": "r-ex1", "policies": [{"Name": "RCPFullAWSAccess", "Content": FULL},
+                                               {"Name": "Perimeter", "Content": perimeter}]}])
+    alice = arn(PROD, "user", "alice")
+
+    def routes(analysis):
+        readers = analysis.findings["who_reads_cases"]
+        return set(readers.loc[readers["principal"] == alice, "route"])
+
+    alone = analyse(tmp_path / "prod")
+    assert routes(alone) == set()  # without the id, the perimeter denies alice's every role assumption
+    known = analyse(tmp_path / "prod", organization_accounts=frozenset({PROD, OPS}), organization_id=ORG)
+    (route,) = routes(known)  # her best path: one of the two roles, which she may now assume
+    assert route in {f"via sts:AssumeRole -> {arn(PROD, 'role', name)}" for name in ("Reader", "OrgReader")}
+    assert known.request_context["aws:PrincipalOrgID"] == ORG and "aws:PrincipalOrgID" not in known.context
