@@ -284,7 +284,8 @@ def _onward(account: Account, roles: Sequence[TrustedRole], context: Mapping[str
 
 
 def account_edges(folder: str | Path, organization_id: str | None, roles: Sequence[TrustedRole],
-                  rcps: Mapping[str, str] | None = None, context: Mapping[str, Any] | None = None) -> list[Edge]:
+                  rcps: Mapping[str, str] | None = None, context: Mapping[str, Any] | None = None,
+                  organization_path: str | None = None) -> list[Edge]:
     """The edges from the identities of the account at ``folder`` to ``roles`` of other accounts, then the
     same-account chains into its roles that have such an edge.
 
@@ -297,6 +298,8 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
     extra = dict(context or {})
     if organization_id is not None:
         extra["aws:PrincipalOrgID"] = organization_id
+    if organization_path is not None:  # the account's own path (OrganizationInfo.principal_org_path)
+        extra["aws:PrincipalOrgPaths"] = [organization_path]
     rcp_levels = {account_id: _rcp_levels(Path(path)) for account_id, path in (rcps or {}).items()}
     assumptions = RoleAssumptions(account, extra)
     own = account.info.account_id
@@ -581,11 +584,14 @@ def analyse_organization(
             for account_id in admitted - {role.account_id}:
                 candidates[account_id].setdefault(role.arn, role)
     jobs = []
+    listed = {member.account_id: member for member in info.accounts} if info is not None else {}
     for result in accounts:
         into = list(candidates.get(result.account_id, {}).values())
         if into:
+            member = listed.get(result.account_id)
             jobs.append((result.folder, info.organization_id if info is not None else None, into,
-                         {r.account_id: rcps[r.account_id] for r in into if r.account_id in rcps}, context))
+                         {r.account_id: rcps[r.account_id] for r in into if r.account_id in rcps}, context,
+                         info.principal_org_path(member) if info is not None and member is not None else None))
     edges: list[Edge] = []
     for index, found, error in runner(_Star(account_edges), jobs):
         if error is not None:

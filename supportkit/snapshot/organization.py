@@ -56,14 +56,28 @@ class OrganizationInfo:
 
     def unit_path(self, account: MemberAccount) -> tuple[str, ...]:
         """The names (ids when unnamed) of the root and OUs above ``account``, from the root down."""
+        return tuple(node.name or node.id for node in self._above(account))
+
+    def principal_org_path(self, account: MemberAccount) -> str | None:
+        """The ``aws:PrincipalOrgPaths`` value of the account's principals, ``o-id/r-root/ou-.../``, when its
+        parents lead up to a root (else None: unknown). "The path ... for the requesting principal's account"
+        (AWS global condition context keys,
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html)."""
+        nodes = self._above(account)
+        if not nodes or nodes[0].parent is not None:
+            return None
+        return "/".join((self.organization_id, *(node.id for node in nodes))) + "/"
+
+    def _above(self, account: MemberAccount) -> tuple[OrganizationNode, ...]:
+        """The root and OUs above ``account`` that organization.json names, from the top down."""
         by_id = {node.id: node for node in self.nodes}
-        names: list[str] = []
+        found: list[OrganizationNode] = []
         parent = account.parent
-        while parent in by_id and len(names) <= len(by_id):
+        while parent in by_id and len(found) <= len(by_id):
             node = by_id[parent]
-            names.append(node.name or node.id)
+            found.append(node)
             parent = node.parent
-        return tuple(reversed(names))
+        return tuple(reversed(found))
 
 
 def is_organization_folder(path: Path) -> bool:

@@ -533,3 +533,28 @@ def test_the_account_principals_carry_the_organization_id_when_it_is_known(tmp_p
     (route,) = routes(known)  # her best path: one of the two roles, which she may now assume
     assert route in {f"via sts:AssumeRole -> {arn(PROD, 'role', name)}" for name in ("Reader", "OrgReader")}
     assert known.request_context["aws:PrincipalOrgID"] == ORG and "aws:PrincipalOrgID" not in known.context
+
+
+def test_callers_carry_the_path_of_their_account_in_the_organization(tmp_path):
+    # AWS global condition context keys
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html): aws:PrincipalOrgPaths
+    # is the path of the requesting principal's account, "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/..." with a trailing
+    # slash. ops sits under the root, not in the Prod OU: it may assume the role open to the whole organization's
+    # path, not the one open to the Prod OU only.
+    ops_user = user(OPS, "alice", doc(allow("sts:AssumeRole")))
+    write(tmp_path / "ops", OPS, "ops", users=[ops_user])
+    limit = lambda paths: trust("*", {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": paths}})  # noqa: E731
+    write(tmp_path / "prod", PROD, "prod", roles=[
+        role(PROD, "WholeOrg", limit([f"{ORG}/r-ex1/*"]), doc(READ)),
+        role(PROD, "ProdOuOnly", limit([f"{ORG}/r-ex1/ou-ex1-prod/*"]), doc(READ))])
+    (tmp_path / "organization.json").write_text(json.dumps({
+        "organization": {"id": ORG, "management_account_id": "444444444444"},
+        "roots": [{"id": "r-ex1", "name": "Root"}], "units": [{"id": "ou-ex1-prod", "name": "Prod", "parent": "r-ex1"}],
+        "accounts": [{"id": OPS, "name": "ops", "parent": "r-ex1", "folder": "ops"},
+                     {"id": PROD, "name": "prod", "parent": "ou-ex1-prod", "folder": "prod"}],
+    }))
+    analysis = analyse_organization(tmp_path)
+    paths = analysis.cross_account_paths()
+    reached = set(paths.loc[paths["principal"] == arn(OPS, "user", "alice"), "role"])
+    assert reached == {arn(PROD, "role", "WholeOrg")}
+    assert analysis.info.principal_org_path(analysis.info.accounts[1]) == f"{ORG}/r-ex1/ou-ex1-prod/"
