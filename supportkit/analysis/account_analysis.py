@@ -197,7 +197,8 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 def _read_frame(path: Path) -> pd.DataFrame:
     try:
-        frame = pq.ParquetFile(path).read(use_threads=False).to_pandas(use_threads=False)
+        with pq.ParquetFile(path) as file:
+            frame = file.read(use_threads=False).to_pandas(use_threads=False)
     except (OSError, pa.ArrowException) as error:
         raise InputError(str(path), f"not a readable Parquet file: {error}") from None
     frame.attrs.clear()

@@ -240,7 +240,7 @@ class Subject:
         layers: list[Layer] = []
         for kind in MUST_ALLOW:
             if kind is PolicyKind.SCP and self.scps_apply:
-                layers.extend(_scp_layers(self.scp_levels))
+                layers.extend(_scp_layers(tuple(map(tuple, self.scp_levels))))  # lists, as a caller may give them
             elif kind is PolicyKind.IDENTITY and not self.principal.is_root:
                 layers.append(Layer(Blocker(kind), self.identity_policies))
             elif kind is PolicyKind.BOUNDARY and self.permissions_boundary is not None and not self.principal.is_root:
@@ -402,9 +402,12 @@ def refs(policy: NamedPolicy, statements: Iterable[Statement]) -> list[Statement
     return [_ref(policy, statement) for statement in statements]
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def _scp_layers(levels: tuple[tuple[NamedPolicy, ...], ...]) -> tuple[Layer, ...]:
-    """The layers of SCP levels, made once for the many subjects that share them (every identity of an account)."""
+    """The layers of SCP levels, made once for the many subjects that share them (every identity of an account).
+
+    A few entries are enough (one account's identities share their levels), and the cache holds its policies
+    alive: a long run over many accounts keeps no more than these."""
     layers = []
     for index, level in enumerate(levels):
         target = level[0].target if level and level[0].target else None

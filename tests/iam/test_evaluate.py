@@ -285,3 +285,19 @@ def test_principal_is_aws_service_is_false_for_users_roles_and_root():
         assert evaluate(subject(not_a_service, principal=principal), "support:CreateCase").decision is Decision.ALLOWED
     result = evaluate(subject(not_a_service), "support:CreateCase")
     assert not result.conditional  # a key of the principal: the same in every request
+
+
+def test_scp_levels_given_as_lists_are_evaluated_as_tuples_are():
+    # Subject is public API: a caller building one by hand may pass its SCP levels as lists of policies.
+    from supportkit.iam.evaluate import Decision, NamedPolicy, PolicyKind, Principal, Subject, evaluate
+    from supportkit.iam.policy import parse_policy
+
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "support:*", "Resource": "*"}]}
+    identity = NamedPolicy("p", PolicyKind.IDENTITY, parse_policy(allow))
+    scp = NamedPolicy("FullAWSAccess", PolicyKind.SCP, parse_policy(allow), 0)
+    alice = Principal.parse("arn:aws:iam::111122223333:user/alice")
+    as_lists = Subject(alice, (identity,), scp_levels=[[scp]])  # type: ignore[arg-type]
+    as_tuples = Subject(alice, (identity,), scp_levels=((scp,),))
+    # the identity policy and the one SCP level both allow: allowed (IAM User Guide, policy evaluation logic)
+    assert evaluate(as_lists, "support:CreateCase").decision is Decision.ALLOWED
+    assert evaluate(as_tuples, "support:CreateCase").decision is Decision.ALLOWED
