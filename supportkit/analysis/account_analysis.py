@@ -245,9 +245,10 @@ def analyse(
     members = frozenset(organization_accounts) if organization_accounts is not None else None
     organization = Organization(members, organization_id) if members is not None else None
     access = access_tables(account, matrix, catalog, requests, organization)
-    tables = all_findings(matrix, account, catalog, cell_access(matrix, access["conditional_access"]))
+    states = cell_access(matrix, access["conditional_access"])  # once, for the personas and the headline
+    tables = all_findings(matrix, account, catalog, states)
     findings = {**tables, **access}
-    numbers = {**summary(matrix, account, catalog, tables), **access_summary(matrix, access)}
+    numbers = {**summary(matrix, account, catalog, tables), **access_summary(matrix, access, states)}
     from supportkit import __version__
 
     return AccountAnalysis(

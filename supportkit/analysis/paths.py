@@ -1163,7 +1163,14 @@ def _path_conditions(path: AccessPath) -> str:
 
 
 def cell_access(matrix: pd.DataFrame, conditional: pd.DataFrame) -> np.ndarray:
-    """Per matrix row: ``allowed`` (whatever the request), ``conditional`` or ``denied``, as who-can answers.
+    """Per matrix row: ``allowed`` (whatever the request), ``conditional`` or ``denied``, as who-can answers
+    (the first of :func:`cell_states`)."""
+    return cell_states(matrix, conditional)[0]
+
+
+def cell_states(matrix: pd.DataFrame, conditional: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per matrix row, its access and, for a ``conditional`` one, the conditions under which it allows in words
+    ("with MFA", "" for every other cell), both from one lookup of the rows in ``conditional``.
 
     ``conditional`` is :func:`conditional_cells` of that matrix; other cells keep the matrix's decision (a
     Trusted Advisor check action allowed on some checks counts as allowed). A cell the matrix grants is never
@@ -1173,35 +1180,25 @@ def cell_access(matrix: pd.DataFrame, conditional: pd.DataFrame) -> np.ndarray:
     granted = (matrix["decision"].astype(str).to_numpy() == Decision.ALLOWED.value) | (
         matrix["check_scope"].astype(str).to_numpy() == SOME_CHECKS)
     access = np.where(granted, AccessDecision.ALLOWED.value, DENIED).astype(object)
-    looked_up = _per_cell(matrix, conditional, "access")
-    known = pd.notna(looked_up)
-    access[known] = looked_up[known]
+    conditions = np.full(len(matrix), "", dtype=object)
+    if len(conditional):
+        keys = pd.MultiIndex.from_arrays([matrix["identity_arn"].astype(str), matrix["action"].astype(str)])
+        found = conditional[["access", "conditions"]].set_axis(pd.MultiIndex.from_arrays(
+            [conditional["identity_arn"].astype(str), conditional["action"].astype(str)]), axis=0).reindex(keys)
+        known = found["access"].notna().to_numpy()
+        access[known] = found["access"].to_numpy(dtype=object)[known]
+        conditions[known] = found["conditions"].to_numpy(dtype=object)[known]
     access[granted & (access == DENIED)] = AccessDecision.CONDITIONAL.value
-    return access
+    return access, conditions
 
 
-def cell_access_conditions(matrix: pd.DataFrame, conditional: pd.DataFrame) -> np.ndarray:
-    """Per matrix row: the conditions under which a ``conditional`` cell of :func:`cell_access` allows, in
-    words ("with MFA"); "" for every other cell."""
-    looked_up = _per_cell(matrix, conditional, "conditions")
-    return np.where(pd.notna(looked_up), looked_up, "").astype(object)
-
-
-def _per_cell(matrix: pd.DataFrame, conditional: pd.DataFrame, column: str) -> np.ndarray:
-    """Per matrix row: ``column`` of its row in the :func:`conditional_cells` table, NaN where it has none."""
-    if not len(conditional):
-        return np.full(len(matrix), np.nan, dtype=object)
-    keys = pd.MultiIndex.from_arrays([matrix["identity_arn"].astype(str), matrix["action"].astype(str)])
-    found = pd.Series(conditional[column].to_numpy(), index=pd.MultiIndex.from_arrays(
-        [conditional["identity_arn"].astype(str), conditional["action"].astype(str)]))
-    return found.reindex(keys).to_numpy(dtype=object)
-
-
-def access_summary(matrix: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
+def access_summary(matrix: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
+                   access: np.ndarray | None = None) -> dict[str, Any]:
     """The headline's three states: per :data:`HEADLINE_ACTIONS` key, identities allowed whatever the request
     (the key) and only under some conditions (``<key>_conditionally``); then who-can's principals that read
-    every case, by decision and by kind."""
-    access = cell_access(matrix, tables["conditional_access"])
+    every case, by decision and by kind. ``access``: :func:`cell_access` of the tables, when made already."""
+    if access is None:
+        access = cell_access(matrix, tables["conditional_access"])
     actions = matrix["action"].astype(str).to_numpy()
     numbers: dict[str, Any] = {}
     for key, action in HEADLINE_ACTIONS.items():

@@ -22,7 +22,7 @@ from supportkit.analysis.finding import (
     Finding, FindingSources, clear_sentences, produce_findings, severity_counts,
 )
 from supportkit.analysis.findings import Persona
-from supportkit.analysis.paths import HEADLINE_ACTIONS, cell_access, cell_access_conditions
+from supportkit.analysis.paths import HEADLINE_ACTIONS, cell_states
 from supportkit.report import render
 from supportkit.snapshot.details import details_file_time
 from supportkit.lazy import cached_property
@@ -252,9 +252,8 @@ class AccountPage:
         return render.section("identities", SECTIONS["identities"], body)
 
     def heatmap(self) -> str:
-        conditional = self.analysis.findings["conditional_access"]
-        grid = render.capability_grid(self.matrix, self.people, cell_access(self.matrix, conditional),
-                                      cell_access_conditions(self.matrix, conditional))
+        grid = render.capability_grid(self.matrix, self.people,
+                                      *cell_states(self.matrix, self.analysis.findings["conditional_access"]))
         body = ("<p>Hover over a cell for the identity, capability, decision and why; click a name for its "
                 "details.</p>" + render.heatmap(grid))
         return render.section("who-can-do-what", SECTIONS["who-can-do-what"], body)
