@@ -534,8 +534,13 @@ def account_folders(folder: str | Path) -> tuple[OrganizationInfo | None, list[t
     folder = Path(folder)
     if is_organization_folder(folder):
         info = read_organization(folder)
-        return info, [(member.folder, member.account_id) for member in info.accounts if member.folder is not None]
+        return info, member_folders(info)
     return None, [(path, None) for path in find_snapshots(folder)]
+
+
+def member_folders(info: OrganizationInfo) -> list[tuple[Path, str | None]]:
+    """The snapshot folder of each account ``info`` lists with one, and its expected id."""
+    return [(member.folder, member.account_id) for member in info.accounts if member.folder is not None]
 
 
 def analyse_organization(
@@ -545,15 +550,17 @@ def analyse_organization(
     dataset: str | Path | None = None,
     runner: Runner = serial_runner,
     accounts_analysed: Mapping[Path, AccountResult] | None = None,
+    info: OrganizationInfo | None = None,
 ) -> OrganizationAnalysis:
     """Analyse every account of the organization at ``folder``, then the paths between accounts.
 
     ``runner`` decides where the per-account work runs (the report's executors provide one for a
     process pool or a Dask cluster); ``dataset``: a folder for the organization's matrix as Parquet,
     partitioned by account (``account_id=<id>/part-0.parquet``); ``accounts_analysed``: accounts
-    analysed already, by resolved folder (:func:`account_result`), which are not analysed again.
+    analysed already, by resolved folder (:func:`account_result`), which are not analysed again; ``info``: the
+    folder's organization.json, when read already.
     """
-    info, folders = account_folders(folder)
+    info, folders = (info, member_folders(info)) if info is not None else account_folders(folder)
     failures: list[AccountFailure] = [
         AccountFailure(None, member.account_id, member.error or "no snapshot folder")
         for member in (info.accounts if info is not None else ()) if member.folder is None

@@ -760,7 +760,7 @@ def run_reports(
                 if organization is not None:
                     reused = {source: found.organization for source, found in zip(sources, analysed)
                               if isinstance(found, _Analysed) and found.organization is not None}
-                    analysis = _analyse_organization(organization, context, engine, reused)
+                    analysis = _analyse_organization(organization, info, context, engine, reused)
             except _Stopped:
                 engine.terminate()  # the running accounts too: nothing renders after the command ended
                 raise
@@ -839,13 +839,14 @@ def _stopped_by_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def _analyse_organization(folder: Path, context: Mapping[str, Any], engine: Executor,
-                          analysed: Mapping[Path, AccountResult]) -> OrganizationAnalysis:
+def _analyse_organization(folder: Path, info: OrganizationInfo | None, context: Mapping[str, Any],
+                          engine: Executor, analysed: Mapping[Path, AccountResult]) -> OrganizationAnalysis:
     """The organization's cross-account analysis, its per-account work on the same executor as the reports;
-    the accounts the reports analysed are not analysed again."""
+    the accounts the reports analysed are not analysed again, nor is organization.json read again."""
     from supportkit.analysis.organization import analyse_organization
 
-    return analyse_organization(folder, context=context, runner=engine.results, accounts_analysed=analysed)
+    return analyse_organization(folder, context=context, runner=engine.results, accounts_analysed=analysed,
+                                info=info)
 
 
 def _organization_folder(paths: Sequence[Path]) -> Path | None:
