@@ -47,7 +47,7 @@ from supportkit.analysis.finding import FindingSources, Severity, produce_findin
 from supportkit.analysis.findings import Persona
 from supportkit.analysis.matrix import identity_context
 from supportkit.analysis.paths import MAX_DEPTH, RoleAssumptions
-from supportkit.analysis.trust import Organization, SourceKind, TrustSource, principal_account, trust_sources
+from supportkit.analysis.trust import Organization, SourceKind, TrustSource, principal_account, role_sources
 from supportkit.support.rcps import rcp_services
 from supportkit.errors import SupportkitError
 from supportkit.iam.arn import account_of
@@ -236,10 +236,11 @@ _OTHER_ACCOUNTS = frozenset({SourceKind.EXTERNAL, SourceKind.ANYONE})
 def trusted_roles(account: Account) -> tuple[TrustedRole, ...]:
     """The roles of ``account`` whose trust policy admits, for ``sts:AssumeRole``, another account or anyone."""
     found = []
+    every = role_sources(account)
     for identity in account.identities:
         if identity.type is not IdentityType.ROLE or identity.trust is None:
             continue
-        sources = tuple(source for source in trust_sources(identity, account.info.account_id)
+        sources = tuple(source for source in every[identity.arn]
                         if source.kind in _OTHER_ACCOUNTS and source.action == ASSUME_ROLE)
         if sources:
             slim = replace(identity, subject=Subject(identity.subject.principal), tags={}, groups=(),
@@ -596,7 +597,7 @@ def analyse_organization(
         into = list(candidates.get(result.account_id, {}).values())
         if into:
             member = listed.get(result.account_id)
-            jobs.append((result.folder, info.organization_id if info is not None else None, into,
+            jobs.append((result.folder, organization_id, into,
                          {r.account_id: rcps[r.account_id] for r in into if r.account_id in rcps}, context,
                          info.principal_org_path(member) if info is not None and member is not None else None))
     edges: list[Edge] = []

@@ -24,6 +24,9 @@ with :func:`supportkit.iam.trust.can_assume`; this module reads the trust policy
 from __future__ import annotations
 
 import re
+import weakref
+from collections.abc import Mapping
+from types import MappingProxyType
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -241,7 +244,18 @@ class Organization:
                 and not self.outsider_conditions(source).ever)
 
 
-def role_sources(account: Account) -> dict[str, tuple[TrustSource, ...]]:
-    """The trust sources of every role of ``account``, by role ARN."""
-    return {i.arn: trust_sources(i, account.info.account_id) for i in account.identities
-            if i.type is IdentityType.ROLE}
+_ROLE_SOURCES: dict[int, tuple[weakref.ref[Account], Mapping[str, tuple[TrustSource, ...]]]] = {}
+"""role_sources of each live account, by its id: who-can, the identity kinds and the findings all ask."""
+
+
+def role_sources(account: Account) -> Mapping[str, tuple[TrustSource, ...]]:
+    """The trust sources of every role of ``account``, by role ARN; worked out once per account (an
+    :class:`Account` is immutable), and forgotten with it."""
+    key = id(account)
+    known = _ROLE_SOURCES.get(key)
+    if known is not None and known[0]() is account:
+        return known[1]
+    found = MappingProxyType({i.arn: trust_sources(i, account.info.account_id) for i in account.identities
+                              if i.type is IdentityType.ROLE})
+    _ROLE_SOURCES[key] = (weakref.ref(account, lambda _: _ROLE_SOURCES.pop(key, None)), found)
+    return found
