@@ -156,11 +156,8 @@ def _instance(text: str, avoid: frozenset[str] | set[str] = frozenset()) -> str:
     """A value matching the pattern ``text`` that is none of ``avoid`` (the values named beside it), when one of
     the fillers gives one: a pattern's sample equal to a named value would stand for that value alone, and the
     values only the pattern admits would never be asked about."""
-    for filler in _FILLERS:
-        sample = text.replace("*", filler).replace("?", filler[0])
-        if sample not in avoid:
-            return sample
-    return text.replace("*", "x").replace("?", "x")
+    samples = [text.replace("*", filler).replace("?", filler[0]) for filler in _FILLERS]
+    return next((sample for sample in samples if sample not in avoid), samples[0])
 
 
 def _iso(epoch: float) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from supportkit.errors import InputError, json_type
+from supportkit.lazy import cached_property
 from supportkit.snapshot.jsonfile import read_json
 
 ORGANIZATION_FILE = "organization.json"
@@ -68,9 +69,13 @@ class OrganizationInfo:
             return None
         return "/".join((self.organization_id, *(node.id for node in nodes))) + "/"
 
+    @cached_property
+    def _nodes(self) -> dict[str, OrganizationNode]:
+        return {node.id: node for node in self.nodes}
+
     def _above(self, account: MemberAccount) -> tuple[OrganizationNode, ...]:
         """The root and OUs above ``account`` that organization.json names, from the top down."""
-        by_id = {node.id: node for node in self.nodes}
+        by_id = self._nodes
         found: list[OrganizationNode] = []
         parent = account.parent
         while parent in by_id and len(found) <= len(by_id):
