@@ -198,14 +198,17 @@ def json_limit(error: ValueError | RecursionError) -> str:
     return str(error).split(":")[0]
 
 
-def parse_policy(document: Any, *, resource_policy: bool = False) -> Policy:
+def parse_policy(document: Any, *, resource_policy: bool = False, rcp: bool = False) -> Policy:
     """Parse and validate one policy document; raises PolicyError naming the JSON path of the first problem.
 
     ``resource_policy``: the document is resource-based (a role trust policy), so each statement names
     its Principal or NotPrincipal, which is kept; in identity policies and SCPs the element is an error
-    AWS rejects, reported as a warning and ignored.
+    AWS rejects, reported as a warning and ignored. ``rcp``: the document is an RCP, whose statements'
+    Principal is ``"*"`` (AWS Organizations, RCP syntax,
+    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html): it names
+    no one in particular, so it is ignored without a warning; only another Principal is warned about.
     """
-    return policy_from_value(decode_document(document), resource_policy=resource_policy)
+    return policy_from_value(decode_document(document), resource_policy=resource_policy, rcp=rcp)
 
 
 class PolicyCache:
@@ -220,24 +223,24 @@ class PolicyCache:
     """
 
     def __init__(self) -> None:
-        self._parsed: dict[tuple[bool, str | bytes], Policy] = {}
+        self._parsed: dict[tuple[bool, bool, str | bytes], Policy] = {}
 
-    def parse(self, document: Any, *, resource_policy: bool = False,
+    def parse(self, document: Any, *, resource_policy: bool = False, rcp: bool = False,
               key: Callable[[Any], str] | None = None) -> Policy:
         """:func:`parse_policy` of ``document``, parsed on its first appearance only."""
         text = document if type(document) is str else None
-        if text is not None and (policy := self._parsed.get((resource_policy, text))) is not None:
+        if text is not None and (policy := self._parsed.get((resource_policy, rcp, text))) is not None:
             return policy
         value = decode_document(document)
         found = cache_key(value, key or value_key)
         if found is None:
-            return policy_from_value(value, resource_policy=resource_policy)
-        known = (resource_policy, found)
+            return policy_from_value(value, resource_policy=resource_policy, rcp=rcp)
+        known = (resource_policy, rcp, found)
         policy = self._parsed.get(known)
         if policy is None:
-            policy = self._parsed[known] = policy_from_value(value, resource_policy=resource_policy)
+            policy = self._parsed[known] = policy_from_value(value, resource_policy=resource_policy, rcp=rcp)
         if text is not None:
-            self._parsed[(resource_policy, text)] = policy
+            self._parsed[(resource_policy, rcp, text)] = policy
         return policy
 
     def __len__(self) -> int:
@@ -245,7 +248,7 @@ class PolicyCache:
         return len(self._parsed)
 
 
-def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
+def policy_from_value(value: Any, *, resource_policy: bool = False, rcp: bool = False) -> Policy:
     """:func:`parse_policy` for a document already decoded from JSON (see :func:`decode_document`)."""
     if type(value) is not dict:  # decoded JSON is a plain dict: no ABC check, no repeated key (RepeatedKeys)
         if not isinstance(value, Mapping):
@@ -285,7 +288,7 @@ def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
     sids: set[str] = set()
     for index, raw in enumerate(raw_statements):
         path = "Statement" if single else f"Statement[{index}]"
-        statement = _parse_statement(raw, index, path, variables, warnings, resource_policy)
+        statement = _parse_statement(raw, index, path, variables, warnings, resource_policy, rcp)
         if statement.sid is not None:
             if statement.sid in sids:
                 warnings.append(f"{path}.Sid: {statement.sid!r} is used by an earlier statement too")
@@ -296,7 +299,8 @@ def policy_from_value(value: Any, *, resource_policy: bool = False) -> Policy:
 
 
 def _parse_statement(
-    raw: Any, index: int, path: str, variables: bool, warnings: list[str], resource_policy: bool = False
+    raw: Any, index: int, path: str, variables: bool, warnings: list[str], resource_policy: bool = False,
+    rcp: bool = False,
 ) -> Statement:
     if type(raw) is not dict:  # decoded JSON is a plain dict: no ABC check, no repeated key (RepeatedKeys)
         if not isinstance(raw, Mapping):
@@ -323,6 +327,8 @@ def _parse_statement(
                                              resource_policy)
                 if not resource_policy:
                     principal = None
+                    if rcp and element == "Principal" and raw[element] == "*":
+                        continue  # the Principal every RCP statement has
                     warnings.append(
                         f"{path}.{element}: identity-based policies and SCPs take no principal; AWS rejects such a "
                         "document, and supportkit ignores the element (an RCP's Principal must be \"*\")"
@@ -533,30 +539,3 @@ def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
             return f" (element names are case-sensitive: did you mean {candidate!r}?)"
     return f"; expected one of {', '.join(known)}"
 
-
-def without_rcp_principal(document: Any) -> Any:
-    """An RCP document (as :func:`parse_policy` takes it) without the ``"Principal": "*"`` of its statements.
-
-    RCPs use the syntax of resource-based policies, and their Principal element is always ``"*"`` (AWS
-    Organizations, RCP syntax,
-    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html): it
-    names no one in particular, so the RCP layer is parsed as the other layers are, and only a Principal other
-    than ``"*"`` is left for the parser to warn about. A document that does not decode, or repeats a key, is
-    returned as it is: its parse must report that where it is.
-    """
-    try:
-        value = decode_document(document)
-    except PolicyError:
-        return document
-    if type(value) is not dict:  # not an object, or one that repeats a key (RepeatedKeys)
-        return document
-    statements = value.get("Statement")
-
-    def plain(statement: Any) -> Any:
-        if type(statement) is dict and statement.get("Principal") == "*":
-            return {key: item for key, item in statement.items() if key != "Principal"}
-        return statement
-
-    if isinstance(statements, list):
-        return {**value, "Statement": [plain(statement) for statement in statements]}
-    return {**value, "Statement": plain(statements)} if "Statement" in value else value

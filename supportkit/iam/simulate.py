@@ -18,7 +18,7 @@ from supportkit.errors import PolicyError, SupportkitError
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate, not_restricted_by_scps
 from supportkit.iam.jsonobject import BoundedCache, cache_key, decode_json
 from supportkit.iam.lint import Known, Linter
-from supportkit.iam.policy import PolicyCache, json_limit, without_rcp_principal
+from supportkit.iam.policy import PolicyCache, json_limit
 
 _REQUEST_FIELDS = frozenset(
     {"id", "principal", "action", "resource", "context", "identity_policies", "permissions_boundary",
@@ -82,7 +82,7 @@ class Simulator:
     def policy(self, document: Any, field: str, kind: PolicyKind, level: int | None = None) -> NamedPolicy:
         """The policy at ``field``: a document is parsed once, and wrapped once for each place it takes."""
         try:
-            policy = self.policies.parse(without_rcp_principal(document) if kind is PolicyKind.RCP else document)
+            policy = self.policies.parse(document, rcp=kind is PolicyKind.RCP)
         except PolicyError as error:
             raise RequestError(str(error.located(field))) from None
         key = (field, id(policy))  # the cache keeps the policy alive, so its id stays its own

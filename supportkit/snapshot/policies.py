@@ -26,9 +26,10 @@ class PolicyParser:
         self._last: tuple[object, str] | None = None  # the object :meth:`size` last read, and its canonical text
         self._linter: Linter | None = None
 
-    def parse(self, document: Any, *, resource_policy: bool = False) -> Policy:
-        """``resource_policy``: a role trust policy, whose statements keep their Principal."""
-        return self.policies.parse(document, resource_policy=resource_policy, key=self._canonical)
+    def parse(self, document: Any, *, resource_policy: bool = False, rcp: bool = False) -> Policy:
+        """``resource_policy``: a role trust policy, whose statements keep their Principal; ``rcp``: an RCP
+        (see :func:`~supportkit.iam.policy.parse_policy`)."""
+        return self.policies.parse(document, resource_policy=resource_policy, rcp=rcp, key=self._canonical)
 
     def size(self, document: Any) -> int:
         """:func:`policy_size` of ``document``."""

@@ -16,7 +16,6 @@ from typing import Any
 
 from supportkit.errors import InputError, PolicyError, json_type
 from supportkit.iam.evaluate import NamedPolicy, PolicyKind
-from supportkit.iam.policy import without_rcp_principal
 from supportkit.snapshot.jsonfile import join_path, located, read_json
 from supportkit.snapshot.policies import (
     ORGANIZATION_POLICY_CHARACTERS, SCPS_PER_TARGET, PolicyParser, over_count, over_limit,
@@ -73,7 +72,7 @@ def read_scps(path: Path, parser: PolicyParser, kind: PolicyKind = PolicyKind.SC
             if oversize:
                 warnings.append(located(path.name, content_path, oversize))
             try:
-                policy = parser.parse(without_rcp_principal(content) if kind is PolicyKind.RCP else content)
+                policy = parser.parse(content, rcp=kind is PolicyKind.RCP)
             except PolicyError as error:
                 message = f"{label} {name}: {error.message}"
                 errors.append(InputError(path.name, message, json_path=join_path(content_path, error)))
