@@ -47,6 +47,8 @@ def _as_text(value: Any, key: str) -> str:
 
 def normalise_value(key: str, value: Any) -> ContextValue:
     """One context value as AWS sees it: a string, or a tuple of strings for a multivalued key."""
+    if type(value) is str:  # most are text already
+        return value
     if isinstance(value, (list, tuple)):
         return tuple(_as_text(item, key) for item in value)
     return _as_text(value, key)
@@ -69,7 +71,7 @@ class RequestContext:
         for key, value in mapping.items():
             if not isinstance(key, str) or not key:
                 raise ContextError(f"context key {key!r} is not a non-empty string")
-            values[key.lower()] = value if type(value) is str else normalise_value(key, value)  # most are text
+            values[key.lower()] = normalise_value(key, value)
         return cls(values)
 
     def get(self, key: str) -> ContextValue | None:
