@@ -88,6 +88,12 @@ class ReducedDecision(Generic[Entry]):
         return all(always or any(map(holds, entries)) for always, entries in self.layers)
 
 
+def principal_keys(statement: Statement) -> tuple[str, ...]:
+    """The keys ``statement`` reads that are the principal's own (:func:`supportkit.iam.evaluate.is_principal_key`):
+    their values, one per principal, are what its answer depends on beside the request."""
+    return tuple(key for key in statement.keys_read if is_principal_key(key))
+
+
 def request_dependent(statement: Statement) -> bool:
     """Whether a request can change whether ``statement`` holds: it reads a key that is not the principal's own
     (:func:`supportkit.iam.evaluate.is_principal_key`); those are facts of the snapshot, one value in each of the
@@ -191,7 +197,7 @@ class _Cells:
                 statements = [st for st, _ in reaching]
                 found = _Covered(policy, inverse, [(tuple(statements[i] for i in members), resource)
                                                    for members, resource in pairs],
-                                 tuple(dict.fromkeys(k for st in statements for k in st.keys_read if is_principal_key(k))))
+                                 tuple(dict.fromkeys(k for st in statements for k in principal_keys(st))))
             self._covering[id(policy)] = found
         return found
 
@@ -216,7 +222,7 @@ class _Cells:
         return found
 
     def _entry(self, statement: Statement, base: RequestContext) -> int:
-        facts = tuple((k, base.get(k)) for k in statement.keys_read if is_principal_key(k))
+        facts = tuple((k, base.get(k)) for k in principal_keys(statement))
         key = (statement.conditions, facts)
         found = self._entry_ids.get(key)
         if found is None:

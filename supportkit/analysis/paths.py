@@ -48,7 +48,7 @@ from supportkit.analysis.conditions import (
     condition_policies,
     enumerate_conditions,
 )
-from supportkit.analysis.cells import ReducedDecision, cell_conditions, request_dependent
+from supportkit.analysis.cells import ReducedDecision, cell_conditions, principal_keys, request_dependent
 from supportkit.analysis.kinds import IdentityKind, identity_kinds, source_kind
 from supportkit.analysis.matrix import SOME_CHECKS, identity_contexts, probe_check_arn
 from supportkit.analysis.trust import (
@@ -405,7 +405,7 @@ class _Evaluator:
             if not st.matches_resource(resource, EMPTY_CONTEXT):
                 continue
             if is_dynamic:
-                dynamic.append((st, tuple(k for k in st.keys_read if is_principal_key(k))))
+                dynamic.append((st, principal_keys(st)))
             elif st.conditions:
                 facts.append(st)
             else:
@@ -441,8 +441,7 @@ class _Evaluator:
             return settled
         if not request.conditional:
             return UNCONDITIONAL if request.allows(base) else NEVER
-        policies = condition_policies(subject)
-        return enumerate_conditions(request.allows, clauses_for(policies, action), base, is_principal_key)
+        return enumerate_conditions(request.allows, request.enumerated, base, is_principal_key)
 
     def assume(self, caller: Identity, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
         """When ``caller`` can assume ``role``; shared by roles with the same trust policy (one parsed object
@@ -853,7 +852,7 @@ class _Assumers:
             return None
         named = {entry for st in trusted if st.principal is not None
                  for entry in st.principal.aws if account_entry(entry) is None}
-        read = tuple(dict.fromkeys(k for st in trusted for k in st.keys_read if is_principal_key(k)))
+        read = tuple(dict.fromkeys(k for st in trusted for k in principal_keys(st)))
         tagged = any(session_action(k) for st in trusted for k in st.keys_read)
         singles: list[tuple[int, Identity]] = []
         groups: dict[tuple, list[tuple[int, Identity]]] = {}
