@@ -156,8 +156,11 @@ def _instance(text: str, avoid: frozenset[str] | set[str] = frozenset()) -> str:
     """A value matching the pattern ``text`` that is none of ``avoid`` (the values named beside it), when one of
     the fillers gives one: a pattern's sample equal to a named value would stand for that value alone, and the
     values only the pattern admits would never be asked about."""
-    samples = [text.replace("*", filler).replace("?", filler[0]) for filler in _FILLERS]
-    return next((sample for sample in samples if sample not in avoid), samples[0])
+    first = text.replace("*", _FILLERS[0]).replace("?", _FILLERS[0])
+    if first not in avoid:
+        return first
+    others = (text.replace("*", filler).replace("?", filler[0]) for filler in _FILLERS[1:])
+    return next((sample for sample in others if sample not in avoid), first)
 
 
 def _iso(epoch: float) -> str:
