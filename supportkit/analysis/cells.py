@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -94,23 +95,25 @@ def principal_keys(statement: Statement) -> tuple[str, ...]:
     return tuple(key for key in statement.keys_read if is_principal_key(key))
 
 
-def request_dependent(statement: Statement) -> bool:
+def request_dependent(statement: Statement, session_tags: bool = False) -> bool:
     """Whether a request can change whether ``statement`` holds: it reads a key that is not the principal's own
-    (:func:`supportkit.iam.evaluate.is_principal_key`); those are facts of the snapshot, one value in each of the
-    principal's requests, so a statement reading only them holds or not once per principal."""
-    return not all(map(is_principal_key, statement.keys_read))
+    (:func:`supportkit.iam.evaluate.is_principal_key`, ``session_tags`` as there); those are facts of the
+    snapshot, one value in each of the principal's requests, so a statement reading only them holds or not once
+    per principal."""
+    return not all(is_principal_key(key, session_tags) for key in statement.keys_read)
 
 
 @dataclass(eq=False)
 class _Covered:
     """A policy over the catalog: per column an index into ``pairs`` (its statements covering the action,
-    the resource asked), the principal's keys those statements read, and its clause row once computed."""
+    the resource asked), the principal's keys those statements read, and its clause rows once computed (by
+    ``Subject.session_tags``)."""
 
     policy: Policy | None  # kept alive: covering is known by the policy's id
     inverse: np.ndarray
     pairs: list[tuple[tuple[Statement, ...], str]]
     principal_keys: tuple[str, ...]
-    clause_row: np.ndarray | None = None
+    clause_rows: dict[bool, np.ndarray] = field(default_factory=dict)
 
 
 class _Cells:
@@ -145,15 +148,15 @@ class _Cells:
         self._rcp_masks: dict[tuple, np.ndarray] = {}
         self._solved: dict[tuple, Conditions] = {}
         self._decided: dict[tuple, Conditions | tuple[ReducedDecision[int], bool] | None] = {}
-        self._requests: dict[tuple[int, ...], Requests] = {}  # by clause ids
+        self._requests: dict[tuple[tuple[int, ...], bool], Requests] = {}  # by clause ids and session tags
         self._requests_by_options: dict[tuple, Requests] = {}  # kept alive: their ids stay unique
         self._masks_over: dict[tuple[int, int], int] = {}
         self.none = self._part_id(_Part())
         self.clauses.append(())  # id 0: no clause
         self._clause_ids[()] = 0
         self._none_row = np.full(len(self.names), self.none, dtype=np.int64)
-        self._nothing = _Covered(None, np.zeros(len(self.names), dtype=np.int64), [((), "*")], (),
-                                 np.zeros(len(self.names), dtype=np.int64))
+        nothing = np.zeros(len(self.names), dtype=np.int64)
+        self._nothing = _Covered(None, nothing, [((), "*")], (), {False: nothing, True: nothing})
 
     # Per policy, per catalog column: the statements covering the action and the resource asked.
 
@@ -231,8 +234,10 @@ class _Cells:
             self._entry_bases.append(base)
         return found
 
-    def _part(self, statements: Sequence[Statement], resource: str, base: RequestContext, rcp: bool) -> _Part:
-        """What ``statements`` (of one policy, covering one action) say of a cell on ``resource``."""
+    def _part(self, statements: Sequence[Statement], resource: str, base: RequestContext, rcp: bool,
+              session_tags: bool) -> _Part:
+        """What ``statements`` (of one policy, covering one action) say of a cell on ``resource``, for a subject
+        whose :attr:`~supportkit.iam.evaluate.Subject.session_tags` is ``session_tags``."""
         denies_always = denies_maybe = allow_possible = allows_always = denied = allowed = False
         variable = conditional = False
         denies: set[int] = set()
@@ -242,7 +247,7 @@ class _Cells:
             if rcp and not deny:
                 continue  # RCPs only deny (RCPFullAWSAccess allows everything)
             dependent = st.context_dependent
-            dynamic = request_dependent(st)
+            dynamic = request_dependent(st, session_tags)
             if st.resource_variables:
                 variable = True
                 matches = settled = False
@@ -269,37 +274,41 @@ class _Cells:
         return _Part(denies_always, denies_maybe, allow_possible, allows_always, denied, allowed, frozenset(denies),
                      frozenset(allows), variable, conditional)
 
-    def part_row(self, policy: Policy, base: RequestContext, rcp: bool) -> np.ndarray:
+    def part_row(self, policy: Policy, base: RequestContext, rcp: bool, session_tags: bool) -> np.ndarray:
         """Per column the id of the policy's part; one row per value of the principal's keys it reads."""
         covered = self.covering(policy)
         if covered is self._nothing:
             return self._none_row
-        key = (id(policy), rcp, base.signature(covered.principal_keys) if covered.principal_keys else ())
+        key = (id(policy), rcp, session_tags,
+               base.signature(covered.principal_keys) if covered.principal_keys else ())
         found = self._part_rows.get(key)
         if found is None:
-            ids = np.array([self._part_id(self._part(statements, resource, base, rcp)) if statements else self.none
+            ids = np.array([self._part_id(self._part(statements, resource, base, rcp, session_tags))
+                            if statements else self.none
                             for statements, resource in covered.pairs], dtype=np.int64)
             found = self._part_rows[key] = ids[covered.inverse]
         return found
 
-    def clause_row(self, policy: Policy) -> np.ndarray:
+    def clause_row(self, policy: Policy, session_tags: bool) -> np.ndarray:
         """Per column the id of the condition clauses the enumeration reads from the policy (in order)."""
         covered = self.covering(policy)
-        if covered.clause_row is None:
+        found = covered.clause_rows.get(session_tags)
+        if found is None:
             ids = []
             for statements, _ in covered.pairs:
-                clauses = tuple(c for st in statements for c in st.conditions if not self._carried_key(c.key))
+                clauses = tuple(c for st in statements for c in st.conditions
+                                if not self._carried_key(c.key, session_tags))
                 known = self._clause_ids.get(clauses)
                 if known is None:
                     known = self._clause_ids[clauses] = len(self.clauses)
                     self.clauses.append(clauses)
                 ids.append(known)
-            covered.clause_row = np.array(ids, dtype=np.int64)[covered.inverse]
-        return covered.clause_row
+            found = covered.clause_rows[session_tags] = np.array(ids, dtype=np.int64)[covered.inverse]
+        return found
 
-    def _carried_key(self, key: str) -> bool:
+    def _carried_key(self, key: str, session_tags: bool) -> bool:
         lowered = key.lower()
-        return is_principal_key(lowered) or lowered in self._carried
+        return is_principal_key(lowered, session_tags) or lowered in self._carried
 
     def rcp_mask(self, subject: Subject) -> np.ndarray:
         """The columns the subject's RCPs apply to (their services, the account's resources)."""
@@ -318,22 +327,23 @@ class _Cells:
         RCP) and its rows over the catalog: decision parts, then the clauses the enumeration reads."""
         subject = identity.subject
         base = self.contexts[identity.arn]
+        tags = subject.session_tags
         shape: list[int] = []
         rows: list[np.ndarray] = []
         for index, layer in enumerate(subject.layers):
             for named in layer.policies:
                 shape.append(index)
-                rows.append(self.part_row(named.policy, base, rcp=False))
+                rows.append(self.part_row(named.policy, base, False, tags))
         if subject.rcps_in_force:
             applies = self.rcp_mask(subject)
             for named in subject.rcps:
                 shape.append(-1)
-                rows.append(np.where(applies, self.part_row(named.policy, base, rcp=True), self.none))
+                rows.append(np.where(applies, self.part_row(named.policy, base, True, tags), self.none))
         layout = (len(subject.layers), tuple(shape))
         found = self._layouts.get(layout)
         if found is None:
             found = self._layouts[layout] = len(self._layouts)
-        rows.extend(self.clause_row(policy) for policy in condition_policies(subject))
+        rows.extend(self.clause_row(policy, tags) for policy in condition_policies(subject))
         return found, layout, np.array(rows, dtype=np.int64).reshape(len(rows), len(self.names))
 
     def answer(self, identity: Identity, action: int, layout_id: int, layout: tuple[int, tuple[int, ...]],
@@ -353,7 +363,7 @@ class _Cells:
         base = self.contexts[identity.arn]
         if not conditional:
             return (UNCONDITIONAL if problem.allows(self._holds(base)) else NEVER), True
-        requests = self._requests_of(tuple(i for i in column[width:] if i))  # 0: no clause
+        requests = self._requests_of(tuple(i for i in column[width:] if i), identity.subject.session_tags)  # 0: none
         solved = (problem, id(requests))
         found = self._solved.get(solved)
         if found is None:
@@ -382,12 +392,13 @@ class _Cells:
             (any(p.allowed for p in layer), frozenset().union(*(p.allows for p in layer))) for layer in in_layer))
         return problem, any(p.conditional for p in parts)
 
-    def _requests_of(self, clauses: tuple[int, ...]) -> Requests:
+    def _requests_of(self, clauses: tuple[int, ...], session_tags: bool) -> Requests:
         """The requests to enumerate for these clause ids: one object per distinct set of candidates."""
-        requests = self._requests.get(clauses)
+        requests = self._requests.get((clauses, session_tags))
         if requests is None:
-            found = Requests((c for i in clauses for c in self.clauses[i]), self._carried, is_principal_key)
-            requests = self._requests[clauses] = self._requests_by_options.setdefault(
+            found = Requests((c for i in clauses for c in self.clauses[i]), self._carried,
+                             partial(is_principal_key, session_tags=session_tags))
+            requests = self._requests[(clauses, session_tags)] = self._requests_by_options.setdefault(
                 (found.written, found.options), found)
         return requests
 

@@ -75,6 +75,9 @@ class Requirement:
             return f"from outside {self.value}"
         if key in ("aws:currenttime", "aws:epochtime") and self.relation in (Relation.BEFORE, Relation.AFTER):
             return f"{self.relation.value} {self.value}"
+        if self.relation is Relation.ABSENT and key.startswith("aws:principaltag/"):
+            # A session tag not passed leaves the role's own tag, if it has one (Subject.session_tags).
+            return f"when the session sets no {self.key} (the principal's own tag applies, if any)"
         if self.relation is Relation.ABSENT:
             return f"when the request has no {self.key}"
         if self.relation is Relation.PRESENT:
@@ -237,14 +240,16 @@ def _candidates(key: str, clauses: tuple[ConditionClause, ...]) -> tuple[Require
 
 def enumerate_conditions(
     allows: Callable[[RequestContext], bool], clauses: Iterable[ConditionClause], base: RequestContext,
-    fixed: Callable[[str], bool] = lambda key: False,
+    fixed: Callable[[str], bool] = lambda key: False, carried: RequestContext | None = None,
 ) -> Conditions:
     """Under which values of the keys ``clauses`` test ``allows`` is true.
 
-    Keys ``base`` holds, and keys ``fixed`` says are facts (absent from ``base`` means absent for good,
-    e.g. a tag the user does not have), are not enumerated.
+    Keys ``carried`` holds (``base``'s when None), and keys ``fixed`` says are facts (absent from ``base``
+    means absent for good, e.g. a tag the user does not have), are not enumerated. A key ``base`` holds that
+    is enumerated keeps its value where the enumeration leaves it absent (a role's own tag, which a session
+    tag may override).
     """
-    requests = Requests(clauses, base, fixed)
+    requests = Requests(clauses, base if carried is None else carried, fixed)
     if not requests.keys:
         return UNCONDITIONAL if allows(base) else NEVER
     allowed = sum(1 << position for position in range(requests.count) if allows(requests.context(base, position)))

@@ -465,6 +465,7 @@ class _Rows:
     layer_blockers: np.ndarray  # per identity and layer, the id of its code in ``blockers`` (0: none)
     blockers: list[Blocker | None]
     policies: list[NamedPolicy]  # by the ids of ``named``
+    session_tags: np.ndarray  # per identity, Subject.session_tags: its tags are not facts
 
 
 def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[RequestContext]) -> _Rows:
@@ -519,10 +520,12 @@ def _rows(engine: _Engine, subjects: Sequence[Subject], contexts: Sequence[Reque
         np.array(variant, dtype=np.int64), np.array(compiled_ids, dtype=np.int64),
         np.searchsorted(row_identity, np.arange(len(subjects) + 1)), np.array(deny_only, dtype=bool),
         np.array(must, dtype=np.int64), blockers_table, list(blockers), policies,
+        np.fromiter((subject.session_tags for subject in subjects), dtype=bool, count=len(subjects)),
     )
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_SESSION_TAGS = np.uint64(0x5DEECE66D2B7E151)
 
 
 def _spread(codes: np.ndarray, salt: int, owner: np.ndarray | None = None) -> np.ndarray:
@@ -651,6 +654,8 @@ def _decide_all(engine: _Engine, rows: _Rows, n: int, chunk: int = 2048) -> _Cel
                       lambda picked: _pair(allow_hash[variant[picked]], salts[named[picked], None]))
             keyed = keyed_row[rows.policy[r0:r1]]
             _by_owner(np.add, keyed_hash, owner, first & (keyed != 0), lambda picked: keyed_hash_table[keyed[picked]])
+            # The same keys explain otherwise when the identity's tags are the request's (consulted_keys).
+            keyed_hash ^= np.where(rows.session_tags[lo:hi, None] & (keyed_hash != 0), _SESSION_TAGS, np.uint64(0))
         verdict = verdict[:, :n]
         decided_hash = np.where(verdict == _EXPLICIT, deny_sum, np.where(verdict == _ALLOWED, allow_sum, np.uint64(0)))
         verdicts.add(lo * n, _mix(verdict, blocked[lo:hi], decided_hash))
@@ -808,7 +813,8 @@ class _Explainer:
     def result(self, i: int, a: int) -> Result:
         """The cell's whole explanation, as decide() gives it."""
         verdict = self.deciding(i, a)
-        return explain(verdict.decision, list(verdict.deciding), verdict.blocker, self.keys(i, a))
+        return explain(verdict.decision, list(verdict.deciding), verdict.blocker, self.keys(i, a),
+                       self.subjects[i].session_tags)
 
     def check(self, i: int, a: int, identity: str, action: str) -> None:
         """Raise MatrixConsistencyError unless decide(), one request at a time, gives the same result."""
@@ -844,7 +850,8 @@ def _frame(account: Account, catalog: Catalog, explainer: _Explainer, cells: _Ce
     keys_texts = []
     conditional_of = np.empty(len(cells.consulted.first), dtype=bool)
     for k, flat in enumerate(cells.consulted.first):
-        context_keys, conditional_of[k] = consulted_keys(explainer.keys(*divmod(flat, n)))
+        i, a = divmod(flat, n)
+        context_keys, conditional_of[k] = consulted_keys(explainer.keys(i, a), explainer.subjects[i].session_tags)
         keys_texts.append(", ".join(context_keys))
     verdict_first = cells.verdict.first
     sample = np.linspace(0, len(verdict_first) - 1, min(CROSS_CHECKS, len(verdict_first)), dtype=np.int64)

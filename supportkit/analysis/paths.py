@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ from supportkit.analysis.conditions import (
     NEVER,
     UNCONDITIONAL,
     Conditions,
+    Relation,
     clauses_for,
     condition_policies,
     enumerate_conditions,
@@ -243,6 +244,7 @@ class _Evaluator:
         self._clauses: dict[tuple, tuple[ConditionClause, ...]] = {}
         self._multi: dict[tuple, tuple[_RequestPart, ...] | None] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
+        self._tagging: dict[tuple[str, str], bool] = {}
 
     def conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
         """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``: decided on its request
@@ -261,7 +263,7 @@ class _Evaluator:
             return settled
         result = evaluate(subject, action, resource, base)
         return self._conditions(result, lambda c: evaluate(subject, action, resource, c), base,
-                                condition_policies(subject), action)
+                                condition_policies(subject), action, subject)
 
     def first(self, subject: Subject, arn: str, actions: Sequence[str], resource_of: Callable[[str], str],
               extra: Mapping[str, tuple[NamedPolicy, ...]] | None = None) -> tuple[str, Conditions] | None:
@@ -335,7 +337,7 @@ class _Evaluator:
             allows: list[list[Statement]] = [[] for _ in actions]
             allow_keys: list[list[tuple]] = [[] for _ in actions]
             for named, where in policies:
-                parts = self._parts_of(named.policy, actions, resources)
+                parts = self._parts_of(named.policy, actions, resources, subject.session_tags)
                 if parts is None:
                     return None
                 for i in where:
@@ -365,21 +367,21 @@ class _Evaluator:
         for i, action in enumerate(actions):
             added = extra.get(action, ())
             enumerated = tuple(clause for policy in condition_policies(subject, added)
-                               for clause in self._enumerated_clauses(policy, action))
+                               for clause in self._enumerated_clauses(policy, action, subject.session_tags))
             key = (fixed_deny[i], tuple(deny_keys[i]), tuple(layer_keys[i]), conditional[i], enumerated)
             found.append(_Request(key, ReducedDecision(fixed_deny[i], tuple(denies[i]), tuple(layers[i])),
                                   conditional[i], enumerated))
         return found
 
-    def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str]
+    def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str], session_tags: bool
                   ) -> tuple[_RequestPart, ...] | None:
         """:meth:`_part` for each action; None when one is."""
-        key = (id(policy), tuple(actions), tuple(resources))
+        key = (id(policy), tuple(actions), tuple(resources), session_tags)
         if key in self._multi:
             return self._multi[key]
         parts: list[_RequestPart] = []
         for action, resource in zip(actions, resources):
-            part = self._part(policy, action, resource)
+            part = self._part(policy, action, resource, session_tags)
             if part is None:
                 break
             parts.append(part)
@@ -387,10 +389,11 @@ class _Evaluator:
         self._keep(policy)
         return found
 
-    def _part(self, policy: Policy, action: str, resource: str) -> _RequestPart | None:
+    def _part(self, policy: Policy, action: str, resource: str, session_tags: bool) -> _RequestPart | None:
         """What ``policy``'s statements covering ``action`` on ``resource`` say before the principal's values
-        (None: a Resource holds a policy variable); shared by every principal with that policy."""
-        key = (id(policy), action, resource)
+        (None: a Resource holds a policy variable); shared by every principal with that policy and
+        :attr:`~supportkit.iam.evaluate.Subject.session_tags`."""
+        key = (id(policy), action, resource, session_tags)
         if key in self._parts:
             return self._parts[key]
         fixed_allow = fixed_deny = conditional = False
@@ -400,7 +403,7 @@ class _Evaluator:
         for st in policy.statements_for(action):
             if st.resource_variables:
                 break
-            is_dynamic = request_dependent(st)
+            is_dynamic = request_dependent(st, session_tags)
             conditional = conditional or is_dynamic
             if not st.matches_resource(resource, EMPTY_CONTEXT):
                 continue
@@ -418,13 +421,13 @@ class _Evaluator:
         self._keep(policy)
         return part
 
-    def _enumerated_clauses(self, policy: Policy, action: str) -> tuple[ConditionClause, ...]:
+    def _enumerated_clauses(self, policy: Policy, action: str, session_tags: bool) -> tuple[ConditionClause, ...]:
         """The clauses of ``policy`` covering ``action`` whose keys :func:`enumerate_conditions` varies."""
-        key = (id(policy), action)
+        key = (id(policy), action, session_tags)
         found = self._clauses.get(key)
         if found is None:
             found = self._clauses[key] = tuple(c for c in clauses_for([policy], action)
-                                               if not is_principal_key(c.key.lower()))
+                                               if not is_principal_key(c.key.lower(), session_tags))
             self._keep(policy)
         return found
 
@@ -441,7 +444,7 @@ class _Evaluator:
             return settled
         if not request.conditional:
             return UNCONDITIONAL if request.allows(base) else NEVER
-        return enumerate_conditions(request.allows, request.enumerated, base, is_principal_key)
+        return self._enumerate(request.allows, request.enumerated, base, subject)
 
     def assume(self, caller: Identity, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
         """When ``caller`` can assume ``role``; shared by roles with the same trust policy (one parsed object
@@ -466,17 +469,40 @@ class _Evaluator:
             return settled, found.caveats
         conditions = self._conditions(
             found.result, lambda c: can_assume(caller.subject, trust, role.arn, ASSUME_ROLE, c).result, base,
-            [trust.policy, *condition_policies(caller.subject)], ASSUME_ROLE)
+            [trust.policy, *condition_policies(caller.subject)], ASSUME_ROLE, caller.subject)
         return conditions, found.caveats
 
-    @staticmethod
-    def _conditions(result: Result, decide: Callable[[RequestContext], Result], base: RequestContext,
-                    policies: list[Policy], action: str) -> Conditions:
+    def can_tag(self, caller: Identity, role: Identity, trust: NamedPolicy) -> bool:
+        """Whether some request lets ``caller`` pass session tags as it assumes ``role``: sts:TagSession, which
+        the trust policy and the caller's own policies must allow as they do sts:AssumeRole ("Pass session tags
+        in AWS STS", Permissions required to add session tags)."""
+        key = (caller.arn, role.arn)
+        found = self._tagging.get(key)
+        if found is None:
+            base = self.contexts[caller.arn]
+
+            def decide(context: RequestContext) -> Result:
+                return can_assume(caller.subject, trust, role.arn, TAG_SESSION, context).result
+
+            found = self._tagging[key] = self._conditions(
+                decide(base), decide, base, [trust.policy, *condition_policies(caller.subject)], TAG_SESSION,
+                caller.subject).ever
+        return found
+
+    def _conditions(self, result: Result, decide: Callable[[RequestContext], Result], base: RequestContext,
+                    policies: list[Policy], action: str, subject: Subject) -> Conditions:
         if not result.conditional:
             return UNCONDITIONAL if result.decision is Decision.ALLOWED else NEVER
-        # The principal's own keys (ARN, tags, ...) are facts of the snapshot: not enumerated.
-        return enumerate_conditions(lambda c: decide(c).decision is Decision.ALLOWED, clauses_for(policies, action),
-                                    base, is_principal_key)
+        return self._enumerate(lambda c: decide(c).decision is Decision.ALLOWED, clauses_for(policies, action),
+                               base, subject)
+
+    def _enumerate(self, allows: Callable[[RequestContext], bool], clauses: Iterable[ConditionClause],
+                   base: RequestContext, subject: Subject) -> Conditions:
+        """:func:`enumerate_conditions` for ``subject`` (its context ``base``): the keys every request carries,
+        and the principal's own keys (ARN, tags, ...), facts of the snapshot, are not enumerated; a role's tags
+        are when its sessions may be tagged (:attr:`~supportkit.iam.evaluate.Subject.session_tags`)."""
+        return enumerate_conditions(allows, clauses, base,
+                                    partial(is_principal_key, session_tags=subject.session_tags), self.carried)
 
 
 def _settled(allow_layers: Sequence[Sequence[Statement]], statements: Iterable[Statement], resource: str,
@@ -637,6 +663,11 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
     named = {s.principal: by_arn[s.principal] for s in sources
              if s.kind in (SourceKind.USER, SourceKind.ROLE) and s.principal in by_arn}
     best_new = (tail.decision is not AccessDecision.ALLOWED, len(tail.steps) + 1, _VIA_ORDER[Via.ROLE])
+    # The role's own access needs tags on its session: a caller that may not pass them gets none of it.
+    tagging = not tail.steps and role.subject.session_tags and _needs_session_tags(tail.conditions)
+
+    def admitted(caller: Identity) -> bool:
+        return not tagging or evaluator.can_tag(caller, role, trust)
 
     def path(caller: Identity, conditions: Conditions, notes: tuple[str, ...]) -> AccessPath:
         step = Step(caller.arn, role.arn, ASSUME_ROLE, conditions, notes)
@@ -653,7 +684,7 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
                     caller.subject, ASSUME_ROLE, role.arn, evaluator.contexts[caller.arn])):
                 continue
             conditions, notes = evaluator.assume(caller, role, trust)
-            if conditions.ever:
+            if conditions.ever and admitted(caller):
                 yield path(caller, conditions, notes)
 
     grouping = assumers.groups(role, trust) if account_wide and not anyone else None
@@ -669,7 +700,7 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
             conditions, notes = group.decision(evaluator, role, trust)
             rank = (not (conditions.always and tail.decision is AccessDecision.ALLOWED), *best_new[1:])
             found += [(position, path(caller, conditions, notes))
-                      for position, caller in group.improved(rank, chain, reached)]
+                      for position, caller in group.improved(rank, chain, reached) if admitted(caller)]
         yield from (p for _, p in sorted(found, key=lambda item: item[0]) if p is not None)  # the assumers' order
     for source in sources:
         if source.kind in (SourceKind.ACCOUNT, SourceKind.USER, SourceKind.ROLE):
@@ -678,6 +709,14 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
         step = Step(source.label, role.arn, source.action, source.conditions, notes)
         yield AccessPath(source.label, source_kind(source, organization), tail.action, Via.ROLE, (step, *tail.steps),
                          tail.conditions, tail.caveats)
+
+
+def _needs_session_tags(conditions: Conditions) -> bool:
+    """Whether every way ``conditions`` allow sets a principal tag, which only a session tag can set (the
+    principal being a role whose sessions may be tagged: :attr:`~supportkit.iam.evaluate.Subject.session_tags`)."""
+    return conditions.ever and all(
+        any(r.key.lower().startswith("aws:principaltag/") and r.relation is not Relation.ABSENT
+            for r in scenario.requirements) for scenario in conditions.scenarios)
 
 
 class RoleAssumptions:

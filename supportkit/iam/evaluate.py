@@ -199,6 +199,9 @@ class Subject:
     rcp_levels: tuple[tuple[NamedPolicy, ...], ...] = ()
     rcp_services: frozenset[str] | None = None  # lower-cased prefixes RCPs apply to; None: every service
     rcp_account: str | None = None  # the account whose RCPs rcp_levels are; None: the principal's
+    # A role whose trust policy lets its assumer pass session tags (sts:TagSession): those override the role's
+    # own tags, so ``aws:PrincipalTag`` is the request's to choose, not a fact of the role (is_principal_key).
+    session_tags: bool = False
 
     @property
     def scps_apply(self) -> bool:
@@ -424,13 +427,16 @@ _PRINCIPAL_KEYS = frozenset({
 _KIND_ORDER = {kind: rank for rank, kind in enumerate((*EVALUATION_ORDER[:2], PolicyKind.TRUST, *EVALUATION_ORDER[2:]))}
 
 
-def is_principal_key(key: str) -> bool:
+def is_principal_key(key: str, session_tags: bool = False) -> bool:
     """Whether a (lower-cased) context key describes the principal itself: its ARN, name, account, tags.
 
     Such a key has the same value in every request of the principal, so a condition on it alone does
-    not make a decision ``conditional``.
+    not make a decision ``conditional``. Except a tag of a role whose sessions may be tagged
+    (:attr:`Subject.session_tags`): "You can pass a session tag with the same key as a tag that is already
+    attached to the role. When you do, session tags override a role tag with the same key" (AWS STS API
+    Reference, AssumeRole, ``Tags``), and a session may carry tags the role does not have.
     """
-    return key in _PRINCIPAL_KEYS or key.startswith("aws:principaltag/")
+    return key in _PRINCIPAL_KEYS or (not session_tags and key.startswith("aws:principaltag/"))
 
 
 def _canonical(refs: list[StatementRef]) -> tuple[StatementRef, ...]:
@@ -440,20 +446,23 @@ def _canonical(refs: list[StatementRef]) -> tuple[StatementRef, ...]:
     return tuple(sorted(refs, key=lambda r: (_KIND_ORDER[r.kind], r.level or 0, r.policy, r.index)))
 
 
-def explain(decision: Decision, deciding: list[StatementRef], blocker: Blocker | None, keys: set[str]) -> Result:
+def explain(decision: Decision, deciding: list[StatementRef], blocker: Blocker | None, keys: set[str],
+            session_tags: bool = False) -> Result:
     """The one place a decision's explanation is assembled, by :func:`decide` and by the permission matrix.
 
     ``deciding``: every matching Deny for an explicit deny, every matching Allow of every layer for an
     allow, nothing for an implicit deny (``blocker`` is the first layer without an Allow instead).
-    ``keys``: the context keys consulted by the statements whose Action covers the request.
+    ``keys``: the context keys consulted by the statements whose Action covers the request;
+    ``session_tags``: the subject's (:attr:`Subject.session_tags`).
     """
-    return Result(decision, _canonical(deciding), blocker, *consulted_keys(keys))
+    return Result(decision, _canonical(deciding), blocker, *consulted_keys(keys, session_tags))
 
 
-def consulted_keys(keys: set[str]) -> tuple[tuple[str, ...], bool]:
-    """The ``context_keys`` of an explanation (sorted) and whether they make the decision ``conditional``."""
+def consulted_keys(keys: set[str], session_tags: bool = False) -> tuple[tuple[str, ...], bool]:
+    """The ``context_keys`` of an explanation (sorted) and whether they make the decision ``conditional``
+    (:func:`is_principal_key`, ``session_tags`` as there)."""
     context_keys = tuple(sorted(keys)) if keys else ()
-    return context_keys, bool(keys) and not all(map(is_principal_key, context_keys))
+    return context_keys, bool(keys) and not all(is_principal_key(key, session_tags) for key in context_keys)
 
 
 def decide(
@@ -476,7 +485,7 @@ def decide(
         if found.denies:
             denies.extend(refs(named, found.denies))
     if denies:
-        return explain(Decision.EXPLICIT_DENY, denies, None, keys)
+        return explain(Decision.EXPLICIT_DENY, denies, None, keys, subject.session_tags)
     allows: list[StatementRef] = []
     layers = subject.layers
     if trust is not None:  # after the SCPs, before the identity-based policies, as the documented flow orders
@@ -485,9 +494,9 @@ def decide(
     for layer in layers:
         layer_allows = [ref for named in layer.policies for ref in refs(named, matches[named].allows)]
         if not layer_allows and not (trust_grants_directly and layer.kind is PolicyKind.IDENTITY):
-            return explain(Decision.IMPLICIT_DENY, [], layer.blocker, keys)
+            return explain(Decision.IMPLICIT_DENY, [], layer.blocker, keys, subject.session_tags)
         allows.extend(layer_allows)
-    return explain(Decision.ALLOWED, allows, None, keys)
+    return explain(Decision.ALLOWED, allows, None, keys, subject.session_tags)
 
 
 def not_restricted_by_scps(subject: Subject, action: str, result: Result, exempt: Mapping[str, str]) -> str | None:

@@ -252,6 +252,14 @@ def _decide_assumption(caller: Subject, trust: NamedPolicy, role_arn: str, actio
     return decide(caller, matches, trust=trust, trust_grants_directly=direct), direct
 
 
+def admits_session_tags(trust: Policy) -> bool:
+    """Whether some principal may tag its sessions of the role: an Allow of the trust policy covers
+    sts:TagSession, which every way of passing session tags needs (AssumeRole, SAML, OIDC: "Pass session tags in
+    AWS STS", Permissions required to add session tags, https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html).
+    Conditions on it (which tags) are left aside: the tags a session may carry are then the request's."""
+    return any(st.effect is Effect.ALLOW for st in trust.statements_for(TAG_SESSION))
+
+
 def trust_policy(name: str, policy: Policy) -> NamedPolicy:
     """A parsed trust policy as the ``trust`` argument of :func:`can_assume`."""
     return NamedPolicy(name, PolicyKind.TRUST, policy)

@@ -16,6 +16,7 @@ import difflib
 import os
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -24,7 +25,7 @@ from typing import Any
 
 from supportkit.errors import InputError, PolicyError, json_type
 from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject
-from supportkit.iam.trust import trust_policy
+from supportkit.iam.trust import admits_session_tags, trust_policy
 from supportkit.snapshot.account_file import read_account_file
 from supportkit.snapshot.details import Details, Entry, detail_files, read_details
 from supportkit.snapshot.jsonfile import join_path, located
@@ -339,6 +340,8 @@ class _Builder:
                 trust_problems = (found,)
             else:
                 trust = found
+                if admits_session_tags(found.policy):
+                    subject = replace(subject, session_tags=True)
         return Identity(
             kind, name, arn, identity_id if isinstance(identity_id, str) else None, principal.path, tags, groups,
             created, subject, tuple(dict.fromkeys(problems)), trust, trust_problems,

@@ -102,6 +102,9 @@ _CONDITIONS = [
     {"StringEquals": {"aws:PrincipalTag/team": "${aws:username}"}},
     {"Null": {"aws:SourceVpc": "false"}},
 ]
+# Trust policies: sessions that may not be tagged, and sessions that may (their tags then override the role's).
+_TRUSTS = [doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": action})
+           for action in ("sts:AssumeRole", ["sts:AssumeRole", "sts:TagSession"])]
 _statements = statements(_ACTIONS, _RESOURCES, _CONDITIONS)
 _documents = st.lists(_statements, min_size=1, max_size=3).map(lambda statements: doc(*statements))
 
@@ -127,7 +130,8 @@ def _accounts(draw):
              for name in draw(st.lists(st.sampled_from(["alice", "bob", "b1", "carl", "dora"]), max_size=4, unique=True))]
     roles = [{"RoleName": name, "RoleId": f"AROA{name.upper():0<17}"[:21], "Path": path,
               "Arn": f"arn:aws:iam::{ACCOUNT}:role{path}{name}", "RolePolicyList": inline(name),
-              "AttachedManagedPolicies": attached(), "Tags": tags(), **boundary()}
+              "AttachedManagedPolicies": attached(), "Tags": tags(), **boundary(),
+              "AssumeRolePolicyDocument": draw(st.sampled_from(_TRUSTS))}
              for name, path in draw(st.lists(st.sampled_from(
                  [("Ops", "/"), ("Batch", "/service/"), ("AWSServiceRoleForSupport", "/aws-service-role/support.amazonaws.com/")]),
                  max_size=2, unique=True))]

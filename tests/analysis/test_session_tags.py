@@ -1,0 +1,155 @@
+"""A role's tags are not facts when its sessions may be tagged: session tags override them.
+
+Pages the expectations come from:
+- AWS STS API Reference, AssumeRole, ``Tags`` (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html):
+  "You can pass a session tag with the same key as a tag that is already attached to the role. When you do,
+  session tags override a role tag with the same key."
+- Pass session tags in AWS STS (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html): the
+  tags of a role session are its session tags, incoming transitive tags and the role's IAM tags; passing
+  session tags needs sts:TagSession, allowed by the role's trust policy and by the caller's own policies
+  (Permissions required to add session tags); IAM Identity Center's roles trust sts:TagSession with SAML.
+- AWS global condition context keys, aws:PrincipalTag
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principaltag):
+  the tags of the principal making the request; for a user, its IAM tags, which no request changes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from supportkit.analysis.matrix import build_matrix
+from supportkit.analysis.paths import AccessDecision, conditional_cells, who_can
+from supportkit.iam.evaluate import NamedPolicy, Principal, PolicyKind, Subject, evaluate, is_principal_key
+from supportkit.iam.policy import parse_policy
+from supportkit.snapshot import load_account
+from supportkit.support.catalog import load_catalog
+
+ACCT = "111122223333"
+RESOLVE = "support:ResolveCase"
+CATALOG = load_catalog()
+
+
+def arn(kind: str, name: str, path: str = "/") -> str:
+    return f"arn:aws:iam::{ACCT}:{kind}{path}{name}"
+
+
+def doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def trust(actions: Any, principal: Any = None) -> dict[str, Any]:
+    return doc({"Effect": "Allow", "Principal": principal or {"AWS": f"arn:aws:iam::{ACCT}:root"}, "Action": actions})
+
+
+TEAM_SUPPORT = doc({"Effect": "Allow", "Action": RESOLVE, "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "support"}}})
+NOT_CONTRACTORS = doc({"Effect": "Allow", "Action": "support:*", "Resource": "*"},
+                      {"Effect": "Deny", "Action": RESOLVE, "Resource": "*",
+                       "Condition": {"StringEquals": {"aws:PrincipalTag/team": "contractor"}}})
+TAGGING = trust(["sts:AssumeRole", "sts:TagSession"])
+PLAIN = trust("sts:AssumeRole")
+SSO_TRUST = trust(["sts:AssumeRoleWithSAML", "sts:TagSession"],
+                  {"Federated": f"arn:aws:iam::{ACCT}:saml-provider/AWSSSO_0123456789abcdef_DO_NOT_DELETE"})
+
+
+def tags(**values: str) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in values.items()]
+
+
+def role(name: str, trust_policy: dict[str, Any], document: dict[str, Any], path: str = "/", **tagged: str
+         ) -> dict[str, Any]:
+    return {"RoleName": name, "RoleId": f"AROA{name.upper():0<17}"[:21], "Arn": arn("role", name, path), "Path": path,
+            "AssumeRolePolicyDocument": trust_policy, "Tags": tags(**tagged), "AttachedManagedPolicies": [],
+            "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": document}]}
+
+
+def user(name: str, *documents: dict[str, Any], **tagged: str) -> dict[str, Any]:
+    return {"UserName": name, "UserId": f"AIDA{name.upper():0<17}", "Arn": arn("user", name), "Path": "/",
+            "Tags": tags(**tagged), "GroupList": [], "AttachedManagedPolicies": [],
+            "UserPolicyList": [{"PolicyName": f"p{i}", "PolicyDocument": d} for i, d in enumerate(documents)]}
+
+
+def load(tmp_path: Path, users=(), roles=()):
+    (tmp_path / "authorization-details.json").write_text(json.dumps(
+        {"UserDetailList": list(users), "RoleDetailList": list(roles), "GroupDetailList": [], "Policies": []}))
+    (tmp_path / "account.json").write_text(json.dumps({"account_id": ACCT}))
+    return load_account(tmp_path)
+
+
+def test_a_principal_tag_is_a_fact_unless_the_sessions_may_be_tagged() -> None:
+    assert is_principal_key("aws:principaltag/team")
+    assert not is_principal_key("aws:principaltag/team", session_tags=True)
+    assert is_principal_key("aws:principalarn", session_tags=True)  # the role's ARN is no session's choice
+    role_session = Principal.parse(arn("role", "Ops"))
+    policy = NamedPolicy("p", PolicyKind.IDENTITY, parse_policy(TEAM_SUPPORT))
+    for session_tags, conditional in ((False, False), (True, True)):
+        result = evaluate(Subject(role_session, (policy,), session_tags=session_tags), RESOLVE)
+        assert result.context_keys == ("aws:principaltag/team",) and result.conditional is conditional
+
+
+def test_the_loader_knows_the_roles_whose_trust_allows_session_tags(tmp_path: Path) -> None:
+    loaded = load(tmp_path, users=[user("ann", TEAM_SUPPORT)], roles=[
+        role("Tagging", TAGGING, TEAM_SUPPORT), role("Plain", PLAIN, TEAM_SUPPORT),
+        role("Everything", trust("sts:*"), TEAM_SUPPORT),
+        role("AWSReservedSSO_Support_0123456789abcdef", SSO_TRUST, TEAM_SUPPORT,
+             path="/aws-reserved/sso.amazonaws.com/eu-west-1/")])
+    assert {i.name: i.subject.session_tags for i in loaded.identities} == {
+        "root": False, "ann": False, "Tagging": True, "Plain": False, "Everything": True,
+        "AWSReservedSSO_Support_0123456789abcdef": True}
+
+
+def test_a_tagged_session_can_reach_what_the_roles_own_tags_do_not(tmp_path: Path) -> None:
+    # Three principals tagged team=web under a policy that allows team=support: the user and the role whose
+    # sessions may not be tagged cannot, whatever the request; the role whose sessions may be tagged can, in
+    # a session tagged team=support (the session tag overrides the role's). A role tagged team=contractor
+    # that a Deny names can, in a session whose tag says otherwise.
+    loaded = load(tmp_path, users=[user("webber", TEAM_SUPPORT, team="web")], roles=[
+        role("Plain", PLAIN, TEAM_SUPPORT, team="web"), role("Tagging", TAGGING, TEAM_SUPPORT, team="web"),
+        role("Contractor", TAGGING, NOT_CONTRACTORS, team="contractor")])
+    matrix = build_matrix(loaded, CATALOG)
+    cells = matrix[matrix["action"] == RESOLVE].set_index("identity_name")
+    assert cells.loc["webber", "decision"] == cells.loc["Plain", "decision"] == "implicitDeny"
+    assert not cells.loc["webber", "conditional"] and not cells.loc["Plain", "conditional"]
+    assert cells.loc["Tagging", "decision"] == "implicitDeny" and cells.loc["Tagging", "conditional"]
+    assert cells.loc["Contractor", "decision"] == "explicitDeny" and cells.loc["Contractor", "conditional"]
+
+    answers = conditional_cells(loaded, matrix, CATALOG, None)
+    answers = answers[answers["action"] == RESOLVE].set_index("identity_arn")
+    assert answers.loc[arn("role", "Tagging"), "access"] == "conditional"
+    assert answers.loc[arn("role", "Tagging"), "conditions"] == "when aws:PrincipalTag/team = support"
+    assert answers.loc[arn("role", "Contractor"), "access"] == "conditional"
+    assert answers.loc[arn("role", "Contractor"), "conditions"] == "when aws:PrincipalTag/team none of contractor"
+
+    found = {p.principal: p for p in who_can(loaded, [RESOLVE])}
+    assert arn("user", "webber") not in found and arn("role", "Plain") not in found
+    assert found[arn("role", "Tagging")].decision is AccessDecision.CONDITIONAL
+    assert found[arn("role", "Tagging")].conditions.text() == "when aws:PrincipalTag/team = support"
+
+
+def test_the_roles_own_tag_holds_in_a_session_that_sets_none(tmp_path: Path) -> None:
+    # Tagged team=support itself, the role may resolve cases in a session without tags; a session tag can
+    # take that away (team=web overrides it), so the answer names both ways.
+    loaded = load(tmp_path, roles=[role("Support", TAGGING, TEAM_SUPPORT, team="support")])
+    matrix = build_matrix(loaded, CATALOG)
+    cell = matrix[(matrix["action"] == RESOLVE) & (matrix["identity_name"] == "Support")].iloc[0]
+    assert cell["decision"] == "allowed" and cell["conditional"]
+    path = {p.principal: p for p in who_can(loaded, [RESOLVE])}[arn("role", "Support")]
+    assert [[(r["key"], r["relation"], r["value"]) for r in s] for s in path.conditions.to_json()] == [
+        [("aws:PrincipalTag/team", "=", "support")], [("aws:PrincipalTag/team", "absent", None)]]
+
+
+def test_a_chain_into_the_role_needs_the_callers_permission_to_tag_the_session(tmp_path: Path) -> None:
+    # Both users may assume the role; only one may also pass session tags (sts:TagSession), so only that one
+    # reaches the access the role has in a session tagged team=support.
+    assume = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "Tagging")}
+    tag = {"Effect": "Allow", "Action": "sts:TagSession", "Resource": arn("role", "Tagging")}
+    loaded = load(tmp_path, users=[user("tagger", doc(assume, tag)), user("plain", doc(assume))],
+                  roles=[role("Tagging", TAGGING, TEAM_SUPPORT, team="web")])
+    found = {p.principal: p for p in who_can(loaded, [RESOLVE])}
+    tagger = found[arn("user", "tagger")]
+    assert [(s.source, s.target, s.action) for s in tagger.steps] == [
+        (arn("user", "tagger"), arn("role", "Tagging"), "sts:AssumeRole")]
+    assert tagger.conditions.text() == "when aws:PrincipalTag/team = support"
+    assert arn("user", "plain") not in found
