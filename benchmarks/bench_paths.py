@@ -5,11 +5,11 @@ Run: python benchmarks/bench_paths.py [--sizes 1000 10000] [--seed 11]
 The account is bench_matrix's generated one (0.4 N users, 0.6 N roles, conditions on MFA, source IP and
 tags, boundaries, a 3-level SCP chain), with trust policies made varied: of the roles, 30 % trust the
 account, 10 % a user by ARN, 10 % another role by ARN (chains), 5 % another account with an external id,
-5 % a SAML provider with MFA, 3 % are Identity Center roles, the rest trust services. A fifth of the users
-may assume ``role/app/*``, and 2 % of the users can change their own policies (escalation). The matrix is
-the long-form matrix of every identity and catalog action; the paths are ``who_can`` for one capability;
-"conditions" is ``conditional_cells``, the report's enumeration of every request-dependent cell of the
-matrix. Figures are wall-clock and CPU seconds (``time.process_time``: steadier on a shared machine) of one
+5 % a SAML provider with MFA, 3 % are Identity Center roles (whose sessions may be tagged), the rest trust
+services. A fifth of the users may assume ``role/app/*``, and 2 % of the users can change their own policies
+(escalation). The matrix is the long-form matrix of every identity and catalog action; the paths are
+``who_can`` for one capability; "conditions" is ``conditional_cells``, the report's enumeration of every
+request-dependent cell of the matrix. Figures are wall-clock and CPU seconds (``time.process_time``: steadier on a shared machine) of one
 run each, in this process.
 """
 
@@ -30,7 +30,7 @@ from bench_matrix import ACCOUNT, generate
 OTHER = "444455556666"
 
 
-def _trust(principal: dict, action: str = "sts:AssumeRole", condition: dict | None = None) -> dict:
+def _trust(principal: dict, action: str | list[str] = "sts:AssumeRole", condition: dict | None = None) -> dict:
     statement = {"Effect": "Allow", "Principal": principal, "Action": action}
     if condition:
         statement["Condition"] = condition
@@ -61,7 +61,7 @@ def vary_trust(details: dict, seed: int) -> dict:
             entry["RoleName"] = f"AWSReservedSSO_Set{index}_{index:016x}"
             entry["Arn"] = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/{entry['RoleName']}"
             trust = _trust({"Federated": f"arn:aws:iam::{ACCOUNT}:saml-provider/AWSSSO_0a1b_DO_NOT_DELETE"},
-                           "sts:AssumeRoleWithSAML")
+                           ["sts:AssumeRoleWithSAML", "sts:TagSession"])  # as Identity Center makes them
         else:
             trust = _trust({"Service": rng.choice(["lambda.amazonaws.com", "ec2.amazonaws.com"])})
         entry["AssumeRolePolicyDocument"] = trust
