@@ -442,6 +442,8 @@ class ActionSet:
     by_service: Mapping[str, tuple[str, ...]]  # lower-cased service prefix -> its lower-cased patterns
     any_service: tuple[str, ...]  # patterns whose service part has a wildcard ("*", "support*:*")
     _matchers: dict[str, Callable[[str], bool]] = field(default_factory=dict, compare=False, repr=False)
+    # Answers by the action as asked: the statements sharing this set ask about the same few actions.
+    _answers: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     @lru_cache(maxsize=8192)
@@ -459,8 +461,11 @@ class ActionSet:
         return ActionSet({k: tuple(v) for k, v in by_service.items()}, tuple(any_service))
 
     def matches(self, action: str) -> bool:
-        lowered = action.lower()
-        return self.matcher(lowered.partition(":")[0])(lowered)
+        found = self._answers.get(action)
+        if found is None:
+            lowered = action.lower()
+            found = self._answers[action] = self.matcher(lowered.partition(":")[0])(lowered)
+        return found
 
     def matcher(self, service: str) -> Callable[[str], bool]:
         """The test of a lower-cased action of the lower-cased ``service`` (for callers that test many actions)."""
@@ -470,9 +475,11 @@ class ActionSet:
         return matcher
 
 
+@lru_cache(maxsize=8192)
 def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     """A test of a lower-cased action against lower-cased patterns: exact names by set, a lone trailing ``*``
-    (``support:describe*``, most wildcards) by prefix, other wildcards by regex."""
+    (``support:describe*``, most wildcards) by prefix, other wildcards by regex. Shared by the sets whose
+    patterns for a service are the same (often none, or ``*`` alone)."""
     exact = frozenset(p for p in patterns if "*" not in p and "?" not in p)
     prefixes: list[str] = []
     other: list[str] = []
