@@ -73,7 +73,7 @@ from supportkit.iam.evaluate import (
     evaluate,
     is_principal_key,
 )
-from supportkit.iam.policy import Effect, Policy, Statement, parse_policy
+from supportkit.iam.policy import ActionSet, Effect, Policy, Statement, parse_policy
 from supportkit.iam.trust import (
     ASSUME_ROLE,
     SET_SOURCE_IDENTITY,
@@ -972,12 +972,21 @@ class _Possible:
         self.actions = actions
         self._by_policy: dict[int, frozenset[str]] = {}
         self._policies: list[Policy] = []  # kept alive while their ids are keys
+        # By Action list: policies (inline ones above all) repeat a few lists, and each names few actions.
+        self._by_list: dict[tuple[bool, ActionSet], frozenset[str]] = {}
 
     def _allows(self, policy: Policy) -> frozenset[str]:
         found = self._by_policy.get(id(policy))
         if found is None:
-            found = self._by_policy[id(policy)] = frozenset(
-                a for a in self.actions if any(st.effect is Effect.ALLOW for st in policy.statements_for(a)))
+            found = frozenset()
+            for st in policy.statements:
+                if st.effect is Effect.ALLOW:
+                    key = (st.not_action, st.action_set)
+                    covered = self._by_list.get(key)
+                    if covered is None:
+                        covered = self._by_list[key] = frozenset(filter(st.matches_action, self.actions))
+                    found |= covered
+            self._by_policy[id(policy)] = found
             self._policies.append(policy)
         return found
 
