@@ -100,7 +100,10 @@ def request_dependent(statement: Statement, session_tags: bool = False) -> bool:
     (:func:`supportkit.iam.evaluate.is_principal_key`, ``session_tags`` as there); those are facts of the
     snapshot, one value in each of the principal's requests, so a statement reading only them holds or not once
     per principal."""
-    return not all(is_principal_key(key, session_tags) for key in statement.keys_read)
+    keys = statement.keys_read
+    if not all(map(is_principal_key, keys)):
+        return True
+    return session_tags and any(key.startswith("aws:principaltag/") for key in keys)
 
 
 @dataclass(eq=False)

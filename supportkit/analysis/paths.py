@@ -352,7 +352,7 @@ class _Evaluator:
                             fixed_deny[i] = fixed_deny[i] or st.effect is Effect.DENY
                             fixed_allow[i] = fixed_allow[i] or st.effect is Effect.ALLOW
                     for st, facts in part.dynamic:
-                        item = (st.conditions, tuple(base.get(k) for k in facts))
+                        item = (st.conditions, tuple(map(base.get, facts)) if facts else ())
                         if st.effect is Effect.DENY:
                             denies[i].append(st)
                             deny_keys[i].append(item)
