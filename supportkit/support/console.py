@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from importlib.resources import files
+
+from supportkit.support.data import read_text
 
 CONSOLE_FILE = "support_center_console.json"
 
@@ -55,4 +56,4 @@ def parse_requirement(text: str) -> ConsoleRequirement:
 @cache
 def console_requirement() -> ConsoleRequirement:
     """The packaged requirement (read once per process)."""
-    return parse_requirement(files("supportkit.support.data").joinpath(CONSOLE_FILE).read_text(encoding="utf-8"))
+    return parse_requirement(read_text(CONSOLE_FILE))

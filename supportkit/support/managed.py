@@ -14,10 +14,10 @@ import functools
 import gzip
 import json
 from dataclasses import dataclass, field
-from importlib.resources import files
 from typing import Any, Mapping
 
 from supportkit.iam.arn import Arn
+from supportkit.support.data import read_bytes
 
 _SNAPSHOT = "aws_managed_policies.json.gz"
 _POLICY_INFIX = ":iam::aws:policy/"
@@ -40,7 +40,7 @@ class ManagedPolicy:
 @functools.cache
 def _snapshot() -> tuple[str, dict[str, ManagedPolicy]]:
     """Read and index the bundled snapshot once per process."""
-    raw = json.loads(gzip.decompress(files("supportkit.support.data").joinpath(_SNAPSHOT).read_bytes()))
+    raw = json.loads(gzip.decompress(read_bytes(_SNAPSHOT)))
     policies = {
         name: ManagedPolicy(name, entry["arn"], entry["path"], entry["version"], entry["document"])
         for name, entry in sorted(raw["policies"].items())

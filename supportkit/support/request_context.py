@@ -24,10 +24,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
-from importlib.resources import files
 from typing import Any, Mapping
 
 from supportkit.iam.conditions import parse_date
+from supportkit.support.data import read_text
 
 CONTEXT_FILE = "request_context.json"
 CLOCK_KEYS = ("aws:CurrentTime", "aws:EpochTime")
@@ -51,9 +51,9 @@ class EndpointData:
 
 @cache
 def endpoint_data() -> EndpointData:
-    data = json.loads(files("supportkit.support.data").joinpath(CONTEXT_FILE).read_text(encoding="utf-8"))
-    endpoints = tuple(Endpoint(prefix, **entry) for prefix, entry in data["endpoints"].items())
-    return EndpointData(dict(data["regions"]), endpoints)
+    raw = json.loads(read_text(CONTEXT_FILE))
+    endpoints = tuple(Endpoint(prefix, **entry) for prefix, entry in raw["endpoints"].items())
+    return EndpointData(dict(raw["regions"]), endpoints)
 
 
 def requested_region(partition: str) -> str:
