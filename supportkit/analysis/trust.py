@@ -46,6 +46,7 @@ from supportkit.iam.trust import (
     unique_id_principals,
 )
 from supportkit.snapshot.model import Account, Identity, IdentityType
+from supportkit.snapshot.organization import OrganizationInfo
 
 IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/"
 _PERMISSION_SET = re.compile(r"^AWSReservedSSO_(?P<name>.+)_[0-9A-Fa-f]+$")
@@ -192,10 +193,34 @@ def _trust_conditions(identity: Identity, caller: Caller, action: str) -> Condit
 @dataclass(frozen=True)
 class Organization:
     """The account's organization, when the analysis knows it: the ids of its accounts and, when known, its own id
-    (``o-`` and 10 to 32 lowercase letters or digits, as ``organization.json`` holds it)."""
+    (``o-`` and 10 to 32 lowercase letters or digits, as ``organization.json`` holds it) and the
+    ``aws:PrincipalOrgPaths`` value of the analysed account's principals (``o-id/r-root/ou-.../``)."""
 
     accounts: frozenset[str]
     organization_id: str | None = None
+    path: str | None = None
+
+    @classmethod
+    def of(cls, info: OrganizationInfo, account_id: str | None = None) -> "Organization":
+        """The organization of ``organization.json``, seen from its account ``account_id`` (its path, when its
+        parents lead up to the root; none for an account it does not list, or None)."""
+        member = next((m for m in info.accounts if m.account_id == account_id), None) if account_id else None
+        return cls(info.account_ids, info.organization_id,
+                   info.principal_org_path(member) if member is not None else None)
+
+    def request_keys(self) -> dict[str, str | list[str]]:
+        """The keys every request of the account's principals carries: aws:PrincipalOrgID is "the identifier of
+        the organization in AWS Organizations to which the requesting principal belongs", aws:PrincipalOrgPaths
+        "the AWS Organizations path for the principal who is making the request" (AWS global condition context
+        keys, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html), a
+        multivalued key of the account's one path. Without them a trust, SCP or RCP that tests them (a data
+        perimeter) would be decided as for a principal of no organization."""
+        keys: dict[str, str | list[str]] = {}
+        if self.organization_id is not None:
+            keys["aws:PrincipalOrgID"] = self.organization_id
+        if self.path is not None:
+            keys["aws:PrincipalOrgPaths"] = [self.path]
+        return keys
 
     def requires_member(self, requirement: Requirement) -> bool:
         """Whether only a principal of the organization's accounts can meet ``requirement``, by "AWS global condition

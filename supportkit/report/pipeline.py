@@ -66,6 +66,7 @@ sys.modules.setdefault("papermill.s3", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from supportkit.analysis.organization import AccountResult, OrganizationAnalysis
+    from supportkit.analysis.trust import Organization
     from supportkit.snapshot.organization import OrganizationInfo
     from nbformat import NotebookNode
     from tqdm import tqdm
@@ -253,18 +254,16 @@ def _find_sources(paths: Sequence[Path]) -> list[Path]:
 
 
 def _analyse(source: Path, *, out_dir: Path, context: Mapping[str, Any], scps: str, rcps: str,
-             organization: bool, organization_accounts: frozenset[str] | None = None,
-             organization_id: str | None = None) -> _Analysed | str:
+             organization: bool, organizations: Mapping[Path, Organization] | None = None) -> _Analysed | str:
     """Read and analyse one snapshot (the only analysis of it in the run) and save the analysis; or the
     one-line reason. With ``organization``, also what the organization page needs of it
     (:func:`supportkit.analysis.organization.account_result`), so that the page does not analyse it again.
-    ``organization_accounts`` and ``organization_id``: the accounts of its organization and its id, for an
-    organization folder."""
+    ``organizations``: for an organization folder, the organization as each of its account folders sees it."""
     from supportkit.analysis.account_analysis import analyse
 
     try:
         analysis = analyse(source, context=dict(context), scps=scps or None, rcps=rcps or None,
-                           organization_accounts=organization_accounts, organization_id=organization_id)
+                           organization=(organizations or {}).get(source))
         folder = Path(tempfile.mkdtemp(dir=out_dir, prefix=".analysis-"))
         os.chmod(folder, 0o777 & ~_umask())  # as a plain mkdir would: the reports beside it are not private either
         analysis.save(folder)
@@ -707,7 +706,7 @@ def run_reports(
         raise SupportkitError(f"--workers must be at least 1, not {workers}")
     organization = _organization_folder(paths)
     info, members = _organization_sources(organization) if organization is not None else (None, None)
-    sources = _find_sources(paths) if members is None else members
+    sources = _find_sources(paths) if members is None else list(members)
     out_dir = out_dir.resolve()
     workers = workers or default_workers(len(sources))
     # The organization page takes each account's analysis from the reports, unless --scps or --rcps replace
@@ -716,8 +715,7 @@ def run_reports(
     analyse_one = partial(_analyse, out_dir=out_dir, context=context,
                           scps=str(scps.resolve()) if scps is not None else "",
                           rcps=str(rcps.resolve()) if rcps is not None else "", organization=for_organization,
-                          organization_accounts=info.account_ids if info is not None else None,
-                          organization_id=info.organization_id if info is not None else None)
+                          organizations=members)
 
     reports: list[AccountReport | None] = [None] * len(sources)
     lines = not quiet and not sys.stderr.isatty()
@@ -856,14 +854,16 @@ def _organization_folder(paths: Sequence[Path]) -> Path | None:
     return paths[0] if len(paths) == 1 and is_organization_folder(paths[0]) else None
 
 
-def _organization_sources(folder: Path) -> tuple[OrganizationInfo, list[Path]]:
-    """The organization file at ``folder`` (read once) and the account folders it lists."""
+def _organization_sources(folder: Path) -> tuple[OrganizationInfo, dict[Path, Organization]]:
+    """The organization file at ``folder`` (read once) and the account folders it lists, each with the
+    organization as that account sees it."""
     from supportkit.analysis.organization import account_folders
+    from supportkit.analysis.trust import Organization
 
     info, folders = account_folders(folder)
     if info is None:  # gone since _organization_folder saw it
         raise SupportkitError(f"{folder}: no organization.json")
-    return info, [path.resolve() for path, _ in folders]
+    return info, {path.resolve(): Organization.of(info, account_id) for path, account_id in folders}
 
 
 

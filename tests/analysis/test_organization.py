@@ -23,12 +23,14 @@ Rules, with their sources:
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from supportkit.analysis.account_analysis import analyse
+from supportkit.analysis.trust import Organization
 from supportkit.analysis.finding import FindingSources, produce_findings, severity_counts
 from supportkit.analysis.organization import (
     PrincipalKind,
@@ -219,8 +221,7 @@ def test_findings_by_severity_per_account_are_those_each_account_report_ranks(an
     table = analysis.findings_by_account().set_index("account_id")
     assert list(table.columns) == ["name", "critical", "high", "medium", "low", "info", "total"]
     for result in analysis.accounts:  # each account's report in the organization's run knows the organization
-        report = analyse(result.folder, organization_accounts=analysis.info.account_ids,
-                         organization_id=analysis.organization_id)
+        report = analyse(result.folder, organization=Organization.of(analysis.info, result.account_id))
         expected = severity_counts(produce_findings(FindingSources(report.findings, report.matrix, report.info)))
         assert table.loc[result.account_id, list(expected)].tolist() == list(expected.values())
         assert table.loc[result.account_id, "total"] == sum(expected.values())
@@ -341,15 +342,14 @@ def test_principals_of_the_organization_do_not_make_reading_cases_critical():
         return found[0].severity.value, readers.loc[management, "kind"]
 
     alone = analyse(demo / "workload-prod")
-    assert alone.organization_accounts is None
+    assert alone.organization is None
     assert reading(alone) == ("critical", "external")
     info = read_organization(demo)
-    inside = analyse(demo / "workload-prod", organization_accounts=info.account_ids,
-                     organization_id=info.organization_id)
+    inside = analyse(demo / "workload-prod", organization=Organization.of(info))
     assert reading(inside) == ("high", "inside the organization")  # more than five principals read every case
     # Known by its accounts alone, the organization cannot be told from the outside by aws:PrincipalOrgID: the
     # demo's ReadOnlyAuditor admits "*" with aws:PrincipalOrgID o-a1b2c3d4e5, which stays external, critical.
-    by_accounts = analyse(demo / "workload-prod", organization_accounts=info.account_ids)
+    by_accounts = analyse(demo / "workload-prod", organization=Organization(info.account_ids))
     assert reading(by_accounts) == ("critical", "inside the organization")
     assert by_accounts.findings["who_reads_cases"].set_index("principal").loc["*", "kind"] == "external"
 
@@ -359,11 +359,11 @@ def test_an_account_outside_the_organization_stays_critical(organization, tmp_pa
     from supportkit.analysis.account_analysis import AccountAnalysis
     from supportkit.snapshot.organization import read_organization
 
-    members = read_organization(organization).account_ids
-    analysis = analyse(organization / "prod", organization_accounts=members, organization_id=ORG)
+    info = read_organization(organization)
+    analysis = analyse(organization / "prod", organization=Organization.of(info, PROD))
     loaded = AccountAnalysis.load(analysis.save(tmp_path / "prod.analysis"))  # the report renders the saved one
-    assert (loaded.organization_accounts, loaded.organization_id) == (members, ORG)
-    assert loaded.organization == analysis.organization
+    assert loaded.organization == analysis.organization == Organization(
+        info.account_ids, ORG, info.principal_org_path(next(m for m in info.accounts if m.account_id == PROD)))
     kinds = dict(zip(loaded.findings["who_reads_cases"]["principal"], loaded.findings["who_reads_cases"]["kind"]))
     assert kinds[f"arn:aws:iam::{VENDOR}:root"] == "external" and kinds[OPS] == "inside the organization"
     found = [f for f in produce_findings(FindingSources(loaded.findings, loaded.matrix, loaded.info))
@@ -443,8 +443,7 @@ def test_anyone_limited_to_the_organization_is_of_it_when_the_organization_is_kn
     Auditor, read every case), and Auditor, which only they can assume, is of the organization too. A condition that
     some principal outside the organization meets keeps both external, and the finding critical."""
     _, inside = ORG_LIMITS[name]
-    analysis = analyse(org_limited / name.replace(" ", "-"), organization_accounts=frozenset({OPS, PROD, SANDBOX}),
-                       organization_id=ORG)
+    analysis = analyse(org_limited / name.replace(" ", "-"), organization=Organization(frozenset({OPS, PROD, SANDBOX}), ORG))
     severity, anyone, auditor, conditions = reads_every_case(analysis)
     expected = "inside the organization" if inside else "external"
     assert (severity, anyone, auditor) == ("medium" if inside else "critical", expected, expected)
@@ -474,13 +473,6 @@ def test_the_organization_pipeline_has_no_outside_edge_for_anyone_limited_to_it(
         f"any AWS principal (outside the organization) -> sts:AssumeRole -> {arn(PROD, 'role', 'AnyOrgPaths')} "
         "(only when the conditions on aws:PrincipalOrgPaths hold)"]
     assert found.findings_by_account().set_index("account_id").loc[PROD, "critical"] == 1
-
-
-def test_an_organization_id_without_its_accounts_is_refused(organization):
-    from supportkit.errors import SupportkitError
-
-    with pytest.raises(SupportkitError, match="organization_id 'o-exampleorg1' needs organization_accounts"):
-        analyse(organization / "prod", organization_id=ORG)
 
 
 def test_a_role_that_can_read_cases_only_under_conditions_is_still_reached(tmp_path):
@@ -529,7 +521,7 @@ def test_the_account_principals_carry_the_organization_id_when_it_is_known(tmp_p
 
     alone = analyse(tmp_path / "prod")
     assert routes(alone) == set()  # without the id, the perimeter denies alice's every role assumption
-    known = analyse(tmp_path / "prod", organization_accounts=frozenset({PROD, OPS}), organization_id=ORG)
+    known = analyse(tmp_path / "prod", organization=Organization(frozenset({PROD, OPS}), ORG))
     (route,) = routes(known)  # her best path: one of the two roles, which she may now assume
     assert route in {f"via sts:AssumeRole -> {arn(PROD, 'role', name)}" for name in ("Reader", "OrgReader")}
     assert known.request_context["aws:PrincipalOrgID"] == ORG and "aws:PrincipalOrgID" not in known.context
@@ -558,3 +550,18 @@ def test_callers_carry_the_path_of_their_account_in_the_organization(tmp_path):
     reached = set(paths.loc[paths["principal"] == arn(OPS, "user", "alice"), "role"])
     assert reached == {arn(PROD, "role", "WholeOrg")}
     assert analysis.info.principal_org_path(analysis.info.accounts[1]) == f"{ORG}/r-ex1/ou-ex1-prod/"
+    # The account's own principals carry their path too: in prod's own analysis, its user may assume the role
+    # open to the Prod OU; with the path unknown, the trust's condition tests a key the request lacks: no way in.
+    from supportkit.snapshot.organization import read_organization
+
+    shutil.rmtree(tmp_path / "prod")
+    write(tmp_path / "prod", PROD, "prod", users=[user(PROD, "pat", doc(allow("sts:AssumeRole")))], roles=[
+        role(PROD, "ProdOuOnly", limit([f"{ORG}/r-ex1/ou-ex1-prod/*"]), doc(READ))])
+    info = read_organization(tmp_path)
+    own = analyse(tmp_path / "prod", organization=Organization.of(info, PROD))
+    assert own.request_context["aws:PrincipalOrgPaths"] == [f"{ORG}/r-ex1/ou-ex1-prod/"]
+    readers = own.findings["who_reads_cases"]
+    assert set(readers.loc[readers["principal"] == arn(PROD, "user", "pat"), "route"]) == {
+        f"via sts:AssumeRole -> {arn(PROD, 'role', 'ProdOuOnly')}"}
+    unknown = analyse(tmp_path / "prod", organization=Organization(info.account_ids, ORG))  # no path: no way in
+    assert arn(PROD, "user", "pat") not in set(unknown.findings["who_reads_cases"]["principal"])
