@@ -367,7 +367,9 @@ class _WarmKernel:
     Reusing it is safe because every report notebook assigns all the names it reads: the parameters
     cell first, then the analysis. The client is kept too: nbclient makes one per notebook and, as it
     does not own the kernel, never closes it, so each account left a heartbeat thread and sockets behind,
-    and the kernel sent every output to all of them.
+    and the kernel sent every output to all of them. The client is an asynchronous one, as nbclient
+    expects: a blocking client's wait for a reply blocked nbclient's event loop, so that its check that
+    the kernel is alive never ran and a kernel that died during a cell (out of memory) hung the worker.
     """
 
     def __init__(self) -> None:
@@ -378,6 +380,8 @@ class _WarmKernel:
 
     def kernel(self) -> tuple[Any, Any]:
         """The running kernel's manager and client, the kernel started (and warmed) if there is none alive."""
+        from jupyter_core.utils import run_sync
+
         with self._lock:
             if self._manager is not None and self._manager.is_alive():
                 return self._manager, self._client
@@ -385,15 +389,13 @@ class _WarmKernel:
             self._sockets = tempfile.TemporaryDirectory(prefix="supportkit-")
             manager_class = (_unix_socket_kernel_manager_class(self._sockets.name, blocking=True)
                              if os.name == "posix" else _kernel_manager_class(blocking=True))
-            manager = manager_class(kernel_name="python3")
+            manager = manager_class(kernel_name="python3", client_class="jupyter_client.AsyncKernelClient")
             manager.start_kernel(extra_arguments=_KERNEL_ARGUMENTS)
             client = manager.client()
             client.start_channels()
             self._manager, self._client = manager, client
             try:
-                client.wait_for_ready(timeout=60)
-                client.allow_stdin = False
-                client.execute_interactive(_WARM_UP, silent=True, store_history=False, timeout=120)
+                run_sync(_warm_client)(client)
             except BaseException:
                 self.shutdown(locked=True)  # not kept half started: the next job starts it again
                 raise
@@ -418,6 +420,13 @@ class _WarmKernel:
         if self._sockets is not None:
             self._sockets.cleanup()
             self._sockets = None
+
+
+async def _warm_client(client: Any) -> None:
+    """Wait for a new kernel to answer, then run supportkit's imports in it."""
+    await client.wait_for_ready(timeout=60)
+    client.allow_stdin = False
+    await client.execute_interactive(_WARM_UP, silent=True, store_history=False, timeout=120)
 
 
 _WORKER_KERNEL = _WarmKernel()
@@ -508,14 +517,15 @@ def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: P
     kernel; by default a new kernel for this notebook only.
     """
     import papermill
+    from jupyter_core.utils import run_sync
 
     options: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="supportkit-") as sockets:
         if kernel is not None:
             manager, client = kernel.kernel()
             # A silent execution counts nothing: the notebook's first cell is then [1], as in a fresh kernel.
-            client.execute_interactive("get_ipython().execution_count = 1", silent=True, store_history=False,
-                                       timeout=60)
+            run_sync(client.execute_interactive)("get_ipython().execution_count = 1", silent=True,
+                                                 store_history=False, timeout=60)
             options.update(engine_name=_warm_engine(), km=manager, kc=client)
         else:
             options["kernel_manager_class"] = (_unix_socket_kernel_manager_class(sockets) if os.name == "posix"
@@ -533,23 +543,51 @@ def _warm_engine() -> str:
     """The name of a papermill engine that runs notebooks through a kernel client it is given (``kc=``).
 
     papermill's own nbclient engine lets nbclient make a client per notebook: see :class:`_WarmKernel`.
+    A kernel that dies is the account's error (:func:`_how_kernel_ended`); nbclient's log, which said
+    so again on stderr beside the error line, is kept quiet.
     """
+    import logging
+
+    from nbclient.exceptions import DeadKernelError
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.log import logger
+
+    quiet = logger.getChild("warm-kernel")
+    quiet.setLevel(logging.CRITICAL)
 
     class WarmKernelEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
                                      start_timeout: int = 60, *, km: Any, kc: Any, **ignored: Any) -> Any:
-            notebook_client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=logger,
+            notebook_client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=quiet,
                                                       log_output=log_output, startup_timeout=start_timeout)
             notebook_client.kc = kc  # nbclient starts a client only when it has none
-            return notebook_client.execute()
+            try:
+                return notebook_client.execute()
+            except DeadKernelError:
+                raise SupportkitError(f"the kernel died in notebook cell [{notebook_client.code_cells_executed}] "
+                                      f"({_how_kernel_ended(km)}); the next account gets a new kernel") from None
 
     name = "supportkit-warm-kernel"
     papermill_engines.register(name, WarmKernelEngine)
     return name
+
+
+def _how_kernel_ended(manager: Any) -> str:
+    """A dead kernel's exit status in words: a negative status is the signal that killed it."""
+    from jupyter_core.utils import run_sync
+
+    status = run_sync(manager.provisioner.poll)() if manager.has_kernel else None
+    if status is None:
+        return "exit status unknown"
+    if status >= 0:
+        return f"exit status {status}"
+    try:
+        name = signal.Signals(-status).name
+    except ValueError:
+        return f"killed by signal {-status}"
+    return f"killed by {name}" + (", as the out-of-memory killer does" if name == "SIGKILL" else "")
 
 
 def _render(job: _Job) -> AccountReport:

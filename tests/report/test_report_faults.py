@@ -2,7 +2,8 @@
 
 Accounts run a tiny notebook of the pipeline's contract (parameters cell, headline output) instead of
 the packaged report, so that a run costs kernel start-ups only; the notebook misbehaves on cue: it
-kills its worker process (as the out-of-memory killer would) or sleeps (so that a signal finds it running).
+kills its worker process or its own kernel (as the out-of-memory killer would) or sleeps (so that a signal
+finds it running).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ import os, time
 from IPython.display import display
 if "oom" in analysis:
     os.kill(os.getppid(), 9)
+if "dead" in analysis or title == "dead":
+    os.kill(os.getpid(), 9)
 if "slow" in analysis:
     time.sleep(300)
 display({{{HEADLINE_MIME!r}: {json.dumps({**{key: 0 for key in HEADLINE_LABELS},
@@ -71,6 +74,45 @@ def test_a_worker_killed_midway_costs_only_its_account(tmp_path):
     assert by_name["a"].ok and by_name["b"].ok, summary.accounts
     assert "worker process died 2 times" in by_name["oom"].error
     assert "worker process died" in (tmp_path / "out" / "index.html").read_text()
+
+
+DEAD_KERNEL_RUN = """
+import json, sys
+from pathlib import Path
+from supportkit.report.pipeline import run_reports
+out, notebook, executor, workers, title, *sources = sys.argv[1:]
+summary = run_reports(list(map(Path, sources)), Path(out), workers=int(workers), quiet=True, notebook=Path(notebook),
+                      executor=executor, title=title)
+print(json.dumps({report.source.name: report.error for report in summary.accounts}))
+"""
+
+
+@pytest.mark.parametrize("executor, workers, names, title", [
+    ("local", 1, ("a", "dead", "b"), ""),
+    ("local", 2, ("a", "dead", "b"), ""),
+    ("dask", 1, ("a", "dead", "b"), ""),
+    ("dask", 2, ("a", "dead", "b"), ""),
+    ("local", 1, ("alone",), "dead"),  # one account: it runs in the command's own process
+])
+def test_a_kernel_killed_midway_fails_its_account_and_the_next_account_gets_a_new_kernel(
+        tmp_path, executor, workers, names, title):
+    # The blocking kernel client waited for a reply from a dead kernel forever: the run never ended.
+    # The cue's cell is [3]: the notebook's parameters cell, then papermill's injected one, then the cue.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "out"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", DEAD_KERNEL_RUN, str(out), str(tiny_notebook(tmp_path)), executor, str(workers),
+             title, *map(str, snapshots(tmp_path, *names))],
+            capture_output=True, text=True, env=env, timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run hung on the dead kernel")
+    errors = json.loads(done.stdout)
+    died = "the kernel died in notebook cell [3] (killed by SIGKILL, as the out-of-memory killer does)"
+    assert {name for name, error in errors.items() if error is None} == set(names) - {"dead", "alone"}, errors
+    assert all(died in errors[name] for name in names if name in ("dead", "alone")), errors
+    assert died in (out / "index.html").read_text()
+    assert "Kernel died" not in done.stderr, done.stderr  # nbclient's own log line, beside the pipeline's
 
 
 DRIVER = """
