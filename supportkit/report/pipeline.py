@@ -101,6 +101,16 @@ _PARAMETER_TYPES: Mapping[str, type | tuple[type, ...]] = {
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
 """Keeps ipykernel's start-up warnings (such as TCP without encryption, where TCP is used) off the user's terminal,
 and IPython's input history out of its SQLite file: a report never reads it back, and each cell cost a write."""
+_KERNEL_LAUNCHER = ("import sys; sys.path[0] == '' and sys.path.pop(0); sys.modules['debugpy'] = None; "
+                    "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
+"""The kernel's program: ipykernel's own launcher (``python -m ipykernel_launcher``), without the debugger.
+
+ipykernel imports debugpy whenever it is installed, to answer a front end's debug requests: about 140 modules
+and a tenth of a second of CPU at each kernel start, on the critical path of a one-account report. A report's
+kernel is never debugged; with debugpy's import refused, ipykernel runs as where debugpy is not installed. As
+the launcher does, the current folder leaves sys.path while ipykernel loads (IPython puts it back after the
+standard library); ``-c``, not a supportkit module run with ``-m``, as the current folder would come first
+when finding that module: a source checkout there would shadow the supportkit of this process."""
 _CSP = CSP
 """The index page's policy: it has no script at all."""
 _WARM_UP = "import supportkit.report.account_page, supportkit.report.pipeline"
@@ -335,13 +345,15 @@ def _warm_up() -> None:
     source checkout run with ``python -m supportkit``) would be missing there: its folder goes on
     PYTHONPATH. A site-packages folder does not, as it would then shadow the standard library.
     The kernel starts and imports (about 2 s, in its own process) from a thread, while this process
-    analyses its first snapshot.
+    analyses its first snapshot. jupyter_client is imported here, before that thread: imported there, beside
+    this thread's next imports (papermill's), the two took turns and the kernel process started later.
     """
     root = str(PACKAGE_ROOT.parents[1])
     if root not in {*site.getsitepackages(), site.getusersitepackages()}:
         current = os.environ.get("PYTHONPATH")
         if root not in (current or "").split(os.pathsep):
             os.environ["PYTHONPATH"] = os.pathsep.join([root, current]) if current else root
+    _kernel_manager_class(blocking=True)
     threading.Thread(target=_start_kernel, daemon=True).start()
 
 
@@ -467,20 +479,31 @@ def _die_with_parent() -> None:
 
 @cache
 def _kernel_manager_class(blocking: bool = False) -> type:
-    """A kernel manager whose ``python3`` is always this interpreter's ipykernel.
+    """A kernel manager whose ``python3`` is always this interpreter's ipykernel, started by :data:`_KERNEL_LAUNCHER`.
 
     An empty kernel search path leaves only jupyter_client's native kernel, built from
     ``sys.executable``: a ``python3`` kernelspec of another Python in ``~/.local/share/jupyter``
     (which would win the normal search) cannot run the report without supportkit.
     """
     from jupyter_client import AsyncKernelManager, KernelManager
-    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
     from traitlets import default
+
+    class ReportKernelSpecs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            spec = super().get_kernel_spec(kernel_name)
+            spec.argv = [sys.executable, "-c", _KERNEL_LAUNCHER, "-f", "{connection_file}"]
+            return spec
 
     class ThisInterpreterKernelManager(KernelManager if blocking else AsyncKernelManager):  # type: ignore[misc]
         @default("kernel_spec_manager")
         def _kernel_spec_manager_default(self) -> KernelSpecManager:
-            return KernelSpecManager(kernel_dirs=[])
+            return ReportKernelSpecs(kernel_dirs=[])
+
+        async def _async_wait(self, pollinterval: float = 0.01) -> None:
+            """Wait for a killed kernel to end, checking every 10 ms: jupyter_client checks every 100 ms, and the
+            kernel is gone within a few, so each shutdown waited about a tenth of a second for nothing."""
+            await super()._async_wait(pollinterval)
 
     return ThisInterpreterKernelManager
 

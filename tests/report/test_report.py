@@ -535,6 +535,21 @@ def test_notebooks_run_in_a_kernel_of_this_interpreter_with_parameters_keeping_t
     assert json.loads(executed.cells[-1].outputs[0].text) == [sys.executable, *parameters.values()]
 
 
+def test_the_kernel_runs_without_the_debugger_with_the_current_folder_after_the_standard_library(tmp_path):
+    # ipykernel loads debugpy (about 140 modules) at every start unless its import fails; a report is never debugged.
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(
+            "import json, os, sys\n"
+            "loaded = sorted(name for name, module in sys.modules.items() if module is not None and "
+            "name.split('.')[0] in {'debugpy', '_pydevd_bundle'})\n"
+            "print(json.dumps([loaded, sys.path.index('') > sys.path.index(os.path.dirname(os.__file__))]))")],
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+    )
+    nbformat.write(notebook, tmp_path / "probe.ipynb")
+    executed = report._execute(tmp_path / "probe.ipynb", tmp_path / "out.ipynb", {}, tmp_path)
+    assert json.loads(executed.cells[-1].outputs[0].text) == [[], True]
+
+
 def test_a_warm_kernel_runs_notebook_after_notebook_on_one_client_numbering_each_from_one(tmp_path):
     # nbclient made a client per notebook and never closed it: each account left a heartbeat thread behind.
     notebook = nbformat.v4.new_notebook(
