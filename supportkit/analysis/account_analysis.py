@@ -36,20 +36,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from supportkit.analysis.findings import all_findings, summary
-from supportkit.analysis.matrix import build_matrix
-from supportkit.analysis.paths import access_summary, access_tables, cell_access
-from supportkit.analysis.trust import Organization
+from supportkit.analysis.access import cell_access
 from supportkit.errors import InputError, SupportkitError, json_type
-from supportkit.snapshot import Account, AccountInfo, load_account
-from supportkit.support.catalog import Catalog, load_catalog
+from supportkit.snapshot.model import Account, AccountInfo
 from supportkit.support.plans import SupportPlan
+
+if TYPE_CHECKING:
+    from supportkit.analysis.trust import Organization
+    from supportkit.support.catalog import Catalog
 
 FORMAT = "supportkit-analysis"
 FORMAT_VERSION = 6
@@ -170,14 +170,23 @@ class AccountAnalysis:
                 MappingProxyType(data["versions"]), datetime.fromisoformat(data["analysed_at"]), float(data["seconds"]),
                 identities=_read_frame(root / IDENTITIES_FILE), rcp_levels=int(data["rcp_levels"]),
                 request_context=MappingProxyType(data["request_context"]),
-                organization=Organization(frozenset(map(str, members)),
-                                          str(organization_id) if organization_id is not None else None,
-                                          str(path) if path is not None else None) if members is not None else None,
+                organization=_saved_organization(members, organization_id, path),
             )
         except KeyError as error:
             raise InputError(str(path), f"missing element {error.args[0]}") from None
         except (TypeError, ValueError) as error:
             raise InputError(str(path), f"a value of the wrong type or form ({error})") from None
+
+
+def _saved_organization(members: Any, organization_id: Any, path: Any) -> Organization | None:
+    """The organization :meth:`AccountAnalysis.load` read, None when the analysis knew none (the trust analysis's
+    module is imported only then: a report of an account outside an organization does without it)."""
+    if members is None:
+        return None
+    from supportkit.analysis.trust import Organization
+
+    return Organization(frozenset(map(str, members)), str(organization_id) if organization_id is not None else None,
+                        str(path) if path is not None else None)
 
 
 # A report's analysis is a dozen small files, where pyarrow's conveniences cost more than the data: pq.read_table
@@ -221,6 +230,13 @@ def analyse(
     (:meth:`Organization.request_keys`). Without the id, a trust that needs ``aws:PrincipalOrgID`` or
     ``aws:PrincipalOrgPaths`` cannot be told from one open to outsiders.
     """
+    # The engines are imported here, not with the module: a report's kernel loads a saved analysis only.
+    from supportkit.analysis.findings import all_findings, summary
+    from supportkit.analysis.matrix import build_matrix
+    from supportkit.analysis.paths import access_summary, access_tables
+    from supportkit.snapshot.load import load_account
+    from supportkit.support.catalog import load_catalog
+
     started = time.perf_counter()
     analysed_at = datetime.now(timezone.utc)
     if isinstance(snapshot, Account):

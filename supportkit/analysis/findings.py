@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,10 +24,11 @@ from supportkit.support.catalog import AccessLevel, Capability, Catalog, load_ca
 from supportkit.support.console import console_requirement
 from supportkit.iam.context import EMPTY_CONTEXT
 from supportkit.iam.evaluate import Decision
-from supportkit.analysis.kinds import IdentityKind, account_kinds
-from supportkit.analysis.matrix import SOME_CHECKS
-from supportkit.analysis.paths import AccessDecision
+from supportkit.analysis.access import SOME_CHECKS, AccessDecision
 from supportkit.iam.policy import Effect
+
+if TYPE_CHECKING:
+    from supportkit.analysis.kinds import IdentityKind
 
 IDENTITY_COLUMNS = ["identity_arn", "identity_type", "identity_name"]
 ROOT = IdentityType.ROOT.value
@@ -83,7 +84,7 @@ class _Grid:
     @classmethod
     def of(cls, matrix: pd.DataFrame, access: np.ndarray | None = None) -> "_Grid":
         """``access``: per matrix row, ``allowed``, ``conditional`` or ``denied``
-        (:func:`supportkit.analysis.paths.cell_access`)."""
+        (:func:`supportkit.analysis.access.cell_access`)."""
         identity_codes, arns = pd.factorize(matrix["identity_arn"].to_numpy(), sort=False)
         action_codes, actions = pd.factorize(matrix["action"].to_numpy(), sort=False)
         shape = (len(arns), len(actions))
@@ -529,6 +530,8 @@ def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = No
     ``trusted_advisor_users_conditionally`` of those allowed only under some conditions. Without them, the
     counts are of the matrix's decisions under the one context it was built with.
     """
+    from supportkit.analysis.kinds import account_kinds  # here: the trust analysis, which a report never loads
+
     catalog = catalog or load_catalog()
     people = findings["personas"] if findings is not None else personas(matrix, catalog)
     console = findings["console_breakage"] if findings is not None else \
@@ -571,8 +574,10 @@ def all_findings(matrix: pd.DataFrame, account: Account, catalog: Catalog,
                  access: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     """Every finding by the keys of :data:`TITLES`, in its order; each frame's ``attrs["title"]`` holds its title.
 
-    ``access``: each matrix row's three states (:func:`supportkit.analysis.paths.cell_access`), for the
+    ``access``: each matrix row's three states (:func:`supportkit.analysis.access.cell_access`), for the
     personas' columns under conditions."""
+    from supportkit.analysis.kinds import account_kinds  # here: the trust analysis, which a report never loads
+
     grid = _Grid.of(matrix, access)  # the one pivot every finding reads
     findings = {
         "personas": personas(matrix, catalog, grid),

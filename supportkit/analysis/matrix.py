@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from supportkit.analysis.access import SOME_CHECKS
 from supportkit.snapshot import Account, Identity
 from supportkit.support.catalog import Catalog, check_arn, load_catalog
 from supportkit.support.plans import ROOT_PLAN_CHANGE_NOT_RESTRICTED_BY_SCPS
@@ -48,7 +49,6 @@ from supportkit.iam.patterns import Pattern
 from supportkit.iam.policy import ActionSet, Effect, Policy, Statement
 
 ALL_CHECKS = "all checks"
-SOME_CHECKS = "some checks"
 
 LONG_COLUMNS = [
     "identity_arn", "identity_type", "identity_name", "action", "prefix", "capability", "access_level", "decision",

@@ -49,9 +49,12 @@ from supportkit.analysis.conditions import (
     condition_policies,
     enumerate_conditions,
 )
+from supportkit.analysis.access import (
+    DENIED, HEADLINE_ACTIONS, WHO_READS_CASES, AccessDecision, cell_access,
+)
 from supportkit.analysis.cells import ReducedDecision, cell_conditions, principal_keys, request_dependent
 from supportkit.analysis.kinds import IdentityKind, identity_kinds, source_kind
-from supportkit.analysis.matrix import SOME_CHECKS, identity_contexts, probe_check_arn
+from supportkit.analysis.matrix import identity_contexts, probe_check_arn
 from supportkit.analysis.trust import (
     Organization,
     SourceKind,
@@ -106,11 +109,6 @@ class Via(str, Enum):
 
 
 _VIA_ORDER = {via: order for order, via in enumerate(Via)}
-
-
-class AccessDecision(str, Enum):
-    ALLOWED = "allowed"
-    CONDITIONAL = "conditional"
 
 
 @dataclass(frozen=True)
@@ -1126,8 +1124,6 @@ def who_can_target(account: Account, target: Target, *, context: Mapping[str, An
 
 
 CONDITIONAL_COLUMNS = ["identity_arn", "action", "access", "conditions"]
-DENIED = "denied"
-"""The ``access`` of a cell that no request allows (:func:`conditional_cells`)."""
 
 
 def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
@@ -1165,14 +1161,6 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
                         columns=CONDITIONAL_COLUMNS)
 
 
-WHO_READS_CASES = "support:DescribeCases"
-"""Whoever may call it reads every case of the account: support actions take no resource."""
-HEADLINE_ACTIONS = {
-    "can_open_cases": "support:CreateCase", "can_read_all_cases": WHO_READS_CASES,
-    "can_resolve_cases": "support:ResolveCase", "can_change_plan": "supportplans:StartSupportPlanUpdate",
-    "can_permit_support": "supportauthz:CreateSupportPermit",
-}
-"""The headline numbers that count one action's identities, by their key in the summary."""
 ACCESS_TITLES = {
     "conditional_access": "Decisions that depend on the request, and the conditions under which they allow",
     "who_reads_cases": "Who can read every support case, and where they come from (who-can's answer)",
@@ -1211,36 +1199,6 @@ def _path_conditions(path: AccessPath) -> str:
     if not path.conditions.always:
         parts.append(f"{path.action} {path.conditions.text()}")
     return "; ".join(parts)
-
-
-def cell_access(matrix: pd.DataFrame, conditional: pd.DataFrame) -> np.ndarray:
-    """Per matrix row: ``allowed`` (whatever the request), ``conditional`` or ``denied``, as who-can answers
-    (the first of :func:`cell_states`)."""
-    return cell_states(matrix, conditional)[0]
-
-
-def cell_states(matrix: pd.DataFrame, conditional: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per matrix row, its access and, for a ``conditional`` one, the conditions under which it allows in words
-    ("with MFA", "" for every other cell), both from one lookup of the rows in ``conditional``.
-
-    ``conditional`` is :func:`conditional_cells` of that matrix; other cells keep the matrix's decision (a
-    Trusted Advisor check action allowed on some checks counts as allowed). A cell the matrix grants is never
-    ``denied``: :func:`conditional_cells` decides a check action on a probe check that a grant naming some
-    checks does not cover, so where it finds no request allowed, the cell is ``conditional``.
-    """
-    granted = (matrix["decision"].astype(str).to_numpy() == Decision.ALLOWED.value) | (
-        matrix["check_scope"].astype(str).to_numpy() == SOME_CHECKS)
-    access = np.where(granted, AccessDecision.ALLOWED.value, DENIED).astype(object)
-    conditions = np.full(len(matrix), "", dtype=object)
-    if len(conditional):
-        keys = pd.MultiIndex.from_arrays([matrix["identity_arn"].astype(str), matrix["action"].astype(str)])
-        found = conditional[["access", "conditions"]].set_axis(pd.MultiIndex.from_arrays(
-            [conditional["identity_arn"].astype(str), conditional["action"].astype(str)]), axis=0).reindex(keys)
-        known = found["access"].notna().to_numpy()
-        access[known] = found["access"].to_numpy(dtype=object)[known]
-        conditions[known] = found["conditions"].to_numpy(dtype=object)[known]
-    access[granted & (access == DENIED)] = AccessDecision.CONDITIONAL.value
-    return access, conditions
 
 
 def access_summary(matrix: pd.DataFrame, tables: Mapping[str, pd.DataFrame],

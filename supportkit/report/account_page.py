@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from supportkit.analysis.account_analysis import AccountAnalysis, analyse
+from supportkit.analysis.account_analysis import AccountAnalysis
 from supportkit.analysis.finding import (
     Finding, FindingSources, clear_sentences, produce_findings, severity_counts,
 )
 from supportkit.analysis.findings import Persona
-from supportkit.analysis.paths import HEADLINE_ACTIONS, cell_states
+from supportkit.analysis.access import HEADLINE_ACTIONS, cell_states
 from supportkit.report import render
 from supportkit.snapshot.details import details_file_time
 from supportkit.lazy import cached_property
@@ -83,6 +83,8 @@ class AccountPage:
         if analysis:
             loaded = AccountAnalysis.load(analysis)
         elif snapshot:
+            from supportkit.analysis.account_analysis import analyse
+
             loaded = analyse(snapshot, context=dict(context or {}), scps=scps or None, rcps=rcps or None)
         else:
             raise ValueError("set the analysis parameter to a saved analysis, or snapshot to a snapshot folder")

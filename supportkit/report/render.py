@@ -360,7 +360,7 @@ def capability_grid(matrix: pd.DataFrame, people: pd.DataFrame, access: np.ndarr
     """Summarise the long matrix per identity and capability, in the order of ``people`` (the personas table).
 
     ``access`` is each matrix row's ``allowed`` / ``conditional`` / ``denied``
-    (:func:`supportkit.analysis.paths.cell_states`): a cell is the capability's three states, can (all or
+    (:func:`supportkit.analysis.access.cell_states`): a cell is the capability's three states, can (all or
     some actions whatever the request), can under conditions (none always, some under conditions), cannot
     (explicitly denied, or not allowed). ``conditions`` (its second array)
     says under which conditions a conditional row allows: a cell's reason then names them, not the matrix's

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from supportkit.errors import SupportkitError
-from supportkit.iam.evaluate import NamedPolicy, Subject
 from supportkit.support.plans import SupportPlan
+
+if TYPE_CHECKING:  # the loader makes them; the model itself (a saved analysis's account facts) needs no engine
+    from supportkit.iam.evaluate import NamedPolicy, Subject
 
 DETAILS_FILE = "authorization-details.json"
 ACCOUNT_FILE = "account.json"
