@@ -113,8 +113,10 @@ standard library); ``-c``, not a supportkit module run with ``-m``, as the curre
 when finding that module: a source checkout there would shadow the supportkit of this process."""
 _CSP = CSP
 """The index page's policy: it has no script at all."""
-_WARM_UP = "import supportkit.report.account_page, supportkit.report.pipeline"
-"""Run in each worker's kernel as soon as it starts, so that the first account does not pay for the imports."""
+_WARM_UP = ("import supportkit.report.account_page, supportkit.report.pipeline, supportkit.analysis.risks, "
+            "itables.javascript, itables.datatables_format")
+"""Run in each worker's kernel as soon as it starts, so that the first account does not pay for the imports: the
+notebook's, and those its first page makes on first use (the finding producers, itables for the tables)."""
 
 
 @dataclass(frozen=True)
