@@ -346,7 +346,7 @@ def _warm_up() -> None:
     A kernel runs in the output folder, so a supportkit found through the current directory (a
     source checkout run with ``python -m supportkit``) would be missing there: its folder goes on
     PYTHONPATH. A site-packages folder does not, as it would then shadow the standard library.
-    The kernel starts and imports (about 2 s, in its own process) from a thread, while this process
+    The kernel starts and imports (about 1 s of CPU, in its own process) from a thread, while this process
     analyses its first snapshot. jupyter_client is imported here, before that thread: imported there, beside
     this thread's next imports (papermill's), the two took turns and the kernel process started later.
     """
