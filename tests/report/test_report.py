@@ -550,6 +550,24 @@ def test_the_kernel_runs_without_the_debugger_with_the_current_folder_after_the_
     assert json.loads(executed.cells[-1].outputs[0].text) == [[], True]
 
 
+def test_a_saved_analysis_renders_without_the_engines_that_made_it(tmp_path):
+    # The kernel only renders: the matrix, who-can, cells and trust engines and the snapshot readers were most of
+    # its supportkit imports.
+    from supportkit.analysis.account_analysis import analyse
+
+    folder = analyse(Path(__file__).parents[1] / "data" / "findings" / "main").save(tmp_path / "main.analysis")
+    engines = ["supportkit.analysis.matrix", "supportkit.analysis.paths", "supportkit.analysis.cells",
+               "supportkit.analysis.conditions", "supportkit.analysis.trust", "supportkit.analysis.kinds",
+               "supportkit.snapshot.load"]
+    render = ("import sys\nfrom supportkit.report.account_page import AccountPage\n"
+              f"page = AccountPage.open(analysis={str(folder)!r})\n"
+              "sections = [page.header(), page.top_risks(), page.headline_html(), page.findings_section(), "
+              "page.identities(), page.heatmap(), page.explanations(), page.identity_details(), page.warnings()]\n"
+              f"print(all(sections), [name for name in {engines!r} if name in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", render], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "[]"]
+
+
 def test_a_warm_kernel_runs_notebook_after_notebook_on_one_client_numbering_each_from_one(tmp_path):
     # nbclient made a client per notebook and never closed it: each account left a heartbeat thread behind.
     notebook = nbformat.v4.new_notebook(
