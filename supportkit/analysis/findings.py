@@ -522,8 +522,7 @@ def _persona_labels(can: Mapping[str, np.ndarray], anything: np.ndarray) -> pd.C
 
 def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = None,
             findings: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Any]:
-    """The headline numbers of the report index; ``personas`` counts every persona, zeros included. The
-    identities of each one action of the headline are :func:`supportkit.analysis.paths.access_summary`'s.
+    """The headline numbers of the report index; ``personas`` counts every persona, zeros included.
 
     ``findings``: the matrix's :func:`all_findings`, when made already (its personas and console breakage);
     made with the three states (its ``access``), a count is of identities allowed whatever the request and
@@ -545,10 +544,15 @@ def summary(matrix: pd.DataFrame, account: Account, catalog: Catalog | None = No
         "support_plan": plan.value if plan is not None else None,
         "identities": len(people),
         "incomplete_identities": int(people["incomplete"].sum()),
+        "can_open_cases": int(people["can_open"].sum()),
+        "can_read_all_cases": int(people["can_read"].sum()),
+        "can_resolve_cases": int(people["can_resolve"].sum()),
+        "can_change_plan": int(people["plan_change"].sum()),
         "trusted_advisor_users": int(advisor.sum()),
         "trusted_advisor_users_conditionally": int(
             ((people["ta_read_conditionally"] | people["ta_change_conditionally"]) & ~advisor).sum()),
         "console_broken": len(console),  # as the finding counts
+        "can_permit_support": int(people["support_permit"].sum()),
         "personas": {persona.value: int(counts[persona.value]) for persona in Persona},
     }
 
