@@ -162,15 +162,15 @@ class AccountAnalysis:
                 frame = _read_frame(root / entry["file"])
                 frame.attrs["title"] = entry["title"]
                 findings[entry["key"]] = frame
-            members, organization_id, path = (data["organization_accounts"], data["organization_id"],
-                                              data["organization_path"])
+            members, organization_id, org_path = (data["organization_accounts"], data["organization_id"],
+                                                  data["organization_path"])
             return cls(
                 info, data["source"], int(data["scp_levels"]), _read_frame(root / MATRIX_FILE), findings,
                 MappingProxyType(data["summary"]), MappingProxyType(data["context"]), tuple(data["warnings"]),
                 MappingProxyType(data["versions"]), datetime.fromisoformat(data["analysed_at"]), float(data["seconds"]),
                 identities=_read_frame(root / IDENTITIES_FILE), rcp_levels=int(data["rcp_levels"]),
                 request_context=MappingProxyType(data["request_context"]),
-                organization=_saved_organization(members, organization_id, path),
+                organization=_saved_organization(members, organization_id, org_path),
             )
         except KeyError as error:
             raise InputError(str(path), f"missing element {error.args[0]}") from None
