@@ -6,8 +6,9 @@ They are loaded on first use, so ``import supportkit`` stays cheap (no pandas un
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from supportkit.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -40,10 +41,4 @@ if TYPE_CHECKING:
     from supportkit.support.catalog import load_catalog
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'supportkit' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

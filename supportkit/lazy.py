@@ -1,4 +1,7 @@
-"""A value computed on first use and kept on the instance: :func:`functools.cached_property` without its lock.
+"""Values made on first use: an instance's (:class:`cached_property`) and a package's exported names
+(:func:`lazy_exports`).
+
+:class:`cached_property` is :func:`functools.cached_property` without its lock.
 
 Python 3.11's ``cached_property`` takes one lock, shared by every instance of the class, on each first access
 (Python 3.12 dropped it: it serialised unrelated instances and guarded nothing for pure values). The loader and
@@ -10,7 +13,9 @@ at once get equal values, and either may be kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
+from importlib import import_module
 from typing import Any, Generic, TypeVar, overload
 
 T = TypeVar("T")
@@ -40,3 +45,18 @@ class cached_property(Generic[T]):  # noqa: N801 (the name of the functools deco
         value = self.func(instance)
         instance.__dict__[self.attrname] = value
         return value
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
+    """The module ``__getattr__`` (PEP 562) of ``package`` that imports each of its ``exports`` (name -> module)
+    on first use and keeps it in the package's namespace, so that importing the package loads none of them."""
+    namespace = vars(sys.modules[package])
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = namespace[name] = getattr(import_module(module), name)
+        return value
+
+    return __getattr__

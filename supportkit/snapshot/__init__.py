@@ -7,8 +7,9 @@ engine they parse with.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from supportkit.lazy import lazy_exports
 
 _EXPORTS = {
     "find_snapshots": "supportkit.snapshot.details",
@@ -42,10 +43,4 @@ if TYPE_CHECKING:
     from supportkit.snapshot.whatif import UnknownPolicyError, detach_policy, replace_policy
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'supportkit.snapshot' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
