@@ -30,7 +30,7 @@ from supportkit.analysis.conditions import NEVER, UNCONDITIONAL, Conditions, Req
 from supportkit.analysis.matrix import probe_check_arn
 from supportkit.iam.conditions import ConditionClause
 from supportkit.iam.context import RequestContext
-from supportkit.iam.evaluate import Subject, is_principal_key
+from supportkit.iam.evaluate import Subject, is_principal_key, reads_request
 from supportkit.iam.policy import ActionSet, Effect, Policy, Statement
 from supportkit.snapshot.model import Account, Identity
 from supportkit.support.catalog import Catalog
@@ -100,10 +100,7 @@ def request_dependent(statement: Statement, session_tags: bool = False) -> bool:
     (:func:`supportkit.iam.evaluate.is_principal_key`, ``session_tags`` as there); those are facts of the
     snapshot, one value in each of the principal's requests, so a statement reading only them holds or not once
     per principal."""
-    keys = statement.keys_read
-    if not all(map(is_principal_key, keys)):
-        return True
-    return session_tags and any(key.startswith("aws:principaltag/") for key in keys)
+    return reads_request(statement.keys_read, session_tags)
 
 
 @dataclass(eq=False)

@@ -27,6 +27,7 @@ from typing import Any
 from supportkit.iam.conditions import ConditionClause, parse_date
 from supportkit.iam.context import ContextValue, RequestContext
 from supportkit.iam.evaluate import NamedPolicy, Subject
+from supportkit.iam.keys import PRINCIPAL_TAG
 from supportkit.iam.policy import Policy
 
 MAX_COMBINATIONS = 512
@@ -75,7 +76,7 @@ class Requirement:
             return f"from outside {self.value}"
         if key in ("aws:currenttime", "aws:epochtime") and self.relation in (Relation.BEFORE, Relation.AFTER):
             return f"{self.relation.value} {self.value}"
-        if self.relation is Relation.ABSENT and key.startswith("aws:principaltag/"):
+        if self.relation is Relation.ABSENT and key.startswith(PRINCIPAL_TAG):
             # A session tag not passed leaves the role's own tag, if it has one (Subject.session_tags).
             return f"when the session sets no {self.key} (the principal's own tag applies, if any)"
         if self.relation is Relation.ABSENT:

@@ -66,6 +66,7 @@ from supportkit.errors import SupportkitError
 from supportkit.iam.arn import account_of
 from supportkit.iam.conditions import ConditionClause
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
+from supportkit.iam.keys import PRINCIPAL_TAG
 from supportkit.iam.evaluate import (
     Decision,
     NamedPolicy,
@@ -717,7 +718,7 @@ def _needs_session_tags(conditions: Conditions) -> bool:
     """Whether every way ``conditions`` allow sets a principal tag, which only a session tag can set (the
     principal being a role whose sessions may be tagged: :attr:`~supportkit.iam.evaluate.Subject.session_tags`)."""
     return conditions.ever and all(
-        any(r.key.lower().startswith("aws:principaltag/") and r.relation is not Relation.ABSENT
+        any(r.key.lower().startswith(PRINCIPAL_TAG) and r.relation is not Relation.ABSENT
             for r in scenario.requirements) for scenario in conditions.scenarios)
 
 

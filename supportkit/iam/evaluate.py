@@ -26,10 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from enum import Enum
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
 from supportkit.iam.arn import Arn
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
+from supportkit.iam.keys import PRINCIPAL_TAG
 from supportkit.errors import SupportkitError
 from supportkit.iam.policy import Effect, Policy, Statement
 from supportkit.lazy import cached_property
@@ -436,7 +437,15 @@ def is_principal_key(key: str, session_tags: bool = False) -> bool:
     attached to the role. When you do, session tags override a role tag with the same key" (AWS STS API
     Reference, AssumeRole, ``Tags``), and a session may carry tags the role does not have.
     """
-    return key in _PRINCIPAL_KEYS or (not session_tags and key.startswith("aws:principaltag/"))
+    return key in _PRINCIPAL_KEYS or (not session_tags and key.startswith(PRINCIPAL_TAG))
+
+
+def reads_request(keys: Collection[str], session_tags: bool = False) -> bool:
+    """Whether some of the (lower-cased) ``keys`` is not the principal's own (:func:`is_principal_key`,
+    ``session_tags`` as there): a request can then change what reads them."""
+    if not all(map(is_principal_key, keys)):
+        return True
+    return session_tags and any(key.startswith(PRINCIPAL_TAG) for key in keys)
 
 
 def _canonical(refs: list[StatementRef]) -> tuple[StatementRef, ...]:
@@ -462,7 +471,7 @@ def consulted_keys(keys: set[str], session_tags: bool = False) -> tuple[tuple[st
     """The ``context_keys`` of an explanation (sorted) and whether they make the decision ``conditional``
     (:func:`is_principal_key`, ``session_tags`` as there)."""
     context_keys = tuple(sorted(keys)) if keys else ()
-    return context_keys, bool(keys) and not all(is_principal_key(key, session_tags) for key in context_keys)
+    return context_keys, reads_request(context_keys, session_tags)
 
 
 def decide(

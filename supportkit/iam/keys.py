@@ -51,7 +51,9 @@ _SPELLED: Mapping[str, KeyType] = {
 GLOBAL_KEYS: Mapping[str, KeyType] = {key.lower(): kind for key, kind in _SPELLED.items()}
 """Every global key of the page's summary table, with its data type (aws:EpochTime is Date or Numeric)."""
 
-GLOBAL_KEY_PREFIXES = ("aws:principaltag/", "aws:requesttag/", "aws:resourcetag/")
+PRINCIPAL_TAG = "aws:principaltag/"
+"""The lower-cased prefix of the principal's tags, ``aws:PrincipalTag/<key>``."""
+GLOBAL_KEY_PREFIXES = (PRINCIPAL_TAG, "aws:requesttag/", "aws:resourcetag/")
 """The global keys named by a tag key: ``aws:PrincipalTag/team``."""
 
 PRINCIPAL_DERIVED = frozenset(
@@ -79,7 +81,7 @@ def suggest_global_key(key: str) -> str | None:
 
 def derived_from_principal(key: str) -> bool:
     lowered = key.lower()
-    return lowered in PRINCIPAL_DERIVED or lowered.startswith("aws:principaltag/")
+    return lowered in PRINCIPAL_DERIVED or lowered.startswith(PRINCIPAL_TAG)
 
 
 def _check_value(key: str, kind: KeyType, value: str) -> str | None:
