@@ -134,8 +134,9 @@ NEVER = Conditions((), ())
 
 
 def clauses_for(policies: Iterable[Policy], action: str) -> list[ConditionClause]:
-    """The condition clauses of the statements of ``policies`` that cover ``action``."""
-    return [clause for policy in policies for statement in policy.statements_for(action)
+    """The condition clauses of the statements of ``policies`` that cover ``action``, read off the statements
+    with a condition (``statements_for`` would remember every action asked of every policy)."""
+    return [clause for policy in policies for statement in policy.conditioned if statement.matches_action(action)
             for clause in statement.conditions]
 
 

@@ -425,12 +425,8 @@ class _Evaluator:
         key = (id(policy), action, session_tags)
         found = self._clauses.get(key)
         if found is None:
-            # Read off the statements with a condition (often none): statements_for would remember, per policy,
-            # every action asked, and who-can asks a few for every policy of the account.
-            found = self._clauses[key] = tuple(
-                c for st in policy.statements if st.conditions and st.matches_action(action)
-                for c in st.conditions if not is_principal_key(c.key.lower(), session_tags)
-            ) if policy.keys_read else ()
+            found = self._clauses[key] = tuple(c for c in clauses_for([policy], action)
+                                               if not is_principal_key(c.key.lower(), session_tags))
             self._keep(policy)
         return found
 

@@ -30,7 +30,7 @@ from types import MappingProxyType
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from supportkit.analysis.conditions import Conditions, Relation, Requirement, enumerate_conditions
+from supportkit.analysis.conditions import Conditions, Relation, Requirement, clauses_for, enumerate_conditions
 from supportkit.iam.arn import account_of
 from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
 from supportkit.iam.evaluate import Principal, PrincipalError
@@ -178,14 +178,14 @@ def _trust_conditions(identity: Identity, caller: Caller, action: str) -> Condit
                 return False
         return True
 
-    clauses = [clause for statement in policy.statements_for(action) for clause in statement.conditions]
+    clauses = clauses_for([policy], action)
     companions: set[str] = set()
     while True:  # a companion's own statements may read keys that need another companion
         needed = {found for clause in clauses if (found := session_action(clause.key.lower())) is not None}
         if needed <= companions:
             break
         for companion in sorted(needed - companions):
-            clauses += [clause for statement in policy.statements_for(companion) for clause in statement.conditions]
+            clauses += clauses_for([policy], companion)
         companions |= needed
     return enumerate_conditions(admits, clauses, _base_context(caller))
 

@@ -129,6 +129,11 @@ class Policy:
         """Every context key some statement consults: equal values of these, equal answers."""
         return tuple(dict.fromkeys(key for statement in self.statements for key in statement.keys_read))
 
+    @cached_property
+    def conditioned(self) -> tuple[Statement, ...]:
+        """The statements with a Condition (often none): those whose clauses an enumeration reads."""
+        return tuple(statement for statement in self.statements if statement.conditions)
+
     def statements_for(self, action: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction element covers ``action`` (before Resource and Condition)."""
         key = action.lower()
