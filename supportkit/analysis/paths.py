@@ -906,7 +906,8 @@ class _Assumers:
                 singles.append((position, caller))
                 continue
             base = self.evaluator.contexts[caller.arn]
-            key = (tuple(r.key for r in requests), tuple(base.get(k) for k in read))
+            # A caller whose sessions may be tagged meets the trust's tag conditions by its session's tags.
+            key = (tuple(r.key for r in requests), tuple(base.get(k) for k in read), caller.subject.session_tags)
             groups.setdefault(key, []).append((position, caller))
         return singles, [_Group(members) for members in groups.values()]
 
