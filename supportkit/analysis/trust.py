@@ -204,7 +204,7 @@ class Organization:
     def of(cls, info: OrganizationInfo, account_id: str | None = None) -> "Organization":
         """The organization of ``organization.json``, seen from its account ``account_id`` (its path, when its
         parents lead up to the root; none for an account it does not list, or None)."""
-        member = next((m for m in info.accounts if m.account_id == account_id), None) if account_id else None
+        member = info.member(account_id) if account_id else None
         return cls(info.account_ids, info.organization_id,
                    info.principal_org_path(member) if member is not None else None)
 

@@ -51,9 +51,17 @@ class OrganizationInfo:
     notes: tuple[str, ...]
     source: Path
 
-    @property
+    @cached_property
     def account_ids(self) -> frozenset[str]:
-        return frozenset(account.account_id for account in self.accounts)
+        return frozenset(self._members)
+
+    def member(self, account_id: str) -> MemberAccount | None:
+        """The account of that id, None when the file does not list it."""
+        return self._members.get(account_id)
+
+    @cached_property
+    def _members(self) -> dict[str, MemberAccount]:
+        return {account.account_id: account for account in self.accounts}
 
     def unit_path(self, account: MemberAccount) -> tuple[str, ...]:
         """The names (ids when unnamed) of the root and OUs above ``account``, from the root down."""
