@@ -243,7 +243,7 @@ class _Evaluator:
         self._clauses: dict[tuple, tuple[ConditionClause, ...]] = {}
         self._multi: dict[tuple, tuple[_RequestPart, ...] | None] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
-        self._tagging: dict[tuple[str, str], bool] = {}
+        self._tagging: dict[tuple, bool] = {}
 
     def conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
         """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``: decided on its request
@@ -448,15 +448,21 @@ class _Evaluator:
     def assume(self, caller: Identity, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
         """When ``caller`` can assume ``role``; shared by roles with the same trust policy (one parsed object
         for equal documents) that the caller's statements match alike, in the caller's account or in others."""
-        base = self.contexts[caller.arn]
-        statements = [st for named in applicable_policies(caller.subject, ASSUME_ROLE, role.arn)
-                      for st in named.policy.statements_for(ASSUME_ROLE)]
-        key = (caller.arn, id(trust.policy), account_of(role.arn) == caller.subject.principal.account,
-               tuple(st.matches_resource(role.arn, base) for st in statements))
+        key = self._assumption_key(caller, role, trust, ASSUME_ROLE)
         known = self._assumed.get(key)
         if known is None:
-            known = self._assumed[key] = self._assume(caller, role, trust, base)
+            known = self._assumed[key] = self._assume(caller, role, trust, self.contexts[caller.arn])
         return known
+
+    def _assumption_key(self, caller: Identity, role: Identity, trust: NamedPolicy, action: str) -> tuple:
+        """What decides ``caller``'s ``action`` on ``role`` under ``trust``: the caller (with its own statements
+        for the action as they match the role's ARN: a policy it gave itself adds one), the trust policy, and
+        whether the role is in the caller's account."""
+        base = self.contexts[caller.arn]
+        statements = [st for named in applicable_policies(caller.subject, action, role.arn)
+                      for st in named.policy.statements_for(action)]
+        return (caller.arn, action, id(trust.policy), account_of(role.arn) == caller.subject.principal.account,
+                tuple(st.matches_resource(role.arn, base) for st in statements))
 
     def _assume(self, caller: Identity, role: Identity, trust: NamedPolicy,
                 base: RequestContext) -> tuple[Conditions, tuple[str, ...]]:
@@ -475,7 +481,7 @@ class _Evaluator:
         """Whether some request lets ``caller`` pass session tags as it assumes ``role``: sts:TagSession, which
         the trust policy and the caller's own policies must allow as they do sts:AssumeRole ("Pass session tags
         in AWS STS", Permissions required to add session tags)."""
-        key = (caller.arn, role.arn)
+        key = self._assumption_key(caller, role, trust, TAG_SESSION)
         found = self._tagging.get(key)
         if found is None:
             base = self.contexts[caller.arn]
@@ -662,8 +668,7 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
     named = {s.principal: by_arn[s.principal] for s in sources
              if s.kind in (SourceKind.USER, SourceKind.ROLE) and s.principal in by_arn}
     best_new = (tail.decision is not AccessDecision.ALLOWED, len(tail.steps) + 1, _VIA_ORDER[Via.ROLE])
-    # The role's own access needs tags on its session: a caller that may not pass them gets none of it.
-    tagging = not tail.steps and role.subject.session_tags and _needs_session_tags(tail.conditions)
+    tagging = _needs_session_tags(role, tail)
 
     def admitted(caller: Identity) -> bool:
         return not tagging or evaluator.can_tag(caller, role, trust)
@@ -710,9 +715,16 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
                          tail.conditions, tail.caveats)
 
 
-def _needs_session_tags(conditions: Conditions) -> bool:
-    """Whether every way ``conditions`` allow sets a principal tag, which only a session tag can set (the
-    principal being a role whose sessions may be tagged: :attr:`~supportkit.iam.evaluate.Subject.session_tags`)."""
+def _needs_session_tags(role: Identity, tail: AccessPath) -> bool:
+    """Whether a session of ``role`` goes on along ``tail`` only with tags its caller passes: the role's sessions
+    may be tagged (:attr:`~supportkit.iam.evaluate.Subject.session_tags`), and every way the role's own next
+    request is allowed (its access, or its assumption of the next role of the chain) sets a principal tag, which
+    then only a session tag can set. A caller that may not pass them (:meth:`_Evaluator.can_tag`) gets none of it.
+    Never so for an allowed tail (no condition at all), the only kind escalations lead into (:func:`_escalations`).
+    """
+    if not role.subject.session_tags:
+        return False
+    conditions = tail.steps[0].conditions if tail.steps else tail.conditions
     return conditions.ever and all(
         any(r.key.lower().startswith(PRINCIPAL_TAG) and r.relation is not Relation.ABSENT
             for r in scenario.requirements) for scenario in conditions.scenarios)

@@ -153,3 +153,24 @@ def test_a_chain_into_the_role_needs_the_callers_permission_to_tag_the_session(t
         (arn("user", "tagger"), arn("role", "Tagging"), "sts:AssumeRole")]
     assert tagger.conditions.text() == "when aws:PrincipalTag/team = support"
     assert arn("user", "plain") not in found
+
+
+def test_a_longer_chain_needs_the_first_callers_permission_to_tag_when_the_next_trust_reads_the_tag(
+        tmp_path: Path) -> None:
+    # Next trusts only sessions of Tagging tagged team=support, and Tagging itself is tagged team=web: its
+    # sessions reach Next only with a session tag, which the user who assumes Tagging must be allowed to pass.
+    # Of two users who may both assume Tagging, only the one allowed sts:TagSession reaches Next's access.
+    assume = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "Tagging")}
+    tag = {"Effect": "Allow", "Action": "sts:TagSession", "Resource": arn("role", "Tagging")}
+    next_trust = doc({"Effect": "Allow", "Principal": {"AWS": arn("role", "Tagging")}, "Action": "sts:AssumeRole",
+                      "Condition": {"StringEquals": {"aws:PrincipalTag/team": "support"}}})
+    loaded = load(tmp_path, users=[user("tagger", doc(assume, tag)), user("plain", doc(assume))], roles=[
+        role("Tagging", TAGGING, doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "Next")}),
+             team="web"),
+        role("Next", next_trust, doc({"Effect": "Allow", "Action": RESOLVE, "Resource": "*"}))])
+    found = {p.principal: p for p in who_can(loaded, [RESOLVE])}
+    assert [(s.source, s.target, s.conditions.text()) for s in found[arn("role", "Tagging")].steps] == [
+        (arn("role", "Tagging"), arn("role", "Next"), "when aws:PrincipalTag/team = support")]
+    assert [s.target for s in found[arn("user", "tagger")].steps] == [arn("role", "Tagging"), arn("role", "Next")]
+    assert arn("user", "plain") not in found
+
