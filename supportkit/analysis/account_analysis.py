@@ -271,10 +271,13 @@ def analyse(
 
 def member_context(context: Mapping[str, Any] | None, organization: Organization | None) -> Mapping[str, Any] | None:
     """``context`` with the keys every request of the organization's principals carries
-    (:meth:`Organization.request_keys`); the analyst's own values win."""
+    (:meth:`Organization.request_keys`), unless the analyst gave one of them: their scenario then says which
+    organization the principals are in, and the organization's other key (its path when the analyst named
+    another organization's id) would contradict it."""
     added = organization.request_keys() if organization is not None else {}
     given = {str(key).lower() for key in context or {}}
-    added = {key: value for key, value in added.items() if key.lower() not in given}
+    if any(key.lower() in given for key in added):
+        return context
     return {**(context or {}), **added} if added else context
 
 

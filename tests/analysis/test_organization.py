@@ -565,3 +565,19 @@ def test_callers_carry_the_path_of_their_account_in_the_organization(tmp_path):
         f"via sts:AssumeRole -> {arn(PROD, 'role', 'ProdOuOnly')}"}
     unknown = analyse(tmp_path / "prod", organization=Organization(info.account_ids, ORG))  # no path: no way in
     assert arn(PROD, "user", "pat") not in set(unknown.findings["who_reads_cases"]["principal"])
+
+
+def test_an_analysts_organization_key_replaces_the_organizations_keys():
+    # The two keys say one thing, which organization (and where in it) the principal is: an analyst who fixes
+    # aws:PrincipalOrgID for a scenario (another organization's id) gets no aws:PrincipalOrgPaths of the real one,
+    # whose path would name the real organization's id (AWS global condition context keys,
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+    from supportkit.analysis.account_analysis import member_context
+
+    organization = Organization(frozenset({PROD, OPS}), ORG, f"{ORG}/r-ex1/ou-ex1-prod/")
+    assert member_context(None, organization) == {
+        "aws:PrincipalOrgID": ORG, "aws:PrincipalOrgPaths": [f"{ORG}/r-ex1/ou-ex1-prod/"]}
+    assert member_context({"aws:principalorgid": "o-other12345"}, organization) == {
+        "aws:principalorgid": "o-other12345"}
+    assert member_context({"aws:SourceIp": "10.0.0.1"}, organization) == {
+        "aws:SourceIp": "10.0.0.1", "aws:PrincipalOrgID": ORG, "aws:PrincipalOrgPaths": [f"{ORG}/r-ex1/ou-ex1-prod/"]}
