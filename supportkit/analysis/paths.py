@@ -707,8 +707,8 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
                       for position, caller in group.improved(rank, chain, reached) if admitted(caller)]
         yield from (p for _, p in sorted(found, key=lambda item: item[0]) if p is not None)  # the assumers' order
     for source in sources:
-        if source.kind in (SourceKind.ACCOUNT, SourceKind.USER, SourceKind.ROLE):
-            continue
+        if source.kind in (SourceKind.ACCOUNT, SourceKind.USER, SourceKind.ROLE) or (tagging and not source.tags):
+            continue  # the trust alone says whether it may tag: its own policies, if any, are not in the snapshot
         notes = (EXTERNAL_CAVEAT,) if source.kind in (SourceKind.EXTERNAL, SourceKind.ANYONE) else ()
         step = Step(source.label, role.arn, source.action, source.conditions, notes)
         yield AccessPath(source.label, source_kind(source, organization), tail.action, Via.ROLE, (step, *tail.steps),

@@ -39,6 +39,7 @@ from supportkit.iam.trust import (
     ASSUME_ACTIONS,
     Caller,
     CallerKind,
+    TAG_SESSION,
     account_entry,
     match_trust,
     session_action,
@@ -74,6 +75,7 @@ class TrustSource:
     action: str
     conditions: Conditions  # what the trust policy needs from the request, for this source
     permission_set: str | None = None  # Identity Center only
+    tags: bool = False  # the trust also lets it pass session tags (sts:TagSession) in some request
 
     @property
     def label(self) -> str:
@@ -154,7 +156,9 @@ def trust_sources(identity: Identity, account_id: str) -> tuple[TrustSource, ...
                     continue
                 conditions = _trust_conditions(identity, caller, action)
                 if conditions.ever:
-                    found[key] = TrustSource(identity.arn, kind, principal, action, conditions, permission_set(identity))
+                    tags = identity.subject.session_tags and _trust_conditions(identity, caller, TAG_SESSION).ever
+                    found[key] = TrustSource(identity.arn, kind, principal, action, conditions, permission_set(identity),
+                                             tags)
     return tuple(found.values())
 
 

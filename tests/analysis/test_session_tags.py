@@ -174,3 +174,27 @@ def test_a_longer_chain_needs_the_first_callers_permission_to_tag_when_the_next_
     assert [s.target for s in found[arn("user", "tagger")].steps] == [arn("role", "Tagging"), arn("role", "Next")]
     assert arn("user", "plain") not in found
 
+
+
+def test_a_provider_reaches_a_tagged_roles_access_only_if_the_trust_lets_it_tag(tmp_path: Path) -> None:
+    # Both roles' sessions may be tagged (their trust allows the account sts:TagSession) and both have access only
+    # in a session tagged team=support. The SAML provider may pass session tags to the role whose trust allows
+    # it sts:TagSession, not to the other: "For roles without this permission in the trust policy, the
+    # AssumeRole operation fails" (Pass session tags in AWS STS), so only the first has that source.
+    provider = f"arn:aws:iam::{ACCT}:saml-provider/Okta"
+
+    def trusting(*saml_actions: str) -> dict[str, Any]:
+        return doc({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": list(saml_actions)},
+                   {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"]})
+
+    def provider_paths(name: str, *saml_actions: str) -> list[list[tuple[str, str, str]]]:
+        folder = tmp_path / name
+        folder.mkdir()
+        loaded = load(folder, roles=[role(name, trusting(*saml_actions), TEAM_SUPPORT, team="web")])
+        return [[(s.source, s.target, s.action) for s in p.steps] for p in who_can(loaded, [RESOLVE])
+                if p.principal == provider]
+
+    assert provider_paths("SamlTags", "sts:AssumeRoleWithSAML", "sts:TagSession") == [
+        [(provider, arn("role", "SamlTags"), "sts:AssumeRoleWithSAML")]]
+    assert provider_paths("SamlPlain", "sts:AssumeRoleWithSAML") == []
