@@ -44,7 +44,6 @@ from supportkit.analysis.conditions import (
     NEVER,
     UNCONDITIONAL,
     Conditions,
-    Relation,
     clauses_for,
     condition_policies,
     enumerate_conditions,
@@ -65,7 +64,7 @@ from supportkit.analysis.trust import (
 from supportkit.errors import SupportkitError
 from supportkit.iam.arn import account_of
 from supportkit.iam.conditions import ConditionClause
-from supportkit.iam.context import EMPTY_CONTEXT, RequestContext
+from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext
 from supportkit.iam.keys import PRINCIPAL_TAG
 from supportkit.iam.evaluate import (
     Decision,
@@ -221,6 +220,10 @@ _NO_PART = _RequestPart(False, False, (), (), False)
 """The part of a policy none of whose statements can apply."""
 
 
+SessionTags = tuple[tuple[str, ContextValue], ...]
+"""Session tags a caller passes, (tag key, value) sorted by key."""
+
+
 class _Evaluator:
     """Decisions with their conditions for one account, analyst context and final action."""
 
@@ -243,7 +246,7 @@ class _Evaluator:
         self._clauses: dict[tuple, tuple[ConditionClause, ...]] = {}
         self._multi: dict[tuple, tuple[_RequestPart, ...] | None] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
-        self._tagging: dict[tuple, bool] = {}
+        self._tagging: dict[tuple[tuple, SessionTags], bool] = {}
 
     def conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
         """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``: decided on its request
@@ -477,21 +480,28 @@ class _Evaluator:
             [trust.policy, *condition_policies(caller.subject)], ASSUME_ROLE, caller.subject)
         return conditions, found.caveats
 
-    def can_tag(self, caller: Identity, role: Identity, trust: NamedPolicy) -> bool:
-        """Whether some request lets ``caller`` pass session tags as it assumes ``role``: sts:TagSession, which
-        the trust policy and the caller's own policies must allow as they do sts:AssumeRole ("Pass session tags
-        in AWS STS", Permissions required to add session tags)."""
-        key = self._assumption_key(caller, role, trust, TAG_SESSION)
+    def can_tag(self, caller: Identity, role: Identity, trust: NamedPolicy, needed: Sequence[SessionTags]) -> bool:
+        """Whether some request lets ``caller`` pass, as it assumes ``role``, the session tags of one of ``needed``:
+        sts:TagSession, which the trust policy and the caller's own policies must allow as they do sts:AssumeRole,
+        in a request whose aws:RequestTag/<key> and aws:TagKeys name those tags ("Pass session tags in AWS STS",
+        Permissions required to add session tags, and Controlling the tags that can be passed)."""
+        return any(self._tags(caller, role, trust, tags) for tags in needed)
+
+    def _tags(self, caller: Identity, role: Identity, trust: NamedPolicy, tags: SessionTags) -> bool:
+        key = (self._assumption_key(caller, role, trust, TAG_SESSION), tags)
         found = self._tagging.get(key)
         if found is None:
-            base = self.contexts[caller.arn]
+            base = self.contexts[caller.arn].with_defaults(
+                {**{f"aws:RequestTag/{name}": value for name, value in tags}, "aws:TagKeys": [n for n, _ in tags]})
 
-            def decide(context: RequestContext) -> Result:
-                return can_assume(caller.subject, trust, role.arn, TAG_SESSION, context).result
+            def allows(context: RequestContext) -> bool:
+                return can_assume(caller.subject, trust, role.arn, TAG_SESSION, context).result.decision is \
+                    Decision.ALLOWED
 
-            found = self._tagging[key] = self._conditions(
-                decide(base), decide, base, [trust.policy, *condition_policies(caller.subject)], TAG_SESSION,
-                caller.subject).ever
+            # The tags passed are given: only the request's other keys are enumerated.
+            clauses = [c for c in clauses_for([trust.policy, *condition_policies(caller.subject)], TAG_SESSION)
+                       if session_action(c.key.lower()) is not TAG_SESSION]
+            found = self._tagging[key] = self._enumerate(allows, clauses, base, caller.subject).ever
         return found
 
     def _conditions(self, result: Result, decide: Callable[[RequestContext], Result], base: RequestContext,
@@ -671,7 +681,7 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
     tagging = _needs_session_tags(role, tail)
 
     def admitted(caller: Identity) -> bool:
-        return not tagging or evaluator.can_tag(caller, role, trust)
+        return not tagging or evaluator.can_tag(caller, role, trust, tagging)
 
     def path(caller: Identity, conditions: Conditions, notes: tuple[str, ...]) -> AccessPath:
         step = Step(caller.arn, role.arn, ASSUME_ROLE, conditions, notes)
@@ -715,19 +725,25 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
                          tail.conditions, tail.caveats)
 
 
-def _needs_session_tags(role: Identity, tail: AccessPath) -> bool:
-    """Whether a session of ``role`` goes on along ``tail`` only with tags its caller passes: the role's sessions
-    may be tagged (:attr:`~supportkit.iam.evaluate.Subject.session_tags`), and every way the role's own next
-    request is allowed (its access, or its assumption of the next role of the chain) sets a principal tag, which
-    then only a session tag can set. A caller that may not pass them (:meth:`_Evaluator.can_tag`) gets none of it.
-    Never so for an allowed tail (no condition at all), the only kind escalations lead into (:func:`_escalations`).
+def _needs_session_tags(role: Identity, tail: AccessPath) -> tuple[SessionTags, ...]:
+    """The session tags, one set per way, that a session of ``role`` needs to go on along ``tail``; none when
+    some way needs none. The role's sessions may be tagged (:attr:`~supportkit.iam.evaluate.Subject.session_tags`),
+    and each way its own next request (its access, or its assumption of the next role of the chain) is allowed
+    sets a principal tag, which then only a session tag can set: a caller that may not pass those
+    (:meth:`_Evaluator.can_tag`) gets none of it. Never so for an allowed tail (no condition at all), the only kind
+    escalations lead into (:func:`_escalations`).
     """
     if not role.subject.session_tags:
-        return False
+        return ()
     conditions = tail.steps[0].conditions if tail.steps else tail.conditions
-    return conditions.ever and all(
-        any(r.key.lower().startswith(PRINCIPAL_TAG) and r.relation is not Relation.ABSENT
-            for r in scenario.requirements) for scenario in conditions.scenarios)
+    needed = []
+    for scenario in conditions.scenarios:
+        tags = tuple(sorted((r.key[len(PRINCIPAL_TAG):], r.sample) for r in scenario.requirements
+                            if r.key.lower().startswith(PRINCIPAL_TAG) and r.sample is not None))
+        if not tags:
+            return ()
+        needed.append(tags)
+    return tuple(needed)
 
 
 class RoleAssumptions:

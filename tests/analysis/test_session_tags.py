@@ -198,3 +198,27 @@ def test_a_provider_reaches_a_tagged_roles_access_only_if_the_trust_lets_it_tag(
     assert provider_paths("SamlTags", "sts:AssumeRoleWithSAML", "sts:TagSession") == [
         [(provider, arn("role", "SamlTags"), "sts:AssumeRoleWithSAML")]]
     assert provider_paths("SamlPlain", "sts:AssumeRoleWithSAML") == []
+
+
+def test_the_caller_must_be_allowed_to_pass_the_very_tag_the_access_needs(tmp_path: Path) -> None:
+    # The trust policy may limit which tags a session gets, by aws:RequestTag/<key> on sts:TagSession (Pass
+    # session tags in AWS STS, "Using the aws:RequestTag condition key"): a caller allowed to tag team=dev only
+    # cannot make a session tagged team=support, which the role's access needs.
+    def limited(value: str) -> dict[str, Any]:
+        return doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"}, "Action": "sts:AssumeRole"},
+                   {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"}, "Action": "sts:TagSession",
+                    "Condition": {"StringEquals": {"aws:RequestTag/team": value}}})
+
+    tagger = user("tagger", doc({"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"}))
+    loaded = load(tmp_path, users=[tagger], roles=[role("DevTags", limited("dev"), TEAM_SUPPORT, team="web"),
+                                                   role("SupportTags", limited("support"), TEAM_SUPPORT, team="web")])
+    assert {p.principal: [s.target for s in p.steps] for p in who_can(loaded, [RESOLVE])
+            if p.principal == arn("user", "tagger")} == {arn("user", "tagger"): [arn("role", "SupportTags")]}
+    # A user allowed to pass tags only with aws:TagKeys naming another key is refused likewise.
+    other_key = user("other", doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
+                                  {"Effect": "Allow", "Action": "sts:TagSession", "Resource": "*", "Condition": {
+                                      "ForAllValues:StringEquals": {"aws:TagKeys": ["project"]}}}))
+    folder = tmp_path / "other"
+    folder.mkdir()
+    loaded = load(folder, users=[other_key], roles=[role("Tagging", TAGGING, TEAM_SUPPORT, team="web")])
+    assert arn("user", "other") not in {p.principal for p in who_can(loaded, [RESOLVE])}
