@@ -41,13 +41,15 @@ from typing import Any
 
 import pandas as pd
 
+from supportkit.analysis.access import AccessDecision, cell_access
 from supportkit.analysis.account_analysis import AccountAnalysis, analyse, member_context
 from supportkit.analysis.conditions import Conditions
 from supportkit.analysis.finding import FindingSources, Severity, produce_findings, severity_counts
-from supportkit.analysis.findings import Persona
+from supportkit.analysis.findings import Persona, persona_actions
 from supportkit.analysis.matrix import identity_context
-from supportkit.analysis.paths import MAX_DEPTH, RoleAssumptions
+from supportkit.analysis.paths import MAX_DEPTH, RoleAssumptions, SessionTags, Target, session_tags_needed
 from supportkit.analysis.trust import Organization, SourceKind, TrustSource, principal_account, role_sources
+from supportkit.support.catalog import load_catalog
 from supportkit.support.rcps import rcp_services
 from supportkit.errors import SupportkitError
 from supportkit.iam.arn import account_of
@@ -89,6 +91,10 @@ class TrustedRole:
     identity: Identity
     document: Mapping[str, Any]
     sources: tuple[TrustSource, ...]
+    # What a session of the role needs session tags for (a capability of :data:`CAPABILITIES`, ``any``, or the ARN
+    # of a role it goes on to), with the tags, one set per way (:func:`~supportkit.analysis.paths.session_tags_needed`):
+    # a caller that may not pass them gets a session without that access.
+    tags_needed: Mapping[str, tuple[SessionTags, ...]] = field(default_factory=dict)
 
     def with_trust(self, cache: PolicyCache) -> Identity:
         """The role with its trust policy, parsed through ``cache`` (equal documents: one parsed policy)."""
@@ -141,6 +147,7 @@ class Edge:
     role: str
     role_account: str
     conditions: Conditions
+    untagged: tuple[str, ...] = ()  # of the role's TrustedRole.tags_needed, what this source may not pass tags for
 
     @property
     def condition_keys(self) -> tuple[str, ...]:
@@ -213,7 +220,11 @@ def account_result(analysis: AccountAnalysis, folder: Path, dataset: str | Path 
         for row in people.to_dict(orient="records")
     }
     root_only = findings["root_only_access"]
+    assumptions = RoleAssumptions(account, member_context(analysis.context, analysis.organization))
     roles = trusted_roles(account)
+    onward = _onward(account, roles, assumptions)
+    roles = tuple(_with_tags_needed(role, assumptions, capabilities.get(role.arn, ()), onward, matrix,
+                                    findings["conditional_access"]) for role in roles)
     if dataset is not None:
         _write_partition(matrix, Path(dataset), account.info.account_id)
     plan = account.info.support_plan
@@ -222,7 +233,7 @@ def account_result(analysis: AccountAnalysis, folder: Path, dataset: str | Path 
         account.info.management_account, headline,
         severity_counts(produce_findings(FindingSources(findings, matrix, account.info))),
         str(root_only["scope"].iloc[0]) if len(root_only) else "", len(findings["plan_gaps"]),
-        {arn: caps for arn, caps in capabilities.items() if caps}, roles, _onward(account, roles, analysis.context),
+        {arn: caps for arn, caps in capabilities.items() if caps}, roles, onward,
         account.warnings,
     )
 
@@ -270,12 +281,44 @@ def _write_partition(matrix: pd.DataFrame, dataset: Path, account_id: str) -> No
     temporary.replace(partition / "part-0.parquet")
 
 
-def _onward(account: Account, roles: Sequence[TrustedRole], context: Mapping[str, Any]) -> tuple[Edge, ...]:
+def _onward(account: Account, roles: Sequence[TrustedRole], assumptions: RoleAssumptions) -> tuple[Edge, ...]:
     """The same-account chains from the roles other accounts may assume into the account's other roles: a path
     into one of those roles goes on along them (B's entry role assuming B's role that reads cases)."""
     own = account.info.account_id
-    steps = RoleAssumptions(account, context).chains_from(role.arn for role in roles) if roles else []
+    steps = assumptions.chains_from(role.arn for role in roles) if roles else []
     return tuple(Edge(step.source, PrincipalKind.IDENTITY, own, step.target, own, step.conditions) for step in steps)
+
+
+def _with_tags_needed(role: TrustedRole, assumptions: RoleAssumptions, capabilities: Sequence[str],
+                      onward: Sequence[Edge], matrix: pd.DataFrame, conditional: pd.DataFrame) -> TrustedRole:
+    """``role`` with what its sessions need session tags for (:attr:`TrustedRole.tags_needed`): each of its
+    capabilities none of whose actions it may perform without them, and each next role it assumes only so.
+
+    Only a role whose sessions may be tagged can need them; its actions allowed whatever the request need none,
+    and only its ``conditional`` cells (:func:`~supportkit.analysis.access.cell_access`) are decided again.
+    """
+    identity = assumptions.account.identity(role.arn)
+    if not identity.subject.session_tags:
+        return role
+    rows = (matrix["identity_arn"] == role.arn).to_numpy()
+    states = dict(zip(matrix["action"].astype(str).to_numpy()[rows], cell_access(matrix[rows], conditional)))
+    catalog = load_catalog()
+    resource_of = Target("", tuple(catalog)).resource_of(role.account_id)
+    key_actions = persona_actions(catalog)
+    needed: dict[str, tuple[SessionTags, ...]] = {}
+    for capability in capabilities:
+        actions = list(states) if capability == ANY else key_actions[CAPABILITIES[capability]]
+        found = [states.get(action) for action in actions]
+        if AccessDecision.ALLOWED.value in found:
+            continue
+        tags = assumptions.tags_needed(identity, [a for a, f in zip(actions, found)
+                                                  if f == AccessDecision.CONDITIONAL.value], resource_of)
+        if tags:
+            needed[capability] = tags
+    for edge in onward:
+        if edge.source == role.arn and (tags := session_tags_needed(identity, edge.conditions)):
+            needed[edge.role] = tags
+    return replace(role, tags_needed=needed) if needed else role
 
 
 # Step 2: one account's identities against other accounts' roles
@@ -300,13 +343,15 @@ def account_edges(folder: str | Path, organization: Organization | None, roles: 
     targets = [role.with_trust(cache) for role in roles]
     edges = []
     for identity in assumptions.callers():
-        steps = [(role, step) for role, target in zip(roles, targets)
+        steps = [(role, target, step) for role, target in zip(roles, targets)
                  if (step := assumptions.step(identity, target)) is not None]
         if not steps:
             continue
         request = identity_context(identity, extra)  # once per identity, for the RCPs of every role it reaches
-        edges += [Edge(identity.arn, PrincipalKind.IDENTITY, own, role.arn, role.account_id, step.conditions)
-                  for role, step in steps
+        edges += [Edge(identity.arn, PrincipalKind.IDENTITY, own, role.arn, role.account_id, step.conditions,
+                       tuple(what for what, needed in role.tags_needed.items()
+                             if not assumptions.can_tag(identity, target, needed)))
+                  for role, target, step in steps
                   if not _rcp_denies(rcp_levels.get(role.account_id), identity.subject, role.arn, request)]
     roles_here = {identity.arn for identity in account.identities if identity.type is IdentityType.ROLE}
     edges += [Edge(step.source, PrincipalKind.IDENTITY, own, step.target, own, step.conditions)
@@ -392,12 +437,15 @@ class OrganizationAnalysis:
                 return result
         raise SupportkitError(f"no analysed account {account_id}")
 
-    def reaching(self, target: str) -> list[AccessPath]:
-        """Every principal with a path of role assumptions to ``target`` that crosses accounts (breadth first).
+    def reaching(self, target: str, capability: str = ANY) -> list[AccessPath]:
+        """Every principal with a path of role assumptions to ``target``, for its ``capability``, that crosses
+        accounts (breadth first).
 
         Same-account steps are followed too (a user assuming its account's role that another account's role
         trusts), at most :data:`~supportkit.analysis.paths.MAX_DEPTH` in a row as who-can follows chains; a path
-        that stays in one account is that account's who-can answer, not listed here.
+        that stays in one account is that account's who-can answer, not listed here. A step into a role whose
+        session needs tags to go on (to ``capability``, or to the path's next role) counts only where its source
+        may pass them (:attr:`Edge.untagged`).
         """
         paths: list[AccessPath] = []
         seen = {(target, False)}
@@ -405,7 +453,10 @@ class OrganizationAnalysis:
             [(target, (target,), (), False, 0)])
         while queue:
             node, steps, keys, crossed, inside = queue.popleft()
+            onward = steps[1] if len(steps) > 1 else capability
             for edge in self._into.get(node, ()):
+                if onward in edge.untagged:
+                    continue
                 crosses = crossed or edge.crosses
                 run = 0 if edge.crosses else inside + 1
                 if run > MAX_DEPTH or (edge.source, crosses) in seen or (edge.source, True) in seen:
@@ -427,7 +478,7 @@ class OrganizationAnalysis:
             if capability not in caps:
                 continue
             rows.append((arn, PrincipalKind.IDENTITY.value, account_id, arn, "", False))
-            for path in self.reaching(arn):
+            for path in self.reaching(arn, capability):
                 rows.append((path.principal, path.kind.value, path.account_id, path.describe(),
                              ", ".join(path.condition_keys), path.outside))
         return pd.DataFrame(rows, columns=["principal", "kind", "principal_account", "path", "condition_keys",
@@ -438,9 +489,13 @@ class OrganizationAnalysis:
         rows = []
         for result in self.accounts:
             for arn, caps in result.capabilities.items():
-                for path in self.reaching(arn):
-                    rows.append((result.account_id, arn, ", ".join(caps), path.principal, path.kind.value,
-                                 path.account_id, path.describe(), path.outside, bool(path.condition_keys)))
+                reached: dict[AccessPath, list[str]] = {}  # each path with the capabilities it reaches
+                for capability in caps:
+                    for path in self.reaching(arn, capability):
+                        reached.setdefault(path, []).append(capability)
+                rows += [(result.account_id, arn, ", ".join(reached_caps), path.principal, path.kind.value,
+                          path.account_id, path.describe(), path.outside, bool(path.condition_keys))
+                         for path, reached_caps in reached.items()]
         return pd.DataFrame(rows, columns=["account_id", "role", "capabilities", "principal", "kind",
                                            "principal_account", "path", "outside_organization", "conditional"])
 

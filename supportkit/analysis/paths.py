@@ -678,7 +678,9 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
     named = {s.principal: by_arn[s.principal] for s in sources
              if s.kind in (SourceKind.USER, SourceKind.ROLE) and s.principal in by_arn}
     best_new = (tail.decision is not AccessDecision.ALLOWED, len(tail.steps) + 1, _VIA_ORDER[Via.ROLE])
-    tagging = _needs_session_tags(role, tail)
+    # The role's next request (its own access, or its assumption of the next role of the chain) may need tags on
+    # its session. Never so for an allowed tail (no condition at all), the only kind escalations lead into.
+    tagging = session_tags_needed(role, tail.steps[0].conditions if tail.steps else tail.conditions)
 
     def admitted(caller: Identity) -> bool:
         return not tagging or evaluator.can_tag(caller, role, trust, tagging)
@@ -725,17 +727,14 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
                          tail.conditions, tail.caveats)
 
 
-def _needs_session_tags(role: Identity, tail: AccessPath) -> tuple[SessionTags, ...]:
-    """The session tags, one set per way, that a session of ``role`` needs to go on along ``tail``; none when
-    some way needs none. The role's sessions may be tagged (:attr:`~supportkit.iam.evaluate.Subject.session_tags`),
-    and each way its own next request (its access, or its assumption of the next role of the chain) is allowed
-    sets a principal tag, which then only a session tag can set: a caller that may not pass those
-    (:meth:`_Evaluator.can_tag`) gets none of it. Never so for an allowed tail (no condition at all), the only kind
-    escalations lead into (:func:`_escalations`).
+def session_tags_needed(role: Identity, conditions: Conditions) -> tuple[SessionTags, ...]:
+    """The session tags, one set per way, that a session of ``role`` needs for a request allowed under
+    ``conditions``; none when some way needs none. The role's sessions may be tagged
+    (:attr:`~supportkit.iam.evaluate.Subject.session_tags`), and each way sets a principal tag, which then only a
+    session tag can set: a caller that may not pass those (:meth:`_Evaluator.can_tag`) gets none of the access.
     """
     if not role.subject.session_tags:
         return ()
-    conditions = tail.steps[0].conditions if tail.steps else tail.conditions
     needed = []
     for scenario in conditions.scenarios:
         tags = tuple(sorted((r.key[len(PRINCIPAL_TAG):], r.sample) for r in scenario.requirements
@@ -779,6 +778,26 @@ class RoleAssumptions:
             return None
         conditions, notes = self._evaluator.assume(caller, role, role.trust)
         return Step(caller.arn, role.arn, ASSUME_ROLE, conditions, notes) if conditions.ever else None
+
+    def tags_needed(self, role: Identity, actions: Iterable[str], resource_of: Callable[[str], str]
+                    ) -> tuple[SessionTags, ...]:
+        """The session tags, one set per way, that a session of ``role`` needs to perform one of ``actions``
+        (:func:`session_tags_needed`); none when some way needs none, or none is allowed."""
+        needed: list[SessionTags] = []
+        for action in actions:
+            conditions = self._evaluator.conditions(role.subject, role.arn, action, resource_of(action))
+            if conditions.ever:
+                tags = session_tags_needed(role, conditions)
+                if not tags:
+                    return ()
+                needed += tags
+        return tuple(dict.fromkeys(needed))
+
+    def can_tag(self, caller: Identity, role: Identity, needed: Sequence[SessionTags]) -> bool:
+        """Whether ``caller`` may pass one of the ``needed`` sets of session tags as it assumes ``role``
+        (:meth:`_Evaluator.can_tag`)."""
+        assert role.trust is not None
+        return self._evaluator.can_tag(caller, role, role.trust, needed)
 
     def chains_into(self, role_arns: Iterable[str], depth: int = MAX_DEPTH) -> list[Step]:
         """Every same-account step into the roles ``role_arns``, then into the roles those steps start from, to

@@ -153,6 +153,12 @@ def test_edges_need_both_the_trust_policy_and_the_callers_own_policies(analysis)
         (arn(OPS, "user", "dave"), arn(PROD, "role", "TeamOnly")): (),  # his tag matches the trust condition
         (case_reader, arn(SANDBOX, "role", "Chain")): (),  # named by ARN, and CaseReader allows sts:AssumeRole
         (case_reader, arn(SANDBOX, "role", "OrgWide")): (),  # "*" limited to the organization
+        # Onward, inside sandbox: its roles' sessions carry the organization's id too, so "*" limited to the
+        # organization admits them by the trust alone (same account: "a principal in the same account as the
+        # role" needs no identity-based permission when the trust names it, IAM User Guide, Policy evaluation
+        # logic, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)
+        (arn(SANDBOX, "role", "Chain"), arn(SANDBOX, "role", "OrgWide")): (),
+        (arn(SANDBOX, "role", "DirectFromOps"), arn(SANDBOX, "role", "OrgWide")): (),
     }
     # Not there: bob (no sts:AssumeRole of his own), carol (denied by her account's SCP), ops' root user (cannot
     # call AssumeRole), alice to DirectFromOps (the sandbox's RCP denies sts:AssumeRole to ops' principals), and
@@ -546,9 +552,14 @@ def test_callers_carry_the_path_of_their_account_in_the_organization(tmp_path):
                      {"id": PROD, "name": "prod", "parent": "ou-ex1-prod", "folder": "prod"}],
     }))
     analysis = analyse_organization(tmp_path)
+    alice = arn(OPS, "user", "alice")
+    assert {edge.role for edge in analysis.edges if edge.source == alice} == {arn(PROD, "role", "WholeOrg")}
+    # Through WholeOrg, whose sessions carry prod's path (in the Prod OU), she goes on to ProdOuOnly.
     paths = analysis.cross_account_paths()
-    reached = set(paths.loc[paths["principal"] == arn(OPS, "user", "alice"), "role"])
-    assert reached == {arn(PROD, "role", "WholeOrg")}
+    reached = paths.loc[paths["principal"] == alice].set_index("role")["path"].to_dict()
+    whole, prod_only = arn(PROD, "role", "WholeOrg"), arn(PROD, "role", "ProdOuOnly")
+    assert reached == {whole: f"{alice} -> sts:AssumeRole -> {whole}",
+                       prod_only: f"{alice} -> sts:AssumeRole -> {whole} -> sts:AssumeRole -> {prod_only}"}
     assert analysis.info.principal_org_path(analysis.info.accounts[1]) == f"{ORG}/r-ex1/ou-ex1-prod/"
     # The account's own principals carry their path too: in prod's own analysis, its user may assume the role
     # open to the Prod OU; with the path unknown, the trust's condition tests a key the request lacks: no way in.
@@ -581,3 +592,39 @@ def test_an_analysts_organization_key_replaces_the_organizations_keys():
         "aws:principalorgid": "o-other12345"}
     assert member_context({"aws:SourceIp": "10.0.0.1"}, organization) == {
         "aws:SourceIp": "10.0.0.1", "aws:PrincipalOrgID": ORG, "aws:PrincipalOrgPaths": [f"{ORG}/r-ex1/ou-ex1-prod/"]}
+
+
+def test_a_cross_account_caller_reaches_a_tagged_roles_access_only_if_it_may_pass_the_tag(tmp_path):
+    # prod's roles trust ops for sts:AssumeRole and sts:TagSession, so their sessions may be tagged, and session
+    # tags override the role's own (AWS STS API Reference, AssumeRole, Tags). Abac reads cases only in a session
+    # tagged team=support; Entry goes on to Next only so, as Next's trust asks. Passing the tag needs sts:TagSession
+    # in the caller's own policies too, across accounts as for the assumption ("Pass session tags in AWS STS",
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html; Cross-account policy evaluation
+    # logic): tagger may, plain may not; both may assume the roles.
+    tagging = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OPS}:root"},
+                   "Action": ["sts:AssumeRole", "sts:TagSession"]})
+    team_support = {"StringEquals": {"aws:PrincipalTag/team": "support"}}
+    write(tmp_path / "ops", OPS, "ops", users=[
+        user(OPS, "tagger", doc(allow(["sts:AssumeRole", "sts:TagSession"]))),
+        user(OPS, "plain", doc(allow("sts:AssumeRole")))])
+    entry = arn(PROD, "role", "Entry")
+    write(tmp_path / "prod", PROD, "prod", roles=[
+        {**role(PROD, "Abac", tagging, doc(allow(READ["Action"], Condition=team_support))),
+         "Tags": [{"Key": "team", "Value": "web"}]},
+        role(PROD, "Entry", tagging, doc(allow("sts:AssumeRole"))),
+        role(PROD, "Next", doc({"Effect": "Allow", "Principal": {"AWS": entry}, "Action": "sts:AssumeRole",
+                                "Condition": team_support}), doc(READ))])
+    analysis = analyse_organization(tmp_path)
+    readers = analysis.who_can(PROD, "read")
+    paths = {(row["principal"], row["path"]) for row in readers.to_dict(orient="records")}
+    tagger, plain = arn(OPS, "user", "tagger"), arn(OPS, "user", "plain")
+    abac, after = arn(PROD, "role", "Abac"), arn(PROD, "role", "Next")
+    assert (tagger, f"{tagger} -> sts:AssumeRole -> {abac}") in paths
+    assert (tagger, f"{tagger} -> sts:AssumeRole -> {entry} -> sts:AssumeRole -> {after} "
+                    "(only when the conditions on aws:PrincipalTag/team hold)") in paths
+    assert plain not in {principal for principal, _ in paths}
+    # plain still assumes both roles (their sessions keep their own tags), and Entry still reaches Next alone
+    # only when its session is tagged: the edges stay, marked with what they cannot go on to.
+    untagged = {(e.source, e.role): e.untagged for e in analysis.edges}
+    assert untagged[(plain, abac)] == ("read", "any") and untagged[(plain, entry)] == (after,)
+    assert untagged[(tagger, abac)] == untagged[(tagger, entry)] == ()
