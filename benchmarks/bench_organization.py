@@ -152,7 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--identities", type=int, default=50)
-    parser.add_argument("--reports", type=int, default=20, help="accounts in the report runs")
+    parser.add_argument("--reports", type=int, default=20, help="accounts in the report runs (0: no report runs)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="generate the organization here and keep it")
     args = parser.parse_args()
@@ -183,8 +183,8 @@ def main() -> None:
               f"{answers[0] - analysed[0]:.1f} s")
         print(f"  projected on 20 workers: {projection(wall, startup['local'], args.workers, args.accounts, args.accounts):.0f} s")
 
-        reports = subset(organization, folder / "subset", args.reports)
-        for name in ("local", "dask"):
+        reports = subset(organization, folder / "subset", args.reports) if args.reports > 0 else None
+        for name in ("local", "dask") if reports is not None else ():
             started = time.perf_counter()
             summary = run_reports([reports], folder / f"reports-{name}", workers=args.workers, quiet=True,
                                   executor=name)
