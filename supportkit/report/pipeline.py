@@ -557,10 +557,17 @@ def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: P
                                                else _kernel_manager_class())
             options["extra_arguments"] = _KERNEL_ARGUMENTS
             options["shutdown_kernel"] = "immediate"  # every output is in: a graceful shutdown only adds polling
-        return papermill.execute_notebook(
-            str(notebook), str(output), parameters=dict(parameters), kernel_name="python3", cwd=str(cwd),
-            progress_bar=False, log_output=False, request_save_on_cell_execute=False, **options,
-        )
+        try:
+            return papermill.execute_notebook(
+                str(notebook), str(output), parameters=dict(parameters), kernel_name="python3", cwd=str(cwd),
+                progress_bar=False, log_output=False, request_save_on_cell_execute=False, **options,
+            )
+        except _KernelDied as died:  # the cells up to the one it died in, for whoever investigates
+            if died.notebook is not None:
+                from papermill.iorw import write_ipynb
+
+                write_ipynb(died.notebook, str(output))
+            raise
 
 
 @cache
@@ -591,12 +598,21 @@ def _warm_engine() -> str:
             try:
                 return notebook_client.execute()
             except DeadKernelError:
-                raise SupportkitError(f"the kernel died in notebook cell [{notebook_client.code_cells_executed}] "
-                                      f"({_how_kernel_ended(km)}); the next account gets a new kernel") from None
+                raise _KernelDied(f"the kernel died in notebook cell [{notebook_client.code_cells_executed}] "
+                                  f"({_how_kernel_ended(km)}); the next account gets a new kernel", nb_man.nb) from None
 
     name = "supportkit-warm-kernel"
     papermill_engines.register(name, WarmKernelEngine)
     return name
+
+
+class _KernelDied(SupportkitError):
+    """The kernel died running a notebook: ``notebook`` holds the cells run until then, with their outputs, which
+    papermill saves only for a cell that fails (a dead kernel's is lost with it)."""
+
+    def __init__(self, message: str, notebook: Any = None) -> None:
+        super().__init__(message)
+        self.notebook = notebook
 
 
 def _how_kernel_ended(manager: Any) -> str:

@@ -113,6 +113,12 @@ def test_a_kernel_killed_midway_fails_its_account_and_the_next_account_gets_a_ne
     assert all(died in errors[name] for name in names if name in ("dead", "alone")), errors
     assert died in (out / "index.html").read_text()
     assert "Kernel died" not in done.stderr, done.stderr  # nbclient's own log line, beside the pipeline's
+    # The cells run until the kernel died are kept, as papermill keeps them for a cell that fails: the notebook's
+    # parameters cell and papermill's injected one, with the run's title.
+    for name in set(names) & {"dead", "alone"}:
+        (kept,) = out.glob(f"*{name}.ipynb") if name == "dead" else out.glob("*.ipynb")
+        cells = nbformat.read(kept, as_version=4).cells
+        assert "injected-parameters" in cells[1].metadata["tags"] and f"title = {json.dumps(title)}" in cells[1].source
 
 
 DRIVER = """
