@@ -31,7 +31,7 @@ Center roles are "only modifiable by AWS").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from functools import lru_cache, partial
@@ -62,6 +62,7 @@ from supportkit.analysis.trust import (
     role_sources,
 )
 from supportkit.errors import SupportkitError
+from supportkit.heap import no_collection
 from supportkit.iam.arn import account_of
 from supportkit.iam.conditions import ConditionClause
 from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext
@@ -243,8 +244,10 @@ class _Evaluator:
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._firsts: dict[tuple, tuple[str, Conditions] | None] = {}
         self._parts: dict[tuple, _RequestPart | None] = {}
-        self._clauses: dict[tuple, tuple[ConditionClause, ...]] = {}
-        self._multi: dict[tuple, tuple[_RequestPart, ...] | None] = {}
+        self._covered: dict[tuple, tuple[int, ...]] = {}
+        self._allowed: dict[tuple, frozenset[int]] = {}
+        self._clauses: dict[tuple, tuple[tuple[ConditionClause, ...], ...]] = {}
+        self._multi: dict[tuple, tuple[tuple[int, _RequestPart], ...] | None] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
         self._tagging: dict[tuple[tuple, SessionTags], bool] = {}
 
@@ -282,6 +285,9 @@ class _Evaluator:
             added = extra.get(action, ())
             return replace(subject, identity_policies=(*subject.identity_policies, *added)) if added else subject
 
+        actions = self._possible(subject, tuple(actions), extra)
+        if not actions:
+            return None
         base = self.contexts[arn]
         resources = tuple(map(resource_of, actions))
         requests = self._requests(subject, arn, actions, resources, extra)
@@ -313,25 +319,60 @@ class _Evaluator:
             self._firsts[key] = found
         return found
 
+    def _possible(self, subject: Subject, actions: tuple[str, ...], extra: Mapping[str, tuple[NamedPolicy, ...]]
+                  ) -> tuple[str, ...]:
+        """The ``actions`` for which every layer that must allow has an Allow statement covering them, resources
+        and conditions aside: the others are implicitly denied whatever the request (most identities hold no
+        statement for most actions, and this costs a lookup per policy)."""
+        possible = set(range(len(actions)))
+        for layer in subject.layers:
+            covered: set[int] = set()
+            for named in layer.policies:
+                covered.update(self._allowing(named.policy, actions))
+            if layer.kind is PolicyKind.IDENTITY:
+                covered.update(i for i, action in enumerate(actions) if extra.get(action))
+            possible &= covered
+            if not possible:
+                return ()
+        return actions if len(possible) == len(actions) else tuple(a for i, a in enumerate(actions) if i in possible)
+
+    def _allowing(self, policy: Policy, actions: tuple[str, ...]) -> frozenset[int]:
+        """The indices of ``actions`` some Allow statement of ``policy`` covers (Action/NotAction alone)."""
+        key = (id(policy), actions)
+        found = self._allowed.get(key)
+        if found is None:
+            found = self._allowed[key] = frozenset(i for st in policy.statements if st.effect is Effect.ALLOW
+                                                   for i in self._covers(st, actions))
+            self._keep(policy)
+        return found
+
     def _requests(self, subject: Subject, arn: str, actions: Sequence[str], resources: Sequence[str],
                   extra: Mapping[str, tuple[NamedPolicy, ...]]) -> list[_Request] | None:
         """``subject``'s request of each action (with the ``extra`` identity policies of that action) reduced to
-        what the request can change; None when a statement's Resource holds a policy variable."""
+        what the request can change; None when a statement's Resource holds a policy variable.
+
+        Each policy's parts are read sparsely (an identity's own policies mostly cover none of the actions), and
+        the clauses to enumerate only for a request some statement makes conditional: the others are decided
+        on ``base`` alone, whatever the clauses."""
         base = self.contexts[arn]
         count = len(actions)
+        session_tags = subject.session_tags
         fixed_deny = [False] * count
         conditional = [False] * count
         denies: list[list[Statement]] = [[] for _ in actions]
         deny_keys: list[list[tuple]] = [[] for _ in actions]
         layers: list[list[tuple[bool, tuple[Statement, ...]]]] = [[] for _ in actions]
         layer_keys: list[list[tuple]] = [[] for _ in actions]
-        everywhere = tuple(range(count))
-        rcps = [(named, tuple(i for i in everywhere if subject.rcps_apply_to(actions[i], resources[i])))
-                for named in subject.rcps]
+        everywhere = range(count)
+        # per policy, the actions it takes part in: None for all of them
+        rcps: list[tuple[NamedPolicy, Collection[int] | None]] = []
+        if subject.rcps:
+            applying = [i for i in everywhere if subject.rcps_apply_to(actions[i], resources[i])]
+            rcps = [(named, None if len(applying) == count else frozenset(applying)) for named in subject.rcps]
         chosen = [(rcps, False)]
         for layer in subject.layers:
-            policies = [(named, everywhere) for named in layer.policies]
-            if layer.kind is PolicyKind.IDENTITY:
+            policies: list[tuple[NamedPolicy, Collection[int] | None]] = [(named, None) for named in layer.policies]
+            if layer.kind is PolicyKind.IDENTITY and extra:
                 policies += [(named, (i,)) for i, action in enumerate(actions) for named in extra.get(action, ())]
             chosen.append((policies, True))
         for policies, must_allow in chosen:
@@ -339,12 +380,11 @@ class _Evaluator:
             allows: list[list[Statement]] = [[] for _ in actions]
             allow_keys: list[list[tuple]] = [[] for _ in actions]
             for named, where in policies:
-                parts = self._parts_of(named.policy, actions, resources, subject.session_tags)
+                parts = self._parts_of(named.policy, actions, resources, session_tags)
                 if parts is None:
                     return None
-                for i in where:
-                    part = parts[i]
-                    if part is _NO_PART:
+                for i, part in parts:
+                    if where is not None and i not in where:
                         continue
                     conditional[i] = conditional[i] or part.conditional
                     fixed_deny[i] = fixed_deny[i] or part.fixed_deny
@@ -366,29 +406,53 @@ class _Evaluator:
                     layers[i].append((fixed_allow[i], tuple(allows[i])))
                     layer_keys[i].append((fixed_allow[i], tuple(allow_keys[i])))
         found = []
+        shared: list[tuple[tuple[ConditionClause, ...], ...]] | None = None  # without extra policies
         for i, action in enumerate(actions):
-            added = extra.get(action, ())
-            enumerated = tuple(clause for policy in condition_policies(subject, added)
-                               for clause in self._enumerated_clauses(policy, action, subject.session_tags))
+            enumerated: tuple[ConditionClause, ...] = ()
+            if conditional[i]:
+                added = extra.get(action, ())
+                rows = shared
+                if rows is None or added:
+                    rows = [self._enumerated_clauses(policy, actions, session_tags)
+                            for policy in condition_policies(subject, added)]
+                    if not added:
+                        shared = rows
+                enumerated = tuple(clause for row in rows for clause in row[i])
             key = (fixed_deny[i], tuple(deny_keys[i]), tuple(layer_keys[i]), conditional[i], enumerated)
             found.append(_Request(key, ReducedDecision(fixed_deny[i], tuple(denies[i]), tuple(layers[i])),
                                   conditional[i], enumerated))
         return found
 
     def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str], session_tags: bool
-                  ) -> tuple[_RequestPart, ...] | None:
-        """:meth:`_part` for each action; None when one is."""
-        key = (id(policy), tuple(actions), tuple(resources), session_tags)
+                  ) -> tuple[tuple[int, _RequestPart], ...] | None:
+        """:meth:`_part` for each action, by its index, leaving out those the policy takes no part in; None when
+        one is."""
+        actions = tuple(actions)
+        key = (id(policy), actions, tuple(resources), session_tags)
         if key in self._multi:
             return self._multi[key]
-        parts: list[_RequestPart] = []
-        for action, resource in zip(actions, resources):
-            part = self._part(policy, action, resource, session_tags)
+        parts: list[tuple[int, _RequestPart]] = []
+        found: tuple[tuple[int, _RequestPart], ...] | None = None
+        covered = sorted({i for st in policy.statements for i in self._covers(st, actions)})
+        for i in covered:
+            part = self._part(policy, actions[i], resources[i], session_tags)
             if part is None:
                 break
-            parts.append(part)
-        found = self._multi[key] = tuple(parts) if len(parts) == len(actions) else None
+            if part is not _NO_PART:
+                parts.append((i, part))
+        else:
+            found = tuple(parts)
+        self._multi[key] = found
         self._keep(policy)
+        return found
+
+    def _covers(self, statement: Statement, actions: tuple[str, ...]) -> tuple[int, ...]:
+        """The indices of ``actions`` the statement's Action/NotAction covers, known once per Action list: the
+        policies of an account repeat lists, and most cover none of the actions asked."""
+        key = (statement.not_action, statement.action_set, actions)
+        found = self._covered.get(key)
+        if found is None:
+            found = self._covered[key] = tuple(i for i, action in enumerate(actions) if statement.matches_action(action))
         return found
 
     def _part(self, policy: Policy, action: str, resource: str, session_tags: bool) -> _RequestPart | None:
@@ -423,13 +487,15 @@ class _Evaluator:
         self._keep(policy)
         return part
 
-    def _enumerated_clauses(self, policy: Policy, action: str, session_tags: bool) -> tuple[ConditionClause, ...]:
-        """The clauses of ``policy`` covering ``action`` whose keys :func:`enumerate_conditions` varies."""
-        key = (id(policy), action, session_tags)
+    def _enumerated_clauses(self, policy: Policy, actions: Sequence[str], session_tags: bool
+                            ) -> tuple[tuple[ConditionClause, ...], ...]:
+        """Per action, the clauses of ``policy`` covering it whose keys :func:`enumerate_conditions` varies."""
+        key = (id(policy), tuple(actions), session_tags)
         found = self._clauses.get(key)
         if found is None:
-            found = self._clauses[key] = tuple(c for c in clauses_for([policy], action)
-                                               if not is_principal_key(c.key.lower(), session_tags))
+            found = self._clauses[key] = tuple(
+                tuple(c for c in clauses_for([policy], action) if not is_principal_key(c.key.lower(), session_tags))
+                for action in actions)
             self._keep(policy)
         return found
 
@@ -603,16 +669,17 @@ def who_can(
     ``organization``: the account's, when known; it decides which principals are of kind ``inside the
     organization`` rather than ``external`` (:mod:`supportkit.analysis.kinds`), not who has a path.
     """
-    evaluator = _Evaluator(account, context)
-    sources = role_sources(account)
-    kinds = identity_kinds(account, sources, organization)
-    reached = _direct(account, evaluator, kinds, actions, resource_of)
     best: dict[str, AccessPath] = {}
-    for path in (*_chains(account, evaluator, sources, kinds, reached, depth, organization),
-                 *_escalations(account, evaluator, kinds, actions, resource_of, reached)):
-        known = best.get(path.principal)
-        if known is None or path.rank() < known.rank():
-            best[path.principal] = path
+    with no_collection():  # as the matrix: what is built here lives on, collecting it is wasted work
+        evaluator = _Evaluator(account, context)
+        sources = role_sources(account)
+        kinds = identity_kinds(account, sources, organization)
+        reached = _direct(account, evaluator, kinds, actions, resource_of)
+        for path in (*_chains(account, evaluator, sources, kinds, reached, depth, organization),
+                     *_escalations(account, evaluator, kinds, actions, resource_of, reached)):
+            known = best.get(path.principal)
+            if known is None or path.rank() < known.rank():
+                best[path.principal] = path
     order = list(IdentityKind)
     return tuple(sorted(best.values(), key=lambda p: (order.index(p.kind), p.principal)))
 
@@ -1196,7 +1263,8 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
                                                                          resource)
         return found
 
-    cells = cell_conditions(account, matrix, catalog, evaluator.contexts, evaluator.carried, fallback)
+    with no_collection():
+        cells = cell_conditions(account, matrix, catalog, evaluator.contexts, evaluator.carried, fallback)
     access = np.array([AccessDecision.ALLOWED.value if found.always else AccessDecision.CONDITIONAL.value
                        if found.ever else DENIED for found in cells.answers], dtype=object)
     texts = np.array([found.text() if found.ever and not found.always else "" for found in cells.answers],
