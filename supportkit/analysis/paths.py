@@ -217,6 +217,14 @@ class _RequestPart:
     conditional: bool  # some statement (matching the resource or not) reads a key of the request
 
 
+@dataclass(frozen=True, eq=False)
+class _Coverage:
+    """A policy's statements covering each of a request's actions (by index, in the policy's order)."""
+
+    by_index: tuple[tuple[int, tuple[Statement, ...]], ...]  # only the actions some statement covers
+    allowing: frozenset[int]  # the indices an Allow statement covers
+
+
 _NO_PART = _RequestPart(False, False, (), (), False)
 """The part of a policy none of whose statements can apply."""
 
@@ -243,9 +251,8 @@ class _Evaluator:
                                  identity_contexts(account.identities, context, assumed)))
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._firsts: dict[tuple, tuple[str, Conditions] | None] = {}
-        self._parts: dict[tuple, _RequestPart | None] = {}
         self._covered: dict[tuple, tuple[int, ...]] = {}
-        self._allowed: dict[tuple, frozenset[int]] = {}
+        self._coverages: dict[tuple, _Coverage] = {}
         self._clauses: dict[tuple, tuple[tuple[ConditionClause, ...], ...]] = {}
         self._multi: dict[tuple, tuple[tuple[int, _RequestPart], ...] | None] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
@@ -338,11 +345,21 @@ class _Evaluator:
 
     def _allowing(self, policy: Policy, actions: tuple[str, ...]) -> frozenset[int]:
         """The indices of ``actions`` some Allow statement of ``policy`` covers (Action/NotAction alone)."""
+        return self._coverage(policy, actions).allowing
+
+    def _coverage(self, policy: Policy, actions: tuple[str, ...]) -> _Coverage:
+        """Which statements of ``policy`` cover each of ``actions``: read once per policy, from the statements'
+        Action lists, which the policies of an account repeat."""
         key = (id(policy), actions)
-        found = self._allowed.get(key)
+        found = self._coverages.get(key)
         if found is None:
-            found = self._allowed[key] = frozenset(i for st in policy.statements if st.effect is Effect.ALLOW
-                                                   for i in self._covers(st, actions))
+            by_index: dict[int, list[Statement]] = {}
+            for st in policy.statements:
+                for i in self._covers(st, actions):
+                    by_index.setdefault(i, []).append(st)
+            found = self._coverages[key] = _Coverage(
+                tuple((i, tuple(by_index[i])) for i in sorted(by_index)),
+                frozenset(i for i, statements in by_index.items() if any(st.effect is Effect.ALLOW for st in statements)))
             self._keep(policy)
         return found
 
@@ -433,9 +450,8 @@ class _Evaluator:
             return self._multi[key]
         parts: list[tuple[int, _RequestPart]] = []
         found: tuple[tuple[int, _RequestPart], ...] | None = None
-        covered = sorted({i for st in policy.statements for i in self._covers(st, actions)})
-        for i in covered:
-            part = self._part(policy, actions[i], resources[i], session_tags)
+        for i, statements in self._coverage(policy, actions).by_index:
+            part = self._part(statements, resources[i], session_tags)
             if part is None:
                 break
             if part is not _NO_PART:
@@ -455,18 +471,16 @@ class _Evaluator:
             found = self._covered[key] = tuple(i for i, action in enumerate(actions) if statement.matches_action(action))
         return found
 
-    def _part(self, policy: Policy, action: str, resource: str, session_tags: bool) -> _RequestPart | None:
-        """What ``policy``'s statements covering ``action`` on ``resource`` say before the principal's values
-        (None: a Resource holds a policy variable); shared by every principal with that policy and
-        :attr:`~supportkit.iam.evaluate.Subject.session_tags`."""
-        key = (id(policy), action, resource, session_tags)
-        if key in self._parts:
-            return self._parts[key]
+    @staticmethod
+    def _part(statements: Iterable[Statement], resource: str, session_tags: bool) -> _RequestPart | None:
+        """What one policy's ``statements`` covering an action on ``resource`` say before the principal's values
+        (None: a Resource holds a policy variable), for principals whose
+        :attr:`~supportkit.iam.evaluate.Subject.session_tags` is ``session_tags``."""
         fixed_allow = fixed_deny = conditional = False
         facts: list[Statement] = []
         dynamic: list[tuple[Statement, tuple[str, ...]]] = []
         part: _RequestPart | None = None
-        for st in policy.statements_for(action):
+        for st in statements:
             if st.resource_variables:
                 break
             is_dynamic = request_dependent(st, session_tags)
@@ -483,19 +497,21 @@ class _Evaluator:
         else:
             part = (_RequestPart(fixed_allow, fixed_deny, tuple(facts), tuple(dynamic), conditional)
                     if conditional or fixed_allow or fixed_deny or facts else _NO_PART)
-        self._parts[key] = part
-        self._keep(policy)
         return part
 
     def _enumerated_clauses(self, policy: Policy, actions: Sequence[str], session_tags: bool
                             ) -> tuple[tuple[ConditionClause, ...], ...]:
         """Per action, the clauses of ``policy`` covering it whose keys :func:`enumerate_conditions` varies."""
-        key = (id(policy), tuple(actions), session_tags)
+        actions = tuple(actions)
+        key = (id(policy), actions, session_tags)
         found = self._clauses.get(key)
         if found is None:
-            found = self._clauses[key] = tuple(
-                tuple(c for c in clauses_for([policy], action) if not is_principal_key(c.key.lower(), session_tags))
-                for action in actions)
+            rows: list[tuple[ConditionClause, ...]] = [() for _ in actions]
+            if policy.conditioned:
+                for i, statements in self._coverage(policy, actions).by_index:
+                    rows[i] = tuple(c for st in statements for c in st.conditions
+                                    if not is_principal_key(c.key.lower(), session_tags))
+            found = self._clauses[key] = tuple(rows)
             self._keep(policy)
         return found
 
