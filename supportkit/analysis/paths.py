@@ -199,6 +199,7 @@ class _Request:
     decision: ReducedDecision[Statement]
     conditional: bool  # some statement covering the action reads a key of the request (``Result.conditional``)
     enumerated: tuple[ConditionClause, ...]  # the clauses whose keys the enumeration varies (part of ``key``)
+    settled: Conditions | None  # the answer its statements give whatever the request and the facts (_settled)
 
     def allows(self, context: RequestContext) -> bool:
         """The engine's decision is Allow (:func:`supportkit.iam.evaluate.decide` on these statements)."""
@@ -215,6 +216,10 @@ class _RequestPart:
     facts: tuple[Statement, ...]  # conditions on the principal's own keys only: fixed per principal
     dynamic: tuple[tuple[Statement, tuple[str, ...]], ...]  # request-dependent, with the principal keys it reads
     conditional: bool  # some statement (matching the resource or not) reads a key of the request
+    # the statement-level test of a settled decision (_settled): a Deny with a condition, whatever the
+    # resource; an Allow with a condition, or one that matches the resource
+    denies_maybe: bool = False
+    allow_possible: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,7 +227,7 @@ class _Coverage:
     """A policy's statements covering each of a request's actions (by index, in the policy's order)."""
 
     by_index: tuple[tuple[int, tuple[Statement, ...]], ...]  # only the actions some statement covers
-    allowing: frozenset[int]  # the indices an Allow statement covers
+    allowing: int  # the indices an Allow statement covers, as bits
 
 
 _NO_PART = _RequestPart(False, False, (), (), False)
@@ -265,7 +270,7 @@ class _Evaluator:
         requests = self._requests(subject, arn, (action,), (resource,), {})
         if requests is None:
             return self._engine_conditions(subject, arn, action, resource)
-        return self._request_conditions(requests[0], subject, arn, action, resource)
+        return self._request_conditions(requests[0], subject, arn)
 
     def _engine_conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
         """:meth:`conditions`, each enumerated request decided by :func:`supportkit.iam.evaluate.evaluate`."""
@@ -316,9 +321,7 @@ class _Evaluator:
         else:
             for index, action in enumerate(actions):
                 conditions = (self._engine_conditions(subject_of(action), arn, action, resources[index])
-                              if requests is None else
-                              self._request_conditions(requests[index], subject_of(action), arn, action,
-                                                       resources[index]))
+                              if requests is None else self._request_conditions(requests[index], subject, arn))
                 if conditions.ever:
                     found = action, conditions
                     break
@@ -331,21 +334,19 @@ class _Evaluator:
         """The ``actions`` for which every layer that must allow has an Allow statement covering them, resources
         and conditions aside: the others are implicitly denied whatever the request (most identities hold no
         statement for most actions, and this costs a lookup per policy)."""
-        possible = set(range(len(actions)))
+        every = possible = (1 << len(actions)) - 1  # bit i: actions[i]
         for layer in subject.layers:
-            covered: set[int] = set()
+            covered = 0
             for named in layer.policies:
-                covered.update(self._allowing(named.policy, actions))
-            if layer.kind is PolicyKind.IDENTITY:
-                covered.update(i for i, action in enumerate(actions) if extra.get(action))
+                covered |= self._coverage(named.policy, actions).allowing
+                if covered == every:
+                    break
+            if layer.kind is PolicyKind.IDENTITY and extra:
+                covered |= sum(1 << i for i, action in enumerate(actions) if extra.get(action))
             possible &= covered
             if not possible:
                 return ()
-        return actions if len(possible) == len(actions) else tuple(a for i, a in enumerate(actions) if i in possible)
-
-    def _allowing(self, policy: Policy, actions: tuple[str, ...]) -> frozenset[int]:
-        """The indices of ``actions`` some Allow statement of ``policy`` covers (Action/NotAction alone)."""
-        return self._coverage(policy, actions).allowing
+        return actions if possible == every else tuple(a for i, a in enumerate(actions) if possible >> i & 1)
 
     def _coverage(self, policy: Policy, actions: tuple[str, ...]) -> _Coverage:
         """Which statements of ``policy`` cover each of ``actions``: read once per policy, from the statements'
@@ -359,7 +360,7 @@ class _Evaluator:
                     by_index.setdefault(i, []).append(st)
             found = self._coverages[key] = _Coverage(
                 tuple((i, tuple(by_index[i])) for i in sorted(by_index)),
-                frozenset(i for i, statements in by_index.items() if any(st.effect is Effect.ALLOW for st in statements)))
+                sum(1 << i for i, statements in by_index.items() if any(st.effect is Effect.ALLOW for st in statements)))
             self._keep(policy)
         return found
 
@@ -376,6 +377,11 @@ class _Evaluator:
         session_tags = subject.session_tags
         fixed_deny = [False] * count
         conditional = [False] * count
+        # _settled's test: an unconditional matching Deny, or a layer with no Allow that may match, denies; an
+        # unconditional matching Allow in every layer, and no Deny with a condition, allows
+        never = [False] * count
+        changeable = [False] * count
+        always = [True] * count
         denies: list[list[Statement]] = [[] for _ in actions]
         deny_keys: list[list[tuple]] = [[] for _ in actions]
         layers: list[list[tuple[bool, tuple[Statement, ...]]]] = [[] for _ in actions]
@@ -394,6 +400,8 @@ class _Evaluator:
             chosen.append((policies, True))
         for policies, must_allow in chosen:
             fixed_allow = [False] * count
+            settled_allow = [False] * count
+            possible = [False] * count
             allows: list[list[Statement]] = [[] for _ in actions]
             allow_keys: list[list[tuple]] = [[] for _ in actions]
             for named, where in policies:
@@ -406,6 +414,10 @@ class _Evaluator:
                     conditional[i] = conditional[i] or part.conditional
                     fixed_deny[i] = fixed_deny[i] or part.fixed_deny
                     fixed_allow[i] = fixed_allow[i] or part.fixed_allow
+                    never[i] = never[i] or part.fixed_deny
+                    changeable[i] = changeable[i] or part.denies_maybe
+                    settled_allow[i] = settled_allow[i] or part.fixed_allow
+                    possible[i] = possible[i] or part.allow_possible
                     for st in part.facts:
                         if st.conditions_hold(base):
                             fixed_deny[i] = fixed_deny[i] or st.effect is Effect.DENY
@@ -422,6 +434,8 @@ class _Evaluator:
                 for i in everywhere:
                     layers[i].append((fixed_allow[i], tuple(allows[i])))
                     layer_keys[i].append((fixed_allow[i], tuple(allow_keys[i])))
+                    never[i] = never[i] or not possible[i]
+                    always[i] = always[i] and settled_allow[i]
         found = []
         shared: list[tuple[tuple[ConditionClause, ...], ...]] | None = None  # without extra policies
         for i, action in enumerate(actions):
@@ -436,8 +450,9 @@ class _Evaluator:
                         shared = rows
                 enumerated = tuple(clause for row in rows for clause in row[i])
             key = (fixed_deny[i], tuple(deny_keys[i]), tuple(layer_keys[i]), conditional[i], enumerated)
+            settled = NEVER if never[i] else UNCONDITIONAL if always[i] and not changeable[i] else None
             found.append(_Request(key, ReducedDecision(fixed_deny[i], tuple(denies[i]), tuple(layers[i])),
-                                  conditional[i], enumerated))
+                                  conditional[i], enumerated, settled))
         return found
 
     def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str], session_tags: bool
@@ -476,7 +491,7 @@ class _Evaluator:
         """What one policy's ``statements`` covering an action on ``resource`` say before the principal's values
         (None: a Resource holds a policy variable), for principals whose
         :attr:`~supportkit.iam.evaluate.Subject.session_tags` is ``session_tags``."""
-        fixed_allow = fixed_deny = conditional = False
+        fixed_allow = fixed_deny = conditional = denies_maybe = allow_possible = False
         facts: list[Statement] = []
         dynamic: list[tuple[Statement, tuple[str, ...]]] = []
         part: _RequestPart | None = None
@@ -485,7 +500,12 @@ class _Evaluator:
                 break
             is_dynamic = request_dependent(st, session_tags)
             conditional = conditional or is_dynamic
-            if not st.matches_resource(resource, EMPTY_CONTEXT):
+            matches = st.matches_resource(resource, EMPTY_CONTEXT)
+            if st.effect is Effect.DENY:
+                denies_maybe = denies_maybe or bool(st.conditions)
+            else:
+                allow_possible = allow_possible or matches or bool(st.conditions)
+            if not matches:
                 continue
             if is_dynamic:
                 dynamic.append((st, principal_keys(st)))
@@ -495,8 +515,9 @@ class _Evaluator:
                 fixed_deny = fixed_deny or st.effect is Effect.DENY
                 fixed_allow = fixed_allow or st.effect is Effect.ALLOW
         else:
-            part = (_RequestPart(fixed_allow, fixed_deny, tuple(facts), tuple(dynamic), conditional)
-                    if conditional or fixed_allow or fixed_deny or facts else _NO_PART)
+            part = (_RequestPart(fixed_allow, fixed_deny, tuple(facts), tuple(dynamic), conditional, denies_maybe,
+                                 allow_possible)
+                    if conditional or fixed_allow or fixed_deny or facts or denies_maybe or allow_possible else _NO_PART)
         return part
 
     def _enumerated_clauses(self, policy: Policy, actions: Sequence[str], session_tags: bool
@@ -519,13 +540,11 @@ class _Evaluator:
         """Keep ``policy`` alive while its id is part of a key here (once, however many keys)."""
         self._policies[id(policy)] = policy
 
-    def _request_conditions(self, request: _Request, subject: Subject, arn: str, action: str, resource: str
-                            ) -> Conditions:
+    def _request_conditions(self, request: _Request, subject: Subject, arn: str) -> Conditions:
         """:meth:`conditions`, deciding each enumerated request on the reduced statements alone."""
         base = self.contexts[arn]
-        settled = _settled_by_facts(subject, action, resource, base)
-        if settled is not None:
-            return settled
+        if request.settled is not None:
+            return request.settled
         if not request.conditional:
             return UNCONDITIONAL if request.allows(base) else NEVER
         return self._enumerate(request.allows, request.enumerated, base, subject)
