@@ -77,7 +77,7 @@ from supportkit.iam.evaluate import (
     evaluate,
     is_principal_key,
 )
-from supportkit.iam.policy import ActionSet, Effect, Policy, Statement, parse_policy
+from supportkit.iam.policy import Effect, Policy, Statement, parse_policy
 from supportkit.iam.trust import (
     ASSUME_ROLE,
     SET_SOURCE_IDENTITY,
@@ -297,7 +297,7 @@ class _Evaluator:
             added = extra.get(action, ())
             return replace(subject, identity_policies=(*subject.identity_policies, *added)) if added else subject
 
-        actions = self._possible(subject, tuple(actions), extra)
+        actions = self.possible(subject, tuple(actions), extra)
         if not actions:
             return None
         base = self.contexts[arn]
@@ -329,8 +329,8 @@ class _Evaluator:
             self._firsts[key] = found
         return found
 
-    def _possible(self, subject: Subject, actions: tuple[str, ...], extra: Mapping[str, tuple[NamedPolicy, ...]]
-                  ) -> tuple[str, ...]:
+    def possible(self, subject: Subject, actions: tuple[str, ...],
+                 extra: Mapping[str, tuple[NamedPolicy, ...]] | None = None) -> tuple[str, ...]:
         """The ``actions`` for which every layer that must allow has an Allow statement covering them, resources
         and conditions aside: the others are implicitly denied whatever the request (most identities hold no
         statement for most actions, and this costs a lookup per policy)."""
@@ -864,8 +864,8 @@ class RoleAssumptions:
         with some Allow for it in every layer of their own policies (identity policies, boundary, SCPs), which
         such a call needs (Cross-account policy evaluation logic). Every other :meth:`step` out of the account
         is None."""
-        possible = _Possible((ASSUME_ROLE,))
-        return [i for i in self.account.identities if i.type is not IdentityType.ROOT and possible(i.subject)]
+        return [i for i in self.account.identities
+                if i.type is not IdentityType.ROOT and self._evaluator.possible(i.subject, (ASSUME_ROLE,))]
 
     def step(self, caller: Identity, role: Identity) -> Step | None:
         """``caller`` assuming ``role`` (``role.trust`` its trust policy), or None when no request allows it.
@@ -1002,8 +1002,8 @@ class _Assumers:
 
     def __init__(self, account: Account, evaluator: _Evaluator) -> None:
         self.evaluator = evaluator
-        possible = _Possible((ASSUME_ROLE,))  # every other principal is denied it whatever the role
-        self.identities = [i for i in account.identities if possible(i.subject)]
+        # every other principal is denied it whatever the role
+        self.identities = [i for i in account.identities if evaluator.possible(i.subject, (ASSUME_ROLE,))]
         policies = {id(named.policy): named.policy for i in self.identities
                     for named in applicable_policies(i.subject)}
         # The statements that can decide an assumption and whose Resource is not "*": a role's ARN matters
@@ -1068,13 +1068,12 @@ def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, Id
     by_arn = {i.arn: i for i in account.identities}
     targets = sorted((arn for arn, path in reached.items() if path.decision is AccessDecision.ALLOWED),
                      key=lambda target: reached[target].rank())  # the best tails first
-    possible = _Possible(_CHANGES)
     for identity in account.identities:
         known = reached.get(identity.arn)
         if not _changeable(identity) or (known is not None and known.decision is AccessDecision.ALLOWED):
             continue
         subject = identity.subject
-        may = possible(subject)
+        may = frozenset(evaluator.possible(subject, _CHANGES))
         if not may:
             continue
         # The changes it may make, decided first: most principals that name them may not (an SCP, a boundary).
@@ -1111,40 +1110,6 @@ _CHANGES = ("iam:PutUserPolicy", "iam:AttachUserPolicy", "iam:PutGroupPolicy", "
             "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:CreatePolicyVersion", "iam:AddUserToGroup",
             "iam:UpdateAssumeRolePolicy")
 """The IAM actions by which a principal changes its own permissions (see the module docstring)."""
-
-
-class _Possible:
-    """Which of ``actions`` a principal's every layer has some Allow statement for, whatever the resource and
-    the request: the others are denied to it, so they need no decision. Read once per policy."""
-
-    def __init__(self, actions: Sequence[str]) -> None:
-        self.actions = actions
-        self._by_policy: dict[int, frozenset[str]] = {}
-        self._policies: list[Policy] = []  # kept alive while their ids are keys
-        # By Action list: policies (inline ones above all) repeat a few lists, and each names few actions.
-        self._by_list: dict[tuple[bool, ActionSet], frozenset[str]] = {}
-
-    def _allows(self, policy: Policy) -> frozenset[str]:
-        found = self._by_policy.get(id(policy))
-        if found is None:
-            found = frozenset()
-            for st in policy.statements:
-                if st.effect is Effect.ALLOW:
-                    key = (st.not_action, st.action_set)
-                    covered = self._by_list.get(key)
-                    if covered is None:
-                        covered = self._by_list[key] = frozenset(filter(st.matches_action, self.actions))
-                    found |= covered
-            self._by_policy[id(policy)] = found
-            self._policies.append(policy)
-        return found
-
-    def __call__(self, subject: Subject) -> frozenset[str]:
-        found: frozenset[str] | None = None
-        for layer in subject.layers:
-            allowed = frozenset().union(*(self._allows(named.policy) for named in layer.policies))
-            found = allowed if found is None else found & allowed
-        return found or frozenset()
 
 
 def _self_changes(identity: Identity, groups: Mapping[str, Group]) -> list[tuple[str, str]]:
