@@ -814,11 +814,14 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
         singles, groups = grouping
         found = [(position, next(iter(alone([caller])), None)) for position, caller in singles
                  if caller.arn not in named]
+        ranks = {always: (not (always and tail.decision is AccessDecision.ALLOWED), *best_new[1:])
+                 for always in (False, True)}  # a path through a group, by whether its decision always allows
         for group in groups:
             conditions, notes = group.decision(evaluator, role, trust)
-            rank = (not (conditions.always and tail.decision is AccessDecision.ALLOWED), *best_new[1:])
-            found += [(position, path(caller, conditions, notes))
-                      for position, caller in group.improved(rank, chain, reached) if admitted(caller)]
+            improved = group.improved(ranks[group.always], chain, reached)
+            if improved:
+                found += [(position, path(caller, conditions, notes)) for position, caller in improved
+                          if admitted(caller)]
         yield from (p for _, p in sorted(found, key=lambda item: item[0]) if p is not None)  # the assumers' order
     for source in sources:
         if source.kind in (SourceKind.ACCOUNT, SourceKind.USER, SourceKind.ROLE) or (tagging and not source.tags):
@@ -974,17 +977,22 @@ class _Group:
     def __init__(self, members: list[tuple[int, Identity]]) -> None:
         self.members = members  # (position among the assumers, identity)
         self._decision: tuple[Conditions, tuple[str, ...]] | None = None
+        self.always = False  # the decision allows whatever the request
         self._by_rank: dict[tuple[bool, int, int], list[tuple[int, Identity]]] = {_NO_PATH: members}
+        self._worst = _NO_PATH  # the worst rank a member was last seen at
 
     def decision(self, evaluator: _Evaluator, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
         if self._decision is None:
             self._decision = evaluator.assume(self.members[0][1], role, trust)
+            self.always = self._decision[0].always
         return self._decision
 
     def improved(self, rank: tuple[bool, int, int], chain: set[str], reached: Mapping[str, AccessPath]
                  ) -> list[tuple[int, Identity]]:
         """The members a path of ``rank`` would improve, not in ``chain``. Ranks only improve, so a member
-        last seen at ``rank`` or better is not looked at again."""
+        last seen at ``rank`` or better is not looked at again (nor, once all are, the group)."""
+        if self._worst <= rank:
+            return []
         found = []
         for seen in [seen for seen in self._by_rank if seen > rank]:
             for position, caller in self._by_rank.pop(seen):
@@ -993,6 +1001,7 @@ class _Group:
                 if now > rank and caller.arn not in chain:
                     found.append((position, caller))
                 self._by_rank.setdefault(now, []).append((position, caller))
+        self._worst = max(self._by_rank)
         return found
 
 
