@@ -18,7 +18,6 @@ their cells are answered one identity at a time by the caller's ``fallback``.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-import itertools
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Generic, TypeVar
@@ -427,17 +426,8 @@ class _Cells:
         return found
 
     def _mask_over(self, entry: int, requests: Requests) -> int:
-        """Where one statement holds: asked once per combination of the values of the keys it reads."""
-        statement, base = self.entries[entry], self._entry_bases[entry]
-        read = [i for i, key in enumerate(requests.keys) if key in statement.keys_read]
-        mask = 0
-        for digits in itertools.product(*(range(len(requests.options[i])) for i in read)):
-            if statement.conditions_hold(_with(base, (requests.options[i][j] for i, j in zip(read, digits)))):
-                where = (1 << requests.count) - 1
-                for i, j in zip(read, digits):
-                    where &= requests.where(i, j)
-                mask |= where
-        return mask
+        """Where one statement holds (:meth:`Requests.holding`, with the values of its entry)."""
+        return requests.holding(self.entries[entry], self._entry_bases[entry])
 
     def _holds(self, context: RequestContext) -> Callable[[int], bool]:
         """Whether an entry's conditions hold in one request (:meth:`ReducedDecision.allows`)."""

@@ -16,6 +16,7 @@ the engine decides, this module only chooses which requests to ask about.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from supportkit.iam.conditions import ConditionClause, parse_date
 from supportkit.iam.context import ContextValue, RequestContext
 from supportkit.iam.evaluate import NamedPolicy, Subject
 from supportkit.iam.keys import PRINCIPAL_TAG
-from supportkit.iam.policy import Policy
+from supportkit.iam.policy import Policy, Statement
 
 MAX_COMBINATIONS = 512
 """Requests evaluated per decision at most; beyond, the answer says it is not exhaustive."""
@@ -298,6 +299,19 @@ class Requests:
             found = self._where[(index, option)] = sum(
                 1 << p for p in range(self.count) if p // stride % size == option)
         return found
+
+    def holding(self, statement: Statement, base: RequestContext) -> int:
+        """The positions where ``statement``'s conditions hold, as bits: asked once per combination of the
+        candidates of the enumerated keys it reads, its other keys as ``base`` has them."""
+        read = [i for i, key in enumerate(self.keys) if key in statement.keys_read]
+        mask = 0
+        for digits in itertools.product(*(range(len(self.options[i])) for i in read)):
+            if statement.conditions_hold(_with(base, (self.options[i][j] for i, j in zip(read, digits)))):
+                where = (1 << self.count) - 1
+                for i, j in zip(read, digits):
+                    where &= self.where(i, j)
+                mask |= where
+        return mask
 
     def choice(self, position: int) -> tuple[Requirement, ...]:
         return tuple(found[position // stride % len(found)] for found, stride in zip(self.options, self.strides))

@@ -44,6 +44,8 @@ from supportkit.analysis.conditions import (
     NEVER,
     UNCONDITIONAL,
     Conditions,
+    Requests,
+    _with,
     clauses_for,
     condition_policies,
     enumerate_conditions,
@@ -262,6 +264,8 @@ class _Evaluator:
         self._multi: dict[tuple, tuple[tuple[int, _RequestPart], ...] | None] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
         self._tagging: dict[tuple[tuple, SessionTags], bool] = {}
+        self._enumerations: dict[tuple[tuple[ConditionClause, ...], bool], Requests] = {}
+        self._masks: dict[tuple, int] = {}
 
     def conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
         """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``: decided on its request
@@ -547,7 +551,43 @@ class _Evaluator:
             return request.settled
         if not request.conditional:
             return UNCONDITIONAL if request.allows(base) else NEVER
-        return self._enumerate(request.allows, request.enumerated, base, subject)
+        return self._solve(request, base, subject.session_tags)
+
+    def _solve(self, request: _Request, base: RequestContext, session_tags: bool) -> Conditions:
+        """:meth:`_enumerate` of a reduced request, from the mask of each statement over the requests enumerated
+        (as :mod:`supportkit.analysis.cells` does): a statement's mask, for the values of the keys it reads that
+        are not enumerated, is shared by every principal and request that holds it."""
+        requests = self._requests_of(request.enumerated, session_tags)
+        if not requests.keys:
+            return UNCONDITIONAL if request.allows(base) else NEVER
+        decision = request.decision
+        allowed = 0
+        if not decision.denied:
+            allowed = ((1 << requests.count) - 1) & ~self._holding(decision.denies, requests, base)
+            for always, statements in decision.layers:
+                if not always:
+                    allowed &= self._holding(statements, requests, base)
+        return requests.conclude(allowed, lambda kept: request.allows(_with(base, kept)))
+
+    def _requests_of(self, clauses: tuple[ConditionClause, ...], session_tags: bool) -> Requests:
+        """The requests :func:`enumerate_conditions` asks about for these clauses, built once."""
+        key = (clauses, session_tags)
+        found = self._enumerations.get(key)
+        if found is None:
+            found = self._enumerations[key] = Requests(clauses, self.carried,
+                                                       partial(is_principal_key, session_tags=session_tags))
+        return found
+
+    def _holding(self, statements: Iterable[Statement], requests: Requests, base: RequestContext) -> int:
+        """The positions of ``requests`` where one of ``statements`` holds, as bits."""
+        found = 0
+        for statement in statements:
+            key = (statement.conditions, tuple(map(base.get, statement.keys_read)), id(requests))
+            mask = self._masks.get(key)
+            if mask is None:
+                mask = self._masks[key] = requests.holding(statement, base)
+            found |= mask
+        return found
 
     def assume(self, caller: Identity, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
         """When ``caller`` can assume ``role``; shared by roles with the same trust policy (one parsed object
