@@ -236,6 +236,24 @@ _NO_PART = _RequestPart(False, False, (), (), False)
 """The part of a policy none of whose statements can apply."""
 
 
+@dataclass(frozen=True, eq=False)
+class _PolicyParts:
+    """A policy's parts (:class:`_RequestPart`) for each action of a request: their flags as bits over the
+    actions (bit i: the i-th action), and the parts whose statements each principal's request takes one by one
+    (conditions on its own keys, tested on its values; statements that depend on the request)."""
+
+    conditional: int
+    fixed_deny: int
+    fixed_allow: int
+    denies_maybe: int
+    allow_possible: int
+    itemized: tuple[tuple[int, _RequestPart], ...]
+
+
+_NO_PARTS = _PolicyParts(0, 0, 0, 0, 0, ())
+"""The parts of a policy that covers none of the actions."""
+
+
 SessionTags = tuple[tuple[str, ContextValue], ...]
 """Session tags a caller passes, (tag key, value) sorted by key."""
 
@@ -261,7 +279,7 @@ class _Evaluator:
         self._covered: dict[tuple, tuple[int, ...]] = {}
         self._coverages: dict[tuple, _Coverage] = {}
         self._clauses: dict[tuple, tuple[tuple[ConditionClause, ...], ...]] = {}
-        self._multi: dict[tuple, tuple[tuple[int, _RequestPart], ...] | None] = {}
+        self._multi: dict[tuple, _PolicyParts | None] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
         self._tagging: dict[tuple[tuple, SessionTags], bool] = {}
         self._enumerations: dict[tuple[tuple[ConditionClause, ...], bool], Requests] = {}
@@ -373,78 +391,74 @@ class _Evaluator:
         """``subject``'s request of each action (with the ``extra`` identity policies of that action) reduced to
         what the request can change; None when a statement's Resource holds a policy variable.
 
-        Each policy's parts are read sparsely (an identity's own policies mostly cover none of the actions), and
-        the clauses to enumerate only for a request some statement makes conditional: the others are decided
-        on ``base`` alone, whatever the clauses."""
+        The flags of each policy's parts are summed as bits over the actions (:class:`_PolicyParts`), and only
+        the parts that read the principal's values are looked at one by one; the clauses to enumerate are read
+        only for a request some statement makes conditional: the others are decided on ``base`` alone."""
         base = self.contexts[arn]
         count = len(actions)
+        every = (1 << count) - 1  # bit i: actions[i]
         session_tags = subject.session_tags
-        fixed_deny = [False] * count
-        conditional = [False] * count
+        fixed_deny = conditional = 0
         # _settled's test: an unconditional matching Deny, or a layer with no Allow that may match, denies; an
         # unconditional matching Allow in every layer, and no Deny with a condition, allows
-        never = [False] * count
-        changeable = [False] * count
-        always = [True] * count
-        denies: list[list[Statement]] = [[] for _ in actions]
-        deny_keys: list[list[tuple]] = [[] for _ in actions]
-        layers: list[list[tuple[bool, tuple[Statement, ...]]]] = [[] for _ in actions]
-        layer_keys: list[list[tuple]] = [[] for _ in actions]
-        everywhere = range(count)
-        # per policy, the actions it takes part in: None for all of them
-        rcps: list[tuple[NamedPolicy, Collection[int] | None]] = []
+        never = changeable = 0
+        always = every
+        denies: dict[int, list[Statement]] = {}
+        deny_keys: dict[int, list[tuple]] = {}
+        layers: list[tuple[int, dict[int, list[Statement]], dict[int, list[tuple]]]] = []  # those that must allow
+        # per policy, the actions it takes part in, as bits
+        rcps: list[tuple[NamedPolicy, int]] = []
         if subject.rcps:
-            applying = [i for i in everywhere if subject.rcps_apply_to(actions[i], resources[i])]
-            rcps = [(named, None if len(applying) == count else frozenset(applying)) for named in subject.rcps]
+            applying = sum(1 << i for i in range(count) if subject.rcps_apply_to(actions[i], resources[i]))
+            rcps = [(named, applying) for named in subject.rcps]
         chosen = [(rcps, False)]
         for layer in subject.layers:
-            policies: list[tuple[NamedPolicy, Collection[int] | None]] = [(named, None) for named in layer.policies]
+            policies = [(named, every) for named in layer.policies]
             if layer.kind is PolicyKind.IDENTITY and extra:
-                policies += [(named, (i,)) for i, action in enumerate(actions) for named in extra.get(action, ())]
+                policies += [(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
             chosen.append((policies, True))
         for policies, must_allow in chosen:
-            fixed_allow = [False] * count
-            settled_allow = [False] * count
-            possible = [False] * count
-            allows: list[list[Statement]] = [[] for _ in actions]
-            allow_keys: list[list[tuple]] = [[] for _ in actions]
+            fixed_allow = settled_allow = possible = 0
+            allows: dict[int, list[Statement]] = {}
+            allow_keys: dict[int, list[tuple]] = {}
             for named, where in policies:
                 parts = self._parts_of(named.policy, actions, resources, session_tags)
                 if parts is None:
                     return None
-                for i, part in parts:
-                    if where is not None and i not in where:
+                conditional |= parts.conditional & where
+                fixed_deny |= parts.fixed_deny & where
+                fixed_allow |= parts.fixed_allow & where
+                changeable |= parts.denies_maybe & where
+                settled_allow |= parts.fixed_allow & where
+                possible |= parts.allow_possible & where
+                for i, part in parts.itemized:
+                    if not where >> i & 1:
                         continue
-                    conditional[i] = conditional[i] or part.conditional
-                    fixed_deny[i] = fixed_deny[i] or part.fixed_deny
-                    fixed_allow[i] = fixed_allow[i] or part.fixed_allow
-                    never[i] = never[i] or part.fixed_deny
-                    changeable[i] = changeable[i] or part.denies_maybe
-                    settled_allow[i] = settled_allow[i] or part.fixed_allow
-                    possible[i] = possible[i] or part.allow_possible
                     for st in part.facts:
                         if st.conditions_hold(base):
-                            fixed_deny[i] = fixed_deny[i] or st.effect is Effect.DENY
-                            fixed_allow[i] = fixed_allow[i] or st.effect is Effect.ALLOW
+                            if st.effect is Effect.DENY:
+                                fixed_deny |= 1 << i
+                            else:
+                                fixed_allow |= 1 << i
                     for st, facts in part.dynamic:
                         item = (st.conditions, tuple(map(base.get, facts)) if facts else ())
                         if st.effect is Effect.DENY:
-                            denies[i].append(st)
-                            deny_keys[i].append(item)
+                            denies.setdefault(i, []).append(st)
+                            deny_keys.setdefault(i, []).append(item)
                         else:
-                            allows[i].append(st)
-                            allow_keys[i].append(item)
+                            allows.setdefault(i, []).append(st)
+                            allow_keys.setdefault(i, []).append(item)
+                never |= parts.fixed_deny & where
             if must_allow:  # an RCP's Allow allows nothing by itself
-                for i in everywhere:
-                    layers[i].append((fixed_allow[i], tuple(allows[i])))
-                    layer_keys[i].append((fixed_allow[i], tuple(allow_keys[i])))
-                    never[i] = never[i] or not possible[i]
-                    always[i] = always[i] and settled_allow[i]
+                layers.append((fixed_allow, allows, allow_keys))
+                never |= every & ~possible
+                always &= settled_allow
         found = []
         shared: list[tuple[tuple[ConditionClause, ...], ...]] | None = None  # without extra policies
         for i, action in enumerate(actions):
+            is_conditional = bool(conditional >> i & 1)
             enumerated: tuple[ConditionClause, ...] = ()
-            if conditional[i]:
+            if is_conditional:
                 added = extra.get(action, ())
                 rows = shared
                 if rows is None or added:
@@ -453,30 +467,43 @@ class _Evaluator:
                     if not added:
                         shared = rows
                 enumerated = tuple(clause for row in rows for clause in row[i])
-            key = (fixed_deny[i], tuple(deny_keys[i]), tuple(layer_keys[i]), conditional[i], enumerated)
-            settled = NEVER if never[i] else UNCONDITIONAL if always[i] and not changeable[i] else None
-            found.append(_Request(key, ReducedDecision(fixed_deny[i], tuple(denies[i]), tuple(layers[i])),
-                                  conditional[i], enumerated, settled))
+            denied = bool(fixed_deny >> i & 1)
+            key = (denied, tuple(deny_keys.get(i, ())),
+                   tuple((bool(allowed >> i & 1), tuple(keys.get(i, ()))) for allowed, _, keys in layers),
+                   is_conditional, enumerated)
+            settled = (NEVER if never >> i & 1 else UNCONDITIONAL if always >> i & 1 and not changeable >> i & 1
+                       else None)
+            decision = ReducedDecision(denied, tuple(denies.get(i, ())), tuple(
+                (bool(allowed >> i & 1), tuple(statements.get(i, ()))) for allowed, statements, _ in layers))
+            found.append(_Request(key, decision, is_conditional, enumerated, settled))
         return found
 
     def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str], session_tags: bool
-                  ) -> tuple[tuple[int, _RequestPart], ...] | None:
-        """:meth:`_part` for each action, by its index, leaving out those the policy takes no part in; None when
-        one is."""
+                  ) -> _PolicyParts | None:
+        """:meth:`_part` for each action the policy takes part in, summed up; None when one is None."""
         actions = tuple(actions)
         key = (id(policy), actions, tuple(resources), session_tags)
         if key in self._multi:
             return self._multi[key]
-        parts: list[tuple[int, _RequestPart]] = []
-        found: tuple[tuple[int, _RequestPart], ...] | None = None
+        found: _PolicyParts | None = _NO_PARTS
+        flags = [0] * 5
+        itemized: list[tuple[int, _RequestPart]] = []
         for i, statements in self._coverage(policy, actions).by_index:
             part = self._part(statements, resources[i], session_tags)
             if part is None:
+                found = None
                 break
-            if part is not _NO_PART:
-                parts.append((i, part))
+            if part is _NO_PART:
+                continue
+            for f, on in enumerate((part.conditional, part.fixed_deny, part.fixed_allow, part.denies_maybe,
+                                    part.allow_possible)):
+                if on:
+                    flags[f] |= 1 << i
+            if part.facts or part.dynamic:
+                itemized.append((i, part))
         else:
-            found = tuple(parts)
+            if any(flags) or itemized:
+                found = _PolicyParts(flags[0], flags[1], flags[2], flags[3], flags[4], tuple(itemized))
         self._multi[key] = found
         self._keep(policy)
         return found
