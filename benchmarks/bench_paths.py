@@ -1,6 +1,6 @@
 """Time of the who-can paths (trust, role chains, escalation, conditions) beside the matrix time.
 
-Run: python benchmarks/bench_paths.py [--sizes 1000 10000] [--seed 11]
+Run: python benchmarks/bench_paths.py [--sizes 1000 10000] [--seed 11] [--runs 3]
 
 The account is bench_matrix's generated one (0.4 N users, 0.6 N roles, conditions on MFA, source IP and
 tags, boundaries, a 3-level SCP chain), with trust policies made varied: of the roles, 30 % trust the
@@ -9,15 +9,18 @@ account, 10 % a user by ARN, 10 % another role by ARN (chains), 5 % another acco
 services. A fifth of the users may assume ``role/app/*``, and 2 % of the users can change their own policies
 (escalation). The matrix is the long-form matrix of every identity and catalog action; the paths are
 ``who_can`` for one capability; "conditions" is ``conditional_cells``, the report's enumeration of every
-request-dependent cell of the matrix. Figures are wall-clock and CPU seconds (``time.process_time``: steadier on a shared machine) of one
-run each, in this process.
+request-dependent cell of the matrix. Each of ``--runs`` runs is a process of its own (caches on parsed policies
+would warm a second run in one process); the figures are each stage's least CPU seconds (``time.process_time``:
+steadier than wall-clock on a shared machine, which the load average printed tells) with its wall-clock time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_matrix import ACCOUNT, generate
 
 OTHER = "444455556666"
+CAPABILITIES = ("RESOLVE", "READ_CASES")
 
 
 def _trust(principal: dict, action: str | list[str] = "sts:AssumeRole", condition: dict | None = None) -> dict:
@@ -89,46 +93,73 @@ def write_snapshot(size: int, seed: int, snapshot: Path) -> Path:
     return snapshot
 
 
-def run(size: int, seed: int, folder: Path) -> None:
+def measure(snapshot: Path) -> dict:
+    """One run in this process: CPU and wall seconds of the matrix, who-can per capability and the conditions."""
     from supportkit.analysis.matrix import build_matrix
     from supportkit.analysis.paths import conditional_cells, resolve_target, who_can_target
     from supportkit.snapshot import load_account
     from supportkit.support.catalog import load_catalog
 
-    snapshot = write_snapshot(size, seed, folder / f"account-{size}")
     catalog = load_catalog()
     start = time.perf_counter()
     account = load_account(snapshot)
-    loaded = time.perf_counter()
-    cpu = time.process_time()
-    matrix = build_matrix(account, catalog)
-    built, matrix_cpu = time.perf_counter(), time.process_time() - cpu
-    figures = []
-    for capability in ("RESOLVE", "READ_CASES"):
+    figures: dict = {"load": (time.perf_counter() - start, 0.0)}
+
+    def timed(name: str, work):
         began, cpu = time.perf_counter(), time.process_time()
-        paths = who_can_target(account, resolve_target(catalog, capability))
-        figures.append((capability, time.perf_counter() - began, time.process_time() - cpu, paths))
-    began, cpu = time.perf_counter(), time.process_time()
-    cells = conditional_cells(account, matrix, catalog)
-    conditions = (time.perf_counter() - began, time.process_time() - cpu)
-    print(f"{size:>6} identities: load {loaded - start:6.2f} s   matrix {built - loaded:6.2f} s "
-          f"({matrix_cpu:6.2f} s CPU, {len(matrix):,} cells)")
-    for capability, seconds, cpu_seconds, paths in figures:
-        chained = sum(1 for p in paths if p.steps)
-        print(f"{'':>6}  who-can {capability:<11} {seconds:6.2f} s ({cpu_seconds:6.2f} s CPU, "
-              f"{cpu_seconds / matrix_cpu:4.1f}x the matrix)   {len(paths):,} principals, {chained:,} through a path")
-    print(f"{'':>6}  conditions          {conditions[0]:6.2f} s ({conditions[1]:6.2f} s CPU, "
-          f"{conditions[1] / matrix_cpu:4.1f}x the matrix)   {len(cells):,} request-dependent cells")
+        found = work()
+        figures[name] = (time.perf_counter() - began, time.process_time() - cpu)
+        return found
+
+    matrix = timed("matrix", lambda: build_matrix(account, catalog))
+    figures["cells"] = len(matrix)
+    for capability in CAPABILITIES:
+        paths = timed(capability, lambda: who_can_target(account, resolve_target(catalog, capability)))
+        figures[f"{capability} principals"] = (len(paths), sum(1 for p in paths if p.steps))
+    cells = timed("conditions", lambda: conditional_cells(account, matrix, catalog))
+    figures["conditional cells"] = len(cells)
+    return figures
+
+
+def run(size: int, seed: int, folder: Path, runs: int) -> None:
+    """``runs`` runs, each in a process of its own (no cache of one warms the next): the least CPU of each stage."""
+    snapshot = write_snapshot(size, seed, folder / f"account-{size}")
+    found = [json.loads(subprocess.run([sys.executable, __file__, "--measure", str(snapshot)], check=True,
+                                       capture_output=True, text=True).stdout) for _ in range(runs)]
+
+    def least(name: str) -> tuple[float, float]:
+        return min((run[name] for run in found), key=lambda figure: figure[1] or figure[0])
+
+    matrix = least("matrix")
+    every = ", ".join(f"{run['matrix'][1]:.2f}" for run in found)
+    print(f"{size:>6} identities: load {least('load')[0]:6.2f} s   matrix {matrix[0]:6.2f} s "
+          f"({matrix[1]:6.2f} s CPU, least of {every}; {found[0]['cells']:,} cells)")
+    for capability in CAPABILITIES:
+        seconds, cpu = least(capability)
+        every = ", ".join(f"{run[capability][1]:.2f}" for run in found)
+        principals, chained = found[0][f"{capability} principals"]
+        print(f"{'':>6}  who-can {capability:<11} {seconds:6.2f} s ({cpu:6.2f} s CPU, least of {every}; "
+              f"{cpu / matrix[1]:4.2f}x the matrix)   {principals:,} principals, {chained:,} through a path")
+    seconds, cpu = least("conditions")
+    every = ", ".join(f"{run['conditions'][1]:.2f}" for run in found)
+    print(f"{'':>6}  conditions          {seconds:6.2f} s ({cpu:6.2f} s CPU, least of {every}; "
+          f"{cpu / matrix[1]:4.2f}x the matrix)   {found[0]['conditional cells']:,} request-dependent cells")
+    print(f"{'':>6}  load average (1 min) {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--runs", type=int, default=3, metavar="K", help="runs, each in its own process")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # one run, as JSON (a child process)
     args = parser.parse_args()
+    if args.measure is not None:
+        print(json.dumps(measure(args.measure)))
+        return
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
-            run(size, args.seed, Path(folder))
+            run(size, args.seed, Path(folder), args.runs)
 
 
 if __name__ == "__main__":
