@@ -31,8 +31,8 @@ Center roles are "only modifiable by AWS").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache, partial
 from typing import Any
@@ -254,6 +254,36 @@ _NO_PARTS = _PolicyParts(0, 0, 0, 0, 0, ())
 """The parts of a policy that covers none of the actions."""
 
 
+@dataclass(frozen=True, eq=False)
+class _Summary:
+    """What a principal's policies say of its requests of several actions (:meth:`_Evaluator._summary`): flags as
+    bits over the actions (bit i: the i-th action), and the request-dependent statements by action, over all
+    layers and per layer that must allow (its unconditional Allows as bits, its statements, their keys)."""
+
+    subject: Subject
+    actions: tuple[str, ...]
+    extra: Mapping[str, tuple[NamedPolicy, ...]]
+    fixed_deny: int  # a Deny holds whatever the request (unconditional, or true of the principal)
+    conditional: int  # some statement reads a key of the request
+    # _settled's test: an unconditional matching Deny, or a layer with no Allow that may match, denies; an
+    # unconditional matching Allow in every layer, and no Deny with a condition, allows
+    never: int
+    changeable: int
+    always: int
+    denies: Mapping[int, list[Statement]]
+    deny_keys: Mapping[int, list[tuple]]
+    layers: tuple[tuple[int, Mapping[int, list[Statement]], Mapping[int, list[tuple]]], ...]
+    # the clause rows of condition_policies, by the extra policies of an action (most have none)
+    clause_rows: dict[tuple[NamedPolicy, ...], list[tuple[tuple[ConditionClause, ...], ...]]] = field(
+        default_factory=dict)
+
+    def unconditional(self, i: int) -> bool:
+        """The i-th request is allowed whatever the request: no statement reads a key of it, no Deny holds, and
+        an Allow holds in every layer that must allow."""
+        return not ((self.conditional | self.fixed_deny) >> i & 1) and all(allowed >> i & 1
+                                                                            for allowed, _, _ in self.layers)
+
+
 SessionTags = tuple[tuple[str, ContextValue], ...]
 """Session tags a caller passes, (tag key, value) sorted by key."""
 
@@ -275,7 +305,7 @@ class _Evaluator:
         self.contexts = dict(zip((i.arn for i in account.identities),
                                  identity_contexts(account.identities, context, assumed)))
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
-        self._firsts: dict[tuple, tuple[str, Conditions] | None] = {}
+        self._answers: dict[tuple, Conditions] = {}
         self._covered: dict[tuple, tuple[int, ...]] = {}
         self._coverages: dict[tuple, _Coverage] = {}
         self._clauses: dict[tuple, tuple[tuple[ConditionClause, ...], ...]] = {}
@@ -289,10 +319,10 @@ class _Evaluator:
         """When ``subject`` (the identity ``arn``) may call ``action`` on ``resource``: decided on its request
         reduced to what a request can change (:class:`_Request`), else, when a statement's Resource holds a
         policy variable, by the engine (:meth:`_engine_conditions`)."""
-        requests = self._requests(subject, arn, (action,), (resource,), {})
-        if requests is None:
+        summary = self._summary(subject, arn, (action,), (resource,), {})
+        if summary is None:
             return self._engine_conditions(subject, arn, action, resource)
-        return self._request_conditions(requests[0], subject, arn)
+        return self._answer(self._request(summary, 0), subject, arn, resource)
 
     def _engine_conditions(self, subject: Subject, arn: str, action: str, resource: str) -> Conditions:
         """:meth:`conditions`, each enumerated request decided by :func:`supportkit.iam.evaluate.evaluate`."""
@@ -322,34 +352,27 @@ class _Evaluator:
         actions = self.possible(subject, tuple(actions), extra)
         if not actions:
             return None
-        base = self.contexts[arn]
         resources = tuple(map(resource_of, actions))
-        requests = self._requests(subject, arn, actions, resources, extra)
-        key = None
-        if requests is not None:
-            key = (tuple(actions), resources, tuple(r.key for r in requests))
-            if key in self._firsts:
-                return self._firsts[key]
-        found = None
-        for index, action in enumerate(actions):
-            if requests is None:
-                result = evaluate(subject_of(action), action, resources[index], base)
-                unconditional = result.decision is Decision.ALLOWED and not result.conditional
-            else:
-                unconditional = not requests[index].conditional and requests[index].allows(base)
-            if unconditional:
-                found = action, UNCONDITIONAL
-                break
-        else:
-            for index, action in enumerate(actions):
-                conditions = (self._engine_conditions(subject_of(action), arn, action, resources[index])
-                              if requests is None else self._request_conditions(requests[index], subject, arn))
+        summary = self._summary(subject, arn, actions, resources, extra)
+        if summary is None:  # a Resource with a policy variable: the engine decides
+            base = self.contexts[arn]
+            for action, resource in zip(actions, resources):
+                result = evaluate(subject_of(action), action, resource, base)
+                if result.decision is Decision.ALLOWED and not result.conditional:
+                    return action, UNCONDITIONAL
+            for action, resource in zip(actions, resources):
+                conditions = self._engine_conditions(subject_of(action), arn, action, resource)
                 if conditions.ever:
-                    found = action, conditions
-                    break
-        if key is not None:
-            self._firsts[key] = found
-        return found
+                    return action, conditions
+            return None
+        for index, action in enumerate(actions):
+            if summary.unconditional(index):
+                return action, UNCONDITIONAL
+        for index, action in enumerate(actions):
+            conditions = self._answer(self._request(summary, index), subject, arn, resources[index])
+            if conditions.ever:
+                return action, conditions
+        return None
 
     def possible(self, subject: Subject, actions: tuple[str, ...],
                  extra: Mapping[str, tuple[NamedPolicy, ...]] | None = None) -> tuple[str, ...]:
@@ -386,14 +409,20 @@ class _Evaluator:
             self._keep(policy)
         return found
 
-    def _requests(self, subject: Subject, arn: str, actions: Sequence[str], resources: Sequence[str],
+    def _requests(self, subject: Subject, arn: str, actions: tuple[str, ...], resources: tuple[str, ...],
                   extra: Mapping[str, tuple[NamedPolicy, ...]]) -> list[_Request] | None:
         """``subject``'s request of each action (with the ``extra`` identity policies of that action) reduced to
-        what the request can change; None when a statement's Resource holds a policy variable.
+        what the request can change; None when a statement's Resource holds a policy variable."""
+        summary = self._summary(subject, arn, actions, resources, extra)
+        return None if summary is None else [self._request(summary, i) for i in range(len(actions))]
+
+    def _summary(self, subject: Subject, arn: str, actions: tuple[str, ...], resources: tuple[str, ...],
+                 extra: Mapping[str, tuple[NamedPolicy, ...]]) -> _Summary | None:
+        """What ``subject``'s policies say of its request of each action, before each is reduced
+        (:meth:`_request`); None when a statement's Resource holds a policy variable.
 
         The flags of each policy's parts are summed as bits over the actions (:class:`_PolicyParts`), and only
-        the parts that read the principal's values are looked at one by one; the clauses to enumerate are read
-        only for a request some statement makes conditional: the others are decided on ``base`` alone."""
+        the parts with statements to take one by one are looked at."""
         base = self.contexts[arn]
         count = len(actions)
         every = (1 << count) - 1  # bit i: actions[i]
@@ -453,30 +482,33 @@ class _Evaluator:
                 layers.append((fixed_allow, allows, allow_keys))
                 never |= every & ~possible
                 always &= settled_allow
-        found = []
-        shared: list[tuple[tuple[ConditionClause, ...], ...]] | None = None  # without extra policies
-        for i, action in enumerate(actions):
-            is_conditional = bool(conditional >> i & 1)
-            enumerated: tuple[ConditionClause, ...] = ()
-            if is_conditional:
-                added = extra.get(action, ())
-                rows = shared
-                if rows is None or added:
-                    rows = [self._enumerated_clauses(policy, actions, session_tags)
-                            for policy in condition_policies(subject, added)]
-                    if not added:
-                        shared = rows
-                enumerated = tuple(clause for row in rows for clause in row[i])
-            denied = bool(fixed_deny >> i & 1)
-            key = (denied, tuple(deny_keys.get(i, ())),
-                   tuple((bool(allowed >> i & 1), tuple(keys.get(i, ()))) for allowed, _, keys in layers),
-                   is_conditional, enumerated)
-            settled = (NEVER if never >> i & 1 else UNCONDITIONAL if always >> i & 1 and not changeable >> i & 1
-                       else None)
-            decision = ReducedDecision(denied, tuple(denies.get(i, ())), tuple(
-                (bool(allowed >> i & 1), tuple(statements.get(i, ()))) for allowed, statements, _ in layers))
-            found.append(_Request(key, decision, is_conditional, enumerated, settled))
-        return found
+        return _Summary(subject, actions, extra, fixed_deny, conditional, never, changeable, always, denies, deny_keys,
+                        tuple(layers))
+
+    def _request(self, summary: _Summary, i: int) -> _Request:
+        """The ``i``-th request of ``summary`` reduced to what the request can change; the clauses to enumerate
+        are read only when some statement makes it conditional (the others are decided on the facts alone)."""
+        subject, actions = summary.subject, summary.actions
+        is_conditional = bool(summary.conditional >> i & 1)
+        enumerated: tuple[ConditionClause, ...] = ()
+        if is_conditional:
+            added = summary.extra.get(actions[i], ())
+            rows = summary.clause_rows.get(added)
+            if rows is None:
+                rows = summary.clause_rows[added] = [
+                    self._enumerated_clauses(policy, actions, subject.session_tags)
+                    for policy in condition_policies(subject, added)]
+            enumerated = tuple(clause for row in rows for clause in row[i])
+        denied = bool(summary.fixed_deny >> i & 1)
+        layers = summary.layers
+        key = (denied, tuple(summary.deny_keys.get(i, ())),
+               tuple((bool(allowed >> i & 1), tuple(keys.get(i, ()))) for allowed, _, keys in layers),
+               is_conditional, enumerated)
+        settled = (NEVER if summary.never >> i & 1 else
+                   UNCONDITIONAL if summary.always >> i & 1 and not summary.changeable >> i & 1 else None)
+        decision = ReducedDecision(denied, tuple(summary.denies.get(i, ())), tuple(
+            (bool(allowed >> i & 1), tuple(statements.get(i, ()))) for allowed, statements, _ in layers))
+        return _Request(key, decision, is_conditional, enumerated, settled)
 
     def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str], session_tags: bool
                   ) -> _PolicyParts | None:
@@ -570,6 +602,14 @@ class _Evaluator:
     def _keep(self, policy: Policy) -> None:
         """Keep ``policy`` alive while its id is part of a key here (once, however many keys)."""
         self._policies[id(policy)] = policy
+
+    def _answer(self, request: _Request, subject: Subject, arn: str, resource: str) -> Conditions:
+        """:meth:`_request_conditions`, shared by the requests that reduce alike (:attr:`_Request.key`)."""
+        key = (request.key, resource, subject.session_tags)
+        found = self._answers.get(key)
+        if found is None:
+            found = self._answers[key] = self._request_conditions(request, subject, arn)
+        return found
 
     def _request_conditions(self, request: _Request, subject: Subject, arn: str) -> Conditions:
         """:meth:`conditions`, deciding each enumerated request on the reduced statements alone."""
