@@ -125,11 +125,27 @@ def _base_context(caller: Caller) -> RequestContext:
     return EMPTY_CONTEXT
 
 
-def trust_sources(identity: Identity, account_id: str) -> tuple[TrustSource, ...]:
-    """The sources a role's trust policy admits (none for users, the root user, or a role whose trust is unknown)."""
+def trust_sources(identity: Identity, account_id: str, known: dict[tuple, Conditions] | None = None
+                  ) -> tuple[TrustSource, ...]:
+    """The sources a role's trust policy admits (none for users, the root user, or a role whose trust is unknown).
+
+    ``known``: conditions already worked out, shared by the roles with one trust policy (one parsed object for
+    equal documents), which admits a caller alike on each role unless a statement names a Resource.
+    """
     if identity.trust is None:
         return ()
     policy = identity.trust.policy
+    known = {} if known is None else known
+    role = identity.arn if any(st.not_resource or any(p.text != "*" for p in st.resources)
+                               for st in policy.statements) else None
+
+    def conditions_of(caller: Caller, action: str) -> Conditions:
+        key = (id(policy), role, caller, action)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = _trust_conditions(identity, caller, action)
+        return found
+
     found: dict[tuple[SourceKind, str, str], TrustSource] = {}
     for statement in policy.statements:
         if statement.effect is not Effect.ALLOW or statement.principal is None:
@@ -154,9 +170,9 @@ def trust_sources(identity: Identity, account_id: str) -> tuple[TrustSource, ...
                 key = (kind, principal, action)
                 if key in found:
                     continue
-                conditions = _trust_conditions(identity, caller, action)
+                conditions = conditions_of(caller, action)
                 if conditions.ever:
-                    tags = identity.subject.session_tags and _trust_conditions(identity, caller, TAG_SESSION).ever
+                    tags = identity.subject.session_tags and conditions_of(caller, TAG_SESSION).ever
                     found[key] = TrustSource(identity.arn, kind, principal, action, conditions, permission_set(identity),
                                              tags)
     return tuple(found.values())
@@ -284,7 +300,8 @@ def role_sources(account: Account) -> Mapping[str, tuple[TrustSource, ...]]:
     known = _ROLE_SOURCES.get(key)
     if known is not None and known[0]() is account:
         return known[1]
-    found = MappingProxyType({i.arn: trust_sources(i, account.info.account_id) for i in account.identities
-                              if i.type is IdentityType.ROLE})
+    conditions: dict[tuple, Conditions] = {}  # the parsed trust policies stay alive with the account
+    found = MappingProxyType({i.arn: trust_sources(i, account.info.account_id, conditions)
+                              for i in account.identities if i.type is IdentityType.ROLE})
     _ROLE_SOURCES[key] = (weakref.ref(account, lambda _: _ROLE_SOURCES.pop(key, None)), found)
     return found
