@@ -90,7 +90,7 @@ def value_key(value: Any) -> bytes | str:
 def cache_key(value: Any, key: Callable[[Any], bytes | str] = value_key) -> bytes | str | None:
     """``key(value)`` for a cache of parsed values, or None when the value repeats a key somewhere: its parse
     must report that where it is, so it is never shared."""
-    return None if has_repeated_keys(value) else key(value)
+    return None if RepeatedKeys.made and has_repeated_keys(value) else key(value)
 
 
 decode_json: Callable[[str], Any] = json.JSONDecoder(object_pairs_hook=json_object).decode
