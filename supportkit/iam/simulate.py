@@ -55,8 +55,15 @@ class Request:
     def policies(self) -> tuple[NamedPolicy, ...]:
         """Every policy of the request, in request order."""
         subject = self.subject
-        return (*subject.identity_policies, *(p for p in (subject.permissions_boundary, subject.session_policy) if p),
-                *(p for level in subject.scp_levels for p in level), *subject.rcps)
+        policies = [*subject.identity_policies]
+        if subject.permissions_boundary is not None:
+            policies.append(subject.permissions_boundary)
+        if subject.session_policy is not None:
+            policies.append(subject.session_policy)
+        for levels in (subject.scp_levels, subject.rcp_levels):
+            for level in levels:
+                policies.extend(level)
+        return tuple(policies)
 
 
 class Simulator:
@@ -178,6 +185,8 @@ class Simulator:
     def _policies_of(self, documents: Any, field: str, kind: PolicyKind, level: int | None = None) -> tuple[NamedPolicy, ...]:
         if not isinstance(documents, list):
             raise RequestError(f"{field}: must be a list of policy documents")
+        if not documents:
+            return ()
         return tuple(self.policy(document, f"{field}[{i}]", kind, level) for i, document in enumerate(documents))
 
     def _single(self, raw: Mapping[str, Any], field: str, kind: PolicyKind) -> NamedPolicy | None:
