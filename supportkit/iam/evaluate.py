@@ -501,7 +501,10 @@ def decide(
         at = sum(layer.kind is PolicyKind.SCP for layer in layers)
         layers = (*layers[:at], Layer(Blocker(PolicyKind.TRUST), (trust,)), *layers[at:])
     for layer in layers:
-        layer_allows = [ref for named in layer.policies for ref in refs(named, matches[named].allows)]
+        layer_allows: list[StatementRef] = []
+        for named in layer.policies:
+            if found_allows := matches[named].allows:
+                layer_allows.extend(refs(named, found_allows))
         if not layer_allows and not (trust_grants_directly and layer.kind is PolicyKind.IDENTITY):
             return explain(Decision.IMPLICIT_DENY, [], layer.blocker, keys, subject.session_tags)
         allows.extend(layer_allows)
@@ -530,15 +533,16 @@ def applicable_policies(subject: Subject, action: str | None = None, resource: s
     """The policies that take part in this subject's decisions: on ``action`` and ``resource``, or on some
     request when ``action`` is None."""
     in_force = subject.rcps_in_force if action is None else subject.rcps_apply_to(action, resource)
-    rcps = subject.rcps if in_force else ()
-    return (*rcps, *(named for layer in subject.layers for named in layer.policies))
+    policies = [*subject.rcps] if in_force else []
+    for layer in subject.layers:
+        policies.extend(layer.policies)
+    return tuple(policies)
 
 
 def evaluate(subject: Subject, action: str, resource: str = "*", context: RequestContext = EMPTY_CONTEXT) -> Result:
     """The decision AWS reaches for ``subject`` requesting ``action`` on ``resource`` in ``context``."""
     full_context = context.with_defaults(subject.principal.derived_context)
-    matches = {
-        named: match_policy(named.policy, action, resource, full_context)
-        for named in applicable_policies(subject, action, resource)
-    }
+    matches: dict[NamedPolicy, PolicyMatch] = {}
+    for named in applicable_policies(subject, action, resource):
+        matches[named] = match_policy(named.policy, action, resource, full_context)
     return decide(subject, matches)
