@@ -242,15 +242,19 @@ class Subject:
     def layers(self) -> tuple["Layer", ...]:
         """The layers that must each allow, in the order of :data:`MUST_ALLOW`; the root user has only SCP levels."""
         layers: list[Layer] = []
+        root = self.principal.is_root
         for kind in MUST_ALLOW:
-            if kind is PolicyKind.SCP and self.scps_apply:
-                layers.extend(_scp_layers(tuple(map(tuple, self.scp_levels))))  # lists, as a caller may give them
-            elif kind is PolicyKind.IDENTITY and not self.principal.is_root:
-                layers.append(Layer(Blocker(kind), self.identity_policies))
-            elif kind is PolicyKind.BOUNDARY and self.permissions_boundary is not None and not self.principal.is_root:
-                layers.append(Layer(Blocker(kind), (self.permissions_boundary,)))
-            elif kind is PolicyKind.SESSION and self.session_policy_in_force is not None and not self.principal.is_root:
-                layers.append(Layer(Blocker(kind), (self.session_policy_in_force,)))
+            if kind is PolicyKind.SCP:
+                if self.scps_apply:
+                    layers.extend(_scp_layers(tuple(map(tuple, self.scp_levels))))  # lists, as a caller may give them
+            elif root:
+                continue
+            elif kind is PolicyKind.IDENTITY:
+                layers.append(Layer(_BLOCKERS[kind], self.identity_policies))
+            elif kind is PolicyKind.BOUNDARY and self.permissions_boundary is not None:
+                layers.append(Layer(_BLOCKERS[kind], (self.permissions_boundary,)))
+            elif kind is PolicyKind.SESSION and self.session_policy_in_force is not None:
+                layers.append(Layer(_BLOCKERS[kind], (self.session_policy_in_force,)))
         return tuple(layers)
 
 
@@ -277,6 +281,9 @@ class Blocker:
             return "identity-based policy"
         return str(self.kind.value)
 
+
+_BLOCKERS = {kind: Blocker(kind) for kind in MUST_ALLOW}
+"""The blocker of each layer other than an SCP level's (made once: each subject's layers name one)."""
 
 ROOT_CANNOT_ASSUME = Blocker(None)
 """The root user cannot call AssumeRole: no layer of its could allow it."""
