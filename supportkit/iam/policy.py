@@ -80,10 +80,16 @@ class Statement:
         return self._match_resource(resource, context)
 
     def _match_resource(self, resource: str, context: RequestContext) -> bool:
-        return any(pattern.matches(resource, context) for pattern in self.resources) != self.not_resource
+        for pattern in self.resources:  # a loop, not any() of a generator: most statements have one pattern
+            if pattern.matches(resource, context):
+                return not self.not_resource
+        return self.not_resource
 
     def conditions_hold(self, context: RequestContext) -> bool:
-        return all(clause.evaluate(context) for clause in self.conditions)
+        for clause in self.conditions:  # a loop, not all() of a generator: called for every candidate statement
+            if not clause.evaluate(context):
+                return False
+        return True
 
     @cached_property
     def keys_read(self) -> tuple[str, ...]:
@@ -130,8 +136,11 @@ class Policy:
         key = action.lower()
         found = self._by_action.get(key)
         if found is None:
-            found = tuple(statement for statement in self.statements if statement.matches_action(action))
-            self._by_action[key] = found
+            reached: list[Statement] = []
+            for statement in self.statements:
+                if statement.matches_action(action):
+                    reached.append(statement)
+            found = self._by_action[key] = tuple(reached)
         return found
 
     def statements_for_request(self, action: str, resource: str) -> tuple[Statement, ...]:
