@@ -114,12 +114,9 @@ class Policy:
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
     _by_resource: dict[str, tuple[tuple[Statement, ...], dict[str, tuple[Statement, ...]]]] = field(
         default_factory=dict, compare=False, repr=False)
-
-    @cached_property
-    def has_resource_tails(self) -> bool:
-        """Whether some statement has :attr:`Statement.resource_tails` (only then does a request's resource narrow
-        :meth:`statements_for_request`)."""
-        return any(statement.resource_tails is not None for statement in self.statements)
+    has_resource_tails: bool = field(default=False, kw_only=True, compare=False, repr=False)
+    """Whether some statement has :attr:`Statement.resource_tails` (only then does a request's resource narrow
+    :meth:`statements_for_request`); known when parsed."""
 
     @cached_property
     def keys_read(self) -> tuple[str, ...]:
@@ -291,6 +288,7 @@ def policy_from_value(value: Any, *, resource_policy: bool = False, rcp: bool = 
     variables = version == VERSION_2012
     statements = []
     sids: set[str] = set()
+    tails = False
     for index, raw in enumerate(raw_statements):
         path = "Statement" if single else f"Statement[{index}]"
         statement = _parse_statement(raw, index, path, variables, warnings, resource_policy, rcp)
@@ -298,9 +296,10 @@ def policy_from_value(value: Any, *, resource_policy: bool = False, rcp: bool = 
             if statement.sid in sids:
                 warnings.append(f"{path}.Sid: {statement.sid!r} is used by an earlier statement too")
             sids.add(statement.sid)
+        tails = tails or statement.resource_tails is not None
         statements.append(statement)
     return _built(Policy, statements=tuple(statements), version=version, id=policy_id, warnings=tuple(warnings),
-                  document=value, _by_action={}, _by_resource={})
+                  document=value, _by_action={}, _by_resource={}, has_resource_tails=tails)
 
 
 def _parse_statement(
