@@ -40,7 +40,8 @@ def no_collection() -> Iterator[None]:
 
 
 def no_collection_until_exit() -> None:
-    """For a process that ends once its one build is written (``supportkit matrix``, ``who-can``, ``diff``).
+    """For a process that ends once its one build is written (``supportkit matrix``, ``who-can``, ``diff``, and
+    ``simulate``, whose build is what it compiled).
 
     What it builds lives until the exit, which frees it all: collecting is wasted work. At 10,000 identities
     the collection after each build and the interpreter's last one at exit rescanned the account and its

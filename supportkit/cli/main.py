@@ -195,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="evaluate JSON requests (one JSON object, or JSON Lines) and print one result per line"
     )
     simulate.add_argument("file", nargs="?", help="request file (standard input when absent or '-')")
-    simulate.set_defaults(run=_simulate)
+    # what it compiled (the module caches of actions, resources and conditions) lives until the exit, where the
+    # interpreter's last collections scanned it all
+    simulate.set_defaults(run=_simulate, one_build=True)
 
     matrix = commands.add_parser(
         "matrix", help="every identity of an account snapshot against every Support action, in long form"

@@ -242,15 +242,19 @@ class Subject:
     def layers(self) -> tuple["Layer", ...]:
         """The layers that must each allow, in the order of :data:`MUST_ALLOW`; the root user has only SCP levels."""
         layers: list[Layer] = []
+        root = self.principal.is_root
         for kind in MUST_ALLOW:
-            if kind is PolicyKind.SCP and self.scps_apply:
-                layers.extend(_scp_layers(tuple(map(tuple, self.scp_levels))))  # lists, as a caller may give them
-            elif kind is PolicyKind.IDENTITY and not self.principal.is_root:
-                layers.append(Layer(Blocker(kind), self.identity_policies))
-            elif kind is PolicyKind.BOUNDARY and self.permissions_boundary is not None and not self.principal.is_root:
-                layers.append(Layer(Blocker(kind), (self.permissions_boundary,)))
-            elif kind is PolicyKind.SESSION and self.session_policy_in_force is not None and not self.principal.is_root:
-                layers.append(Layer(Blocker(kind), (self.session_policy_in_force,)))
+            if kind is PolicyKind.SCP:
+                if self.scps_apply:
+                    layers.extend(_scp_layers(tuple(map(tuple, self.scp_levels))))  # lists, as a caller may give them
+            elif root:
+                continue
+            elif kind is PolicyKind.IDENTITY:
+                layers.append(Layer(_BLOCKERS[kind], self.identity_policies))
+            elif kind is PolicyKind.BOUNDARY and self.permissions_boundary is not None:
+                layers.append(Layer(_BLOCKERS[kind], (self.permissions_boundary,)))
+            elif kind is PolicyKind.SESSION and self.session_policy_in_force is not None:
+                layers.append(Layer(_BLOCKERS[kind], (self.session_policy_in_force,)))
         return tuple(layers)
 
 
@@ -277,6 +281,9 @@ class Blocker:
             return "identity-based policy"
         return str(self.kind.value)
 
+
+_BLOCKERS = {kind: Blocker(kind) for kind in MUST_ALLOW}
+"""The blocker of each layer other than an SCP level's (made once: each subject's layers name one)."""
 
 ROOT_CANNOT_ASSUME = Blocker(None)
 """The root user cannot call AssumeRole: no layer of its could allow it."""
@@ -501,7 +508,10 @@ def decide(
         at = sum(layer.kind is PolicyKind.SCP for layer in layers)
         layers = (*layers[:at], Layer(Blocker(PolicyKind.TRUST), (trust,)), *layers[at:])
     for layer in layers:
-        layer_allows = [ref for named in layer.policies for ref in refs(named, matches[named].allows)]
+        layer_allows: list[StatementRef] = []
+        for named in layer.policies:
+            if found_allows := matches[named].allows:
+                layer_allows.extend(refs(named, found_allows))
         if not layer_allows and not (trust_grants_directly and layer.kind is PolicyKind.IDENTITY):
             return explain(Decision.IMPLICIT_DENY, [], layer.blocker, keys, subject.session_tags)
         allows.extend(layer_allows)
@@ -530,15 +540,16 @@ def applicable_policies(subject: Subject, action: str | None = None, resource: s
     """The policies that take part in this subject's decisions: on ``action`` and ``resource``, or on some
     request when ``action`` is None."""
     in_force = subject.rcps_in_force if action is None else subject.rcps_apply_to(action, resource)
-    rcps = subject.rcps if in_force else ()
-    return (*rcps, *(named for layer in subject.layers for named in layer.policies))
+    policies = [*subject.rcps] if in_force else []
+    for layer in subject.layers:
+        policies.extend(layer.policies)
+    return tuple(policies)
 
 
 def evaluate(subject: Subject, action: str, resource: str = "*", context: RequestContext = EMPTY_CONTEXT) -> Result:
     """The decision AWS reaches for ``subject`` requesting ``action`` on ``resource`` in ``context``."""
     full_context = context.with_defaults(subject.principal.derived_context)
-    matches = {
-        named: match_policy(named.policy, action, resource, full_context)
-        for named in applicable_policies(subject, action, resource)
-    }
+    matches: dict[NamedPolicy, PolicyMatch] = {}
+    for named in applicable_policies(subject, action, resource):
+        matches[named] = match_policy(named.policy, action, resource, full_context)
     return decide(subject, matches)

@@ -90,12 +90,25 @@ def value_key(value: Any) -> bytes | str:
 def cache_key(value: Any, key: Callable[[Any], bytes | str] = value_key) -> bytes | str | None:
     """``key(value)`` for a cache of parsed values, or None when the value repeats a key somewhere: its parse
     must report that where it is, so it is never shared."""
-    return None if has_repeated_keys(value) else key(value)
+    return None if RepeatedKeys.made and has_repeated_keys(value) else key(value)
 
 
-decode_json: Callable[[str], Any] = json.JSONDecoder(object_pairs_hook=json_object).decode
-"""``json.loads(text, object_pairs_hook=json_object)`` with the decoder built once: ``json.loads`` builds one
-per call when given a hook, about half the cost of decoding a simulate request line."""
+_DECODER = json.JSONDecoder(object_pairs_hook=json_object)
+_JSON_WHITESPACE = " \t\n\r"
+
+
+def decode_json(text: str) -> Any:
+    """``json.loads(text, object_pairs_hook=json_object)`` with the decoder built once (``json.loads`` builds one
+    per call when given a hook, about half the cost of decoding a simulate request line). Text that starts with its
+    value is read by ``raw_decode``, without ``decode``'s two whitespace matches; anything else (leading
+    whitespace, extra data, an error) gets ``decode``'s own answer or error."""
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        return _DECODER.decode(text)
+    if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+        return _DECODER.decode(text)
+    return value
 
 
 K = TypeVar("K")

@@ -59,9 +59,9 @@ def _action_warning(text: str, known: Known) -> str | None:
 
 
 class Linter:
-    """Lint against one ``known``, remembering each policy's warnings and each action text's.
+    """Lint against one ``known``, remembering each policy's warnings, each Action list's and each condition key's.
 
-    Request streams and accounts repeat both (an SCP in every request; ``s3:GetObject`` in every other
+    Request streams and accounts repeat all three (an SCP in every request; ``s3:GetObject`` in every other
     policy, whose unknown prefix costs a fuzzy search among the known ones). Policies are remembered by
     identity (they are shared, see :class:`~supportkit.iam.policy.PolicyCache`), and kept alive.
     """
@@ -70,6 +70,10 @@ class Linter:
         self.known = known
         self._policies: dict[Policy, tuple[str, ...]] = {}
         self._actions: dict[str, str | None] = {}
+        # per Action list: the index and warning of each action warned about (statements repeat lists)
+        self._action_lists: dict[tuple[str, ...], tuple[tuple[int, str], ...]] = {}
+        # per condition key: why it is not a global key, or None
+        self._keys: dict[str, str | None] = {}
 
     def lint(self, policy: Policy) -> tuple[str, ...]:
         """The lint warnings of ``policy``, each starting with its JSON path."""
@@ -84,19 +88,32 @@ class Linter:
         found = self._actions[text] = _action_warning(text, self.known)
         return found
 
+    def _list_warnings(self, actions: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+        found = self._action_lists.get(actions)
+        if found is None:
+            found = self._action_lists[actions] = tuple(
+                (j, warning) for j, text in enumerate(actions) if (warning := self._action_warning(text)))
+        return found
+
+    def _key_warning(self, key: str) -> str | None:
+        if key in self._keys:
+            return self._keys[key]
+        found = None
+        if key.lower().startswith("aws:") and not is_global_key(key):
+            near = suggest_global_key(key)
+            hint = f"; did you mean {near!r}?" if near else ""
+            found = f"{key!r} is not a global condition key{hint} (no request has it)"
+        self._keys[key] = found
+        return found
+
     def _lint(self, policy: Policy) -> tuple[str, ...]:
         warnings: list[str] = []
         for statement in policy.statements:
             element = "NotAction" if statement.not_action else "Action"
-            for j, text in enumerate(statement.actions):
-                found = self._action_warning(text)
-                if found:
-                    warnings.append(f"{_statement_path(policy, statement.index)}.{element}[{j}]: {found}")
+            for j, found in self._list_warnings(statement.actions):
+                warnings.append(f"{_statement_path(policy, statement.index)}.{element}[{j}]: {found}")
             for clause in statement.conditions:
-                key = clause.key
-                if key.lower().startswith("aws:") and not is_global_key(key):
-                    near = suggest_global_key(key)
-                    hint = f"; did you mean {near!r}?" if near else ""
-                    warnings.append(f"{_statement_path(policy, statement.index)}.Condition.{clause.operator}.{key}: "
-                                    f"{key!r} is not a global condition key{hint} (no request has it)")
+                if (key_warning := self._key_warning(clause.key)) is not None:
+                    warnings.append(f"{_statement_path(policy, statement.index)}.Condition.{clause.operator}."
+                                    f"{clause.key}: {key_warning}")
         return tuple(warnings)

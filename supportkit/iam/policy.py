@@ -62,18 +62,9 @@ class Statement:
     """The context keys the Resource patterns' variables read, lower-cased."""
     context_dependent: bool = field(kw_only=True, compare=False, repr=False)
     """Whether another request context could change whether this statement applies."""
-
-    @cached_property
-    def resource_tails(self) -> frozenset[str] | None:
-        """The literal resource parts (after the fifth colon) of the ARNs this statement can apply to, when every
-        Resource pattern has one and nothing else (NotResource, a condition) is involved; else None.
-
-        Worked out when first asked: most statements (a Resource of ``*``, or on actions no request asks about) never are.
-        """
-        if self.not_resource or self.context_dependent:
-            return None
-        tails = [pattern.literal_tail for pattern in self.resources]
-        return None if any(tail is None for tail in tails) else frozenset(tails)  # type: ignore[arg-type]
+    resource_tails: frozenset[str] | None = field(kw_only=True, compare=False, repr=False)
+    """The literal resource parts (after the fifth colon) of the ARNs this statement can apply to, when every
+    Resource pattern has one and nothing else (NotResource, a condition) is involved; else None."""
 
     def matches_action(self, action: str) -> bool:
         """Action/NotAction against ``prefix:Name``, case-insensitively, with ``*`` and ``?``."""
@@ -89,10 +80,16 @@ class Statement:
         return self._match_resource(resource, context)
 
     def _match_resource(self, resource: str, context: RequestContext) -> bool:
-        return any(pattern.matches(resource, context) for pattern in self.resources) != self.not_resource
+        for pattern in self.resources:  # a loop, not any() of a generator: most statements have one pattern
+            if pattern.matches(resource, context):
+                return not self.not_resource
+        return self.not_resource
 
     def conditions_hold(self, context: RequestContext) -> bool:
-        return all(clause.evaluate(context) for clause in self.conditions)
+        for clause in self.conditions:  # a loop, not all() of a generator: called for every candidate statement
+            if not clause.evaluate(context):
+                return False
+        return True
 
     @cached_property
     def keys_read(self) -> tuple[str, ...]:
@@ -117,12 +114,9 @@ class Policy:
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
     _by_resource: dict[str, tuple[tuple[Statement, ...], dict[str, tuple[Statement, ...]]]] = field(
         default_factory=dict, compare=False, repr=False)
-
-    @cached_property
-    def has_resource_tails(self) -> bool:
-        """Whether some statement has :attr:`Statement.resource_tails` (only then does a request's resource narrow
-        :meth:`statements_for_request`)."""
-        return any(statement.resource_tails is not None for statement in self.statements)
+    has_resource_tails: bool = field(default=False, kw_only=True, compare=False, repr=False)
+    """Whether some statement has :attr:`Statement.resource_tails` (only then does a request's resource narrow
+    :meth:`statements_for_request`); known when parsed."""
 
     @cached_property
     def keys_read(self) -> tuple[str, ...]:
@@ -139,8 +133,11 @@ class Policy:
         key = action.lower()
         found = self._by_action.get(key)
         if found is None:
-            found = tuple(statement for statement in self.statements if statement.matches_action(action))
-            self._by_action[key] = found
+            reached: list[Statement] = []
+            for statement in self.statements:
+                if statement.matches_action(action):
+                    reached.append(statement)
+            found = self._by_action[key] = tuple(reached)
         return found
 
     def statements_for_request(self, action: str, resource: str) -> tuple[Statement, ...]:
@@ -291,6 +288,7 @@ def policy_from_value(value: Any, *, resource_policy: bool = False, rcp: bool = 
     variables = version == VERSION_2012
     statements = []
     sids: set[str] = set()
+    tails = False
     for index, raw in enumerate(raw_statements):
         path = "Statement" if single else f"Statement[{index}]"
         statement = _parse_statement(raw, index, path, variables, warnings, resource_policy, rcp)
@@ -298,9 +296,10 @@ def policy_from_value(value: Any, *, resource_policy: bool = False, rcp: bool = 
             if statement.sid in sids:
                 warnings.append(f"{path}.Sid: {statement.sid!r} is used by an earlier statement too")
             sids.add(statement.sid)
+        tails = tails or statement.resource_tails is not None
         statements.append(statement)
     return _built(Policy, statements=tuple(statements), version=version, id=policy_id, warnings=tuple(warnings),
-                  document=value, _by_action={}, _by_resource={})
+                  document=value, _by_action={}, _by_resource={}, has_resource_tails=tails)
 
 
 def _parse_statement(
@@ -353,7 +352,7 @@ def _parse_statement(
         raise PolicyError(f"{path}.{'NotAction' if not_action else 'Action'}[{action_set}]",
                           f"{actions[action_set]!r} is not an action of the form service:Action (or '*')")
     try:
-        patterns, early_variables, resource_variables = _resource_patterns(resources, variables)
+        patterns, early_variables, resource_variables, tails = _resource_patterns(resources, variables)
     except PolicyError as error:
         raise PolicyError(f"{path}.{'NotResource' if not_resource else 'Resource'}{error.path}", error.message) from None
     for i in early_variables:
@@ -370,7 +369,8 @@ def _parse_statement(
     return _built(Statement, index=index, sid=sid, effect=effect, actions=actions, not_action=not_action,
                   resources=patterns, not_resource=not_resource, conditions=conditions, action_set=action_set,
                   _resource_matches={}, principal=principal,
-                  resource_variables=resource_variables, context_dependent=context_dependent)
+                  resource_variables=resource_variables, context_dependent=context_dependent,
+                  resource_tails=None if not_resource or context_dependent else tails)
 
 
 _T = TypeVar("_T")
@@ -398,10 +398,11 @@ def _action_set(actions: tuple[str, ...]) -> ActionSet | int:
 
 @lru_cache(maxsize=16384)
 def _resource_patterns(texts: tuple[str, ...], variables: bool
-                       ) -> tuple[tuple[Pattern, ...], tuple[int, ...], tuple[str, ...]]:
+                       ) -> tuple[tuple[Pattern, ...], tuple[int, ...], tuple[str, ...], frozenset[str] | None]:
     """A Resource list compiled; remembered, as lists (``*`` most of all) repeat a lot. With the patterns: the
-    indices of those with a policy variable before the resource part (warned about), and the context keys their
-    variables read. A malformed one raises a PolicyError at its index (``[2]``)."""
+    indices of those with a policy variable before the resource part (warned about), the context keys their
+    variables read, and the literal resource parts of the ARNs they match when each has one (else None: see
+    :attr:`Statement.resource_tails`). A malformed one raises a PolicyError at its index (``[2]``)."""
     patterns: list[Pattern] = []
     for i, text in enumerate(texts):
         try:
@@ -411,7 +412,9 @@ def _resource_patterns(texts: tuple[str, ...], variables: bool
     early = tuple(i for i, pattern in enumerate(patterns)
                   if pattern.variables and _variable_before_resource_part(pattern))
     keys = tuple(key for pattern in patterns for key in pattern.variables)
-    return tuple(patterns), early, keys
+    tails = {pattern.literal_tail for pattern in patterns}
+    literal = frozenset(tail for tail in tails if tail is not None) if None not in tails else None
+    return tuple(patterns), early, keys, literal
 
 
 def _pair(raw: Mapping[str, Any], path: str, positive: str, negative: str) -> tuple[tuple[str, ...], bool]:

@@ -33,6 +33,11 @@ _UNDECODED = re.compile("[\udc80-\udcff]")
 """The characters ``surrogateescape`` decodes an invalid UTF-8 byte to."""
 
 
+def _placed(field: str, warnings: tuple[str, ...]) -> tuple[str, ...]:
+    """``warnings`` prefixed with the field they were found at (most policies have none)."""
+    return tuple(f"{field}: {warning}" for warning in warnings) if warnings else ()
+
+
 class RequestError(SupportkitError, ValueError):
     """A malformed simulate request; the message names the field."""
 
@@ -50,8 +55,15 @@ class Request:
     def policies(self) -> tuple[NamedPolicy, ...]:
         """Every policy of the request, in request order."""
         subject = self.subject
-        return (*subject.identity_policies, *(p for p in (subject.permissions_boundary, subject.session_policy) if p),
-                *(p for level in subject.scp_levels for p in level), *subject.rcps)
+        policies = [*subject.identity_policies]
+        if subject.permissions_boundary is not None:
+            policies.append(subject.permissions_boundary)
+        if subject.session_policy is not None:
+            policies.append(subject.session_policy)
+        for levels in (subject.scp_levels, subject.rcp_levels):
+            for level in levels:
+                policies.extend(level)
+        return tuple(policies)
 
 
 class Simulator:
@@ -72,7 +84,8 @@ class Simulator:
         self._linter = Linter(known_actions) if known_actions is not None else None
         self.policies = policies if policies is not None else PolicyCache()
         self._named: dict[tuple[str, int], NamedPolicy] = {}
-        # each placed policy's warnings, then its lint warnings, prefixed with its place in the request
+        # each placed policy's warnings, then its lint warnings, prefixed with its place in the request; only for
+        # the policies that have some (most have none)
         self._notes: dict[NamedPolicy, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         # per principal, context and SCP/RCP levels: bounded, as a stream may bring a new one with each request
         self._principals: BoundedCache[str, Principal] = BoundedCache()
@@ -90,8 +103,8 @@ class Simulator:
         if named is None:
             named = self._named[key] = NamedPolicy(field, kind, policy, level)
             lint = self._linter.lint(policy) if self._linter is not None else ()
-            self._notes[named] = (tuple(f"{field}: {warning}" for warning in policy.warnings),
-                                  tuple(f"{field}: {warning}" for warning in lint))
+            if policy.warnings or lint:
+                self._notes[named] = (_placed(field, policy.warnings), _placed(field, lint))
         return named
 
     def parse(self, raw: Any) -> Request:
@@ -172,6 +185,8 @@ class Simulator:
     def _policies_of(self, documents: Any, field: str, kind: PolicyKind, level: int | None = None) -> tuple[NamedPolicy, ...]:
         if not isinstance(documents, list):
             raise RequestError(f"{field}: must be a list of policy documents")
+        if not documents:
+            return ()
         return tuple(self.policy(document, f"{field}[{i}]", kind, level) for i, document in enumerate(documents))
 
     def _single(self, raw: Mapping[str, Any], field: str, kind: PolicyKind) -> NamedPolicy | None:
@@ -195,13 +210,18 @@ class Simulator:
         exemption = not_restricted_by_scps(request.subject, request.action, result, self.scp_exempt)
         if exemption is not None:
             response["not_restricted_by_scps"] = exemption
+        warnings: list[str] = []
+        linted: list[str] = []
         notes = self._notes
-        policies = request.policies
-        warnings = [warning for named in policies for warning in notes[named][0]]
+        for named in request.policies:
+            found = notes.get(named)
+            if found is not None:
+                warnings.extend(found[0])
+                linted.extend(found[1])
         subject = request.subject
         if subject.session_policy is not None and subject.session_policy_in_force is None:
             warnings.append("session_policy: only a role session has a session policy; ignored for this principal")
-        warnings.extend(warning for named in policies for warning in notes[named][1])
+        warnings.extend(linted)
         if warnings:
             response["warnings"] = warnings
         return response
