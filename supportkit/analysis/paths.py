@@ -605,6 +605,8 @@ class _Evaluator:
 
     def _answer(self, request: _Request, subject: Subject, arn: str, resource: str) -> Conditions:
         """:meth:`_request_conditions`, shared by the requests that reduce alike (:attr:`_Request.key`)."""
+        if request.settled is not None:  # not part of the key: the enumeration may say less (MAX_COMBINATIONS)
+            return request.settled
         key = (request.key, resource, subject.session_tags)
         found = self._answers.get(key)
         if found is None:
