@@ -614,10 +614,9 @@ class _Evaluator:
         return found
 
     def _request_conditions(self, request: _Request, subject: Subject, arn: str) -> Conditions:
-        """:meth:`conditions`, deciding each enumerated request on the reduced statements alone."""
+        """:meth:`conditions` of a request its statements do not settle (:attr:`_Request.settled`), deciding each
+        enumerated request on the reduced statements alone."""
         base = self.contexts[arn]
-        if request.settled is not None:
-            return request.settled
         if not request.conditional:
             return UNCONDITIONAL if request.allows(base) else NEVER
         return self._solve(request, base, subject.session_tags)
