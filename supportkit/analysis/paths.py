@@ -605,6 +605,8 @@ class _Evaluator:
 
     def _answer(self, request: _Request, subject: Subject, arn: str, resource: str) -> Conditions:
         """:meth:`_request_conditions`, shared by the requests that reduce alike (:attr:`_Request.key`)."""
+        if request.settled is not None:  # not part of the key: the enumeration may say less (MAX_COMBINATIONS)
+            return request.settled
         key = (request.key, resource, subject.session_tags)
         found = self._answers.get(key)
         if found is None:
@@ -612,10 +614,9 @@ class _Evaluator:
         return found
 
     def _request_conditions(self, request: _Request, subject: Subject, arn: str) -> Conditions:
-        """:meth:`conditions`, deciding each enumerated request on the reduced statements alone."""
+        """:meth:`conditions` of a request its statements do not settle (:attr:`_Request.settled`), deciding each
+        enumerated request on the reduced statements alone."""
         base = self.contexts[arn]
-        if request.settled is not None:
-            return request.settled
         if not request.conditional:
             return UNCONDITIONAL if request.allows(base) else NEVER
         return self._solve(request, base, subject.session_tags)

@@ -126,9 +126,26 @@ _TAGGED_TRUST = ({"UserDetailList": [_user("a", "web", _SHARED[1]), _user("b", "
                   "GroupDetailList": [], "Policies": []}, None, ["support:ResolveCase"])
 
 
+# Alike but for a Deny on a tag the principal lacks (which makes its decision not settled by the statements
+# alone), with more requests than are enumerated: the unsettled one's enumeration says less than "always".
+_MANY = {"Bool": {f"ec2:K{i}": "true" for i in range(7)}}
+_SETTLED = ({"UserDetailList": [
+    _user("a", "web", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "support:ResolveCase", "Resource": "*"},
+        {"Effect": "Allow", "Action": "support:ResolveCase", "Resource": "*", "Condition": _MANY},
+        {"Effect": "Deny", "Action": "support:ResolveCase", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalTag/team": "x"}}},
+        {"Effect": "Allow", "Action": "support:DescribeCases", "Resource": "*",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}),
+    _user("b", "web", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "support:ResolveCase", "Resource": "*"},
+        {"Effect": "Allow", "Action": "support:ResolveCase", "Resource": "*", "Condition": _MANY}]})],
+    "RoleDetailList": [], "GroupDetailList": [], "Policies": []}, None, ["support:ResolveCase", "support:DescribeCases"])
+
+
 def _plain(account, actions, context):
     """who-can with every principal decided on its own: no reduced requests, groups or shared enumerations."""
-    with mock.patch.object(paths_module._Evaluator, "_requests", lambda *args: None), \
+    with mock.patch.object(paths_module._Evaluator, "_summary", lambda *args: None), \
             mock.patch.object(paths_module._Assumers, "groups", lambda *args: None):
         return [p.to_json() for p in who_can(account, actions, context=context)]
 
@@ -138,6 +155,7 @@ def _plain(account, actions, context):
 @given(case=_accounts())
 @example(case=_TAGGED_PERMISSION)
 @example(case=_TAGGED_TRUST)
+@example(case=_SETTLED)
 def test_shared_answers_equal_each_principal_decided_alone(tmp_path_factory, case):
     details, context, actions = case
     folder = tmp_path_factory.mktemp("random")
