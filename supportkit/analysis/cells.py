@@ -449,6 +449,25 @@ def _factorized(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes, [str(u) for u in uniques]
 
 
+_SALT = np.random.default_rng(0).integers(1, 1 << 62, size=4096, dtype=np.int64) | 1
+"""Odd multipliers that hash a column of part ids (wrapping in 64 bits); a collision is caught, see below."""
+
+
+def _distinct_columns(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first index of each distinct column of ``block`` and, per column, which distinct one it is: an
+    identity's cells over actions that its policies treat alike are answered once. Columns are told apart by a
+    hash, checked against the columns themselves (exact ``np.unique`` over columns when two would collide)."""
+    if len(block) > len(_SALT):
+        _, first, inverse = np.unique(block, axis=1, return_index=True, return_inverse=True)
+        return first, inverse.reshape(-1)
+    _, first, inverse = np.unique(_SALT[:len(block)] @ block, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if not np.array_equal(block, block[:, first[inverse]]):
+        _, first, inverse = np.unique(block, axis=1, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+    return first, inverse
+
+
 def cell_conditions(account: Account, matrix: pd.DataFrame, catalog: Catalog, contexts: Mapping[str, RequestContext],
                     carried: RequestContext, fallback: Fallback) -> CellAnswers:
     """The conditions of each cell of ``matrix`` whose decision depends on the request (``conditional``).
@@ -473,15 +492,27 @@ def cell_conditions(account: Account, matrix: pd.DataFrame, catalog: Catalog, co
         identity = by_arn[arns[arn_codes[positions[0]]]]
         layout_id, layout, rows = found.rows(identity)
         wanted = columns[positions]
-        for position, column in zip(positions.tolist(), zip(*rows[:, wanted].tolist())):
+        block = rows[:, wanted]
+        first, inverse = _distinct_columns(block)
+        distinct = np.empty(len(first), dtype=np.int64)  # the answer of each distinct column
+        alone = []  # the distinct columns whose answer is their first cell's only (the fallback's)
+        for index, (at, column) in enumerate(zip(first.tolist(), zip(*block[:, first].tolist()))):
             key = (layout_id, column)
             answer = answer_ids.get(key)
             if answer is None:
-                conditions, shared = found.answer(identity, int(columns[position]), layout_id, layout, column)
+                conditions, shared = found.answer(identity, int(wanted[at]), layout_id, layout, column)
                 answer = len(answers)
                 answers.append(conditions)
                 if shared:
                     answer_ids[key] = answer
-            answer_of[position] = answer
+                else:
+                    alone.append((index, at, column))
+            distinct[index] = answer
+        answer_of[positions] = distinct[inverse]
+        for index, at, column in alone:
+            for other in np.flatnonzero(inverse == index).tolist():
+                if other != at:
+                    answer_of[positions[other]] = len(answers)
+                    answers.append(found.answer(identity, int(wanted[other]), layout_id, layout, column)[0])
     return CellAnswers(np.array(arns, dtype=object)[arn_codes], np.array(actions, dtype=object)[action_codes],
                        tuple(answers), answer_of)
