@@ -12,12 +12,15 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from unittest import mock
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy_strategies import statements
 
 
+from supportkit.analysis import cells as cells_module
 from supportkit.analysis.matrix import build_matrix, probe_check_arn
 from supportkit.analysis.paths import DENIED, AccessDecision, _Evaluator, conditional_cells
 from supportkit.snapshot import load_account
@@ -214,3 +217,21 @@ def test_every_identity_carries_the_accounts_keys_and_differs_only_in_the_princi
     assert len(evaluator.contexts) == 3  # the root user and the two users
     for context in evaluator.contexts.values():
         assert {k: v for k, v in context.values.items() if not is_principal_key(k)} == evaluator.carried.values
+
+
+@given(rows=st.integers(0, 6), columns=st.integers(0, 12), values=st.integers(1, 3), data=st.data())
+def test_distinct_columns_group_equal_columns_whatever_the_hash(rows, columns, values, data):
+    """An identity's cells are answered once per distinct column of its part ids: the grouping must be exact,
+    through the hash, through the exact fallback a collision takes (every column hashing alike), and for
+    more rows than there are multipliers."""
+    flat = data.draw(st.lists(st.integers(0, values), min_size=rows * columns, max_size=rows * columns))
+    block = np.array(flat, dtype=np.int64).reshape(rows, columns)
+    tall = np.repeat(block, len(cells_module._SALT) // max(rows, 1) + 1, axis=0) if rows else block
+    for found_block, salt in ((block, cells_module._SALT), (block, np.zeros_like(cells_module._SALT)), (tall, cells_module._SALT)):
+        with mock.patch.object(cells_module, "_SALT", salt):
+            first, inverse = cells_module._distinct_columns(found_block)
+        expected = {tuple(found_block[:, c]) for c in range(columns)}
+        assert len(first) == len(expected)
+        for column in range(columns):  # each column is grouped with, and only with, the columns equal to it
+            assert (found_block[:, column] == found_block[:, first[inverse[column]]]).all()
+        assert len({tuple(found_block[:, f]) for f in first}) == len(first)
