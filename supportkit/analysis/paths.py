@@ -930,6 +930,8 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
             if improved:
                 found += [(position, path(caller, conditions, notes)) for position, caller in improved
                           if admitted(caller)]
+        # a group whose members all have a path as good as any through it can give is done for
+        groups[:] = [group for group in groups if group.worst > _BEST_THROUGH_ROLE[group.always]]
         yield from (p for _, p in sorted(found, key=lambda item: item[0]) if p is not None)  # the assumers' order
     for source in sources:
         if source.kind in (SourceKind.ACCOUNT, SourceKind.USER, SourceKind.ROLE) or (tagging and not source.tags):
@@ -1067,6 +1069,9 @@ _ASSUMING = (ASSUME_ROLE, TAG_SESSION, SET_SOURCE_IDENTITY)
 """What an assumption may be decided on: the action, and the permissions its session tags or source identity need."""
 _NO_PATH = (True, 1 << 30, 0)
 """The rank of no path: worse than any."""
+_BEST_THROUGH_ROLE = {always: (not always, 1, _VIA_ORDER[Via.ROLE]) for always in (False, True)}
+"""The best rank of a path that assumes a role, by whether the assumption is allowed whatever the request: a
+caller at it or better is not improved by such a path."""
 
 
 def _session_keys(request: _Request) -> bool:
@@ -1087,7 +1092,7 @@ class _Group:
         self._decision: tuple[Conditions, tuple[str, ...]] | None = None
         self.always = False  # the decision allows whatever the request
         self._by_rank: dict[tuple[bool, int, int], list[tuple[int, Identity]]] = {_NO_PATH: members}
-        self._worst = _NO_PATH  # the worst rank a member was last seen at
+        self.worst = _NO_PATH  # the worst rank a member was last seen at
 
     def decision(self, evaluator: _Evaluator, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
         if self._decision is None:
@@ -1099,7 +1104,7 @@ class _Group:
                  ) -> list[tuple[int, Identity]]:
         """The members a path of ``rank`` would improve, not in ``chain``. Ranks only improve, so a member
         last seen at ``rank`` or better is not looked at again (nor, once all are, the group)."""
-        if self._worst <= rank:
+        if self.worst <= rank:
             return []
         found = []
         for seen in [seen for seen in self._by_rank if seen > rank]:
@@ -1109,7 +1114,7 @@ class _Group:
                 if now > rank and caller.arn not in chain:
                     found.append((position, caller))
                 self._by_rank.setdefault(now, []).append((position, caller))
-        self._worst = max(self._by_rank)
+        self.worst = max(self._by_rank)
         return found
 
 
