@@ -307,7 +307,8 @@ class _Evaluator:
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._answers: dict[tuple, Conditions] = {}
         self._covered: dict[tuple, tuple[int, ...]] = {}
-        self._coverages: dict[tuple, _Coverage] = {}
+        self._coverages: dict[tuple, _Coverage] = {}  # the policies stay alive (_keep)
+        self._allowing: dict[tuple[str, ...], dict[int, int]] = {}  # _Coverage.allowing by actions and policy id
         self._clauses: dict[tuple, tuple[tuple[ConditionClause, ...], ...]] = {}
         self._multi: dict[tuple, _PolicyParts | None] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
@@ -380,10 +381,16 @@ class _Evaluator:
         and conditions aside: the others are implicitly denied whatever the request (most identities hold no
         statement for most actions, and this costs a lookup per policy)."""
         every = possible = (1 << len(actions)) - 1  # bit i: actions[i]
+        allowing = self._allowing.get(actions)  # by policy id
+        if allowing is None:
+            allowing = self._allowing[actions] = {}
         for layer in subject.layers:
             covered = 0
             for named in layer.policies:
-                covered |= self._coverage(named.policy, actions).allowing
+                bits = allowing.get(id(named.policy))
+                if bits is None:
+                    bits = allowing[id(named.policy)] = self._coverage(named.policy, actions).allowing
+                covered |= bits
                 if covered == every:
                     break
             if layer.kind is PolicyKind.IDENTITY and extra:
