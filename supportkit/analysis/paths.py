@@ -1385,9 +1385,13 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
     by_covering: dict[tuple, Conditions] = {}
 
     def fallback(identity: Identity, action: str, resource: str) -> Conditions:
+        # What decides the cell, and the clauses its enumeration reads (condition_policies holds policies that
+        # take no part in the decision, such as SCPs in the management account): actions alike in both share it.
+        subject = identity.subject
         covering = (identity.arn, resource, tuple(
-            id(statement) for named in applicable_policies(identity.subject, action, resource)
-            for statement in named.policy.statements_for(action)))
+            id(statement) for named in applicable_policies(subject, action, resource)
+            for statement in named.policy.statements_for(action)), tuple(
+            id(clause) for clause in clauses_for(condition_policies(subject), action)))
         found = by_covering.get(covering)
         if found is None:
             found = by_covering[covering] = evaluator._engine_conditions(identity.subject, identity.arn, action,

@@ -235,3 +235,26 @@ def test_distinct_columns_group_equal_columns_whatever_the_hash(rows, columns, v
         for column in range(columns):  # each column is grouped with, and only with, the columns equal to it
             assert (found_block[:, column] == found_block[:, first[inverse[column]]]).all()
         assert len({tuple(found_block[:, f]) for f in first}) == len(first)
+
+
+def test_cells_the_engine_answers_share_an_answer_only_with_the_clauses_their_enumeration_reads(tmp_path):
+    """A Resource with a policy variable sends a cell to the engine, whose answers are shared by the actions its
+    policies decide alike. In the management account the SCPs decide nothing ("SCPs don't affect users or roles
+    in the management account", AWS Organizations User Guide, Service control policies), yet the enumeration reads
+    their clauses: here an SCP's source-IP Deny on ResolveCase alone, so ResolveCase must not take the answer of
+    the other support actions (which ran first), and each cell reads as its own evaluation does."""
+    ip = {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.0.2.0/24"]}}
+    details = {"UserDetailList": [user("bob", inline=[doc(
+        {"Effect": "Allow", "Action": "support:*", "Resource": ["arn:aws:s3:::${aws:username}/*", "*"],
+         "Condition": {"NotIpAddress": {"aws:SourceIp": "10.1.0.0/16"}}})])],
+        "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    scps = {"levels": [{"target": "r-ab12", "policies": [
+        {"Name": "FullAWSAccess", "Content": json.dumps(doc({"Effect": "Allow", "Action": "*", "Resource": "*"}))},
+        {"Name": "Office", "Content": json.dumps(doc(
+            {"Effect": "Deny", "Action": "support:ResolveCase", "Resource": "*", "Condition": ip}))}]}]}
+    account = load_account(write(tmp_path, details, scps, None, management=True))
+    got, matrix = answered(account)
+    assert got == reference(account, matrix, None)
+    # the IP ranges of the SCP are asked about for ResolveCase only
+    assert "10.0.0.0/8" in got[(f"arn:aws:iam::{ACCOUNT}:user/bob", "support:ResolveCase")][1]
+    assert "10.0.0.0/8" not in got[(f"arn:aws:iam::{ACCOUNT}:user/bob", "support:CreateCase")][1]
