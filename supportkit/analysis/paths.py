@@ -257,31 +257,25 @@ _NO_PARTS = _PolicyParts(0, 0, 0, 0, 0, ())
 @dataclass(frozen=True, eq=False)
 class _Summary:
     """What a principal's policies say of its requests of several actions (:meth:`_Evaluator._summary`): flags as
-    bits over the actions (bit i: the i-th action), and the request-dependent statements by action, over all
-    layers and per layer that must allow (its unconditional Allows as bits, its statements, their keys)."""
+    bits over the actions (bit i: the i-th action), over all layers and per layer that must allow, and per action
+    the parts whose statements its request takes one by one (:meth:`_Evaluator._request`)."""
 
     subject: Subject
+    base: RequestContext  # the principal's context
     actions: tuple[str, ...]
     extra: Mapping[str, tuple[NamedPolicy, ...]]
-    fixed_deny: int  # a Deny holds whatever the request (unconditional, or true of the principal)
+    fixed_deny: int  # an unconditional Deny matches
     conditional: int  # some statement reads a key of the request
     # _settled's test: an unconditional matching Deny, or a layer with no Allow that may match, denies; an
     # unconditional matching Allow in every layer, and no Deny with a condition, allows
     never: int
     changeable: int
     always: int
-    denies: Mapping[int, list[Statement]]
-    deny_keys: Mapping[int, list[tuple]]
-    layers: tuple[tuple[int, Mapping[int, list[Statement]], Mapping[int, list[tuple]]], ...]
+    layers: tuple[int, ...]  # per layer that must allow, an unconditional Allow matches
+    itemized: Mapping[int, list[tuple[int, _RequestPart]]]  # per action: (the layer, -1 for the RCPs; the part)
     # the clause rows of condition_policies, by the extra policies of an action (most have none)
     clause_rows: dict[tuple[NamedPolicy, ...], list[tuple[tuple[ConditionClause, ...], ...]]] = field(
         default_factory=dict)
-
-    def unconditional(self, i: int) -> bool:
-        """The i-th request is allowed whatever the request: no statement reads a key of it, no Deny holds, and
-        an Allow holds in every layer that must allow."""
-        return not ((self.conditional | self.fixed_deny) >> i & 1) and all(allowed >> i & 1
-                                                                            for allowed, _, _ in self.layers)
 
 
 SessionTags = tuple[tuple[str, ContextValue], ...]
@@ -366,8 +360,9 @@ class _Evaluator:
                 if conditions.ever:
                     return action, conditions
             return None
+        base = self.contexts[arn]
         for index, action in enumerate(actions):
-            if summary.unconditional(index):
+            if not summary.conditional >> index & 1 and self._request(summary, index).allows(base):
                 return action, UNCONDITIONAL
         for index, action in enumerate(actions):
             conditions = self._answer(self._request(summary, index), subject, arn, resources[index])
@@ -428,9 +423,8 @@ class _Evaluator:
         """What ``subject``'s policies say of its request of each action, before each is reduced
         (:meth:`_request`); None when a statement's Resource holds a policy variable.
 
-        The flags of each policy's parts are summed as bits over the actions (:class:`_PolicyParts`), and only
-        the parts with statements to take one by one are looked at."""
-        base = self.contexts[arn]
+        The flags of each policy's parts are summed as bits over the actions (:class:`_PolicyParts`); the parts
+        with statements to take one by one are only gathered, per action, for the requests reduced."""
         count = len(actions)
         every = (1 << count) - 1  # bit i: actions[i]
         session_tags = subject.session_tags
@@ -439,24 +433,21 @@ class _Evaluator:
         # unconditional matching Allow in every layer, and no Deny with a condition, allows
         never = changeable = 0
         always = every
-        denies: dict[int, list[Statement]] = {}
-        deny_keys: dict[int, list[tuple]] = {}
-        layers: list[tuple[int, dict[int, list[Statement]], dict[int, list[tuple]]]] = []  # those that must allow
+        layers: list[int] = []  # per layer that must allow, its unconditional Allows
+        itemized: dict[int, list[tuple[int, _RequestPart]]] = {}  # per action, (layer or -1 for the RCPs, part)
         # per policy, the actions it takes part in, as bits
         rcps: list[tuple[NamedPolicy, int]] = []
         if subject.rcps:
             applying = sum(1 << i for i in range(count) if subject.rcps_apply_to(actions[i], resources[i]))
             rcps = [(named, applying) for named in subject.rcps]
-        chosen = [(rcps, False)]
+        chosen = [rcps]
         for layer in subject.layers:
             policies = [(named, every) for named in layer.policies]
             if layer.kind is PolicyKind.IDENTITY and extra:
                 policies += [(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
-            chosen.append((policies, True))
-        for policies, must_allow in chosen:
-            fixed_allow = settled_allow = possible = 0
-            allows: dict[int, list[Statement]] = {}
-            allow_keys: dict[int, list[tuple]] = {}
+            chosen.append(policies)
+        for index, policies in enumerate(chosen, start=-1):  # -1: the RCPs, whose Allow allows nothing by itself
+            fixed_allow = possible = 0
             for named, where in policies:
                 parts = self._parts_of(named.policy, actions, resources, session_tags)
                 if parts is None:
@@ -465,37 +456,44 @@ class _Evaluator:
                 fixed_deny |= parts.fixed_deny & where
                 fixed_allow |= parts.fixed_allow & where
                 changeable |= parts.denies_maybe & where
-                settled_allow |= parts.fixed_allow & where
                 possible |= parts.allow_possible & where
                 for i, part in parts.itemized:
-                    if not where >> i & 1:
-                        continue
-                    for st in part.facts:
-                        if st.conditions_hold(base):
-                            if st.effect is Effect.DENY:
-                                fixed_deny |= 1 << i
-                            else:
-                                fixed_allow |= 1 << i
-                    for st, facts in part.dynamic:
-                        item = (st.conditions, tuple(map(base.get, facts)) if facts else ())
-                        if st.effect is Effect.DENY:
-                            denies.setdefault(i, []).append(st)
-                            deny_keys.setdefault(i, []).append(item)
-                        else:
-                            allows.setdefault(i, []).append(st)
-                            allow_keys.setdefault(i, []).append(item)
-                never |= parts.fixed_deny & where
-            if must_allow:  # an RCP's Allow allows nothing by itself
-                layers.append((fixed_allow, allows, allow_keys))
+                    if where >> i & 1:
+                        itemized.setdefault(i, []).append((index, part))
+            never |= fixed_deny
+            if index >= 0:
+                layers.append(fixed_allow)
                 never |= every & ~possible
-                always &= settled_allow
-        return _Summary(subject, actions, extra, fixed_deny, conditional, never, changeable, always, denies, deny_keys,
-                        tuple(layers))
+                always &= fixed_allow
+        return _Summary(subject, self.contexts[arn], actions, extra, fixed_deny, conditional, never, changeable,
+                        always, tuple(layers), itemized)
 
     def _request(self, summary: _Summary, i: int) -> _Request:
-        """The ``i``-th request of ``summary`` reduced to what the request can change; the clauses to enumerate
-        are read only when some statement makes it conditional (the others are decided on the facts alone)."""
-        subject, actions = summary.subject, summary.actions
+        """The ``i``-th request of ``summary`` reduced to what the request can change: its statements on the
+        principal's own keys decided on its values, the others kept; the clauses to enumerate are read only when
+        some statement makes it conditional (the others are decided on the facts alone)."""
+        subject, actions, base = summary.subject, summary.actions, summary.base
+        denied = bool(summary.fixed_deny >> i & 1)
+        allowed = [bool(bits >> i & 1) for bits in summary.layers]
+        denies: list[Statement] = []
+        deny_keys: list[tuple] = []
+        allows: list[list[Statement]] = [[] for _ in allowed]
+        allow_keys: list[list[tuple]] = [[] for _ in allowed]
+        for index, part in summary.itemized.get(i, ()):
+            for st in part.facts:
+                if st.conditions_hold(base):
+                    if st.effect is Effect.DENY:
+                        denied = True
+                    elif index >= 0:
+                        allowed[index] = True
+            for st, facts in part.dynamic:
+                item = (st.conditions, tuple(map(base.get, facts)) if facts else ())
+                if st.effect is Effect.DENY:
+                    denies.append(st)
+                    deny_keys.append(item)
+                elif index >= 0:
+                    allows[index].append(st)
+                    allow_keys[index].append(item)
         is_conditional = bool(summary.conditional >> i & 1)
         enumerated: tuple[ConditionClause, ...] = ()
         if is_conditional:
@@ -506,15 +504,10 @@ class _Evaluator:
                     self._enumerated_clauses(policy, actions, subject.session_tags)
                     for policy in condition_policies(subject, added)]
             enumerated = tuple(clause for row in rows for clause in row[i])
-        denied = bool(summary.fixed_deny >> i & 1)
-        layers = summary.layers
-        key = (denied, tuple(summary.deny_keys.get(i, ())),
-               tuple((bool(allowed >> i & 1), tuple(keys.get(i, ()))) for allowed, _, keys in layers),
-               is_conditional, enumerated)
+        key = (denied, tuple(deny_keys), tuple(zip(allowed, map(tuple, allow_keys))), is_conditional, enumerated)
         settled = (NEVER if summary.never >> i & 1 else
                    UNCONDITIONAL if summary.always >> i & 1 and not summary.changeable >> i & 1 else None)
-        decision = ReducedDecision(denied, tuple(summary.denies.get(i, ())), tuple(
-            (bool(allowed >> i & 1), tuple(statements.get(i, ()))) for allowed, statements, _ in layers))
+        decision = ReducedDecision(denied, tuple(denies), tuple(zip(allowed, map(tuple, allows))))
         return _Request(key, decision, is_conditional, enumerated, settled)
 
     def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str], session_tags: bool
