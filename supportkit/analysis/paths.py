@@ -252,6 +252,8 @@ class _PolicyParts:
 
 _NO_PARTS = _PolicyParts(0, 0, 0, 0, 0, ())
 """The parts of a policy that covers none of the actions."""
+_UNKNOWN = _PolicyParts(0, 0, 0, 0, 0, ())
+"""Not looked up yet (None is an answer: a Resource with a policy variable)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -303,8 +305,8 @@ class _Evaluator:
         self._covered: dict[tuple, tuple[int, ...]] = {}
         self._coverages: dict[tuple, _Coverage] = {}  # the policies stay alive (_keep)
         self._allowing: dict[tuple[str, ...], dict[int, int]] = {}  # _Coverage.allowing by actions and policy id
+        self._tables: dict[tuple, dict[int, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy id
         self._clauses: dict[tuple, tuple[tuple[ConditionClause, ...], ...]] = {}
-        self._multi: dict[tuple, _PolicyParts | None] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
         self._tagging: dict[tuple[tuple, SessionTags], bool] = {}
         self._enumerations: dict[tuple[tuple[ConditionClause, ...], bool], Requests] = {}
@@ -446,10 +448,15 @@ class _Evaluator:
             if layer.kind is PolicyKind.IDENTITY and extra:
                 policies += [(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
             chosen.append(policies)
+        table = self._tables.get((actions, resources, session_tags))  # _parts_of by policy id
+        if table is None:
+            table = self._tables[(actions, resources, session_tags)] = {}
         for index, policies in enumerate(chosen, start=-1):  # -1: the RCPs, whose Allow allows nothing by itself
             fixed_allow = possible = 0
             for named, where in policies:
-                parts = self._parts_of(named.policy, actions, resources, session_tags)
+                parts = table.get(id(named.policy), _UNKNOWN)
+                if parts is _UNKNOWN:
+                    parts = table[id(named.policy)] = self._parts_of(named.policy, actions, resources, session_tags)
                 if parts is None:
                     return None
                 conditional |= parts.conditional & where
@@ -510,13 +517,10 @@ class _Evaluator:
         decision = ReducedDecision(denied, tuple(denies), tuple(zip(allowed, map(tuple, allows))))
         return _Request(key, decision, is_conditional, enumerated, settled)
 
-    def _parts_of(self, policy: Policy, actions: Sequence[str], resources: Sequence[str], session_tags: bool
+    def _parts_of(self, policy: Policy, actions: tuple[str, ...], resources: tuple[str, ...], session_tags: bool
                   ) -> _PolicyParts | None:
-        """:meth:`_part` for each action the policy takes part in, summed up; None when one is None."""
-        actions = tuple(actions)
-        key = (id(policy), actions, tuple(resources), session_tags)
-        if key in self._multi:
-            return self._multi[key]
+        """:meth:`_part` for each action the policy takes part in, summed up; None when one is None (asked once per
+        policy and arguments: :meth:`_summary` keeps the answers)."""
         found: _PolicyParts | None = _NO_PARTS
         flags = [0] * 5
         itemized: list[tuple[int, _RequestPart]] = []
@@ -536,7 +540,6 @@ class _Evaluator:
         else:
             if any(flags) or itemized:
                 found = _PolicyParts(flags[0], flags[1], flags[2], flags[3], flags[4], tuple(itemized))
-        self._multi[key] = found
         self._keep(policy)
         return found
 
