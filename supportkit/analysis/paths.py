@@ -346,13 +346,14 @@ class _Evaluator:
             added = extra.get(action, ())
             return replace(subject, identity_policies=(*subject.identity_policies, *added)) if added else subject
 
-        actions = self.possible(subject, tuple(actions), extra)
-        if not actions:
-            return None
+        actions = tuple(actions)
         resources = tuple(map(resource_of, actions))
         summary = self._summary(subject, arn, actions, resources, extra)
-        if summary is None:  # a Resource with a policy variable: the engine decides
-            base = self.contexts[arn]
+        base = self.contexts[arn]
+        if summary is None:  # a Resource with a policy variable: the engine decides, on the actions it may allow
+            possible = set(self.possible(subject, actions, extra))
+            actions, resources = (tuple(a for a in actions if a in possible),
+                                  tuple(r for a, r in zip(actions, resources) if a in possible))
             for action, resource in zip(actions, resources):
                 result = evaluate(subject_of(action), action, resource, base)
                 if result.decision is Decision.ALLOWED and not result.conditional:
@@ -362,11 +363,12 @@ class _Evaluator:
                 if conditions.ever:
                     return action, conditions
             return None
-        base = self.contexts[arn]
         for index, action in enumerate(actions):
             if not summary.conditional >> index & 1 and self._request(summary, index).allows(base):
                 return action, UNCONDITIONAL
         for index, action in enumerate(actions):
+            if summary.never >> index & 1:
+                continue  # denied whatever the request
             conditions = self._answer(self._request(summary, index), subject, arn, resources[index])
             if conditions.ever:
                 return action, conditions
