@@ -295,9 +295,13 @@ class Requests:
         """The mask of the positions where key ``index`` takes its candidate ``option``."""
         found = self._where.get((index, option))
         if found is None:
+            # positions p with p // stride % size == option: a run of ``stride`` every ``stride * size``
             stride, size = self.strides[index], len(self.options[index])
-            found = self._where[(index, option)] = sum(
-                1 << p for p in range(self.count) if p // stride % size == option)
+            run, period = ((1 << stride) - 1) << (option * stride), stride * size
+            found = 0
+            for start in range(0, self.count, period):
+                found |= run << start
+            found = self._where[(index, option)] = found & ((1 << self.count) - 1)
         return found
 
     def holding(self, statement: Statement, base: RequestContext) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from supportkit.analysis.conditions import Relation, clauses_for, enumerate_conditions
+from supportkit.analysis.conditions import MAX_COMBINATIONS, Relation, Requests, clauses_for, enumerate_conditions
 from supportkit.iam.context import RequestContext
 from supportkit.iam.evaluate import (
     Decision,
@@ -96,3 +96,27 @@ def test_deny_outside_a_network_states_the_network() -> None:
                                  clauses_for([policy], ACTION), ALICE.derived_context)
     # NotIpAddress is a negated operator: an absent key makes it true, so the Deny applies then too.
     assert found.text() == "from 10.0.0.0/8"
+
+
+def test_the_positions_of_each_candidate_are_those_of_product_order():
+    """Requests numbers the combinations of candidates in product order (the last key fastest), at most
+    MAX_COMBINATIONS of them: the mask of a key's candidate holds exactly the positions that take it, computed
+    here from the definition, position by position, for keys of 1 to 4 candidates and products past the limit."""
+    clauses = []
+    for key, values in (("aws:SourceIp", ["10.0.0.0/8", "192.0.2.0/24"]), ("aws:RequestedRegion", ["eu-west-1"]),
+                        ("aws:MultiFactorAuthPresent", ["true"]), ("aws:CurrentTime", ["2027-01-01T00:00:00Z"]),
+                        ("aws:SourceVpc", ["vpc-1", "vpc-2", "vpc-3"]), ("aws:username", ["a", "b", "c", "d"]),
+                        ("aws:PrincipalTag/team", ["x", "y"]), ("aws:TagKeys", ["k1", "k2", "k3"])):
+        operator = "IpAddress" if key == "aws:SourceIp" else "DateLessThan" if key == "aws:CurrentTime" else \
+            "Bool" if key == "aws:MultiFactorAuthPresent" else "StringEquals"
+        policy = parse_policy({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "support:*", "Resource": "*", "Condition": {operator: {key: values}}}]})
+        clauses += clauses_for([policy], "support:DescribeCases")
+        requests = Requests(clauses, RequestContext.of({}))
+        assert requests.count == min(requests.total, MAX_COMBINATIONS)
+        for index, options in enumerate(requests.options):
+            for option in range(len(options)):
+                expected = sum(1 << p for p in range(requests.count)
+                               if p // requests.strides[index] % len(options) == option)
+                assert requests.where(index, option) == expected
+    assert requests.total > MAX_COMBINATIONS  # the last product is cut at the limit
