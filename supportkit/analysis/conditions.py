@@ -296,11 +296,14 @@ class Requests:
         found = self._where.get((index, option))
         if found is None:
             # positions p with p // stride % size == option: a run of ``stride`` every ``stride * size``
+            # (a run's bits at count or beyond are not built: past MAX_COMBINATIONS a stride can be astronomical)
             stride, size = self.strides[index], len(self.options[index])
-            run, period = ((1 << stride) - 1) << (option * stride), stride * size
+            offset = option * stride
             found = 0
-            for start in range(0, self.count, period):
-                found |= run << start
+            if offset < self.count:
+                run, period = ((1 << min(stride, self.count - offset)) - 1) << offset, stride * size
+                for start in range(0, self.count, period):
+                    found |= run << start
             found = self._where[(index, option)] = found & ((1 << self.count) - 1)
         return found
 

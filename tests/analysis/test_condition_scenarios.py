@@ -120,3 +120,19 @@ def test_the_positions_of_each_candidate_are_those_of_product_order():
                                if p // requests.strides[index] % len(options) == option)
                 assert requests.where(index, option) == expected
     assert requests.total > MAX_COMBINATIONS  # the last product is cut at the limit
+
+
+def test_a_candidates_positions_past_the_limit_are_built_within_it():
+    """With 40 keys of 3 candidates each (true, false, absent: Bool), the first key's stride is 3**39 positions,
+    far past MAX_COMBINATIONS: its masks are those of the definition, built without a run of that length (which
+    would not fit in memory)."""
+    policy = parse_policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "support:*", "Resource": "*", "Condition": {"Bool": {f"ec2:K{i}": "true"}}}
+        for i in range(40)]})
+    requests = Requests(clauses_for([policy], "support:DescribeCases"), RequestContext.of({}))
+    assert requests.count == MAX_COMBINATIONS and requests.strides[0] == 3 ** 39
+    for index in (0, 33, 39):
+        for option in range(len(requests.options[index])):
+            expected = sum(1 << p for p in range(requests.count)
+                           if p // requests.strides[index] % len(requests.options[index]) == option)
+            assert requests.where(index, option) == expected
