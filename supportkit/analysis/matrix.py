@@ -293,7 +293,7 @@ class _Engine:
         A statement naming ARNs whose resource part has no wildcard can cover only resources with that part
         (IAM compares ARN components one by one): thousands of named checks cost linear, not quadratic, time.
         """
-        if not statement.not_resource and any(p.matches_everything for p in statement.resources):
+        if statement.any_resource:
             return self._everywhere
         tails = None if context is not EMPTY_CONTEXT else statement.resource_tails
         if tails is None:

@@ -1139,7 +1139,7 @@ class _Assumers:
         # through their matches alone.
         self._statements = [st for policy in policies.values() for action in _ASSUMING
                             for st in policy.statements_for(action) if not st.resource_variables
-                            and (st.not_resource or all(pattern.text != "*" for pattern in st.resources))]
+                            and not st.any_resource]
         self._groups: dict[tuple, tuple[list[tuple[int, Identity]], list[_Group]] | None] = {}
 
     def groups(self, role: Identity, trust: NamedPolicy) -> tuple[list[tuple[int, Identity]], list[_Group]] | None:

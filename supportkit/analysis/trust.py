@@ -136,8 +136,7 @@ def trust_sources(identity: Identity, account_id: str, known: dict[tuple, Condit
         return ()
     policy = identity.trust.policy
     known = {} if known is None else known
-    role = identity.arn if any(st.not_resource or any(p.text != "*" for p in st.resources)
-                               for st in policy.statements) else None
+    role = None if all(st.any_resource for st in policy.statements) else identity.arn
 
     def conditions_of(caller: Caller, action: str) -> Conditions:
         key = (id(policy), role, caller, action)

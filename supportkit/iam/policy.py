@@ -92,6 +92,11 @@ class Statement:
         return True
 
     @cached_property
+    def any_resource(self) -> bool:
+        """Its Resource holds ``*`` (and it is no NotResource): whichever resource is asked, the statement covers it."""
+        return not self.not_resource and any(pattern.matches_everything for pattern in self.resources)
+
+    @cached_property
     def keys_read(self) -> tuple[str, ...]:
         """Context keys this statement consults (condition keys and variables), lower-cased, in order."""
         keys = [*self.resource_variables, *(key for clause in self.conditions for key in clause.keys_read)]
