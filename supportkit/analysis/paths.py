@@ -303,8 +303,7 @@ class _Evaluator:
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._answers: dict[tuple, Conditions] = {}
         self._covered: dict[tuple, tuple[int, ...]] = {}
-        self._coverages: dict[tuple, _Coverage] = {}  # the policies stay alive (_keep)
-        self._allowing: dict[tuple[str, ...], dict[int, int]] = {}  # _Coverage.allowing by actions and policy id
+        self._coverages: dict[tuple[str, ...], dict[int, _Coverage]] = {}  # by actions, then policy id (_keep)
         self._tables: dict[tuple, dict[int, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy id
         self._clauses: dict[tuple, tuple[tuple[ConditionClause, ...], ...]] = {}
         self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
@@ -380,16 +379,14 @@ class _Evaluator:
         and conditions aside: the others are implicitly denied whatever the request (most identities hold no
         statement for most actions, and this costs a lookup per policy)."""
         every = possible = (1 << len(actions)) - 1  # bit i: actions[i]
-        allowing = self._allowing.get(actions)  # by policy id
-        if allowing is None:
-            allowing = self._allowing[actions] = {}
+        coverages = self._coverages_of(actions)
         for layer in subject.layers:
             covered = 0
             for named in layer.policies:
-                bits = allowing.get(id(named.policy))
-                if bits is None:
-                    bits = allowing[id(named.policy)] = self._coverage(named.policy, actions).allowing
-                covered |= bits
+                coverage = coverages.get(id(named.policy))
+                if coverage is None:
+                    coverage = self._coverage(named.policy, actions)
+                covered |= coverage.allowing
                 if covered == every:
                     break
             if layer.kind is PolicyKind.IDENTITY and extra:
@@ -402,17 +399,25 @@ class _Evaluator:
     def _coverage(self, policy: Policy, actions: tuple[str, ...]) -> _Coverage:
         """Which statements of ``policy`` cover each of ``actions``: read once per policy, from the statements'
         Action lists, which the policies of an account repeat."""
-        key = (id(policy), actions)
-        found = self._coverages.get(key)
+        coverages = self._coverages_of(actions)
+        found = coverages.get(id(policy))
         if found is None:
             by_index: dict[int, list[Statement]] = {}
             for st in policy.statements:
                 for i in self._covers(st, actions):
                     by_index.setdefault(i, []).append(st)
-            found = self._coverages[key] = _Coverage(
+            found = coverages[id(policy)] = _Coverage(
                 tuple((i, tuple(by_index[i])) for i in sorted(by_index)),
                 sum(1 << i for i, statements in by_index.items() if any(st.effect is Effect.ALLOW for st in statements)))
             self._keep(policy)
+        return found
+
+    def _coverages_of(self, actions: tuple[str, ...]) -> dict[int, _Coverage]:
+        """The coverages worked out for ``actions``, by policy id (callers looping over policies look them up
+        directly)."""
+        found = self._coverages.get(actions)
+        if found is None:
+            found = self._coverages[actions] = {}
         return found
 
     def _requests(self, subject: Subject, arn: str, actions: tuple[str, ...], resources: tuple[str, ...],
