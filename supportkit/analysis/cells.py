@@ -438,8 +438,8 @@ class _Cells:
 class CellAnswers:
     """The matrix's request-dependent cells, in its order, and the answer of each (an index into ``answers``)."""
 
-    identity_arn: np.ndarray  # of str objects
-    action: np.ndarray  # of str objects
+    identity_arn: pd.Categorical
+    action: pd.Categorical
     answers: tuple[Conditions, ...]
     answer_of: np.ndarray
 
@@ -514,5 +514,5 @@ def cell_conditions(account: Account, matrix: pd.DataFrame, catalog: Catalog, co
                 if other != at:
                     answer_of[positions[other]] = len(answers)
                     answers.append(found.answer(identity, int(wanted[other]), layout_id, layout, column)[0])
-    return CellAnswers(np.array(arns, dtype=object)[arn_codes], np.array(actions, dtype=object)[action_codes],
+    return CellAnswers(pd.Categorical.from_codes(arn_codes, arns), pd.Categorical.from_codes(action_codes, actions),
                        tuple(answers), answer_of)

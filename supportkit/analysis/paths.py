@@ -1403,12 +1403,15 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
 
     with no_collection():
         cells = cell_conditions(account, matrix, catalog, evaluator.contexts, evaluator.carried, fallback)
-    access = np.array([AccessDecision.ALLOWED.value if found.always else AccessDecision.CONDITIONAL.value
-                       if found.ever else DENIED for found in cells.answers], dtype=object)
-    texts = np.array([found.text() if found.ever and not found.always else "" for found in cells.answers],
-                     dtype=object)
+    # Categorical columns: the cells are many (most of a matrix, where a condition guards a whole service) and
+    # their values few; a column of strings per cell would cost as much to build as the answers.
+    states = (AccessDecision.ALLOWED.value, AccessDecision.CONDITIONAL.value, DENIED)
+    access = np.array([0 if found.always else 1 if found.ever else 2 for found in cells.answers], dtype=np.int8)
+    text_codes, texts = pd.factorize(np.array([found.text() if found.ever and not found.always else ""
+                                               for found in cells.answers], dtype=object))
     return pd.DataFrame({"identity_arn": cells.identity_arn, "action": cells.action,
-                         "access": access[cells.answer_of], "conditions": texts[cells.answer_of]},
+                         "access": pd.Categorical.from_codes(access[cells.answer_of], states),
+                         "conditions": pd.Categorical.from_codes(text_codes[cells.answer_of], texts)},
                         columns=CONDITIONAL_COLUMNS)
 
 
