@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,7 @@ from supportkit.iam.context import EMPTY_CONTEXT, ContextValue, RequestContext
 from supportkit.iam.keys import PRINCIPAL_TAG
 from supportkit.iam.evaluate import (
     Decision,
+    Layer,
     NamedPolicy,
     PolicyKind,
     Result,
@@ -232,6 +233,8 @@ class _Coverage:
     allowing: int  # the indices an Allow statement covers, as bits
 
 
+_NO_COVERAGE = _Coverage((), 0)
+"""The coverage of a policy none of whose statements covers the actions."""
 _NO_PART = _RequestPart(False, False, (), (), False)
 """The part of a policy none of whose statements can apply."""
 
@@ -280,6 +283,18 @@ class _Summary:
         default_factory=dict)
 
 
+class _LayerSums(NamedTuple):
+    """The flags of one layer's parts (:class:`_PolicyParts`) summed as bits over the actions, and its parts to
+    take one by one (action index, part)."""
+
+    conditional: int
+    fixed_deny: int
+    fixed_allow: int
+    changeable: int
+    possible: int
+    itemized: list[tuple[int, _RequestPart]]
+
+
 SessionTags = tuple[tuple[str, ContextValue], ...]
 """Session tags a caller passes, (tag key, value) sorted by key."""
 
@@ -303,10 +318,11 @@ class _Evaluator:
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
         self._answers: dict[tuple, Conditions] = {}
         self._covered: dict[tuple, tuple[int, ...]] = {}
-        self._coverages: dict[tuple[str, ...], dict[int, _Coverage]] = {}  # by actions, then policy id (_keep)
-        self._tables: dict[tuple, dict[int, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy id
-        self._clauses: dict[tuple, tuple[tuple[ConditionClause, ...], ...]] = {}
-        self._policies: dict[int, Policy] = {}  # kept alive while their ids are keys
+        # Policies are keys by identity (they compare so), which also keeps them alive while keyed.
+        self._coverages: dict[tuple[str, ...], dict[Policy, _Coverage]] = {}  # by actions, then policy
+        self._tables: dict[tuple, dict[Policy, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy
+        self._shared_sums: dict[tuple[int, int], tuple[Layer, _LayerSums | None]] = {}  # by table and layer ids
+        self._clauses: dict[tuple[tuple[str, ...], bool], dict[Policy, tuple[tuple[ConditionClause, ...], ...]]] = {}
         self._tagging: dict[tuple[tuple, SessionTags], bool] = {}
         self._enumerations: dict[tuple[tuple[ConditionClause, ...], bool], Requests] = {}
         self._masks: dict[tuple, int] = {}
@@ -383,7 +399,7 @@ class _Evaluator:
         for layer in subject.layers:
             covered = 0
             for named in layer.policies:
-                coverage = coverages.get(id(named.policy))
+                coverage = coverages.get(named.policy)
                 if coverage is None:
                     coverage = self._coverage(named.policy, actions)
                 covered |= coverage.allowing
@@ -400,20 +416,24 @@ class _Evaluator:
         """Which statements of ``policy`` cover each of ``actions``: read once per policy, from the statements'
         Action lists, which the policies of an account repeat."""
         coverages = self._coverages_of(actions)
-        found = coverages.get(id(policy))
+        found = coverages.get(policy)
         if found is None:
-            by_index: dict[int, list[Statement]] = {}
+            by_index: dict[int, list[Statement]] | None = None  # most policies cover none of the actions
             for st in policy.statements:
-                for i in self._covers(st, actions):
+                indices = self._covered.get((st.not_action, st.action_set, actions))
+                if indices is None:
+                    indices = self._covers(st, actions)
+                for i in indices:
+                    if by_index is None:
+                        by_index = {}
                     by_index.setdefault(i, []).append(st)
-            found = coverages[id(policy)] = _Coverage(
+            found = coverages[policy] = _NO_COVERAGE if by_index is None else _Coverage(
                 tuple((i, tuple(by_index[i])) for i in sorted(by_index)),
                 sum(1 << i for i, statements in by_index.items() if any(st.effect is Effect.ALLOW for st in statements)))
-            self._keep(policy)
         return found
 
-    def _coverages_of(self, actions: tuple[str, ...]) -> dict[int, _Coverage]:
-        """The coverages worked out for ``actions``, by policy id (callers looping over policies look them up
+    def _coverages_of(self, actions: tuple[str, ...]) -> dict[Policy, _Coverage]:
+        """The coverages worked out for ``actions``, by policy (callers looping over policies look them up
         directly)."""
         found = self._coverages.get(actions)
         if found is None:
@@ -449,38 +469,60 @@ class _Evaluator:
         if subject.rcps:
             applying = sum(1 << i for i in range(count) if subject.rcps_apply_to(actions[i], resources[i]))
             rcps = [(named, applying) for named in subject.rcps]
-        chosen = [rcps]
-        for layer in subject.layers:
-            policies = [(named, every) for named in layer.policies]
-            if layer.kind is PolicyKind.IDENTITY and extra:
-                policies += [(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
-            chosen.append(policies)
         table = self._tables.get((actions, resources, session_tags))  # _parts_of by policy id
         if table is None:
             table = self._tables[(actions, resources, session_tags)] = {}
-        for index, policies in enumerate(chosen, start=-1):  # -1: the RCPs, whose Allow allows nothing by itself
-            fixed_allow = possible = 0
-            for named, where in policies:
-                parts = table.get(id(named.policy), _UNKNOWN)
-                if parts is _UNKNOWN:
-                    parts = table[id(named.policy)] = self._parts_of(named.policy, actions, resources, session_tags)
-                if parts is None:
-                    return None
-                conditional |= parts.conditional & where
-                fixed_deny |= parts.fixed_deny & where
-                fixed_allow |= parts.fixed_allow & where
-                changeable |= parts.denies_maybe & where
-                possible |= parts.allow_possible & where
-                for i, part in parts.itemized:
-                    if where >> i & 1:
-                        itemized.setdefault(i, []).append((index, part))
+        chosen: list[_LayerSums | None] = [self._sums(table, rcps, actions, resources, session_tags)]
+        for layer in subject.layers:
+            if layer.kind is PolicyKind.SCP:  # one Layer object for every identity of the account: summed once
+                key = (id(table), id(layer))  # tables live as long as this evaluator; the layer is kept with its sums
+                known = self._shared_sums.get(key)
+                if known is None:
+                    known = self._shared_sums[key] = (layer, self._sums(
+                        table, [(named, every) for named in layer.policies], actions, resources, session_tags))
+                chosen.append(known[1])
+                continue
+            policies = [(named, every) for named in layer.policies]
+            if layer.kind is PolicyKind.IDENTITY and extra:
+                policies += [(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
+            chosen.append(self._sums(table, policies, actions, resources, session_tags))
+        for index, sums in enumerate(chosen, start=-1):  # -1: the RCPs, whose Allow allows nothing by itself
+            if sums is None:
+                return None
+            conditional |= sums.conditional
+            fixed_deny |= sums.fixed_deny
+            changeable |= sums.changeable
+            for i, part in sums.itemized:
+                itemized.setdefault(i, []).append((index, part))
             never |= fixed_deny
             if index >= 0:
-                layers.append(fixed_allow)
-                never |= every & ~possible
-                always &= fixed_allow
+                layers.append(sums.fixed_allow)
+                never |= every & ~sums.possible
+                always &= sums.fixed_allow
         return _Summary(subject, self.contexts[arn], actions, extra, fixed_deny, conditional, never, changeable,
                         always, tuple(layers), itemized)
+
+    def _sums(self, table: dict[Policy, _PolicyParts | None], policies: Iterable[tuple[NamedPolicy, int]],
+              actions: tuple[str, ...], resources: tuple[str, ...], session_tags: bool) -> _LayerSums | None:
+        """The flags of the parts of ``policies`` (each with the actions it takes part in, as bits) summed, and
+        their parts to take one by one; None when one is None (a Resource with a policy variable)."""
+        conditional = fixed_deny = fixed_allow = changeable = possible = 0
+        itemized: list[tuple[int, _RequestPart]] = []
+        for named, where in policies:
+            parts = table.get(named.policy, _UNKNOWN)
+            if parts is _UNKNOWN:
+                parts = table[named.policy] = self._parts_of(named.policy, actions, resources, session_tags)
+            if parts is None:
+                return None
+            conditional |= parts.conditional & where
+            fixed_deny |= parts.fixed_deny & where
+            fixed_allow |= parts.fixed_allow & where
+            changeable |= parts.denies_maybe & where
+            possible |= parts.allow_possible & where
+            for i, part in parts.itemized:
+                if where >> i & 1:
+                    itemized.append((i, part))
+        return _LayerSums(conditional, fixed_deny, fixed_allow, changeable, possible, itemized)
 
     def _request(self, summary: _Summary, i: int) -> _Request:
         """The ``i``-th request of ``summary`` reduced to what the request can change: its statements on the
@@ -514,9 +556,12 @@ class _Evaluator:
             added = summary.extra.get(actions[i], ())
             rows = summary.clause_rows.get(added)
             if rows is None:
+                table = self._clauses.get((actions, subject.session_tags))
+                if table is None:
+                    table = self._clauses[(actions, subject.session_tags)] = {}
                 rows = summary.clause_rows[added] = [
-                    self._enumerated_clauses(policy, actions, subject.session_tags)
-                    for policy in condition_policies(subject, added)]
+                    table.get(policy) or self._enumerated_clauses(table, policy, actions, subject.session_tags)
+                    for policy in condition_policies(subject, added) if policy.conditioned]
             enumerated = tuple(clause for row in rows for clause in row[i])
         key = (denied, tuple(deny_keys), tuple(zip(allowed, map(tuple, allow_keys))), is_conditional, enumerated)
         settled = (NEVER if summary.never >> i & 1 else
@@ -547,7 +592,6 @@ class _Evaluator:
         else:
             if any(flags) or itemized:
                 found = _PolicyParts(flags[0], flags[1], flags[2], flags[3], flags[4], tuple(itemized))
-        self._keep(policy)
         return found
 
     def _covers(self, statement: Statement, actions: tuple[str, ...]) -> tuple[int, ...]:
@@ -593,25 +637,16 @@ class _Evaluator:
                     if conditional or fixed_allow or fixed_deny or facts or denies_maybe or allow_possible else _NO_PART)
         return part
 
-    def _enumerated_clauses(self, policy: Policy, actions: Sequence[str], session_tags: bool
-                            ) -> tuple[tuple[ConditionClause, ...], ...]:
-        """Per action, the clauses of ``policy`` covering it whose keys :func:`enumerate_conditions` varies."""
-        actions = tuple(actions)
-        key = (id(policy), actions, session_tags)
-        found = self._clauses.get(key)
-        if found is None:
-            rows: list[tuple[ConditionClause, ...]] = [() for _ in actions]
-            if policy.conditioned:
-                for i, statements in self._coverage(policy, actions).by_index:
-                    rows[i] = tuple(c for st in statements for c in st.conditions
-                                    if not is_principal_key(c.key.lower(), session_tags))
-            found = self._clauses[key] = tuple(rows)
-            self._keep(policy)
+    def _enumerated_clauses(self, table: dict[Policy, tuple[tuple[ConditionClause, ...], ...]], policy: Policy,
+                            actions: tuple[str, ...], session_tags: bool) -> tuple[tuple[ConditionClause, ...], ...]:
+        """Per action, the clauses of ``policy`` covering it whose keys :func:`enumerate_conditions` varies, kept
+        in ``table`` (by policy, for these actions and ``session_tags``)."""
+        rows: list[tuple[ConditionClause, ...]] = [() for _ in actions]
+        for i, statements in self._coverage(policy, actions).by_index:
+            rows[i] = tuple(c for st in statements for c in st.conditions
+                            if not is_principal_key(c.key.lower(), session_tags))
+        found = table[policy] = tuple(rows)
         return found
-
-    def _keep(self, policy: Policy) -> None:
-        """Keep ``policy`` alive while its id is part of a key here (once, however many keys)."""
-        self._policies[id(policy)] = policy
 
     def _answer(self, request: _Request, subject: Subject, arn: str, resource: str) -> Conditions:
         """:meth:`_request_conditions`, shared by the requests that reduce alike (:attr:`_Request.key`)."""
