@@ -146,7 +146,8 @@ class _Cells:
         self._layouts: dict[tuple, int] = {}
         self._rcp_masks: dict[tuple, np.ndarray] = {}
         self._solved: dict[tuple, Conditions] = {}
-        self._decided: dict[tuple, Conditions | tuple[ReducedDecision[int], bool] | None] = {}
+        self._decided: dict[tuple, Conditions | tuple[ReducedDecision[int], bool] | None] = {}  # by layout, ids
+        self._by_alike: dict[tuple, Conditions | tuple[ReducedDecision[int], bool] | None] = {}  # by _alike
         self._requests: dict[tuple[tuple[int, ...], bool], Requests] = {}  # by clause ids and session tags
         self._requests_by_options: dict[tuple, Requests] = {}  # kept alive: their ids stay unique
         self._masks_over: dict[tuple[int, int], int] = {}
@@ -351,9 +352,15 @@ class _Cells:
         other identities may share them."""
         width = len(layout[1])
         key = (layout_id, tuple(column[:width]))
-        decided = self._decided.get(key)
-        if decided is None:
-            decided = self._decided[key] = self._decide(layout, column[:width])
+        try:  # None is a decision (the fallback's): not a default of get()
+            decided = self._decided[key]
+        except KeyError:
+            alike = self._alike(layout, column[:width])
+            try:
+                decided = self._by_alike[alike]
+            except KeyError:
+                decided = self._by_alike[alike] = self._decide(alike)
+            self._decided[key] = decided
         if decided is None:
             return self.fallback(identity, self.names[action], self.resources[action]), False
         if isinstance(decided, Conditions):
@@ -369,20 +376,28 @@ class _Cells:
             found = self._solved[solved] = self._solve(problem, requests, base)
         return found, True
 
-    def _decide(self, layout: tuple[int, tuple[int, ...]], ids: Sequence[int]
-                ) -> Conditions | tuple[ReducedDecision[int], bool] | None:
-        """A decision settled by the parts alone, else its reduced problem and whether it is conditional;
-        None when a part needs the fallback."""
+    def _alike(self, layout: tuple[int, tuple[int, ...]], ids: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+        """The part ids of a cell's decision rows as the decision reads them: per layer that must allow, then for
+        the RCPs, the distinct ids other than the empty part's, sorted. A decision is a union over each layer and
+        over them all (see :meth:`_decide`), so identities whose policies come in another order, or with other
+        policies that say nothing of the action, are decided once."""
         layers, shape = layout
-        parts = [self.parts[i] for i in ids]
+        groups: list[set[int]] = [set() for _ in range(layers + 1)]  # the RCPs' (-1) last
+        none = self.none
+        for index, part in zip(shape, ids):
+            if part != none:
+                groups[index].add(part)
+        return tuple(tuple(sorted(group)) for group in groups)
+
+    def _decide(self, alike: tuple[tuple[int, ...], ...]) -> Conditions | tuple[ReducedDecision[int], bool] | None:
+        """A decision settled by the parts alone, else its reduced problem and whether it is conditional;
+        None when a part needs the fallback. ``alike``: :meth:`_alike`'s part ids."""
+        in_layer = [[self.parts[i] for i in ids] for ids in alike[:-1]]
+        parts = [*(p for layer in in_layer for p in layer), *(self.parts[i] for i in alike[-1])]
         if any(p.variable for p in parts):
             return None
         if any(p.denies_always for p in parts):
             return NEVER
-        in_layer: list[list[_Part]] = [[] for _ in range(layers)]
-        for index, part in zip(shape, parts):
-            if index >= 0:
-                in_layer[index].append(part)
         if not all(any(p.allow_possible for p in layer) for layer in in_layer):
             return NEVER
         if all(any(p.allows_always for p in layer) for layer in in_layer) and not any(p.denies_maybe for p in parts):
