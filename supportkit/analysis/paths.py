@@ -292,7 +292,7 @@ class _LayerSums(NamedTuple):
     fixed_allow: int
     changeable: int
     possible: int
-    itemized: list[tuple[int, _RequestPart]]
+    itemized: tuple[tuple[int, _RequestPart], ...]
 
 
 SessionTags = tuple[tuple[str, ContextValue], ...]
@@ -399,7 +399,7 @@ class _Evaluator:
         for layer in subject.layers:
             covered = 0
             for named in layer.policies:
-                coverage = coverages.get(named.policy)
+                coverage = coverages.get(named.policy)  # _coverage's own lookup, inlined: one per policy and layer
                 if coverage is None:
                     coverage = self._coverage(named.policy, actions)
                 covered |= coverage.allowing
@@ -469,26 +469,31 @@ class _Evaluator:
         if subject.rcps:
             applying = sum(1 << i for i in range(count) if subject.rcps_apply_to(actions[i], resources[i]))
             rcps = [(named, applying) for named in subject.rcps]
-        table = self._tables.get((actions, resources, session_tags))  # _parts_of by policy id
+        table = self._tables.get((actions, resources, session_tags))  # _parts_of by policy
         if table is None:
             table = self._tables[(actions, resources, session_tags)] = {}
-        chosen: list[_LayerSums | None] = [self._sums(table, rcps, actions, resources, session_tags)]
+        sums = self._sums(table, rcps, actions, resources, session_tags)
+        chosen: list[_LayerSums] = []
         for layer in subject.layers:
+            if sums is None:
+                return None
+            chosen.append(sums)
             if layer.kind is PolicyKind.SCP:  # one Layer object for every identity of the account: summed once
                 key = (id(table), id(layer))  # tables live as long as this evaluator; the layer is kept with its sums
                 known = self._shared_sums.get(key)
                 if known is None:
                     known = self._shared_sums[key] = (layer, self._sums(
                         table, [(named, every) for named in layer.policies], actions, resources, session_tags))
-                chosen.append(known[1])
+                sums = known[1]
                 continue
             policies = [(named, every) for named in layer.policies]
             if layer.kind is PolicyKind.IDENTITY and extra:
                 policies += [(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
-            chosen.append(self._sums(table, policies, actions, resources, session_tags))
+            sums = self._sums(table, policies, actions, resources, session_tags)
+        if sums is None:
+            return None
+        chosen.append(sums)
         for index, sums in enumerate(chosen, start=-1):  # -1: the RCPs, whose Allow allows nothing by itself
-            if sums is None:
-                return None
             conditional |= sums.conditional
             fixed_deny |= sums.fixed_deny
             changeable |= sums.changeable
@@ -522,7 +527,7 @@ class _Evaluator:
             for i, part in parts.itemized:
                 if where >> i & 1:
                     itemized.append((i, part))
-        return _LayerSums(conditional, fixed_deny, fixed_allow, changeable, possible, itemized)
+        return _LayerSums(conditional, fixed_deny, fixed_allow, changeable, possible, tuple(itemized))
 
     def _request(self, summary: _Summary, i: int) -> _Request:
         """The ``i``-th request of ``summary`` reduced to what the request can change: its statements on the
@@ -1417,7 +1422,8 @@ def conditional_cells(account: Account, matrix: pd.DataFrame, catalog: Catalog,
     change are the matrix's own. ``context`` is the analyst's, as the matrix was built with. Cells are
     answered once per what decides them (:mod:`supportkit.analysis.cells`); those with a policy variable in
     a Resource once per identity and set of statements covering the action, by the engine
-    (:meth:`_Evaluator._engine_conditions`).
+    (:meth:`_Evaluator._engine_conditions`). Every column is categorical (``access`` has the three states as
+    its categories, present or not); an empty table read back from Parquet has object columns.
     """
     evaluator = _Evaluator(account, context)
     by_covering: dict[tuple, Conditions] = {}
