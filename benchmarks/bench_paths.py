@@ -11,7 +11,8 @@ services. A fifth of the users may assume ``role/app/*``, and 2 % of the users c
 ``who_can`` for one capability; "conditions" is ``conditional_cells``, the report's enumeration of every
 request-dependent cell of the matrix. Each of ``--runs`` runs is a process of its own (caches on parsed policies
 would warm a second run in one process); the figures are each stage's least CPU seconds (``time.process_time``:
-steadier than wall-clock on a shared machine, which the load average printed tells) with its wall-clock time.
+steadier than wall-clock on a shared machine, which the load average printed tells) with its wall-clock time,
+and each stage's ratio to the matrix run by run (its median: the machine's speed drifts between runs).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,16 +136,24 @@ def run(size: int, seed: int, folder: Path, runs: int) -> None:
     every = ", ".join(f"{run['matrix'][1]:.2f}" for run in found)
     print(f"{size:>6} identities: load {least('load')[0]:6.2f} s   matrix {matrix[0]:6.2f} s "
           f"({matrix[1]:6.2f} s CPU, least of {every}; {found[0]['cells']:,} cells)")
+    def ratios(name: str) -> str:
+        # The machine's speed drifts between runs (seen: the matrix's CPU seconds 1.4 to 2.2 on one machine):
+        # a run's two stages share its speed, so the median of the per-run ratios is the steadier figure.
+        each = sorted(run[name][1] / run["matrix"][1] for run in found)
+        return f"median {statistics.median(each):4.2f}x, {each[0]:4.2f} to {each[-1]:4.2f} per run"
+
     for capability in CAPABILITIES:
         seconds, cpu = least(capability)
         every = ", ".join(f"{run[capability][1]:.2f}" for run in found)
         principals, chained = found[0][f"{capability} principals"]
         print(f"{'':>6}  who-can {capability:<11} {seconds:6.2f} s ({cpu:6.2f} s CPU, least of {every}; "
-              f"{cpu / matrix[1]:4.2f}x the matrix)   {principals:,} principals, {chained:,} through a path")
+              f"{cpu / matrix[1]:4.2f}x the matrix; {ratios(capability)})   {principals:,} principals, "
+              f"{chained:,} through a path")
     seconds, cpu = least("conditions")
     every = ", ".join(f"{run['conditions'][1]:.2f}" for run in found)
     print(f"{'':>6}  conditions          {seconds:6.2f} s ({cpu:6.2f} s CPU, least of {every}; "
-          f"{cpu / matrix[1]:4.2f}x the matrix)   {found[0]['conditional cells']:,} request-dependent cells")
+          f"{cpu / matrix[1]:4.2f}x the matrix; {ratios('conditions')})   "
+          f"{found[0]['conditional cells']:,} request-dependent cells")
     print(f"{'':>6}  load average (1 min) {os.getloadavg()[0]:.1f}")
 
 
