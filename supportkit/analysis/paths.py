@@ -285,14 +285,20 @@ class _Summary:
 
 class _LayerSums(NamedTuple):
     """The flags of one layer's parts (:class:`_PolicyParts`) summed as bits over the actions, and its parts to
-    take one by one (action index, part)."""
+    take one by one (action index, part); ``variable``: a part is None (a Resource with a policy variable), and
+    the sums stop there."""
 
+    variable: bool
     conditional: int
     fixed_deny: int
     fixed_allow: int
     changeable: int
     possible: int
     itemized: tuple[tuple[int, _RequestPart], ...]
+
+
+_VARIABLE = _LayerSums(True, 0, 0, 0, 0, 0, ())
+"""The sums of a layer with a policy variable in a Resource: the request is the engine's to decide."""
 
 
 SessionTags = tuple[tuple[str, ContextValue], ...]
@@ -321,7 +327,7 @@ class _Evaluator:
         # Policies are keys by identity (they compare so), which also keeps them alive while keyed.
         self._coverages: dict[tuple[str, ...], dict[Policy, _Coverage]] = {}  # by actions, then policy
         self._tables: dict[tuple, dict[Policy, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy
-        self._shared_sums: dict[tuple[int, int], tuple[Layer, _LayerSums | None]] = {}  # by table and layer ids
+        self._shared_sums: dict[tuple[int, int], tuple[Layer, _LayerSums]] = {}  # by table and layer ids
         self._clauses: dict[tuple[tuple[str, ...], bool], dict[Policy, tuple[tuple[ConditionClause, ...], ...]]] = {}
         self._tagging: dict[tuple[tuple, SessionTags], bool] = {}
         self._enumerations: dict[tuple[tuple[ConditionClause, ...], bool], Requests] = {}
@@ -418,16 +424,17 @@ class _Evaluator:
         coverages = self._coverages_of(actions)
         found = coverages.get(policy)
         if found is None:
-            by_index: dict[int, list[Statement]] | None = None  # most policies cover none of the actions
+            by_index: dict[int, list[Statement]] = {}
             for st in policy.statements:
-                indices = self._covered.get((st.not_action, st.action_set, actions))
+                # which actions a statement covers is known once per Action list: the policies repeat lists
+                key = (st.not_action, st.action_set, actions)
+                indices = self._covered.get(key)
                 if indices is None:
-                    indices = self._covers(st, actions)
+                    indices = self._covered[key] = tuple(i for i, action in enumerate(actions)
+                                                         if st.matches_action(action))
                 for i in indices:
-                    if by_index is None:
-                        by_index = {}
                     by_index.setdefault(i, []).append(st)
-            found = coverages[policy] = _NO_COVERAGE if by_index is None else _Coverage(
+            found = coverages[policy] = _NO_COVERAGE if not by_index else _Coverage(
                 tuple((i, tuple(by_index[i])) for i in sorted(by_index)),
                 sum(1 << i for i, statements in by_index.items() if any(st.effect is Effect.ALLOW for st in statements)))
         return found
@@ -472,27 +479,24 @@ class _Evaluator:
         table = self._tables.get((actions, resources, session_tags))  # _parts_of by policy
         if table is None:
             table = self._tables[(actions, resources, session_tags)] = {}
-        sums = self._sums(table, rcps, actions, resources, session_tags)
-        chosen: list[_LayerSums] = []
+        chosen = [self._sums(table, rcps, actions, resources, session_tags)]
         for layer in subject.layers:
-            if sums is None:
+            if chosen[-1].variable:
                 return None
-            chosen.append(sums)
             if layer.kind is PolicyKind.SCP:  # one Layer object for every identity of the account: summed once
                 key = (id(table), id(layer))  # tables live as long as this evaluator; the layer is kept with its sums
                 known = self._shared_sums.get(key)
                 if known is None:
                     known = self._shared_sums[key] = (layer, self._sums(
                         table, [(named, every) for named in layer.policies], actions, resources, session_tags))
-                sums = known[1]
+                chosen.append(known[1])
                 continue
             policies = [(named, every) for named in layer.policies]
             if layer.kind is PolicyKind.IDENTITY and extra:
                 policies += [(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
-            sums = self._sums(table, policies, actions, resources, session_tags)
-        if sums is None:
+            chosen.append(self._sums(table, policies, actions, resources, session_tags))
+        if chosen[-1].variable:
             return None
-        chosen.append(sums)
         for index, sums in enumerate(chosen, start=-1):  # -1: the RCPs, whose Allow allows nothing by itself
             conditional |= sums.conditional
             fixed_deny |= sums.fixed_deny
@@ -508,9 +512,9 @@ class _Evaluator:
                         always, tuple(layers), itemized)
 
     def _sums(self, table: dict[Policy, _PolicyParts | None], policies: Iterable[tuple[NamedPolicy, int]],
-              actions: tuple[str, ...], resources: tuple[str, ...], session_tags: bool) -> _LayerSums | None:
+              actions: tuple[str, ...], resources: tuple[str, ...], session_tags: bool) -> _LayerSums:
         """The flags of the parts of ``policies`` (each with the actions it takes part in, as bits) summed, and
-        their parts to take one by one; None when one is None (a Resource with a policy variable)."""
+        their parts to take one by one."""
         conditional = fixed_deny = fixed_allow = changeable = possible = 0
         itemized: list[tuple[int, _RequestPart]] = []
         for named, where in policies:
@@ -518,7 +522,7 @@ class _Evaluator:
             if parts is _UNKNOWN:
                 parts = table[named.policy] = self._parts_of(named.policy, actions, resources, session_tags)
             if parts is None:
-                return None
+                return _VARIABLE
             conditional |= parts.conditional & where
             fixed_deny |= parts.fixed_deny & where
             fixed_allow |= parts.fixed_allow & where
@@ -527,7 +531,7 @@ class _Evaluator:
             for i, part in parts.itemized:
                 if where >> i & 1:
                     itemized.append((i, part))
-        return _LayerSums(conditional, fixed_deny, fixed_allow, changeable, possible, tuple(itemized))
+        return _LayerSums(False, conditional, fixed_deny, fixed_allow, changeable, possible, tuple(itemized))
 
     def _request(self, summary: _Summary, i: int) -> _Request:
         """The ``i``-th request of ``summary`` reduced to what the request can change: its statements on the
@@ -561,11 +565,9 @@ class _Evaluator:
             added = summary.extra.get(actions[i], ())
             rows = summary.clause_rows.get(added)
             if rows is None:
-                table = self._clauses.get((actions, subject.session_tags))
-                if table is None:
-                    table = self._clauses[(actions, subject.session_tags)] = {}
+                table = self._clauses.setdefault((actions, subject.session_tags), {})
                 rows = summary.clause_rows[added] = [
-                    table.get(policy) or self._enumerated_clauses(table, policy, actions, subject.session_tags)
+                    self._enumerated_clauses(table, policy, actions, subject.session_tags)
                     for policy in condition_policies(subject, added) if policy.conditioned]
             enumerated = tuple(clause for row in rows for clause in row[i])
         key = (denied, tuple(deny_keys), tuple(zip(allowed, map(tuple, allow_keys))), is_conditional, enumerated)
@@ -597,15 +599,6 @@ class _Evaluator:
         else:
             if any(flags) or itemized:
                 found = _PolicyParts(flags[0], flags[1], flags[2], flags[3], flags[4], tuple(itemized))
-        return found
-
-    def _covers(self, statement: Statement, actions: tuple[str, ...]) -> tuple[int, ...]:
-        """The indices of ``actions`` the statement's Action/NotAction covers, known once per Action list: the
-        policies of an account repeat lists, and most cover none of the actions asked."""
-        key = (statement.not_action, statement.action_set, actions)
-        found = self._covered.get(key)
-        if found is None:
-            found = self._covered[key] = tuple(i for i, action in enumerate(actions) if statement.matches_action(action))
         return found
 
     @staticmethod
@@ -646,11 +639,13 @@ class _Evaluator:
                             actions: tuple[str, ...], session_tags: bool) -> tuple[tuple[ConditionClause, ...], ...]:
         """Per action, the clauses of ``policy`` covering it whose keys :func:`enumerate_conditions` varies, kept
         in ``table`` (by policy, for these actions and ``session_tags``)."""
-        rows: list[tuple[ConditionClause, ...]] = [() for _ in actions]
-        for i, statements in self._coverage(policy, actions).by_index:
-            rows[i] = tuple(c for st in statements for c in st.conditions
-                            if not is_principal_key(c.key.lower(), session_tags))
-        found = table[policy] = tuple(rows)
+        found = table.get(policy)
+        if found is None:
+            rows: list[tuple[ConditionClause, ...]] = [() for _ in actions]
+            for i, statements in self._coverage(policy, actions).by_index:
+                rows[i] = tuple(c for st in statements for c in st.conditions
+                                if not is_principal_key(c.key.lower(), session_tags))
+            found = table[policy] = tuple(rows)
         return found
 
     def _answer(self, request: _Request, subject: Subject, arn: str, resource: str) -> Conditions:
