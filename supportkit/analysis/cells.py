@@ -146,8 +146,7 @@ class _Cells:
         self._layouts: dict[tuple, int] = {}
         self._rcp_masks: dict[tuple, np.ndarray] = {}
         self._solved: dict[tuple, Conditions] = {}
-        self._decided: dict[tuple, Conditions | tuple[ReducedDecision[int], bool] | None] = {}  # by layout, ids
-        self._by_alike: dict[tuple, Conditions | tuple[ReducedDecision[int], bool] | None] = {}  # by _alike
+        self._decided: dict[tuple, Conditions | tuple[ReducedDecision[int], bool] | None] = {}  # by _alike
         self._requests: dict[tuple[tuple[int, ...], bool], Requests] = {}  # by clause ids and session tags
         self._requests_by_options: dict[tuple, Requests] = {}  # kept alive: their ids stay unique
         self._masks_over: dict[tuple[int, int], int] = {}
@@ -346,21 +345,16 @@ class _Cells:
         rows.extend(self.clause_row(policy, tags) for policy in condition_policies(subject))
         return found, layout, np.array(rows, dtype=np.int64).reshape(len(rows), len(self.names))
 
-    def answer(self, identity: Identity, action: int, layout_id: int, layout: tuple[int, tuple[int, ...]],
+    def answer(self, identity: Identity, action: int, layout: tuple[int, tuple[int, ...]],
                column: Sequence[int]) -> tuple[Conditions, bool]:
         """The conditions of one cell (of catalog column ``action``) whose rows' ids are ``column``, and whether
         other identities may share them."""
         width = len(layout[1])
-        key = (layout_id, tuple(column[:width]))
+        alike = self._alike(layout, column[:width])
         try:  # None is a decision (the fallback's): not a default of get()
-            decided = self._decided[key]
+            decided = self._decided[alike]
         except KeyError:
-            alike = self._alike(layout, column[:width])
-            try:
-                decided = self._by_alike[alike]
-            except KeyError:
-                decided = self._by_alike[alike] = self._decide(alike)
-            self._decided[key] = decided
+            decided = self._decided[alike] = self._decide(alike)
         if decided is None:
             return self.fallback(identity, self.names[action], self.resources[action]), False
         if isinstance(decided, Conditions):
@@ -515,7 +509,7 @@ def cell_conditions(account: Account, matrix: pd.DataFrame, catalog: Catalog, co
             key = (layout_id, column)
             answer = answer_ids.get(key)
             if answer is None:
-                conditions, shared = found.answer(identity, int(wanted[at]), layout_id, layout, column)
+                conditions, shared = found.answer(identity, int(wanted[at]), layout, column)
                 answer = len(answers)
                 answers.append(conditions)
                 if shared:
@@ -528,6 +522,6 @@ def cell_conditions(account: Account, matrix: pd.DataFrame, catalog: Catalog, co
             for other in np.flatnonzero(inverse == index).tolist():
                 if other != at:
                     answer_of[positions[other]] = len(answers)
-                    answers.append(found.answer(identity, int(wanted[other]), layout_id, layout, column)[0])
+                    answers.append(found.answer(identity, int(wanted[other]), layout, column)[0])
     return CellAnswers(pd.Categorical.from_codes(arn_codes, arns), pd.Categorical.from_codes(action_codes, actions),
                        tuple(answers), answer_of)
