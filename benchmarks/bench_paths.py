@@ -95,10 +95,23 @@ def write_snapshot(size: int, seed: int, snapshot: Path) -> Path:
     return snapshot
 
 
+STAGES = (*CAPABILITIES, "conditions")
+"""The stages measured beside the matrix: who-can per capability, then the conditions."""
+
+
+def stage_work(name: str, account, catalog, matrix=None):
+    """The work of one of :data:`STAGES` on ``account`` (the conditions need its ``matrix``), as a callable."""
+    from supportkit.analysis.paths import conditional_cells, resolve_target, who_can_target
+
+    if name == "conditions":
+        return lambda: conditional_cells(account, matrix, catalog)
+    target = resolve_target(catalog, name)
+    return lambda: who_can_target(account, target)
+
+
 def measure(snapshot: Path) -> dict:
     """One run in this process: CPU and wall seconds of the matrix, who-can per capability and the conditions."""
     from supportkit.analysis.matrix import build_matrix
-    from supportkit.analysis.paths import conditional_cells, resolve_target, who_can_target
     from supportkit.snapshot import load_account
     from supportkit.support.catalog import load_catalog
 
@@ -116,9 +129,9 @@ def measure(snapshot: Path) -> dict:
     matrix = timed("matrix", lambda: build_matrix(account, catalog))
     figures["cells"] = len(matrix)
     for capability in CAPABILITIES:
-        paths = timed(capability, lambda: who_can_target(account, resolve_target(catalog, capability)))
+        paths = timed(capability, stage_work(capability, account, catalog))
         figures[f"{capability} principals"] = (len(paths), sum(1 for p in paths if p.steps))
-    cells = timed("conditions", lambda: conditional_cells(account, matrix, catalog))
+    cells = timed("conditions", stage_work("conditions", account, catalog, matrix))
     figures["conditional cells"] = len(cells)
     return figures
 
@@ -136,24 +149,21 @@ def run(size: int, seed: int, folder: Path, runs: int) -> None:
     every = ", ".join(f"{run['matrix'][1]:.2f}" for run in found)
     print(f"{size:>6} identities: load {least('load')[0]:6.2f} s   matrix {matrix[0]:6.2f} s "
           f"({matrix[1]:6.2f} s CPU, least of {every}; {found[0]['cells']:,} cells)")
-    def ratios(name: str) -> str:
+
+    def stage(name: str, label: str, counted: str) -> None:
+        seconds, cpu = least(name)
+        every = ", ".join(f"{run[name][1]:.2f}" for run in found)
         # The machine's speed drifts between runs (seen: the matrix's CPU seconds 1.4 to 2.2 on one machine):
-        # a run's two stages share its speed, so the median of the per-run ratios is the steadier figure.
+        # a run's stages share its speed, so the median of the per-run ratios is the steadier figure.
         each = sorted(run[name][1] / run["matrix"][1] for run in found)
-        return f"median {statistics.median(each):4.2f}x, {each[0]:4.2f} to {each[-1]:4.2f} per run"
+        print(f"{'':>6}  {label:<19} {seconds:6.2f} s ({cpu:6.2f} s CPU, least of {every}; "
+              f"{cpu / matrix[1]:4.2f}x the matrix; median {statistics.median(each):4.2f}x, "
+              f"{each[0]:4.2f} to {each[-1]:4.2f} per run)   {counted}")
 
     for capability in CAPABILITIES:
-        seconds, cpu = least(capability)
-        every = ", ".join(f"{run[capability][1]:.2f}" for run in found)
         principals, chained = found[0][f"{capability} principals"]
-        print(f"{'':>6}  who-can {capability:<11} {seconds:6.2f} s ({cpu:6.2f} s CPU, least of {every}; "
-              f"{cpu / matrix[1]:4.2f}x the matrix; {ratios(capability)})   {principals:,} principals, "
-              f"{chained:,} through a path")
-    seconds, cpu = least("conditions")
-    every = ", ".join(f"{run['conditions'][1]:.2f}" for run in found)
-    print(f"{'':>6}  conditions          {seconds:6.2f} s ({cpu:6.2f} s CPU, least of {every}; "
-          f"{cpu / matrix[1]:4.2f}x the matrix; {ratios('conditions')})   "
-          f"{found[0]['conditional cells']:,} request-dependent cells")
+        stage(capability, f"who-can {capability}", f"{principals:,} principals, {chained:,} through a path")
+    stage("conditions", "conditions", f"{found[0]['conditional cells']:,} request-dependent cells")
     print(f"{'':>6}  load average (1 min) {os.getloadavg()[0]:.1f}")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_paths import CAPABILITIES, write_snapshot
+from bench_paths import STAGES, stage_work, write_snapshot
 
 
 def count_opcodes(work: Callable[[], Any]) -> int:
@@ -49,25 +49,20 @@ def count_opcodes(work: Callable[[], Any]) -> int:
 def measure(what: str, snapshot: Path) -> int:
     """One stage's opcodes, in this process (a fresh one: parsed policies' caches would carry over)."""
     from supportkit.analysis.matrix import build_matrix
-    from supportkit.analysis.paths import conditional_cells, resolve_target, who_can_target
     from supportkit.snapshot import load_account
     from supportkit.support.catalog import load_catalog
 
     catalog = load_catalog()
     account = load_account(snapshot)
-    if what == "conditions":
-        matrix = build_matrix(account, catalog)
-        return count_opcodes(lambda: conditional_cells(account, matrix, catalog))
-    target = resolve_target(catalog, what)
-    return count_opcodes(lambda: who_can_target(account, target))
+    matrix = build_matrix(account, catalog) if what == "conditions" else None
+    return count_opcodes(stage_work(what, account, catalog, matrix))
 
 
 def main() -> None:
-    stages = [*CAPABILITIES, "conditions"]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--what", nargs="+", default=stages, choices=stages)
+    parser.add_argument("--what", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)  # one stage (a child process)
     args = parser.parse_args()
     if args.measure is not None:
