@@ -711,6 +711,44 @@ class _Evaluator:
             known = self._assumed[key] = self._assume(caller, role, trust, self.contexts[caller.arn])
         return known
 
+    def assume_admitted(self, caller: Identity, request: _Request, role: Identity, trust: NamedPolicy
+                        ) -> tuple[Conditions, tuple[str, ...]]:
+        """:meth:`assume` for a caller of the role's account that ``trust`` admits through the account alone (it
+        names neither the caller nor every principal), from ``request``, the caller's own of ``sts:AssumeRole`` on
+        the role (:meth:`_requests`), no key of which needs a session permission.
+
+        The trust's statements that admit the caller are one more layer that must allow, beside the caller's own
+        (a trust naming only the account needs the caller's identity-based policies to allow too: the rules of
+        :mod:`supportkit.iam.trust`), and the caveat of a trust naming the caller never applies. The answer is
+        :meth:`_assume`'s (the engine's), with the same clauses enumerated (the trust's first) and the same
+        settled shortcut, for the cost of one reduced request instead of the engine on each enumerated one.
+        """
+        covering = trust.policy.statements_for(ASSUME_ROLE)
+        who = Caller.of(caller.subject.principal)
+        grants = [(st, principal_grant(st.principal, who)) for st in covering if st.principal is not None]
+        session_tags = caller.subject.session_tags
+        part = self._part([st for st, grant in grants if grant is Grant.ACCOUNT], role.arn, session_tags)
+        if part is None or any(grant is Grant.DIRECT for _, grant in grants):  # not a caller it admits so
+            return self.assume(caller, role, trust)
+        base = self.contexts[caller.arn]
+        settled = _settled_assume(caller, role, trust, base)
+        if settled is not None:
+            return settled, ()
+        denied, allowed = request.decision.denied or part.fixed_deny, part.fixed_allow
+        for st in part.facts:
+            if st.conditions_hold(base):
+                denied = denied or st.effect is Effect.DENY
+                allowed = allowed or st.effect is Effect.ALLOW
+        denies = (*request.decision.denies, *(st for st, _ in part.dynamic if st.effect is Effect.DENY))
+        allows = tuple(st for st, _ in part.dynamic if st.effect is Effect.ALLOW)
+        decision = ReducedDecision(denied, denies, ((allowed, allows), *request.decision.layers))
+        enumerated = (*(c for st in covering for c in st.conditions if not is_principal_key(c.key.lower(), session_tags)),
+                      *request.enumerated)
+        conditional = request.conditional or any(request_dependent(st, session_tags)  # the engine's Result.conditional
+                                                 for st in trust.policy.statements_for_request(ASSUME_ROLE, role.arn))
+        combined = _Request((), decision, conditional, enumerated, None)
+        return self._request_conditions(combined, caller.subject, caller.arn), ()
+
     def _assumption_key(self, caller: Identity, role: Identity, trust: NamedPolicy, action: str) -> tuple:
         """What decides ``caller``'s ``action`` on ``role`` under ``trust``: the caller (with its own statements
         for the action as they match the role's ARN: a policy it gave itself adds one), the trust policy, and
@@ -1132,8 +1170,9 @@ class _Group:
     """Assumers that one trust admits alike on the roles of one class (:meth:`_Assumers.groups`): their
     decision, taken once, and the members by the rank of their best path when last looked at."""
 
-    def __init__(self, members: list[tuple[int, Identity]]) -> None:
+    def __init__(self, members: list[tuple[int, Identity]], request: _Request | None) -> None:
         self.members = members  # (position among the assumers, identity)
+        self.request = request  # the first member's of sts:AssumeRole, when no key of it needs a session permission
         self._decision: tuple[Conditions, tuple[str, ...]] | None = None
         self.always = False  # the decision allows whatever the request
         self._by_rank: dict[tuple[bool, int, int], list[tuple[int, Identity]]] = {_NO_PATH: members}
@@ -1141,7 +1180,9 @@ class _Group:
 
     def decision(self, evaluator: _Evaluator, role: Identity, trust: NamedPolicy) -> tuple[Conditions, tuple[str, ...]]:
         if self._decision is None:
-            self._decision = evaluator.assume(self.members[0][1], role, trust)
+            caller = self.members[0][1]
+            self._decision = (evaluator.assume(caller, role, trust) if self.request is None else
+                              evaluator.assume_admitted(caller, self.request, role, trust))
             self.always = self._decision[0].always
         return self._decision
 
@@ -1212,6 +1253,7 @@ class _Assumers:
         tagged = any(session_action(k) for st in trusted for k in st.keys_read)
         singles: list[tuple[int, Identity]] = []
         groups: dict[tuple, list[tuple[int, Identity]]] = {}
+        firsts: list[_Request | None] = []  # per group, its first member's request (_Group.request)
         for position, caller in enumerate(self.identities):
             if caller.type is IdentityType.ROOT:
                 continue
@@ -1226,8 +1268,12 @@ class _Assumers:
             base = self.evaluator.contexts[caller.arn]
             # A caller whose sessions may be tagged meets the trust's tag conditions by its session's tags.
             key = (tuple(r.key for r in requests), tuple(base.get(k) for k in read), caller.subject.session_tags)
-            groups.setdefault(key, []).append((position, caller))
-        return singles, [_Group(members) for members in groups.values()]
+            members = groups.get(key)
+            if members is None:
+                members = groups[key] = []
+                firsts.append(requests[0] if len(requests) == 1 else None)
+            members.append((position, caller))
+        return singles, [_Group(members, first) for members, first in zip(groups.values(), firsts)]
 
 
 def _escalations(account: Account, evaluator: _Evaluator, kinds: Mapping[str, IdentityKind], actions: Sequence[str],

@@ -54,7 +54,17 @@ _documents = st.lists(_statements, min_size=1, max_size=3).map(
 _TRUST_CONDITIONS = [None, None, {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
                      {"StringEquals": {"aws:PrincipalTag/team": "support"}},
                      {"StringEquals": {"aws:PrincipalTag/team": "support"}},
-                     {"StringEquals": {"aws:RequestTag/project": "x"}}]
+                     {"StringEquals": {"aws:RequestTag/project": "x"}}, {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}]
+_OTHER = "444455556666"
+_TRUST_EXTRAS = [  # a trust's other statements: a Deny for the account, an Allow for another account
+    None, None,
+    {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"}, "Action": "sts:AssumeRole",
+     "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}},
+    {"Effect": "Deny", "Principal": {"AWS": ACCT}, "Action": "sts:AssumeRole",
+     "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "support"}}},
+    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{_OTHER}:root"}, "Action": "sts:AssumeRole",
+     "Condition": {"StringEquals": {"sts:ExternalId": "x"}}},
+]
 
 
 @st.composite
@@ -88,7 +98,8 @@ def _accounts(draw):
         condition = draw(st.sampled_from(_TRUST_CONDITIONS))
         if condition:
             statement["Condition"] = condition
-        return {"Version": "2012-10-17", "Statement": [statement]}
+        extra = draw(st.sampled_from(_TRUST_EXTRAS))
+        return {"Version": "2012-10-17", "Statement": [statement, *([extra] if extra else [])]}
 
     details = {
         "UserDetailList": [{"UserName": name, "UserId": f"AIDA{name.upper():0<17}", "Path": "/",
@@ -163,3 +174,29 @@ def test_shared_answers_equal_each_principal_decided_alone(tmp_path_factory, cas
     (folder / "account.json").write_text(json.dumps({"account_id": ACCT}))
     account = load_account(folder)
     assert [p.to_json() for p in who_can(account, actions, context=context)] == _plain(account, actions, context)
+
+
+@settings(max_examples=int(os.environ.get("SUPPORTKIT_EXAMPLES", 100)),
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=_accounts())
+@example(case=_TAGGED_TRUST)
+def test_a_group_decides_each_member_as_the_engine_does(tmp_path_factory, case):
+    """A group of assumers is decided once, on its first member's reduced request and the trust's statements
+    that admit it through the account (``_Evaluator.assume_admitted``): each member's assumption decided by
+    the engine alone (``_Evaluator._assume``, :func:`supportkit.iam.trust.can_assume` on each enumerated
+    request) must give the same conditions and caveats."""
+    details, context, _ = case
+    folder = tmp_path_factory.mktemp("groups")
+    (folder / "authorization-details.json").write_text(json.dumps(details))
+    (folder / "account.json").write_text(json.dumps({"account_id": ACCT}))
+    account = load_account(folder)
+    evaluator = paths_module._Evaluator(account, context)
+    assumers = paths_module._Assumers(account, evaluator)
+    for role in account.identities:
+        grouping = assumers.groups(role, role.trust) if role.trust is not None else None
+        for group in grouping[1] if grouping is not None else ():
+            if group.request is None:
+                continue
+            shared = evaluator.assume_admitted(group.members[0][1], group.request, role, role.trust)
+            for _, member in group.members:
+                assert evaluator._assume(member, role, role.trust, evaluator.contexts[member.arn]) == shared
