@@ -742,8 +742,8 @@ class _Evaluator:
         denies = (*request.decision.denies, *(st for st, _ in part.dynamic if st.effect is Effect.DENY))
         allows = tuple(st for st, _ in part.dynamic if st.effect is Effect.ALLOW)
         decision = ReducedDecision(denied, denies, ((allowed, allows), *request.decision.layers))
-        enumerated = (*(c for st in covering for c in st.conditions if not is_principal_key(c.key.lower(), session_tags)),
-                      *request.enumerated)
+        enumerated = (*(c for st in covering for c in st.conditions
+                        if not is_principal_key(c.key.lower(), session_tags)), *request.enumerated)
         conditional = request.conditional or any(request_dependent(st, session_tags)  # the engine's Result.conditional
                                                  for st in trust.policy.statements_for_request(ASSUME_ROLE, role.arn))
         combined = _Request((), decision, conditional, enumerated, None)
@@ -1218,9 +1218,10 @@ class _Assumers:
                     for named in applicable_policies(i.subject)}
         # The statements that can decide an assumption and whose Resource is not "*": a role's ARN matters
         # through their matches alone.
-        self._statements = [st for policy in policies.values() for action in _ASSUMING
-                            for st in policy.statements_for(action) if not st.resource_variables
-                            and not st.any_resource]
+        # (read off each policy's coverage of the three actions, in one pass over its statements)
+        self._statements = [st for policy in policies.values()
+                            for _, covering in evaluator._coverage(policy, _ASSUMING).by_index
+                            for st in covering if not st.resource_variables and not st.any_resource]
         self._groups: dict[tuple, tuple[list[tuple[int, Identity]], list[_Group]] | None] = {}
 
     def groups(self, role: Identity, trust: NamedPolicy) -> tuple[list[tuple[int, Identity]], list[_Group]] | None:
