@@ -141,12 +141,15 @@ def clauses_for(policies: Iterable[Policy], action: str) -> list[ConditionClause
             for clause in statement.conditions]
 
 
-def condition_policies(subject: Subject, extra: Iterable[NamedPolicy] = ()) -> list[Policy]:
+def condition_policies(subject: Subject, extra: Iterable[NamedPolicy] = (), *, scps: bool = True) -> list[Policy]:
     """The policies whose conditions name the values to enumerate for ``subject``, in order: identity-based
-    (then ``extra``), RCPs, the boundary, the session policy, every SCP level (whether or not they apply)."""
+    (then ``extra``), RCPs, the boundary, the session policy, every SCP level (whether or not they apply; left
+    out when not ``scps``, for a caller that reads them once for the many subjects sharing them)."""
     named = [*subject.identity_policies, *extra, *subject.rcps]
     named += [p for p in (subject.permissions_boundary, subject.session_policy) if p is not None]
-    return [n.policy for n in (*named, *(n for level in subject.scp_levels for n in level))]
+    if scps:
+        named += [n for level in subject.scp_levels for n in level]
+    return [n.policy for n in named]
 
 
 def _base(operator: str) -> str:

@@ -328,6 +328,8 @@ class _Evaluator:
         self._coverages: dict[tuple[str, ...], dict[Policy, _Coverage]] = {}  # by actions, then policy
         self._tables: dict[tuple, dict[Policy, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy
         self._shared_sums: dict[tuple[int, int], tuple[Layer, _LayerSums]] = {}  # by table and layer ids
+        self._scp_rows: dict[tuple[int, int], tuple[tuple[tuple[NamedPolicy, ...], ...],  # by table and levels ids
+                                                    list[tuple[tuple[ConditionClause, ...], ...]]]] = {}
         self._clauses: dict[tuple[tuple[str, ...], bool], dict[Policy, tuple[tuple[ConditionClause, ...], ...]]] = {}
         self._tagging: dict[tuple[tuple, SessionTags], bool] = {}
         self._enumerations: dict[tuple[tuple[ConditionClause, ...], bool], Requests] = {}
@@ -565,10 +567,7 @@ class _Evaluator:
             added = summary.extra.get(actions[i], ())
             rows = summary.clause_rows.get(added)
             if rows is None:
-                table = self._clauses.setdefault((actions, subject.session_tags), {})
-                rows = summary.clause_rows[added] = [
-                    self._enumerated_clauses(table, policy, actions, subject.session_tags)
-                    for policy in condition_policies(subject, added) if policy.conditioned]
+                rows = summary.clause_rows[added] = self._clause_rows(subject, actions, added)
             enumerated = tuple(clause for row in rows for clause in row[i])
         key = (denied, tuple(deny_keys), tuple(zip(allowed, map(tuple, allow_keys))), is_conditional, enumerated)
         settled = (NEVER if summary.never >> i & 1 else
@@ -634,6 +633,24 @@ class _Evaluator:
                                  allow_possible)
                     if conditional or fixed_allow or fixed_deny or facts or denies_maybe or allow_possible else _NO_PART)
         return part
+
+    def _clause_rows(self, subject: Subject, actions: tuple[str, ...], extra: tuple[NamedPolicy, ...]
+                     ) -> list[tuple[tuple[ConditionClause, ...], ...]]:
+        """:meth:`_enumerated_clauses` of each of ``subject``'s :func:`condition_policies` with a condition (and of
+        the ``extra`` identity policies), in their order; the SCP levels' rows, the same for every identity of
+        the account, are gathered once."""
+        session_tags = subject.session_tags
+        table = self._clauses.get((actions, session_tags))
+        if table is None:
+            table = self._clauses[(actions, session_tags)] = {}
+        levels = subject.scp_levels
+        shared = self._scp_rows.get((id(table), id(levels)))  # the levels are kept with their rows
+        if shared is None:
+            shared = self._scp_rows[(id(table), id(levels))] = (levels, [
+                self._enumerated_clauses(table, named.policy, actions, session_tags)
+                for level in levels for named in level if named.policy.conditioned])
+        return [*(self._enumerated_clauses(table, policy, actions, session_tags)
+                  for policy in condition_policies(subject, extra, scps=False) if policy.conditioned), *shared[1]]
 
     def _enumerated_clauses(self, table: dict[Policy, tuple[tuple[ConditionClause, ...], ...]], policy: Policy,
                             actions: tuple[str, ...], session_tags: bool) -> tuple[tuple[ConditionClause, ...], ...]:
