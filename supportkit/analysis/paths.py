@@ -523,6 +523,8 @@ class _Evaluator:
             parts = table.get(named.policy, _UNKNOWN)
             if parts is _UNKNOWN:
                 parts = table[named.policy] = self._parts_of(named.policy, actions, resources, session_tags)
+            if parts is _NO_PARTS:  # most policies, to most questions
+                continue
             if parts is None:
                 return _VARIABLE
             conditional |= parts.conditional & where
@@ -579,10 +581,13 @@ class _Evaluator:
                   ) -> _PolicyParts | None:
         """:meth:`_part` for each action the policy takes part in, summed up; None when one is None (asked once per
         policy and arguments: :meth:`_summary` keeps the answers)."""
+        coverage = self._coverage(policy, actions)
+        if coverage is _NO_COVERAGE:
+            return _NO_PARTS
         found: _PolicyParts | None = _NO_PARTS
         flags = [0] * 5
         itemized: list[tuple[int, _RequestPart]] = []
-        for i, statements in self._coverage(policy, actions).by_index:
+        for i, statements in coverage.by_index:
             part = self._part(statements, resources[i], session_tags)
             if part is None:
                 found = None
