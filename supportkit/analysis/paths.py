@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache, partial
+from itertools import chain, repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -277,10 +278,45 @@ class _Summary:
     changeable: int
     always: int
     layers: tuple[int, ...]  # per layer that must allow, an unconditional Allow matches
-    itemized: Mapping[int, list[tuple[int, _RequestPart]]]  # per action: (the layer, -1 for the RCPs; the part)
+    # per action: (the layer, -1 for the RCPs; the part), in two: the SCP layers' (shared), then the others'
+    itemized: tuple[Mapping[int, list[tuple[int, _RequestPart]]], Mapping[int, list[tuple[int, _RequestPart]]]]
     # the clause rows of condition_policies, by the extra policies of an action (most have none)
     clause_rows: dict[tuple[NamedPolicy, ...], list[tuple[tuple[ConditionClause, ...], ...]]] = field(
         default_factory=dict)
+
+
+class _Fold(NamedTuple):
+    """Layers' sums (:class:`_LayerSums`) folded as :meth:`_Evaluator._summary` reads them (see :class:`_Summary`)."""
+
+    fixed_deny: int
+    conditional: int
+    never: int
+    changeable: int
+    always: int
+    layers: tuple[int, ...]  # per layer, its unconditional Allows
+    itemized: dict[int, list[tuple[int, _RequestPart]]]  # per action, (layer, part)
+
+
+def _fold(numbered: Iterable[tuple[int, _LayerSums]], every: int) -> _Fold | None:
+    """Layers' sums, each with its number among the layers that must allow (-1: the RCPs, whose Allow allows
+    nothing by itself), folded; None when one is :data:`_VARIABLE`."""
+    fixed_deny = conditional = never = changeable = 0
+    always = every
+    layers: list[int] = []
+    itemized: dict[int, list[tuple[int, _RequestPart]]] = {}
+    for index, layer in numbered:
+        if layer.variable:
+            return None
+        conditional |= layer.conditional
+        fixed_deny |= layer.fixed_deny
+        changeable |= layer.changeable
+        for i, part in layer.itemized:
+            itemized.setdefault(i, []).append((index, part))
+        if index >= 0:
+            layers.append(layer.fixed_allow)
+            never |= every & ~layer.possible
+            always &= layer.fixed_allow
+    return _Fold(fixed_deny, conditional, never | fixed_deny, changeable, always, tuple(layers), itemized)
 
 
 class _LayerSums(NamedTuple):
@@ -327,7 +363,7 @@ class _Evaluator:
         # Policies are keys by identity (they compare so), which also keeps them alive while keyed.
         self._coverages: dict[tuple[str, ...], dict[Policy, _Coverage]] = {}  # by actions, then policy
         self._tables: dict[tuple, dict[Policy, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy
-        self._shared_sums: dict[tuple[int, int], tuple[Layer, _LayerSums]] = {}  # by table and layer ids
+        self._shared_sums: dict[tuple, tuple[tuple[Layer, ...], _Fold | None]] = {}  # by table and layers' ids
         self._scp_rows: dict[tuple[int, int], tuple[tuple[tuple[NamedPolicy, ...], ...],  # by table and levels ids
                                                     list[tuple[tuple[ConditionClause, ...], ...]]]] = {}
         self._clauses: dict[tuple[tuple[str, ...], bool], dict[Policy, tuple[tuple[ConditionClause, ...], ...]]] = {}
@@ -466,60 +502,44 @@ class _Evaluator:
         count = len(actions)
         every = (1 << count) - 1  # bit i: actions[i]
         session_tags = subject.session_tags
-        fixed_deny = conditional = 0
-        # _settled's test: an unconditional matching Deny, or a layer with no Allow that may match, denies; an
-        # unconditional matching Allow in every layer, and no Deny with a condition, allows
-        never = changeable = 0
-        always = every
-        layers: list[int] = []  # per layer that must allow, its unconditional Allows
-        itemized: dict[int, list[tuple[int, _RequestPart]]] = {}  # per action, (layer or -1 for the RCPs, part)
-        # per policy, the actions it takes part in, as bits
-        rcps: list[tuple[NamedPolicy, int]] = []
+        applying = 0  # the actions the RCPs take part in, as bits
         if subject.rcps:
             applying = sum(1 << i for i in range(count) if subject.rcps_apply_to(actions[i], resources[i]))
-            rcps = [(named, applying) for named in subject.rcps]
         table = self._tables.get((actions, resources, session_tags))  # _parts_of by policy
         if table is None:
             table = self._tables[(actions, resources, session_tags)] = {}
-        chosen = [self._sums(table, rcps, actions, resources, session_tags)]
-        for layer in subject.layers:
-            if chosen[-1].variable:
-                return None
-            if layer.kind is PolicyKind.SCP:  # one Layer object for every identity of the account: summed once
-                key = (id(table), id(layer))  # tables live as long as this evaluator; the layer is kept with its sums
-                known = self._shared_sums.get(key)
-                if known is None:
-                    known = self._shared_sums[key] = (layer, self._sums(
-                        table, [(named, every) for named in layer.policies], actions, resources, session_tags))
-                chosen.append(known[1])
-                continue
-            policies = [(named, every) for named in layer.policies]
-            if layer.kind is PolicyKind.IDENTITY and extra:
-                policies += [(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
-            chosen.append(self._sums(table, policies, actions, resources, session_tags))
-        if chosen[-1].variable:
+        layers = subject.layers
+        scps = 0
+        while scps < len(layers) and layers[scps].kind is PolicyKind.SCP:
+            scps += 1
+        # The SCP layers come first, the same Layer objects for every identity of the account: folded once.
+        levels = layers[:scps]
+        key = (id(table), tuple(map(id, levels)))  # the layers are kept with their fold
+        shared = self._shared_sums.get(key)
+        if shared is None:
+            shared = self._shared_sums[key] = (levels, _fold(
+                [(index, self._sums(table, layer.policies, every, actions, resources, session_tags))
+                 for index, layer in enumerate(levels)], every))
+        chosen = [(-1, self._sums(table, subject.rcps, applying, actions, resources, session_tags))]
+        for index, layer in enumerate(layers[scps:], start=scps):
+            added = ([(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
+                     if layer.kind is PolicyKind.IDENTITY and extra else ())
+            chosen.append((index, self._sums(table, layer.policies, every, actions, resources, session_tags, added)))
+        fold, own = shared[1], _fold(chosen, every)
+        if fold is None or own is None:
             return None
-        for index, sums in enumerate(chosen, start=-1):  # -1: the RCPs, whose Allow allows nothing by itself
-            conditional |= sums.conditional
-            fixed_deny |= sums.fixed_deny
-            changeable |= sums.changeable
-            for i, part in sums.itemized:
-                itemized.setdefault(i, []).append((index, part))
-            never |= fixed_deny
-            if index >= 0:
-                layers.append(sums.fixed_allow)
-                never |= every & ~sums.possible
-                always &= sums.fixed_allow
-        return _Summary(subject, self.contexts[arn], actions, extra, fixed_deny, conditional, never, changeable,
-                        always, tuple(layers), itemized)
+        return _Summary(subject, self.contexts[arn], actions, extra, fold.fixed_deny | own.fixed_deny,
+                        fold.conditional | own.conditional, fold.never | own.never, fold.changeable | own.changeable,
+                        fold.always & own.always, (*fold.layers, *own.layers), (fold.itemized, own.itemized))
 
-    def _sums(self, table: dict[Policy, _PolicyParts | None], policies: Iterable[tuple[NamedPolicy, int]],
-              actions: tuple[str, ...], resources: tuple[str, ...], session_tags: bool) -> _LayerSums:
-        """The flags of the parts of ``policies`` (each with the actions it takes part in, as bits) summed, and
-        their parts to take one by one."""
+    def _sums(self, table: dict[Policy, _PolicyParts | None], policies: Iterable[NamedPolicy], taking: int,
+              actions: tuple[str, ...], resources: tuple[str, ...], session_tags: bool,
+              added: Iterable[tuple[NamedPolicy, int]] = ()) -> _LayerSums:
+        """The flags of the parts of ``policies`` (which take part in the actions ``taking``, as bits) and of the
+        ``added`` ones (each with its own bits) summed, and their parts to take one by one."""
         conditional = fixed_deny = fixed_allow = changeable = possible = 0
         itemized: list[tuple[int, _RequestPart]] = []
-        for named, where in policies:
+        for named, where in chain(zip(policies, repeat(taking)), added):
             parts = table.get(named.policy, _UNKNOWN)
             if parts is _UNKNOWN:
                 parts = table[named.policy] = self._parts_of(named.policy, actions, resources, session_tags)
@@ -548,7 +568,7 @@ class _Evaluator:
         deny_keys: list[tuple] = []
         allows: list[list[Statement]] = [[] for _ in allowed]
         allow_keys: list[list[tuple]] = [[] for _ in allowed]
-        for index, part in summary.itemized.get(i, ()):
+        for index, part in chain(summary.itemized[0].get(i, ()), summary.itemized[1].get(i, ())):
             for st in part.facts:
                 if st.conditions_hold(base):
                     if st.effect is Effect.DENY:
