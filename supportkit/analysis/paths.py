@@ -662,8 +662,8 @@ class _Evaluator:
     def _clause_rows(self, subject: Subject, actions: tuple[str, ...], extra: tuple[NamedPolicy, ...]
                      ) -> list[tuple[tuple[ConditionClause, ...], ...]]:
         """:meth:`_enumerated_clauses` of each of ``subject``'s :func:`condition_policies` with a condition (and of
-        the ``extra`` identity policies), in their order; the SCP levels' rows, the same for every identity of
-        the account, are gathered once."""
+        the ``extra`` identity policies), in their order, less those with no clause to enumerate; the SCP
+        levels' rows, the same for every identity of the account, are gathered once."""
         session_tags = subject.session_tags
         table = self._clauses.get((actions, session_tags))
         if table is None:
@@ -672,22 +672,22 @@ class _Evaluator:
         shared = self._scp_rows.get((id(table), id(levels)))  # the levels are kept with their rows
         if shared is None:
             shared = self._scp_rows[(id(table), id(levels))] = (levels, [
-                self._enumerated_clauses(table, named.policy, actions, session_tags)
-                for level in levels for named in level if named.policy.conditioned])
-        return [*(self._enumerated_clauses(table, policy, actions, session_tags)
-                  for policy in condition_policies(subject, extra, scps=False) if policy.conditioned), *shared[1]]
+                rows for level in levels for named in level if named.policy.conditioned
+                and (rows := self._enumerated_clauses(table, named.policy, actions, session_tags))])
+        return [*(rows for policy in condition_policies(subject, extra, scps=False) if policy.conditioned
+                  and (rows := self._enumerated_clauses(table, policy, actions, session_tags))), *shared[1]]
 
     def _enumerated_clauses(self, table: dict[Policy, tuple[tuple[ConditionClause, ...], ...]], policy: Policy,
                             actions: tuple[str, ...], session_tags: bool) -> tuple[tuple[ConditionClause, ...], ...]:
-        """Per action, the clauses of ``policy`` covering it whose keys :func:`enumerate_conditions` varies, kept
-        in ``table`` (by policy, for these actions and ``session_tags``)."""
+        """Per action, the clauses of ``policy`` covering it whose keys :func:`enumerate_conditions` varies (none at
+        all: an empty tuple), kept in ``table`` (by policy, for these actions and ``session_tags``)."""
         found = table.get(policy)
         if found is None:
             rows: list[tuple[ConditionClause, ...]] = [() for _ in actions]
             for i, statements in self._coverage(policy, actions).by_index:
                 rows[i] = tuple(c for st in statements for c in st.conditions
                                 if not is_principal_key(c.key.lower(), session_tags))
-            found = table[policy] = tuple(rows)
+            found = table[policy] = tuple(rows) if any(rows) else ()
         return found
 
     def _answer(self, request: _Request, subject: Subject, arn: str, resource: str) -> Conditions:
