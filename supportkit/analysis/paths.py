@@ -1049,10 +1049,13 @@ def _into(account: Account, evaluator: _Evaluator, role: Identity, sources: tupl
                  if caller.arn not in named]
         ranks = {always: (not (always and tail.decision is AccessDecision.ALLOWED), *best_new[1:])
                  for always in (False, True)}  # a path through a group, by whether its decision always allows
-        for group in groups:
-            conditions, notes = group.decision(evaluator, role, trust)
-            improved = group.improved(ranks[group.always], chain, reached)
+        for group in groups:  # each decided already (groups() leaves out those no request lets assume the role)
+            rank = ranks[group.always]
+            if group.worst <= rank:
+                continue  # improved()'s first test, here: most groups, for most roles
+            improved = group.improved(rank, chain, reached)
             if improved:
+                conditions, notes = group.decision(evaluator, role, trust)
                 found += [(position, path(caller, conditions, notes)) for position, caller in improved
                           if admitted(caller)]
         # a group whose members all have a path as good as any through it can give is done for
