@@ -614,10 +614,17 @@ class _Evaluator:
                 break
             if part is _NO_PART:
                 continue
-            for f, on in enumerate((part.conditional, part.fixed_deny, part.fixed_allow, part.denies_maybe,
-                                    part.allow_possible)):
-                if on:
-                    flags[f] |= 1 << i
+            bit = 1 << i
+            if part.conditional:
+                flags[0] |= bit
+            if part.fixed_deny:
+                flags[1] |= bit
+            if part.fixed_allow:
+                flags[2] |= bit
+            if part.denies_maybe:
+                flags[3] |= bit
+            if part.allow_possible:
+                flags[4] |= bit
             if part.facts or part.dynamic:
                 itemized.append((i, part))
         else:
