@@ -1264,8 +1264,9 @@ class _Assumers:
         self.evaluator = evaluator
         # every other principal is denied it whatever the role
         self.identities = [i for i in account.identities if evaluator.possible(i.subject, (ASSUME_ROLE,))]
-        # those whose context holds a key that needs a session permission (an analyst's aws:TagKeys, say)
-        self._session_keyed = {i.arn for i in self.identities if _session_keys_in(evaluator.contexts[i.arn])}
+        # whether every request carries a key that needs a session permission (an analyst's aws:TagKeys, say);
+        # a principal's own keys (identity_contexts) never do
+        self._session_keyed = _session_keys_in(evaluator.carried)
         policies = {id(named.policy): named.policy for i in self.identities
                     for named in applicable_policies(i.subject)}
         # The statements that can decide an assumption and whose Resource is not "*": a role's ARN matters
@@ -1312,7 +1313,7 @@ class _Assumers:
                 continue
             requests = (None if caller.arn in named or caller.subject.principal.arn in named else
                         self.evaluator._requests(caller.subject, caller.arn, _ASSUMING[:1], (role.arn,), {}))
-            if requests is not None and (tagged or _session_keys(requests[0]) or caller.arn in self._session_keyed):
+            if requests is not None and (tagged or _session_keys(requests[0]) or self._session_keyed):
                 # a request that needs the session permissions
                 requests = self.evaluator._requests(caller.subject, caller.arn, _ASSUMING, (role.arn,) * 3, {})
             if requests is None:
