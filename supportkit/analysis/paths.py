@@ -362,6 +362,7 @@ class _Evaluator:
         self._covered: dict[tuple, tuple[int, ...]] = {}
         # Policies are keys by identity (they compare so), which also keeps them alive while keyed.
         self._coverages: dict[tuple[str, ...], dict[Policy, _Coverage]] = {}  # by actions, then policy
+        self._services: dict[tuple[str, ...], frozenset[str]] = {}  # by actions
         self._tables: dict[tuple, dict[Policy, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy
         self._shared_sums: dict[tuple, tuple[tuple[Layer, ...], _Fold | None]] = {}  # by table and layers' ids
         self._scp_rows: dict[tuple[int, int], tuple[tuple[tuple[NamedPolicy, ...], ...],  # by table and levels ids
@@ -461,6 +462,8 @@ class _Evaluator:
         Action lists, which the policies of an account repeat."""
         coverages = self._coverages_of(actions)
         found = coverages.get(policy)
+        if found is None and policy.services is not None and policy.services.isdisjoint(self._services_of(actions)):
+            found = coverages[policy] = _NO_COVERAGE  # names none of their services: the statements are not read
         if found is None:
             by_index: dict[int, list[Statement]] = {}
             for st in policy.statements:
@@ -483,6 +486,13 @@ class _Evaluator:
         found = self._coverages.get(actions)
         if found is None:
             found = self._coverages[actions] = {}
+        return found
+
+    def _services_of(self, actions: tuple[str, ...]) -> frozenset[str]:
+        """The lower-cased service prefixes of ``actions`` (see :attr:`~supportkit.iam.policy.Policy.services`)."""
+        found = self._services.get(actions)
+        if found is None:
+            found = self._services[actions] = frozenset(action.lower().partition(":")[0] for action in actions)
         return found
 
     def _requests(self, subject: Subject, arn: str, actions: tuple[str, ...], resources: tuple[str, ...],

@@ -129,6 +129,18 @@ class Policy:
         return tuple(dict.fromkeys(key for statement in self.statements for key in statement.keys_read))
 
     @cached_property
+    def services(self) -> frozenset[str] | None:
+        """The lower-cased service prefixes its Action lists name, or None when a statement may cover an action of
+        any service (a NotAction, a wildcard in the service part): a policy naming none of a request's services
+        covers none of its actions, which most policies of an account are to most questions."""
+        found: set[str] = set()
+        for statement in self.statements:
+            if statement.not_action or statement.action_set.any_service:
+                return None
+            found.update(statement.action_set.by_service)
+        return frozenset(found)
+
+    @cached_property
     def conditioned(self) -> tuple[Statement, ...]:
         """The statements with a Condition (often none): those whose clauses an enumeration reads."""
         return tuple(statement for statement in self.statements if statement.conditions)

@@ -268,3 +268,18 @@ def test_a_key_given_twice_is_refused_with_its_json_path():
     twice_top = '{"Version": "2012-10-17", "Version": "2012-10-17", "Statement": []}'
     with pytest.raises(PolicyError, match="'Version' given more than once"):
         parse_policy(twice_top)
+
+
+def test_services_are_the_prefixes_its_action_lists_name():
+    """An action is "service:operation", the prefix naming the service (IAM JSON policy elements: Action,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html), matched
+    case-insensitively: a policy whose Action lists name only other services covers none of a service's
+    actions. A NotAction, or a wildcard in the prefix, may cover any service's."""
+    def services(*statements):
+        return parse_policy({"Version": "2012-10-17", "Statement": list(statements)}).services
+
+    assert services({"Effect": "Allow", "Action": ["Support:Describe*", "s3:GetObject"], "Resource": "*"},
+                    {"Effect": "Deny", "Action": "support:ResolveCase", "Resource": "*"}) == {"support", "s3"}
+    assert services({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}) is None
+    assert services({"Effect": "Allow", "Action": "*", "Resource": "*"}) is None
+    assert services({"Effect": "Allow", "Action": "s*:Get*", "Resource": "*"}) is None
