@@ -285,6 +285,14 @@ class _Summary:
         default_factory=dict)
 
 
+def _leading_scps(layers: Sequence[Layer]) -> int:
+    """How many of ``layers`` are SCP levels: they come first (:attr:`~supportkit.iam.evaluate.Subject.layers`)."""
+    count = 0
+    while count < len(layers) and layers[count].kind is PolicyKind.SCP:
+        count += 1
+    return count
+
+
 class _Fold(NamedTuple):
     """Layers' sums (:class:`_LayerSums`) folded as :meth:`_Evaluator._summary` reads them (see :class:`_Summary`)."""
 
@@ -365,6 +373,7 @@ class _Evaluator:
         self._services: dict[tuple[str, ...], frozenset[str]] = {}  # by actions
         self._tables: dict[tuple, dict[Policy, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy
         self._shared_sums: dict[tuple, tuple[tuple[Layer, ...], _Fold | None]] = {}  # by table and layers' ids
+        self._possible_scps: dict[tuple[tuple[str, ...], int], tuple[tuple[Layer, ...], int, int]] = {}
         self._scp_rows: dict[tuple[int, int], tuple[tuple[tuple[NamedPolicy, ...], ...],  # by table and levels ids
                                                     list[tuple[tuple[ConditionClause, ...], ...]]]] = {}
         self._clauses: dict[tuple[tuple[str, ...], bool], dict[Policy, tuple[tuple[ConditionClause, ...], ...]]] = {}
@@ -441,7 +450,29 @@ class _Evaluator:
         statement for most actions, and this costs a lookup per policy)."""
         every = possible = (1 << len(actions)) - 1  # bit i: actions[i]
         coverages = self._coverages_of(actions)
-        for layer in subject.layers:
+        layers = subject.layers
+        if layers and layers[0].kind is PolicyKind.SCP:
+            # The SCP levels come first, one tuple of Layer objects for every identity of the account
+            # (Subject.layers, from one _scp_layers tuple per set of levels): what they allow is read once, known
+            # by the first of them (kept alive here with the answer, so its id names no other).
+            shared = self._possible_scps.get((actions, id(layers[0])))
+            if shared is None:
+                scps = _leading_scps(layers)
+                shared = self._possible_scps[(actions, id(layers[0]))] = (
+                    layers[:scps], scps, self._possible_in(layers[:scps], actions, every, coverages))
+            if not shared[2]:
+                return ()
+            possible, layers = shared[2], layers[shared[1]:]
+        possible = self._possible_in(layers, actions, possible, coverages, extra)
+        return actions if possible == every else tuple(a for i, a in enumerate(actions) if possible >> i & 1)
+
+    def _possible_in(self, layers: Iterable[Layer], actions: tuple[str, ...], possible: int,
+                     coverages: dict[Policy, _Coverage], extra: Mapping[str, tuple[NamedPolicy, ...]] | None = None
+                     ) -> int:
+        """Which of the actions ``possible`` (as bits) every one of ``layers`` has an Allow statement covering, its
+        policies' coverages of ``actions`` being ``coverages`` (:meth:`possible`)."""
+        every = (1 << len(actions)) - 1
+        for layer in layers:
             covered = 0
             for named in layer.policies:
                 coverage = coverages.get(named.policy)  # _coverage's own lookup, inlined: one per policy and layer
@@ -454,8 +485,8 @@ class _Evaluator:
                 covered |= sum(1 << i for i, action in enumerate(actions) if extra.get(action))
             possible &= covered
             if not possible:
-                return ()
-        return actions if possible == every else tuple(a for i, a in enumerate(actions) if possible >> i & 1)
+                break
+        return possible
 
     def _coverage(self, policy: Policy, actions: tuple[str, ...]) -> _Coverage:
         """Which statements of ``policy`` cover each of ``actions``: read once per policy, from the statements'
@@ -519,9 +550,7 @@ class _Evaluator:
         if table is None:
             table = self._tables[(actions, resources, session_tags)] = {}
         layers = subject.layers
-        scps = 0
-        while scps < len(layers) and layers[scps].kind is PolicyKind.SCP:
-            scps += 1
+        scps = _leading_scps(layers)
         # The SCP layers come first, the same Layer objects for every identity of the account: folded once.
         levels = layers[:scps]
         key = (id(table), tuple(map(id, levels)))  # the layers are kept with their fold
