@@ -372,7 +372,7 @@ class _Evaluator:
         self._coverages: dict[tuple[str, ...], dict[Policy, _Coverage]] = {}  # by actions, then policy
         self._services: dict[tuple[str, ...], frozenset[str]] = {}  # by actions
         self._tables: dict[tuple, dict[Policy, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy
-        self._shared_sums: dict[tuple, tuple[tuple[Layer, ...], _Fold | None]] = {}  # by table and layers' ids
+        self._shared_sums: dict[tuple, tuple[tuple[Layer, ...], int, _Fold | None]] = {}  # by table, first layer
         self._possible_scps: dict[tuple[tuple[str, ...], int], tuple[tuple[Layer, ...], int, int]] = {}
         self._scp_rows: dict[tuple[int, int], tuple[tuple[tuple[NamedPolicy, ...], ...],  # by table and levels ids
                                                     list[tuple[tuple[ConditionClause, ...], ...]]]] = {}
@@ -550,21 +550,22 @@ class _Evaluator:
         if table is None:
             table = self._tables[(actions, resources, session_tags)] = {}
         layers = subject.layers
-        scps = _leading_scps(layers)
-        # The SCP layers come first, the same Layer objects for every identity of the account: folded once.
-        levels = layers[:scps]
-        key = (id(table), tuple(map(id, levels)))  # the layers are kept with their fold
+        # The SCP layers come first, the same Layer objects for every identity of the account: folded once, known
+        # by the first of them as in possible() (none: the fold of no layer, the same for every such identity).
+        key = (id(table), id(layers[0]) if layers and layers[0].kind is PolicyKind.SCP else None)
         shared = self._shared_sums.get(key)
         if shared is None:
-            shared = self._shared_sums[key] = (levels, _fold(
+            levels = layers[:_leading_scps(layers)]
+            shared = self._shared_sums[key] = (levels, len(levels), _fold(
                 [(index, self._sums(table, layer.policies, every, actions, resources, session_tags))
                  for index, layer in enumerate(levels)], every))
+        scps = shared[1]
         chosen = [(-1, self._sums(table, subject.rcps, applying, actions, resources, session_tags))]
         for index, layer in enumerate(layers[scps:], start=scps):
             added = ([(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
                      if layer.kind is PolicyKind.IDENTITY and extra else ())
             chosen.append((index, self._sums(table, layer.policies, every, actions, resources, session_tags, added)))
-        fold, own = shared[1], _fold(chosen, every)
+        fold, own = shared[2], _fold(chosen, every)
         if fold is None or own is None:
             return None
         return _Summary(subject, self.contexts[arn], actions, extra, fold.fixed_deny | own.fixed_deny,
