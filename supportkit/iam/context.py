@@ -71,7 +71,7 @@ class RequestContext:
         for key, value in mapping.items():
             if not isinstance(key, str) or not key:
                 raise ContextError(f"context key {key!r} is not a non-empty string")
-            values[key.lower()] = normalise_value(key, value)
+            values[key.lower()] = value if type(value) is str else normalise_value(key, value)  # most are text
         return cls(values)
 
     def get(self, key: str) -> ContextValue | None:
