@@ -491,7 +491,7 @@ class _Evaluator:
     def _coverage(self, policy: Policy, actions: tuple[str, ...]) -> _Coverage:
         """Which statements of ``policy`` cover each of ``actions``: read once per policy, from the statements'
         Action lists, which the policies of an account repeat."""
-        coverages = self._coverages_of(actions)
+        coverages = self._coverages.get(actions) or self._coverages_of(actions)  # the method only when new
         found = coverages.get(policy)
         if found is None and policy.services is not None and policy.services.isdisjoint(self._services_of(actions)):
             found = coverages[policy] = _NO_COVERAGE  # names none of their services: the statements are not read
