@@ -815,9 +815,11 @@ class _Evaluator:
         covering = trust.policy.statements_for(ASSUME_ROLE)
         who = Caller.of(caller.subject.principal)
         grants = [(st, principal_grant(st.principal, who)) for st in covering if st.principal is not None]
+        if any(grant is Grant.DIRECT for _, grant in grants) or account_of(role.arn) != who.account:
+            return self.assume(caller, role, trust)  # not a caller it admits through the account
         session_tags = caller.subject.session_tags
         part = self._part([st for st, grant in grants if grant is Grant.ACCOUNT], role.arn, session_tags)
-        if part is None or any(grant is Grant.DIRECT for _, grant in grants):  # not a caller it admits so
+        if part is None:  # a Resource with a policy variable
             return self.assume(caller, role, trust)
         base = self.contexts[caller.arn]
         settled = _settled_assume(caller, role, trust, base)
@@ -831,10 +833,18 @@ class _Evaluator:
         denies = (*request.decision.denies, *(st for st, _ in part.dynamic if st.effect is Effect.DENY))
         allows = tuple(st for st, _ in part.dynamic if st.effect is Effect.ALLOW)
         decision = ReducedDecision(denied, denies, ((allowed, allows), *request.decision.layers))
-        enumerated = (*(c for st in covering for c in st.conditions
-                        if not is_principal_key(c.key.lower(), session_tags)), *request.enumerated)
         conditional = request.conditional or any(request_dependent(st, session_tags)  # the engine's Result.conditional
                                                  for st in trust.policy.statements_for_request(ASSUME_ROLE, role.arn))
+        enumerated: tuple[ConditionClause, ...] = ()
+        if conditional:
+            # The engine enumerates the clauses of every condition policy, those of SCP levels and RCPs that do not
+            # apply too (condition_policies): a request not conditional on the caller's side has not gathered them.
+            own = request.enumerated if request.conditional else tuple(
+                clause for row in self._clause_rows(caller.subject, (ASSUME_ROLE,), ()) for clause in row[0])
+            if any(session_action(clause.key.lower()) for clause in own):
+                return self.assume(caller, role, trust)  # a key that needs a session permission: the engine's
+            enumerated = (*(c for st in covering for c in st.conditions
+                            if not is_principal_key(c.key.lower(), session_tags)), *own)
         combined = _Request((), decision, conditional, enumerated, None)
         return self._request_conditions(combined, caller.subject, caller.arn), ()
 

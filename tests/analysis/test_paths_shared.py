@@ -67,6 +67,47 @@ _TRUST_EXTRAS = [  # a trust's other statements: a Deny for the account, an Allo
 ]
 
 
+_ORGANIZATION_CONDITIONS = [  # an SCP's or RCP's Deny: request keys, one that needs a session permission
+    {"StringEquals": {"aws:RequestTag/x": "y"}}, {"ForAnyValue:StringEquals": {"aws:TagKeys": ["x"]}},
+    {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}, {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+    {"Bool": {"ec2:K0": "true"}}, {"StringEquals": {"sts:SourceIdentity": "me"}},
+]
+
+
+def _levels(statement: dict) -> dict:
+    """One level of organization policies (the account's), FullAWSAccess beside ``statement``."""
+    full = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    return {"levels": [{"target": ACCT, "policies": [
+        {"Name": name, "Content": json.dumps({"Version": "2012-10-17", "Statement": [part]})}
+        for name, part in (("FullAWSAccess", full), ("Guard", statement)) if part.get("Effect")]}]}
+
+
+@st.composite
+def _organization(draw) -> dict:
+    """What the organization adds (scps.json, rcps.json, whether this is its management account, where SCPs and
+    RCPs do not apply and yet their conditions are enumerated), or nothing."""
+    found: dict = {}
+    if draw(st.booleans()):
+        found["scps"] = _levels({"Effect": "Deny", "Action": draw(st.sampled_from(["sts:AssumeRole", "support:*"])),
+                                 "Resource": "*", "Condition": draw(st.sampled_from(_ORGANIZATION_CONDITIONS))})
+    if draw(st.integers(0, 3)) == 0:
+        found["rcps"] = _levels({"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*",
+                                 "Condition": draw(st.sampled_from(_ORGANIZATION_CONDITIONS))})
+    found["management_account"] = draw(st.booleans()) if found else False
+    return found
+
+
+def _snapshot(folder, details: dict, organization: dict):
+    """The account loaded from ``details`` and what :func:`_organization` drew."""
+    (folder / "authorization-details.json").write_text(json.dumps(details))
+    (folder / "account.json").write_text(json.dumps(
+        {"account_id": ACCT, "management_account": organization.get("management_account", False)}))
+    for name in ("scps", "rcps"):
+        if name in organization:
+            (folder / f"{name}.json").write_text(json.dumps(organization[name]))
+    return load_account(folder)
+
+
 @st.composite
 def _accounts(draw):
     """An authorization-details document (users, roles with trust policies, a boundary) and an analyst context."""
@@ -154,6 +195,24 @@ _SETTLED = ({"UserDetailList": [
     "RoleDetailList": [], "GroupDetailList": [], "Policies": []}, None, ["support:ResolveCase", "support:DescribeCases"])
 
 
+# In the management account, where SCPs do not apply, an SCP's condition on a session tag is still enumerated
+# (condition_policies), and the engine then asks sts:TagSession too: a group's caller whose own request is
+# decided on the facts alone must enumerate it as well.
+_MANAGEMENT_REQUEST_TAG = ({
+    "UserDetailList": [_user(name, "web", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}) for name in ("a", "b")],
+    "RoleDetailList": [{
+        "RoleName": "r", "RoleId": "AROAR0000000000000", "Path": "/", "Arn": f"arn:aws:iam::{ACCT}:role/r",
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ACCT}, "Action": "sts:AssumeRole",
+             "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]},
+        "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": _SHARED[2]}], "AttachedManagedPolicies": []}],
+    "GroupDetailList": [], "Policies": []}, None, ["support:ResolveCase"])
+_MANAGEMENT_REQUEST_TAG_ORGANIZATION = {"management_account": True, "scps": _levels(
+    {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:RequestTag/x": "y"}}})}
+
+
 def _plain(account, actions, context):
     """who-can with every principal decided on its own: no reduced requests, groups or shared enumerations."""
     with mock.patch.object(paths_module._Evaluator, "_summary", lambda *args: None), \
@@ -163,33 +222,28 @@ def _plain(account, actions, context):
 
 @settings(max_examples=int(os.environ.get("SUPPORTKIT_EXAMPLES", 100)),
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(case=_accounts())
-@example(case=_TAGGED_PERMISSION)
-@example(case=_TAGGED_TRUST)
-@example(case=_SETTLED)
-def test_shared_answers_equal_each_principal_decided_alone(tmp_path_factory, case):
+@given(case=_accounts(), organization=_organization())
+@example(case=_TAGGED_PERMISSION, organization={})
+@example(case=_TAGGED_TRUST, organization={})
+@example(case=_SETTLED, organization={})
+def test_shared_answers_equal_each_principal_decided_alone(tmp_path_factory, case, organization):
     details, context, actions = case
-    folder = tmp_path_factory.mktemp("random")
-    (folder / "authorization-details.json").write_text(json.dumps(details))
-    (folder / "account.json").write_text(json.dumps({"account_id": ACCT}))
-    account = load_account(folder)
+    account = _snapshot(tmp_path_factory.mktemp("random"), details, organization)
     assert [p.to_json() for p in who_can(account, actions, context=context)] == _plain(account, actions, context)
 
 
 @settings(max_examples=int(os.environ.get("SUPPORTKIT_EXAMPLES", 100)),
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(case=_accounts())
-@example(case=_TAGGED_TRUST)
-def test_a_group_decides_each_member_as_the_engine_does(tmp_path_factory, case):
+@given(case=_accounts(), organization=_organization())
+@example(case=_TAGGED_TRUST, organization={})
+@example(case=_MANAGEMENT_REQUEST_TAG, organization=_MANAGEMENT_REQUEST_TAG_ORGANIZATION)
+def test_a_group_decides_each_member_as_the_engine_does(tmp_path_factory, case, organization):
     """A group of assumers is decided once, on its first member's reduced request and the trust's statements
     that admit it through the account (``_Evaluator.assume_admitted``): each member's assumption decided by
     the engine alone (``_Evaluator._assume``, :func:`supportkit.iam.trust.can_assume` on each enumerated
     request) must give the same conditions and caveats."""
     details, context, _ = case
-    folder = tmp_path_factory.mktemp("groups")
-    (folder / "authorization-details.json").write_text(json.dumps(details))
-    (folder / "account.json").write_text(json.dumps({"account_id": ACCT}))
-    account = load_account(folder)
+    account = _snapshot(tmp_path_factory.mktemp("groups"), details, organization)
     evaluator = paths_module._Evaluator(account, context)
     assumers = paths_module._Assumers(account, evaluator)
     for role in account.identities:
