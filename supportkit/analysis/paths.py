@@ -804,7 +804,8 @@ class _Evaluator:
                         ) -> tuple[Conditions, tuple[str, ...]]:
         """:meth:`assume` for a caller of the role's account that ``trust`` admits through the account alone (it
         names neither the caller nor every principal), from ``request``, the caller's own of ``sts:AssumeRole`` on
-        the role (:meth:`_requests`), no key of which needs a session permission.
+        the role (:meth:`_requests`), when no clause to enumerate (:meth:`assuming_clauses`, the trust's) names a
+        key that needs a session permission.
 
         The trust's statements that admit the caller are one more layer that must allow, beside the caller's own
         (a trust naming only the account needs the caller's identity-based policies to allow too: the rules of
@@ -837,16 +838,19 @@ class _Evaluator:
                                                  for st in trust.policy.statements_for_request(ASSUME_ROLE, role.arn))
         enumerated: tuple[ConditionClause, ...] = ()
         if conditional:
-            # The engine enumerates the clauses of every condition policy, those of SCP levels and RCPs that do not
-            # apply too (condition_policies): a request not conditional on the caller's side has not gathered them.
-            own = request.enumerated if request.conditional else tuple(
-                clause for row in self._clause_rows(caller.subject, (ASSUME_ROLE,), ()) for clause in row[0])
-            if any(session_action(clause.key.lower()) for clause in own):
-                return self.assume(caller, role, trust)  # a key that needs a session permission: the engine's
+            own = self.assuming_clauses(caller.subject)
+            if _session_keys(own):  # never for a group's (_Assumers._group): the engine's, with the companions
+                return self.assume(caller, role, trust)
             enumerated = (*(c for st in covering for c in st.conditions
                             if not is_principal_key(c.key.lower(), session_tags)), *own)
         combined = _Request((), decision, conditional, enumerated, None)
         return self._request_conditions(combined, caller.subject, caller.arn), ()
+
+    def assuming_clauses(self, subject: Subject) -> tuple[ConditionClause, ...]:
+        """The clauses of ``subject``'s policies covering ``sts:AssumeRole`` that an enumeration varies, those of SCP
+        levels and RCPs that do not apply included, as the engine reads them (:func:`condition_policies`): what a
+        role assumption enumerates on the caller's side, whether or not its own request depends on them."""
+        return tuple(clause for row in self._clause_rows(subject, (ASSUME_ROLE,), ()) for clause in row[0])
 
     def _assumption_key(self, caller: Identity, role: Identity, trust: NamedPolicy, action: str) -> tuple:
         """What decides ``caller``'s ``action`` on ``role`` under ``trust``: the caller (with its own statements
@@ -1259,9 +1263,9 @@ _BEST_THROUGH_ROLE = {always: (not always, 1, _VIA_ORDER[Via.ROLE]) for always i
 caller at it or better is not improved by such a path."""
 
 
-def _session_keys(request: _Request) -> bool:
-    """Whether the clauses enumerated for ``request`` name a key that needs a session permission."""
-    return any(session_action(clause.key.lower()) for clause in request.enumerated)
+def _session_keys(clauses: Iterable[ConditionClause]) -> bool:
+    """Whether ``clauses`` name a key that needs a session permission."""
+    return any(session_action(clause.key.lower()) for clause in clauses)
 
 
 def _session_keys_in(context: RequestContext) -> bool:
@@ -1326,6 +1330,21 @@ class _Assumers:
                             for _, covering in evaluator._coverage(policy, _ASSUMING).by_index
                             for st in covering if not st.resource_variables and not st.any_resource]
         self._groups: dict[tuple, tuple[list[tuple[int, Identity]], list[_Group]] | None] = {}
+        self._organization_keys: dict[tuple[int, int],  # by the ids of the SCP levels and the RCPs
+                                      tuple[Sequence[Sequence[NamedPolicy]], Sequence[NamedPolicy], bool]] = {}
+
+    def _organization_session_keys(self, subject: Subject) -> bool:
+        """Whether a clause of ``subject``'s SCP levels or RCPs covering ``sts:AssumeRole`` names a key that needs a
+        session permission: the engine enumerates those whether or not they apply
+        (:meth:`_Evaluator.assuming_clauses`), and they are the only such clauses of a request its own policies do
+        not make conditional. The same for every identity of the account: read once."""
+        key = (id(subject.scp_levels), id(subject.rcps))  # both kept alive with the answer
+        found = self._organization_keys.get(key)
+        if found is None:
+            policies = [named.policy for level in subject.scp_levels for named in level]
+            found = self._organization_keys[key] = (subject.scp_levels, subject.rcps, _session_keys(
+                clauses_for([*policies, *(named.policy for named in subject.rcps)], ASSUME_ROLE)))
+        return found[2]
 
     def groups(self, role: Identity, trust: NamedPolicy) -> tuple[list[tuple[int, Identity]], list[_Group]] | None:
         """The assumers (with their positions) to decide one by one, and groups decided alike, for ``role``.
@@ -1363,7 +1382,9 @@ class _Assumers:
                 continue
             requests = (None if caller.arn in named or caller.subject.principal.arn in named else
                         self.evaluator._requests(caller.subject, caller.arn, _ASSUMING[:1], (role.arn,), {}))
-            if requests is not None and (tagged or _session_keys(requests[0]) or self._session_keyed):
+            if requests is not None and (tagged or self._session_keyed or (
+                    _session_keys(requests[0].enumerated) if requests[0].conditional  # its clauses gathered
+                    else self._organization_session_keys(caller.subject))):
                 # a request that needs the session permissions
                 requests = self.evaluator._requests(caller.subject, caller.arn, _ASSUMING, (role.arn,) * 3, {})
             if requests is None:

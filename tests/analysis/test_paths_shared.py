@@ -196,15 +196,17 @@ _SETTLED = ({"UserDetailList": [
 
 
 # In the management account, where SCPs do not apply, an SCP's condition on a session tag is still enumerated
-# (condition_policies), and the engine then asks sts:TagSession too: a group's caller whose own request is
-# decided on the facts alone must enumerate it as well.
+# (condition_policies), and the engine then asks sts:TagSession too: a caller whose own request is decided on
+# the facts alone must enumerate it as well, and callers that differ in sts:TagSession are not alike.
 _MANAGEMENT_REQUEST_TAG = ({
     "UserDetailList": [_user(name, "web", {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}) for name in ("a", "b")],
+        {"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+        for name, actions in (("a", ["sts:AssumeRole", "sts:TagSession"]), ("b", "sts:AssumeRole"),
+                              ("c", "sts:AssumeRole"))],
     "RoleDetailList": [{
         "RoleName": "r", "RoleId": "AROAR0000000000000", "Path": "/", "Arn": f"arn:aws:iam::{ACCT}:role/r",
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": ACCT}, "Action": "sts:AssumeRole",
+            {"Effect": "Allow", "Principal": {"AWS": ACCT}, "Action": ["sts:AssumeRole", "sts:TagSession"],
              "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]},
         "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": _SHARED[2]}], "AttachedManagedPolicies": []}],
     "GroupDetailList": [], "Policies": []}, None, ["support:ResolveCase"])
@@ -226,6 +228,7 @@ def _plain(account, actions, context):
 @example(case=_TAGGED_PERMISSION, organization={})
 @example(case=_TAGGED_TRUST, organization={})
 @example(case=_SETTLED, organization={})
+@example(case=_MANAGEMENT_REQUEST_TAG, organization=_MANAGEMENT_REQUEST_TAG_ORGANIZATION)
 def test_shared_answers_equal_each_principal_decided_alone(tmp_path_factory, case, organization):
     details, context, actions = case
     account = _snapshot(tmp_path_factory.mktemp("random"), details, organization)
