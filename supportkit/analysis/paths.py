@@ -867,6 +867,8 @@ class _Evaluator:
         settled = _settled_assume(caller, role, trust, base)
         if settled is NEVER:
             return settled, ()
+        if settled is not None and self._companions(caller, trust):
+            settled = None  # an allow the statements settle may still need sts:TagSession or sts:SetSourceIdentity
         found = can_assume(caller.subject, trust, role.arn, ASSUME_ROLE, base)
         if settled is not None:
             return settled, found.caveats
@@ -874,6 +876,13 @@ class _Evaluator:
             found.result, lambda c: can_assume(caller.subject, trust, role.arn, ASSUME_ROLE, c).result, base,
             [trust.policy, *condition_policies(caller.subject)], ASSUME_ROLE, caller.subject)
         return conditions, found.caveats
+
+    def _companions(self, caller: Identity, trust: NamedPolicy) -> bool:
+        """Whether some request of ``caller``'s assumption under ``trust`` carries a key that needs a session
+        permission besides ``sts:AssumeRole`` (:func:`~supportkit.iam.trust.can_assume`): a key every request
+        carries, or one the enumeration varies (the trust's clauses, :meth:`assuming_clauses`)."""
+        return (_session_keys_in(self.carried) or _session_keys(clauses_for([trust.policy], ASSUME_ROLE))
+                or _session_keys(self.assuming_clauses(caller.subject)))
 
     def can_tag(self, caller: Identity, role: Identity, trust: NamedPolicy, needed: Sequence[SessionTags]) -> bool:
         """Whether some request lets ``caller`` pass, as it assumes ``role``, the session tags of one of ``needed``:

@@ -415,6 +415,27 @@ def test_a_trust_that_requires_session_tags_or_a_source_identity_needs_their_per
     assert (step.target, step.conditions.text()) == (arn("role", "Sourced"), "when sts:SourceIdentity = alice")
 
 
+def test_requests_that_pass_session_tags_need_sts_tag_session_even_where_the_statements_settle_the_rest(
+        tmp_path: Path) -> None:
+    # Pass session tags in AWS STS (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html): "In
+    # addition to the action that matches the API operation, you must have the following permissions-only action
+    # in your policy: sts:TagSession". An analyst's context that passes a session tag makes every assumption ask
+    # it; callers whose unconditional statements settle sts:AssumeRole are no exception. Without that context the
+    # same callers assume the role, unconditionally.
+    account_root = {"AWS": f"arn:aws:iam::{ACCT}:root"}
+    trust = doc({"Effect": "Allow", "Principal": account_root, "Action": ["sts:AssumeRole", "sts:TagSession"]})
+    loaded = account(tmp_path, users=[user("plain", doc(allow("sts:AssumeRole"))),
+                                      user("tagger", doc(allow(["sts:AssumeRole", "sts:TagSession"])))],
+                     roles=[role("Tagged", trust, SUPPORT)])
+    tagged = paths(loaded, context={"aws:RequestTag/project": "x"})
+    assert arn("user", "plain") not in tagged
+    assert [step.target for step in tagged[arn("user", "tagger")].steps] == [arn("role", "Tagged")]
+    untagged = paths(loaded)
+    for name in ("plain", "tagger"):
+        (step,) = untagged[arn("user", name)].steps
+        assert (step.target, step.conditions.always) == (arn("role", "Tagged"), True)
+
+
 def test_a_provider_that_must_pass_session_tags_or_a_source_identity_needs_the_trust_to_allow_them(
         tmp_path: Path) -> None:
     # Pass session tags in AWS STS (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html),
