@@ -372,8 +372,9 @@ class _Evaluator:
         self._coverages: dict[tuple[str, ...], dict[Policy, _Coverage]] = {}  # by actions, then policy
         self._services: dict[tuple[str, ...], frozenset[str]] = {}  # by actions
         self._tables: dict[tuple, dict[Policy, _PolicyParts | None]] = {}  # _parts_of by its other arguments, policy
-        self._shared_sums: dict[tuple, tuple[tuple[Layer, ...], int, _Fold | None]] = {}  # by table, first layer
-        self._possible_scps: dict[tuple[tuple[str, ...], int], tuple[tuple[Layer, ...], int, int]] = {}
+        self._shared_sums: dict[tuple, tuple[tuple[Layer, ...], _Fold | None]] = {}  # by table, first layer
+        self._possible_scps: dict[tuple[tuple[str, ...], int], tuple[tuple[Layer, ...], int]] = {}  # by actions,
+        # the first SCP layer's id: the SCP layers, and what they allow
         self._scp_rows: dict[tuple[int, int], tuple[tuple[tuple[NamedPolicy, ...], ...],  # by table and levels ids
                                                     list[tuple[tuple[ConditionClause, ...], ...]]]] = {}
         self._clauses: dict[tuple[tuple[str, ...], bool], dict[Policy, tuple[tuple[ConditionClause, ...], ...]]] = {}
@@ -457,12 +458,12 @@ class _Evaluator:
             # by the first of them (kept alive here with the answer, so its id names no other).
             shared = self._possible_scps.get((actions, id(layers[0])))
             if shared is None:
-                scps = _leading_scps(layers)
+                levels = layers[:_leading_scps(layers)]
                 shared = self._possible_scps[(actions, id(layers[0]))] = (
-                    layers[:scps], scps, self._possible_in(layers[:scps], actions, every, coverages))
-            if not shared[2]:
+                    levels, self._possible_in(levels, actions, every, coverages))
+            if not shared[1]:
                 return ()
-            possible, layers = shared[2], layers[shared[1]:]
+            possible, layers = shared[1], layers[len(shared[0]):]
         possible = self._possible_in(layers, actions, possible, coverages, extra)
         return actions if possible == every else tuple(a for i, a in enumerate(actions) if possible >> i & 1)
 
@@ -556,16 +557,16 @@ class _Evaluator:
         shared = self._shared_sums.get(key)
         if shared is None:
             levels = layers[:_leading_scps(layers)]
-            shared = self._shared_sums[key] = (levels, len(levels), _fold(
+            shared = self._shared_sums[key] = (levels, _fold(
                 [(index, self._sums(table, layer.policies, every, actions, resources, session_tags))
                  for index, layer in enumerate(levels)], every))
-        scps = shared[1]
+        scps = len(shared[0])
         chosen = [(-1, self._sums(table, subject.rcps, applying, actions, resources, session_tags))]
         for index, layer in enumerate(layers[scps:], start=scps):
             added = ([(named, 1 << i) for i, action in enumerate(actions) for named in extra.get(action, ())]
                      if layer.kind is PolicyKind.IDENTITY and extra else ())
             chosen.append((index, self._sums(table, layer.policies, every, actions, resources, session_tags, added)))
-        fold, own = shared[2], _fold(chosen, every)
+        fold, own = shared[1], _fold(chosen, every)
         if fold is None or own is None:
             return None
         return _Summary(subject, self.contexts[arn], actions, extra, fold.fixed_deny | own.fixed_deny,
