@@ -363,6 +363,9 @@ class _Evaluator:
         # What every request of the analysis carries (the analyst's keys and ``assumed``), and each identity's
         # context: the same with the principal's own keys added (identity_contexts).
         self.carried = RequestContext.of(context).with_defaults(assumed)
+        # whether every request carries a key that needs a session permission (an analyst's aws:TagKeys, say); a
+        # principal's own keys (identity_contexts) never do
+        self.carried_session_keys = _session_keys_in(self.carried)
         self.contexts = dict(zip((i.arn for i in account.identities),
                                  identity_contexts(account.identities, context, assumed)))
         self._assumed: dict[tuple, tuple[Conditions, tuple[str, ...]]] = {}
@@ -378,6 +381,8 @@ class _Evaluator:
         self._scp_rows: dict[tuple[int, int], tuple[tuple[tuple[NamedPolicy, ...], ...],  # by table and levels ids
                                                     list[tuple[tuple[ConditionClause, ...], ...]]]] = {}
         self._clauses: dict[tuple[tuple[str, ...], bool], dict[Policy, tuple[tuple[ConditionClause, ...], ...]]] = {}
+        self._organization_keys: dict[tuple[int, int],  # by the ids of the SCP levels and the RCPs
+                                      tuple[Sequence[Sequence[NamedPolicy]], Sequence[NamedPolicy], bool]] = {}
         self._tagging: dict[tuple[tuple, SessionTags], bool] = {}
         self._enumerations: dict[tuple[tuple[ConditionClause, ...], bool], Requests] = {}
         self._masks: dict[tuple, int] = {}
@@ -713,9 +718,7 @@ class _Evaluator:
         the ``extra`` identity policies), in their order, less those with no clause to enumerate; the SCP
         levels' rows, the same for every identity of the account, are gathered once."""
         session_tags = subject.session_tags
-        table = self._clauses.get((actions, session_tags))
-        if table is None:
-            table = self._clauses[(actions, session_tags)] = {}
+        table = self._clause_table(actions, session_tags)
         levels = subject.scp_levels
         shared = self._scp_rows.get((id(table), id(levels)))  # the levels are kept with their rows
         if shared is None:
@@ -724,6 +727,14 @@ class _Evaluator:
                 and (rows := self._enumerated_clauses(table, named.policy, actions, session_tags))])
         return [*(rows for policy in condition_policies(subject, extra, scps=False) if policy.conditioned
                   and (rows := self._enumerated_clauses(table, policy, actions, session_tags))), *shared[1]]
+
+    def _clause_table(self, actions: tuple[str, ...], session_tags: bool
+                      ) -> dict[Policy, tuple[tuple[ConditionClause, ...], ...]]:
+        """:meth:`_enumerated_clauses`' table for ``actions`` and ``session_tags``."""
+        table = self._clauses.get((actions, session_tags))
+        if table is None:
+            table = self._clauses[(actions, session_tags)] = {}
+        return table
 
     def _enumerated_clauses(self, table: dict[Policy, tuple[tuple[ConditionClause, ...], ...]], policy: Policy,
                             actions: tuple[str, ...], session_tags: bool) -> tuple[tuple[ConditionClause, ...], ...]:
@@ -839,11 +850,9 @@ class _Evaluator:
                                                  for st in trust.policy.statements_for_request(ASSUME_ROLE, role.arn))
         enumerated: tuple[ConditionClause, ...] = ()
         if conditional:
-            own = self.assuming_clauses(caller.subject)
-            if _session_keys(own):  # never for a group's (_Assumers._group): the engine's, with the companions
-                return self.assume(caller, role, trust)
-            enumerated = (*(c for st in covering for c in st.conditions
-                            if not is_principal_key(c.key.lower(), session_tags)), *own)
+            trusted = self._enumerated_clauses(self._clause_table((ASSUME_ROLE,), session_tags), trust.policy,
+                                               (ASSUME_ROLE,), session_tags)
+            enumerated = (*(trusted[0] if trusted else ()), *self.assuming_clauses(caller.subject))
         combined = _Request((), decision, conditional, enumerated, None)
         return self._request_conditions(combined, caller.subject, caller.arn), ()
 
@@ -852,6 +861,24 @@ class _Evaluator:
         levels and RCPs that do not apply included, as the engine reads them (:func:`condition_policies`): what a
         role assumption enumerates on the caller's side, whether or not its own request depends on them."""
         return tuple(clause for row in self._clause_rows(subject, (ASSUME_ROLE,), ()) for clause in row[0])
+
+    def caller_session_keys(self, subject: Subject, request: _Request | None = None) -> bool:
+        """Whether :meth:`assuming_clauses` name a key that needs a session permission.
+
+        ``request``, ``subject``'s own of ``sts:AssumeRole`` when known, spares reading them: a conditional one
+        enumerates exactly those clauses, and of another only the SCP levels' and RCPs' can name such a key (an
+        applying one would make it conditional), the same for every identity of the account: read once."""
+        if request is None:
+            return _session_keys(self.assuming_clauses(subject))
+        if request.conditional:
+            return _session_keys(request.enumerated)
+        key = (id(subject.scp_levels), id(subject.rcps))  # both kept alive with the answer
+        found = self._organization_keys.get(key)
+        if found is None:
+            policies = [named.policy for level in subject.scp_levels for named in level]
+            found = self._organization_keys[key] = (subject.scp_levels, subject.rcps, _session_keys(
+                clauses_for([*policies, *(named.policy for named in subject.rcps)], ASSUME_ROLE)))
+        return found[2]
 
     def _assumption_key(self, caller: Identity, role: Identity, trust: NamedPolicy, action: str) -> tuple:
         """What decides ``caller``'s ``action`` on ``role`` under ``trust``: the caller (with its own statements
@@ -882,8 +909,8 @@ class _Evaluator:
         """Whether some request of ``caller``'s assumption under ``trust`` carries a key that needs a session
         permission besides ``sts:AssumeRole`` (:func:`~supportkit.iam.trust.can_assume`): a key every request
         carries, or one the enumeration varies (the trust's clauses, :meth:`assuming_clauses`)."""
-        return (_session_keys_in(self.carried) or _session_keys(clauses_for([trust.policy], ASSUME_ROLE))
-                or _session_keys(self.assuming_clauses(caller.subject)))
+        return (self.carried_session_keys or _session_keys(clauses_for([trust.policy], ASSUME_ROLE))
+                or self.caller_session_keys(caller.subject))
 
     def can_tag(self, caller: Identity, role: Identity, trust: NamedPolicy, needed: Sequence[SessionTags]) -> bool:
         """Whether some request lets ``caller`` pass, as it assumes ``role``, the session tags of one of ``needed``:
@@ -1328,9 +1355,6 @@ class _Assumers:
         self.evaluator = evaluator
         # every other principal is denied it whatever the role
         self.identities = [i for i in account.identities if evaluator.possible(i.subject, (ASSUME_ROLE,))]
-        # whether every request carries a key that needs a session permission (an analyst's aws:TagKeys, say);
-        # a principal's own keys (identity_contexts) never do
-        self._session_keyed = _session_keys_in(evaluator.carried)
         policies = {id(named.policy): named.policy for i in self.identities
                     for named in applicable_policies(i.subject)}
         # The statements that can decide an assumption and whose Resource is not "*": a role's ARN matters
@@ -1340,21 +1364,6 @@ class _Assumers:
                             for _, covering in evaluator._coverage(policy, _ASSUMING).by_index
                             for st in covering if not st.resource_variables and not st.any_resource]
         self._groups: dict[tuple, tuple[list[tuple[int, Identity]], list[_Group]] | None] = {}
-        self._organization_keys: dict[tuple[int, int],  # by the ids of the SCP levels and the RCPs
-                                      tuple[Sequence[Sequence[NamedPolicy]], Sequence[NamedPolicy], bool]] = {}
-
-    def _organization_session_keys(self, subject: Subject) -> bool:
-        """Whether a clause of ``subject``'s SCP levels or RCPs covering ``sts:AssumeRole`` names a key that needs a
-        session permission: the engine enumerates those whether or not they apply
-        (:meth:`_Evaluator.assuming_clauses`), and they are the only such clauses of a request its own policies do
-        not make conditional. The same for every identity of the account: read once."""
-        key = (id(subject.scp_levels), id(subject.rcps))  # both kept alive with the answer
-        found = self._organization_keys.get(key)
-        if found is None:
-            policies = [named.policy for level in subject.scp_levels for named in level]
-            found = self._organization_keys[key] = (subject.scp_levels, subject.rcps, _session_keys(
-                clauses_for([*policies, *(named.policy for named in subject.rcps)], ASSUME_ROLE)))
-        return found[2]
 
     def groups(self, role: Identity, trust: NamedPolicy) -> tuple[list[tuple[int, Identity]], list[_Group]] | None:
         """The assumers (with their positions) to decide one by one, and groups decided alike, for ``role``.
@@ -1392,9 +1401,8 @@ class _Assumers:
                 continue
             requests = (None if caller.arn in named or caller.subject.principal.arn in named else
                         self.evaluator._requests(caller.subject, caller.arn, _ASSUMING[:1], (role.arn,), {}))
-            if requests is not None and (tagged or self._session_keyed or (
-                    _session_keys(requests[0].enumerated) if requests[0].conditional  # its clauses gathered
-                    else self._organization_session_keys(caller.subject))):
+            if requests is not None and (tagged or self.evaluator.carried_session_keys
+                                         or self.evaluator.caller_session_keys(caller.subject, requests[0])):
                 # a request that needs the session permissions
                 requests = self.evaluator._requests(caller.subject, caller.arn, _ASSUMING, (role.arn,) * 3, {})
             if requests is None:
