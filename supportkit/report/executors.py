@@ -9,13 +9,14 @@ pipeline. ``--executor NAME`` or ``--executor NAME=ADDRESS`` picks one (:func:`p
 from __future__ import annotations
 
 import asyncio
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from supportkit.errors import SupportkitError
 
@@ -107,7 +108,10 @@ class LocalExecutor(Executor):
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self._pool.shutdown(wait=kind is None, cancel_futures=kind is not None)
+        if kind is None:
+            self._pool.shutdown(wait=True)
+        else:  # the command ends with the error: its jobs must not go on, nor the pool's thread (see terminate)
+            self.terminate()
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(self._pool.map(function, items))
@@ -145,13 +149,22 @@ class LocalExecutor(Executor):
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def terminate(self) -> None:
-        """Kill the workers: a job already running would otherwise go on after the command has ended."""
-        processes = list((self._pool._processes or {}).values())  # the pool has no public way to stop its workers
+        """Kill the workers: a job already running would otherwise go on after the command has ended.
+
+        The pool's manager thread is then waited for, as it closes its wake-up pipe on seeing the workers
+        gone: Python 3.11's exit hook writes to that pipe without the lock it is closed under, and a thread
+        still winding down at exit loses that race ("OSError: [Errno 9] Bad file descriptor" on stderr).
+        """
+        # The pool has no public way to stop its workers, nor to wait for its thread after shutdown(wait=False).
+        processes = list((self._pool._processes or {}).values())
+        manager = cast("threading.Thread | None", self._pool._executor_manager_thread)  # typeshed: a _ThreadWakeup
         self.cancel()
         for process in processes:
             process.kill()
         for process in processes:
             process.join(10)
+        if manager is not None:
+            manager.join(10)
 
 
 class InProcessExecutor(Executor):
