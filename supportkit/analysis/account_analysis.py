@@ -194,18 +194,35 @@ def _saved_organization(members: Any, organization_id: Any, path: Any) -> Organi
 # costs as much as encoding the table; the files are the same.
 
 
+# Parquet keeps a categorical column's categories in its data pages: an empty frame has none, and its columns read
+# back as object, or as categoricals without categories (an empty "access" column without "conditional"). The
+# categories are kept in the file's metadata, as pandas keeps its own there.
+_CATEGORIES = b"supportkit.categories"
+
+
 def _write_frame(frame: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+    categories = {str(name): [frame[name].cat.categories.tolist(), bool(frame[name].cat.ordered)]
+                  for name in frame.columns if isinstance(frame[name].dtype, pd.CategoricalDtype)}
+    if categories:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _CATEGORIES: json.dumps(categories)})
     encoded = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False, nthreads=1), encoded)
+    pq.write_table(table, encoded)
     path.write_bytes(encoded.getvalue().to_pybytes())
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
     try:
         with pq.ParquetFile(path) as file:
-            frame = file.read(use_threads=False).to_pandas(use_threads=False)
+            table = file.read(use_threads=False)
+        frame = table.to_pandas(use_threads=False)
+        kept = json.loads((table.schema.metadata or {}).get(_CATEGORIES, b"{}"))
+        for name, (categories, ordered) in kept.items():
+            frame[name] = frame[name].astype(pd.CategoricalDtype(categories, ordered=ordered))
     except (OSError, pa.ArrowException) as error:
         raise InputError(str(path), f"not a readable Parquet file: {error}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(str(path), f"categories in {_CATEGORIES.decode()} that do not fit the columns ({error})") from None
     frame.attrs.clear()
     return frame
 

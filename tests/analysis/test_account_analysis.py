@@ -77,10 +77,9 @@ def test_save_then_load_gives_equal_frames_and_fields(analysis, tmp_path):
     pd.testing.assert_frame_equal(loaded.matrix, analysis.matrix)
     pd.testing.assert_frame_equal(loaded.identities, analysis.identities)
     assert list(loaded.findings) == list(analysis.findings)
-    for key, frame in analysis.findings.items():
-        # Parquet keeps no type for an empty column (an empty categorical reads back as object).
-        pd.testing.assert_frame_equal(loaded.findings[key], frame, check_dtype=not frame.empty,
-                                      check_categorical=not frame.empty)
+    assert any(frame.empty and "category" in set(map(str, frame.dtypes)) for frame in analysis.findings.values())
+    for key, frame in analysis.findings.items():  # an empty categorical too: Parquet alone reads it back as object
+        pd.testing.assert_frame_equal(loaded.findings[key], frame)
         assert loaded.findings[key].attrs["title"] == {**TITLES, **ACCESS_TITLES}[key]
     for name in ("info", "source", "scp_levels", "rcp_levels", "warnings", "analysed_at", "seconds"):
         assert getattr(loaded, name) == getattr(analysis, name), name
