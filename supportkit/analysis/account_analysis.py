@@ -216,15 +216,32 @@ def _read_frame(path: Path) -> pd.DataFrame:
         with pq.ParquetFile(path) as file:
             table = file.read(use_threads=False)
         frame = table.to_pandas(use_threads=False)
-        kept = json.loads((table.schema.metadata or {}).get(_CATEGORIES, b"{}"))
-        for name, (categories, ordered) in kept.items():
-            frame[name] = frame[name].astype(pd.CategoricalDtype(categories, ordered=ordered))
     except (OSError, pa.ArrowException) as error:
         raise InputError(str(path), f"not a readable Parquet file: {error}") from None
-    except (KeyError, TypeError, ValueError) as error:
-        raise InputError(str(path), f"categories in {_CATEGORIES.decode()} that do not fit the columns ({error})") from None
+    try:
+        _restore_categories(frame, (table.schema.metadata or {}).get(_CATEGORIES, b"{}"))
+    except (KeyError, TypeError, ValueError, RecursionError) as error:
+        raise InputError(str(path), f"its metadata {_CATEGORIES.decode()} does not fit its columns: {error}") from None
     frame.attrs.clear()
     return frame
+
+
+def _restore_categories(frame: pd.DataFrame, saved: bytes) -> None:
+    """Give ``frame``'s columns the categories :func:`_write_frame` kept; a value outside them is an error, not
+    the missing value pandas would make of it."""
+    kept = json.loads(saved)
+    if not isinstance(kept, dict):
+        raise TypeError(f"an object of columns, not {json_type(kept)}")
+    for name, entry in kept.items():
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list)):
+            raise TypeError(f"column {name!r}: [categories, ordered], not {json.dumps(entry)[:80]}")
+        column, dtype = frame[name], pd.CategoricalDtype(entry[0], ordered=bool(entry[1]))
+        if column.dtype == dtype:  # Parquet kept them: every column of a frame with rows
+            continue
+        values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column.dropna().unique()
+        if len(pd.Index(values).difference(dtype.categories)):
+            raise ValueError(f"column {name!r} has values that are none of its categories")
+        frame[name] = column.astype(dtype)
 
 
 def analyse(

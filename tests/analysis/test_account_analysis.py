@@ -1,13 +1,15 @@
 """analyse() and AccountAnalysis: one unit of work, equal to its parts run by hand, and its on-disk form."""
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import supportkit
-from supportkit.analysis.account_analysis import ANALYSIS_FILE, FORMAT_VERSION, AccountAnalysis, analyse
+from supportkit.analysis.account_analysis import ANALYSIS_FILE, FORMAT_VERSION, MATRIX_FILE, AccountAnalysis, analyse
 from supportkit.analysis.findings import TITLES, all_findings, summary
 from supportkit.analysis.matrix import build_matrix
 from supportkit.analysis.paths import ACCESS_TITLES, access_summary, access_tables, cell_access
@@ -114,6 +116,24 @@ def test_loading_something_else_is_a_one_line_input_error(tmp_path, analysis):
     (folder / ANALYSIS_FILE).write_text(json.dumps(data))
     with pytest.raises(InputError, match="missing element summary"):
         AccountAnalysis.load(folder)
+
+
+@pytest.mark.parametrize("kept, says", [
+    (b"[]", "an object of columns, not a list"),
+    (b'{"decision": 3}', "column 'decision': [categories, ordered], not 3"),
+    (b'{"decision": [["zzz"], false]}', "column 'decision' has values that are none of its categories"),
+    (b'{"no-such-column": [[], false]}', "'no-such-column'"),
+    (b"[" * 100_000, "does not fit its columns"),
+    (b"{", "does not fit its columns"),
+])
+def test_a_saved_matrix_whose_categories_do_not_fit_is_a_one_line_input_error(analysis, tmp_path, kept, says):
+    folder = analysis.save(tmp_path / "saved")
+    table = pq.read_table(folder / MATRIX_FILE)
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"supportkit.categories": kept}),
+                   folder / MATRIX_FILE)
+    with pytest.raises(InputError, match=re.escape(says)) as raised:
+        AccountAnalysis.load(folder)
+    assert str(folder / MATRIX_FILE) in str(raised.value) and "supportkit.categories" in str(raised.value)
 
 
 def test_the_identities_table_keeps_what_a_report_shows_of_each_identity(tmp_path):
