@@ -108,10 +108,9 @@ class LocalExecutor(Executor):
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        if kind is None:
-            self._pool.shutdown(wait=True)
-        else:  # the command ends with the error: its jobs must not go on, nor the pool's thread (see terminate)
-            self.terminate()
+        # On an error the queued jobs are dropped; the running ones end as the interpreter's exit would wait for
+        # them anyway, their workers stopping their kernels, and the pool's thread with them (see terminate).
+        self._pool.shutdown(wait=True, cancel_futures=kind is not None)
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(self._pool.map(function, items))
