@@ -334,9 +334,15 @@ def _stems(sources: Sequence[Path], ids: Sequence[str | None]) -> list[str]:
 # One account, in a worker process
 
 
-def _init_worker() -> None:
-    """A worker process of the pool: it dies with the command, and warms its kernel and exporter (:func:`_warm_up`)."""
+def _init_worker(sockets_home: str) -> None:
+    """A worker process of the pool: it dies with the command, and warms its kernel and exporter (:func:`_warm_up`).
+
+    Its kernel's socket folder goes in ``sockets_home``, the run's, which the run removes when it ends: a
+    worker killed (by a signal that stopped the run, or out of memory) cannot remove its own. A worker on
+    another machine (a Dask cluster), where that folder does not exist, uses a temporary folder of its own.
+    """
     _die_with_parent()
+    _WORKER_KERNEL.sockets_home = sockets_home if os.path.isdir(sockets_home) else None
     _warm_up()
 
 
@@ -391,6 +397,7 @@ class _WarmKernel:
         self._manager: Any = None
         self._client: Any = None
         self._sockets: tempfile.TemporaryDirectory[str] | None = None
+        self.sockets_home: str | None = None  # where the kernel's socket folder goes: by default, tempfile's
 
     def kernel(self) -> tuple[Any, Any]:
         """The running kernel's manager and client, the kernel started (and warmed) if there is none alive."""
@@ -400,7 +407,7 @@ class _WarmKernel:
             if self._manager is not None and self._manager.is_alive():
                 return self._manager, self._client
             self.shutdown(locked=True)
-            self._sockets = tempfile.TemporaryDirectory(prefix="supportkit-")
+            self._sockets = tempfile.TemporaryDirectory(prefix="supportkit-", dir=self.sockets_home)
             manager_class = (_unix_socket_kernel_manager_class(self._sockets.name, blocking=True)
                              if os.name == "posix" else _kernel_manager_class(blocking=True))
             manager = manager_class(kernel_name="python3", client_class="jupyter_client.AsyncKernelClient")
@@ -517,6 +524,8 @@ def _unix_socket_kernel_manager_class(sockets: str, blocking: bool = False) -> t
     kernels starting side by side (the workers, other programs) sometimes get the same port, and the
     account fails with "Kernel died before replying to kernel_info" ("Address already in use").
     Socket files in a private folder of their own cannot clash, nor can another local user reach them.
+    The connection file, with the kernel's signing key, goes there too, not in the temporary folder
+    itself: whoever removes the folder (the run, for a worker it killed) removes it with the sockets.
     """
     from traitlets import default
 
@@ -530,6 +539,10 @@ def _unix_socket_kernel_manager_class(sockets: str, blocking: bool = False) -> t
         @default("ip")
         def _ip_default(self) -> str:
             return os.path.join(sockets, "kernel")
+
+        @default("connection_file")
+        def _connection_file_default(self) -> str:
+            return os.path.join(sockets, "kernel.json")
 
     return UnixSocketKernelManager
 
@@ -545,7 +558,7 @@ def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: P
     from jupyter_core.utils import run_sync
 
     options: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="supportkit-") as sockets:
+    with contextlib.ExitStack() as stack:
         if kernel is not None:
             manager, client = kernel.kernel()
             # A silent execution counts nothing: the notebook's first cell is then [1], as in a fresh kernel.
@@ -553,6 +566,7 @@ def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: P
                                                  store_history=False, timeout=60)
             options.update(engine_name=_warm_engine(), km=manager, kc=client)
         else:
+            sockets = stack.enter_context(tempfile.TemporaryDirectory(prefix="supportkit-"))
             options["kernel_manager_class"] = (_unix_socket_kernel_manager_class(sockets) if os.name == "posix"
                                                else _kernel_manager_class())
             options["extra_arguments"] = _KERNEL_ARGUMENTS
@@ -872,7 +886,8 @@ def _engine(spec: ExecutorSpec, workers: int, accounts: int) -> Iterator[Executo
     imports while this process reads papermill and analyses the snapshot. The kernel stops with the run.
     """
     if spec.name != "local" or spec.address is not None or accounts != 1:
-        with make_executor(spec, workers, _init_worker) as engine:
+        with tempfile.TemporaryDirectory(prefix="supportkit-", ignore_cleanup_errors=True) as sockets_home, \
+                make_executor(spec, workers, partial(_init_worker, sockets_home)) as engine:
             yield engine
         return
     try:

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,11 +66,22 @@ def snapshots(folder: Path, *names: str) -> list[Path]:
     return found
 
 
-def test_a_worker_killed_midway_costs_only_its_account(tmp_path):
+@pytest.fixture
+def temporary(monkeypatch):
+    """A temporary folder of the test's own, for what the run puts in one: tmp_path's would be too long a
+    folder for the kernels' Unix sockets (108 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="sk-"))
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_a_worker_killed_midway_costs_only_its_account(tmp_path, temporary, monkeypatch):
     # One worker killed broke the process pool: every account of the batch failed. Now it is retried once
     # (it dies again), reported, and the other accounts get their reports.
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     summary = run_reports(snapshots(tmp_path, "a", "oom", "b"), tmp_path / "out", workers=2, quiet=True,
                           notebook=tiny_notebook(tmp_path))
+    assert not list(temporary.iterdir())  # the killed workers' kernel sockets too: the run's folder held them
     by_name = {report.source.name: report for report in summary.accounts}
     assert by_name["a"].ok and by_name["b"].ok, summary.accounts
     assert "worker process died 2 times" in by_name["oom"].error
@@ -131,10 +143,11 @@ sys.exit(summary.exit_status)
 """
 
 
-def start_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+def start_run(tmp_path: Path, temporary: Path) -> tuple[subprocess.Popen, Path]:
     out = tmp_path / "out"
     sources = snapshots(tmp_path, "a", "slow")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "TMPDIR": str(temporary)}
     process = subprocess.Popen(
         [sys.executable, "-c", DRIVER, str(out), str(tiny_notebook(tmp_path)), *map(str, sources)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
@@ -153,8 +166,8 @@ def descendants_gone(processes: list[psutil.Process], within: float = 20) -> lis
 
 
 @pytest.mark.parametrize("signal_number, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_the_workers_and_leaves_an_index_of_what_finished(tmp_path, signal_number, status):
-    process, out = start_run(tmp_path)
+def test_a_signal_stops_the_workers_and_leaves_an_index_of_what_finished(tmp_path, temporary, signal_number, status):
+    process, out = start_run(tmp_path, temporary)
     workers = psutil.Process(process.pid).children(recursive=True)
     os.killpg(process.pid, signal_number)  # a terminal's Ctrl-C reaches the whole group; SIGTERM to all is harsher
     stdout, stderr = process.communicate(timeout=60)
@@ -162,6 +175,7 @@ def test_a_signal_stops_the_workers_and_leaves_an_index_of_what_finished(tmp_pat
     assert stdout.strip() == signal.Signals(signal_number).name
     assert "Traceback" not in stderr, stderr
     assert not descendants_gone(workers)
+    assert not list(temporary.iterdir())  # the killed workers' kernel sockets too: the run's folder held them
     index = (out / "index.html").read_text()
     assert '-a.html"' in index and f"not finished: the run was stopped by {signal.Signals(signal_number).name}" in index
 
@@ -188,13 +202,14 @@ def test_a_pooled_run_after_a_single_account_run_in_the_same_process_finishes(tm
     assert done.stdout.split() == ["0", "0"], done.stderr
 
 
-def test_workers_die_with_a_killed_parent(tmp_path):
-    process, _ = start_run(tmp_path)
+def test_workers_die_with_a_killed_parent(tmp_path, temporary):
+    process, _ = start_run(tmp_path, temporary)
     workers = psutil.Process(process.pid).children(recursive=True)
     assert workers
     process.kill()  # SIGKILL: no handler runs in the parent
     process.communicate(timeout=30)
     assert not descendants_gone(workers)
+    assert len(list(temporary.iterdir())) == 1  # what the run cannot remove is one folder, its own
 
 
 def test_a_full_disk_when_writing_the_index_is_one_line(tmp_path, monkeypatch, capsys):
