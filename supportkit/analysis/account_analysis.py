@@ -232,10 +232,16 @@ def _restore_categories(frame: pd.DataFrame, saved: bytes) -> None:
     kept = json.loads(saved)
     if not isinstance(kept, dict):
         raise TypeError(f"an object of columns, not {json_type(kept)}")
+    if kept and not frame.columns.is_unique:
+        raise ValueError("its columns' names repeat")
     for name, entry in kept.items():
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list)):
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list)
+                and isinstance(entry[1], bool)):
             raise TypeError(f"column {name!r}: [categories, ordered], not {json.dumps(entry)[:80]}")
-        column, dtype = frame[name], pd.CategoricalDtype(entry[0], ordered=bool(entry[1]))
+        column, dtype = frame[name], pd.CategoricalDtype(entry[0], ordered=entry[1])
+        if not (isinstance(column.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(column.dtype)
+                or column.empty):
+            raise ValueError(f"column {name!r} holds {column.dtype} values, not categories")
         if column.dtype == dtype:  # Parquet kept them: every column of a frame with rows
             continue
         values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column.dropna().unique()

@@ -125,6 +125,8 @@ def test_loading_something_else_is_a_one_line_input_error(tmp_path, analysis):
     (b'{"no-such-column": [[], false]}', "'no-such-column'"),
     (b"[" * 100_000, "does not fit its columns"),
     (b"{", "does not fit its columns"),
+    (b'{"decision": [["allowed"], "yes"]}', "column 'decision': [categories, ordered], not"),
+    (b'{"conditional": [[true, false], false]}', "column 'conditional' holds bool values, not categories"),
 ])
 def test_a_saved_matrix_whose_categories_do_not_fit_is_a_one_line_input_error(analysis, tmp_path, kept, says):
     folder = analysis.save(tmp_path / "saved")
@@ -134,6 +136,15 @@ def test_a_saved_matrix_whose_categories_do_not_fit_is_a_one_line_input_error(an
     with pytest.raises(InputError, match=re.escape(says)) as raised:
         AccountAnalysis.load(folder)
     assert str(folder / MATRIX_FILE) in str(raised.value) and "supportkit.categories" in str(raised.value)
+
+
+def test_a_saved_matrix_whose_columns_repeat_a_name_is_a_one_line_input_error(analysis, tmp_path):
+    folder = analysis.save(tmp_path / "saved")
+    table = pq.read_table(folder / MATRIX_FILE)
+    pq.write_table(table.append_column("decision", table.column("decision")), folder / MATRIX_FILE)
+    with pytest.raises(InputError, match="its columns' names repeat") as raised:
+        AccountAnalysis.load(folder)
+    assert str(folder / MATRIX_FILE) in str(raised.value)
 
 
 def test_the_identities_table_keeps_what_a_report_shows_of_each_identity(tmp_path):
