@@ -108,9 +108,11 @@ class LocalExecutor(Executor):
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        # On an error the queued jobs are dropped; the running ones end as the interpreter's exit would wait for
-        # them anyway, their workers stopping their kernels, and the pool's thread with them (see terminate).
-        self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+        # On an error the run has ended: its running jobs too, at once (the run removes what their workers
+        # leave). Waiting for them, the error waited unseen, and a Ctrl-C meanwhile replaced it.
+        if kind is not None:
+            self.terminate()
+        self._pool.shutdown(wait=True)
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(self._pool.map(function, items))

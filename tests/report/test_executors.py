@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,12 @@ def square_or_fail(n: int) -> tuple[int, str | None]:
     if n == 3:
         raise ValueError("three is refused")
     return n * n, os.environ.get(MARK)
+
+
+def start_then_sleep(folder: str) -> None:
+    Path(folder, "started").write_text(str(os.getpid()))
+    time.sleep(20)
+    Path(folder, "finished").write_text("")
 
 
 def test_executor_names_parse_with_an_optional_address():
@@ -92,6 +99,20 @@ def test_a_stopped_local_pool_leaves_no_thread_of_its_own_running(stop):
             else:
                 raise ValueError("the run failed")
         assert not manager.is_alive()
+
+
+def test_an_error_ends_the_running_jobs_of_a_local_pool_instead_of_waiting_for_them(tmp_path):
+    # The run has failed: waiting for its running accounts, its error waited unseen, and a Ctrl-C meanwhile
+    # replaced it (a review of the pool's exit).
+    with pytest.raises(ValueError, match="the run failed"), make_executor("local", 1) as engine:
+        engine._pool.submit(start_then_sleep, str(tmp_path))
+        while not (tmp_path / "started").exists():
+            time.sleep(0.05)
+        raise ValueError("the run failed")
+    worker = int((tmp_path / "started").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)
+    assert not (tmp_path / "finished").exists()
 
 
 def test_the_local_executor_takes_no_address():
