@@ -857,6 +857,7 @@ def run_reports(
                 raise
     except _Stopped as stop:
         stopped = stop.signal
+        _make_folder(out_dir)  # stopped before the run made it: the index still says what did not finish
         for i, report in enumerate(reports):
             if report is None:
                 reports[i] = AccountReport.failure(sources[i], stems[i], f"not finished: the run was stopped by {stopped}")

@@ -180,6 +180,20 @@ def test_a_signal_stops_the_workers_and_leaves_an_index_of_what_finished(tmp_pat
     assert '-a.html"' in index and f"not finished: the run was stopped by {signal.Signals(signal_number).name}" in index
 
 
+@pytest.mark.parametrize("accounts", [("a",), ("a", "b")])
+def test_a_signal_before_the_output_folder_exists_still_leaves_an_index(tmp_path, temporary, monkeypatch, accounts):
+    # A Ctrl-C in the first second of a run: writing the index then failed ("index.html: No such file or
+    # directory (the index was not written ...)"), instead of saying that the run was stopped.
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setattr(pipeline, "validate_parameters", lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    summary = run_reports(snapshots(tmp_path, *accounts), tmp_path / "out", workers=2, quiet=True,
+                          notebook=tiny_notebook(tmp_path))
+    assert summary.stopped == "SIGINT"
+    assert (tmp_path / "out" / "index.html").read_text().count("not finished: the run was stopped by SIGINT") == len(
+        accounts)
+    assert not list(temporary.iterdir())
+
+
 TWO_RUNS = """
 import sys
 from pathlib import Path
