@@ -101,16 +101,41 @@ _PARAMETER_TYPES: Mapping[str, type | tuple[type, ...]] = {
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
 """Keeps ipykernel's start-up warnings (such as TCP without encryption, where TCP is used) off the user's terminal,
 and IPython's input history out of its SQLite file: a report never reads it back, and each cell cost a write."""
-_KERNEL_LAUNCHER = ("import sys; sys.path[0] == '' and sys.path.pop(0); sys.modules['debugpy'] = None; "
-                    "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
-"""The kernel's program: ipykernel's own launcher (``python -m ipykernel_launcher``), without the debugger.
+_KERNEL_LAUNCHER = """\
+import os, sys, threading, time
+sys.path[0] == '' and sys.path.pop(0)
+sys.modules['debugpy'] = None
+parent = int(os.environ.get('JPY_PARENT_PID') or 0) if os.name == 'posix' else 0  # Windows: a handle
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
+parent and threading.Thread(target=watch, daemon=True).start()
+from ipykernel.kernelapp import IPKernelApp
+class ReportKernelApp(IPKernelApp):
+    def init_connection_file(self):
+        try:
+            self.load_connection_file()
+        except OSError:
+            os._exit(1)
+ReportKernelApp.launch_instance()
+"""
+"""The kernel's program: ipykernel's own launcher (``python -m ipykernel_launcher``), without the debugger, that
+ends with its worker and never makes its own connection file.
 
 ipykernel imports debugpy whenever it is installed, to answer a front end's debug requests: about 140 modules
 and a tenth of a second of CPU at each kernel start, on the critical path of a one-account report. A report's
 kernel is never debugged; with debugpy's import refused, ipykernel runs as where debugpy is not installed. As
 the launcher does, the current folder leaves sys.path while ipykernel loads (IPython puts it back after the
 standard library); ``-c``, not a supportkit module run with ``-m``, as the current folder would come first
-when finding that module: a source checkout there would shadow the supportkit of this process."""
+when finding that module: a source checkout there would shadow the supportkit of this process.
+
+A kernel whose worker was killed while it started (a run stopped by Ctrl-C at once) read its connection file
+after the run had removed it: ipykernel then made the folder again, wrote a new file with a new key there and
+listened on TCP ports, and, its worker gone before it began to watch it, never ended. The manager always
+writes the file first, so a missing one means the run has ended, and the kernel exits; it watches its parent
+(``JPY_PARENT_PID``, set by jupyter_client; on Windows a handle, which ipykernel watches) from its first line,
+not from the end of its start-up."""
 _CSP = CSP
 """The index page's policy: it has no script at all."""
 _WARM_UP = ("import supportkit.report.account_page, supportkit.report.pipeline, supportkit.analysis.risks, "
@@ -334,15 +359,15 @@ def _stems(sources: Sequence[Path], ids: Sequence[str | None]) -> list[str]:
 # One account, in a worker process
 
 
-def _init_worker(sockets_home: str) -> None:
+def _init_worker(sockets_home: str | None) -> None:
     """A worker process of the pool: it dies with the command, and warms its kernel and exporter (:func:`_warm_up`).
 
     Its kernel's socket folder goes in ``sockets_home``, the run's, which the run removes when it ends: a
-    worker killed (by a signal that stopped the run, or out of memory) cannot remove its own. A worker on
-    another machine (a Dask cluster), where that folder does not exist, uses a temporary folder of its own.
+    worker killed (by a signal that stopped the run, or out of memory) cannot remove its own. None for the
+    worker of a cluster that outlives the run (``dask=ADDRESS``): its kernel's folder is its own.
     """
     _die_with_parent()
-    _WORKER_KERNEL.sockets_home = sockets_home if os.path.isdir(sockets_home) else None
+    _WORKER_KERNEL.sockets_home = sockets_home
     _warm_up()
 
 
@@ -407,10 +432,11 @@ class _WarmKernel:
             if self._manager is not None and self._manager.is_alive():
                 return self._manager, self._client
             self.shutdown(locked=True)
-            self._sockets = tempfile.TemporaryDirectory(prefix="supportkit-", dir=self.sockets_home)
-            manager_class = (_unix_socket_kernel_manager_class(self._sockets.name, blocking=True)
-                             if os.name == "posix" else _kernel_manager_class(blocking=True))
-            manager = manager_class(kernel_name="python3", client_class="jupyter_client.AsyncKernelClient")
+            # In the run's folder (named supportkit-...), a short name: a socket's path has a length limit.
+            self._sockets = tempfile.TemporaryDirectory(prefix="k" if self.sockets_home else "supportkit-",
+                                                        dir=self.sockets_home)
+            manager = _private_kernel_manager_class(self._sockets.name, blocking=True)(
+                kernel_name="python3", client_class="jupyter_client.AsyncKernelClient")
             manager.start_kernel(extra_arguments=_KERNEL_ARGUMENTS)
             client = manager.client()
             client.start_channels()
@@ -517,8 +543,13 @@ def _kernel_manager_class(blocking: bool = False) -> type:
     return ThisInterpreterKernelManager
 
 
-def _unix_socket_kernel_manager_class(sockets: str, blocking: bool = False) -> type:
-    """:func:`_kernel_manager_class`, talking to its kernel over Unix sockets in the folder ``sockets``.
+_SOCKET_PATH_LIMIT = 103
+"""The longest path of a Unix socket, in bytes: ``sun_path`` holds 108 on Linux and 104 on macOS, its NUL included."""
+
+
+def _private_kernel_manager_class(sockets: str, blocking: bool = False) -> type:
+    """:func:`_kernel_manager_class`, its connection file in the private folder ``sockets``, talking to its kernel
+    over Unix sockets there.
 
     Over TCP, jupyter_client picks free ports on localhost that the kernel binds a moment later:
     kernels starting side by side (the workers, other programs) sometimes get the same port, and the
@@ -526,25 +557,29 @@ def _unix_socket_kernel_manager_class(sockets: str, blocking: bool = False) -> t
     Socket files in a private folder of their own cannot clash, nor can another local user reach them.
     The connection file, with the kernel's signing key, goes there too, not in the temporary folder
     itself: whoever removes the folder (the run, for a worker it killed) removes it with the sockets.
+    Where there are no Unix sockets (Windows), or their paths would be too long (a long TMPDIR: zmq refuses
+    them, and the kernel died at start), the kernel listens on TCP.
     """
     from traitlets import default
 
     base = _kernel_manager_class(True) if blocking else _kernel_manager_class()
+    ipc = os.name == "posix" and len(os.fsencode(os.path.join(sockets, "kernel-99"))) <= _SOCKET_PATH_LIMIT
 
-    class UnixSocketKernelManager(base):  # type: ignore[misc,valid-type]
-        @default("transport")
-        def _transport_default(self) -> str:
-            return "ipc"
-
-        @default("ip")
-        def _ip_default(self) -> str:
-            return os.path.join(sockets, "kernel")
-
+    class PrivateKernelManager(base):  # type: ignore[misc,valid-type]
         @default("connection_file")
         def _connection_file_default(self) -> str:
             return os.path.join(sockets, "kernel.json")
 
-    return UnixSocketKernelManager
+        if ipc:
+            @default("transport")
+            def _transport_default(self) -> str:
+                return "ipc"
+
+            @default("ip")
+            def _ip_default(self) -> str:
+                return os.path.join(sockets, "kernel")
+
+    return PrivateKernelManager
 
 
 def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: Path, *,
@@ -567,8 +602,7 @@ def _execute(notebook: Path, output: Path, parameters: Mapping[str, Any], cwd: P
             options.update(engine_name=_warm_engine(), km=manager, kc=client)
         else:
             sockets = stack.enter_context(tempfile.TemporaryDirectory(prefix="supportkit-"))
-            options["kernel_manager_class"] = (_unix_socket_kernel_manager_class(sockets) if os.name == "posix"
-                                               else _kernel_manager_class())
+            options["kernel_manager_class"] = _private_kernel_manager_class(sockets)
             options["extra_arguments"] = _KERNEL_ARGUMENTS
             options["shutdown_kernel"] = "immediate"  # every output is in: a graceful shutdown only adds polling
         try:
@@ -888,7 +922,8 @@ def _engine(spec: ExecutorSpec, workers: int, accounts: int) -> Iterator[Executo
     """
     if spec.name != "local" or spec.address is not None or accounts != 1:
         with tempfile.TemporaryDirectory(prefix="supportkit-", ignore_cleanup_errors=True) as sockets_home, \
-                make_executor(spec, workers, partial(_init_worker, sockets_home)) as engine:
+                make_executor(spec, workers, partial(_init_worker, sockets_home if spec.address is None else None)
+                              ) as engine:
             yield engine
         return
     try:

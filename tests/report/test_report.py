@@ -593,9 +593,60 @@ def test_a_warm_kernel_runs_notebook_after_notebook_on_one_client_numbering_each
 
 def test_kernels_talk_over_unix_sockets_in_a_private_folder_not_tcp_ports(tmp_path):
     # Over TCP, kernels starting side by side sometimes bind the same free port ("Kernel died before replying").
-    manager = report._unix_socket_kernel_manager_class(str(tmp_path))()
+    manager = report._private_kernel_manager_class(str(tmp_path))()
     assert (manager.transport, manager.ip) == ("ipc", str(tmp_path / "kernel"))
+    assert manager.connection_file == str(tmp_path / "kernel.json")  # with its signing key, removed with the folder
     assert isinstance(manager, report._kernel_manager_class())
+
+
+def _long_folder(under: Path) -> Path:
+    """A folder whose path leaves no room for a kernel's socket in it (Linux: 107 bytes, macOS: 103)."""
+    folder = under / ("x" * max(1, 100 - len(str(under))))
+    folder.mkdir()
+    return folder
+
+
+def test_a_notebook_runs_where_the_temporary_folder_is_too_deep_for_unix_sockets(tmp_path, monkeypatch):
+    # zmq refuses an ipc path longer than a socket's address holds: the kernel died at start, and the account
+    # with it. The kernel then talks over TCP; its connection file stays in its private folder.
+    deep = _long_folder(tmp_path)
+    assert report._private_kernel_manager_class(str(deep))().transport == "tcp"
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("print(6 * 7)")],
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+    )
+    nbformat.write(notebook, tmp_path / "probe.ipynb")
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    executed = report._execute(tmp_path / "probe.ipynb", tmp_path / "out.ipynb", {}, tmp_path)
+    assert executed.cells[-1].outputs[0].text == "42\n"
+    assert list(deep.iterdir()) == []
+
+
+def _launch_kernel(connection_file: Path, parent: int) -> subprocess.CompletedProcess[str]:
+    """The report kernel's program, as a manager starts it, told that its parent is ``parent``."""
+    return subprocess.run([sys.executable, "-c", report._KERNEL_LAUNCHER, "-f", str(connection_file),
+                           *report._KERNEL_ARGUMENTS], env={**os.environ, "JPY_PARENT_PID": str(parent)},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_kernel_whose_connection_file_is_gone_exits_and_makes_nothing(tmp_path):
+    # A worker killed while its kernel started: the run removed the kernel's folder before the kernel read its
+    # connection file. ipykernel made the folder again, with a new key file, and listened on TCP.
+    ended = _launch_kernel(tmp_path / "removed" / "kernel.json", os.getpid())
+    assert ended.returncode == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_kernel_whose_worker_has_died_exits(tmp_path):
+    # A worker killed before its kernel watched it: ipykernel's watch then waited for the parent to become pid
+    # 1, which under a subreaper (a container's init, systemd --user) never happens, and the kernel lived on.
+    from jupyter_client.connect import write_connection_file
+
+    write_connection_file(str(tmp_path / "kernel.json"), transport="ipc", ip=str(tmp_path / "kernel"))
+    dead = subprocess.Popen(["true"])  # its pid: a process that has ended
+    dead.wait()
+    ended = _launch_kernel(tmp_path / "kernel.json", dead.pid)
+    assert ended.returncode == 1
 
 
 def test_file_names_are_account_ids_with_the_snapshot_name_when_an_account_repeats(tmp_path):
