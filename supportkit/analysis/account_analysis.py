@@ -218,6 +218,8 @@ def _read_frame(path: Path) -> pd.DataFrame:
         frame = table.to_pandas(use_threads=False)
     except (OSError, pa.ArrowException) as error:
         raise InputError(str(path), f"not a readable Parquet file: {error}") from None
+    if not frame.columns.is_unique:
+        raise InputError(str(path), "its columns' names repeat")
     try:
         _restore_categories(frame, (table.schema.metadata or {}).get(_CATEGORIES, b"{}"))
     except (KeyError, TypeError, ValueError, RecursionError) as error:
@@ -232,8 +234,6 @@ def _restore_categories(frame: pd.DataFrame, saved: bytes) -> None:
     kept = json.loads(saved)
     if not isinstance(kept, dict):
         raise TypeError(f"an object of columns, not {json_type(kept)}")
-    if kept and not frame.columns.is_unique:
-        raise ValueError("its columns' names repeat")
     for name, entry in kept.items():
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list)
                 and isinstance(entry[1], bool)):

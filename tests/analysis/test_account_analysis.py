@@ -138,9 +138,13 @@ def test_a_saved_matrix_whose_categories_do_not_fit_is_a_one_line_input_error(an
     assert str(folder / MATRIX_FILE) in str(raised.value) and "supportkit.categories" in str(raised.value)
 
 
-def test_a_saved_matrix_whose_columns_repeat_a_name_is_a_one_line_input_error(analysis, tmp_path):
+@pytest.mark.parametrize("categories", [True, False])
+def test_a_saved_matrix_whose_columns_repeat_a_name_is_a_one_line_input_error(analysis, tmp_path, categories):
     folder = analysis.save(tmp_path / "saved")
     table = pq.read_table(folder / MATRIX_FILE)
+    if not categories:
+        table = table.replace_schema_metadata({key: value for key, value in table.schema.metadata.items()
+                                               if key != b"supportkit.categories"})
     pq.write_table(table.append_column("decision", table.column("decision")), folder / MATRIX_FILE)
     with pytest.raises(InputError, match="its columns' names repeat") as raised:
         AccountAnalysis.load(folder)
