@@ -116,7 +116,7 @@ class ReportKernelApp(IPKernelApp):
     def init_connection_file(self):
         try:
             self.load_connection_file()
-        except OSError:
+        except FileNotFoundError:
             os._exit(1)
 ReportKernelApp.launch_instance()
 """
