@@ -9,6 +9,7 @@ pipeline. ``--executor NAME`` or ``--executor NAME=ADDRESS`` picks one (:func:`p
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -228,7 +229,9 @@ class DaskExecutor(Executor):
     made a 2-worker cluster take 17 s to start on a loaded machine against 0.2 s for the pool (2.7 s of
     CPU). Each worker still has its nanny, which restarts it if it dies. The scheduler serves HTTP even
     without a dashboard (its health and metrics routes), by default on port 8787: it gets a free port
-    on the loopback interface instead, so that runs side by side neither collide nor listen outside.
+    on the loopback interface instead, so that runs side by side neither collide nor listen outside. The
+    scheduler's and workers' scratch space is a temporary folder of the run's, removed with the cluster:
+    Dask's default, ``dask-scratch-space`` in the temporary folder, stayed behind after every run.
     """
 
     name = "dask"
@@ -240,9 +243,12 @@ class DaskExecutor(Executor):
         except ImportError:
             raise SupportkitError("--executor dask needs Dask distributed: pip install 'supportkit[dask]'") from None
         self._cluster = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
         try:
             if self.address is None:
-                with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+                self._scratch = tempfile.TemporaryDirectory(prefix="supportkit-dask-", ignore_cleanup_errors=True)
+                with dask.config.set({"distributed.worker.multiprocessing-method": "fork",
+                                      "temporary-directory": self._scratch.name}):
                     self._cluster = LocalCluster(
                         n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, scheduler_port=0,
@@ -254,6 +260,8 @@ class DaskExecutor(Executor):
         except (OSError, TimeoutError) as error:
             if self._cluster is not None:
                 self._cluster.close()
+            if self._scratch is not None:
+                self._scratch.cleanup()
             raise SupportkitError(f"cannot reach the Dask scheduler at {self.address}: {error}") from None
         if self.initializer is not None:
             self._client.register_plugin(_initializer_plugin(self.initializer))
@@ -267,6 +275,8 @@ class DaskExecutor(Executor):
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
         futures = self._client.map(function, items, pure=False)

@@ -141,6 +141,14 @@ def test_a_local_cluster_listens_on_free_loopback_ports_only_not_dask_s_8787():
     assert not [w for w in caught if "8787" in str(w.message)]  # Dask warns when it falls back from a taken 8787
 
 
+def test_a_local_cluster_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    # Dask's workers made dask-scratch-space there, and it stayed after every run.
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with make_executor("dask", 1) as engine:
+        assert engine.map(abs, [-5]) == [5]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_unreachable_dask_scheduler_is_a_one_line_error():
     unreachable = ExecutorSpec("dask", "tcp://127.0.0.1:9")
     with pytest.raises(SupportkitError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"), \
