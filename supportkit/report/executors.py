@@ -257,12 +257,13 @@ class DaskExecutor(Executor):
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(self.address, timeout="30s")
-        except (OSError, TimeoutError) as error:
-            if self._cluster is not None:
-                self._cluster.close()
-            if self._scratch is not None:
-                self._scratch.cleanup()
-            raise SupportkitError(f"cannot reach the Dask scheduler at {self.address}: {error}") from None
+        except BaseException as error:  # its scratch folder too, whatever stopped it
+            self._close_cluster()
+            if self.address is not None and isinstance(error, (OSError, TimeoutError)):
+                raise SupportkitError(f"cannot reach the Dask scheduler at {self.address}: {error}") from None
+            if self.address is None and isinstance(error, Exception):  # e.g. "Nanny failed to start."
+                raise SupportkitError(f"the local Dask cluster did not start: {error}") from None
+            raise
         if self.initializer is not None:
             self._client.register_plugin(_initializer_plugin(self.initializer))
         self._futures: list[Any] = []
@@ -273,6 +274,9 @@ class DaskExecutor(Executor):
         if kind is not None:
             self.cancel()
         self._client.close()
+        self._close_cluster()
+
+    def _close_cluster(self) -> None:
         if self._cluster is not None:
             self._cluster.close()
         if self._scratch is not None:

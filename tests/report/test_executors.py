@@ -149,6 +149,20 @@ def test_a_local_cluster_leaves_nothing_in_the_temporary_folder(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_local_cluster_that_cannot_start_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    import distributed
+
+    def broken(**_):
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr(distributed, "LocalCluster", broken)
+    with pytest.raises(SupportkitError, match="^the local Dask cluster did not start: Nanny failed to start[.]$"), \
+            make_executor("dask", 1):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_unreachable_dask_scheduler_is_a_one_line_error():
     unreachable = ExecutorSpec("dask", "tcp://127.0.0.1:9")
     with pytest.raises(SupportkitError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"), \
