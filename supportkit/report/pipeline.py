@@ -563,7 +563,8 @@ def _private_kernel_manager_class(sockets: str, blocking: bool = False) -> type:
     from traitlets import default
 
     base = _kernel_manager_class(True) if blocking else _kernel_manager_class()
-    ipc = os.name == "posix" and len(os.fsencode(os.path.join(sockets, "kernel-99"))) <= _SOCKET_PATH_LIMIT
+    ip = os.path.join(sockets, "kernel")  # the sockets are kernel-1 to kernel-5
+    ipc = os.name == "posix" and len(os.fsencode(f"{ip}-99")) <= _SOCKET_PATH_LIMIT
 
     class PrivateKernelManager(base):  # type: ignore[misc,valid-type]
         @default("connection_file")
@@ -577,7 +578,7 @@ def _private_kernel_manager_class(sockets: str, blocking: bool = False) -> type:
 
             @default("ip")
             def _ip_default(self) -> str:
-                return os.path.join(sockets, "kernel")
+                return ip
 
     return PrivateKernelManager
 
