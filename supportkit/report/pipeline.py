@@ -922,9 +922,10 @@ def _engine(spec: ExecutorSpec, workers: int, accounts: int) -> Iterator[Executo
     imports while this process reads papermill and analyses the snapshot. The kernel stops with the run.
     """
     if spec.name != "local" or spec.address is not None or accounts != 1:
-        with tempfile.TemporaryDirectory(prefix="supportkit-", ignore_cleanup_errors=True) as sockets_home, \
-                make_executor(spec, workers, partial(_init_worker, sockets_home if spec.address is None else None)
-                              ) as engine:
+        # The workers' kernels' folder, for workers that end with the run (see _init_worker).
+        home = (tempfile.TemporaryDirectory(prefix="supportkit-", ignore_cleanup_errors=True) if spec.address is None
+                else contextlib.nullcontext(None))
+        with home as sockets_home, make_executor(spec, workers, partial(_init_worker, sockets_home)) as engine:
             yield engine
         return
     try:
